@@ -1,0 +1,1 @@
+//! context decoder (being written)

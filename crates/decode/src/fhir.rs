@@ -1,0 +1,1 @@
+//! fhir decoder (being written)

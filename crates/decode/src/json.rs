@@ -1,0 +1,1 @@
+//! json decoder (being written)

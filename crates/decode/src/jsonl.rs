@@ -1,0 +1,1 @@
+//! jsonl decoder (being written)

@@ -1,0 +1,179 @@
+//! The organisation's context: who works where, who the patients are, and who cares for whom.
+//! Enrichment and privacy analytics read it; `ward context import` fills it from FHIR R4
+//! resources. Each resource keeps its original JSON beside a typed summary of the elements
+//! Ward reasons about.
+
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ContextKind {
+    Patient,
+    Practitioner,
+    PractitionerRole,
+    Organization,
+    Encounter,
+    CareTeam,
+}
+
+impl ContextKind {
+    pub const ALL: [ContextKind; 6] = [
+        ContextKind::Patient,
+        ContextKind::Practitioner,
+        ContextKind::PractitionerRole,
+        ContextKind::Organization,
+        ContextKind::Encounter,
+        ContextKind::CareTeam,
+    ];
+
+    /// The FHIR resource type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContextKind::Patient => "Patient",
+            ContextKind::Practitioner => "Practitioner",
+            ContextKind::PractitionerRole => "PractitionerRole",
+            ContextKind::Organization => "Organization",
+            ContextKind::Encounter => "Encounter",
+            ContextKind::CareTeam => "CareTeam",
+        }
+    }
+
+    pub fn parse(resource_type: &str) -> Option<Self> {
+        ContextKind::ALL.into_iter().find(|k| k.as_str() == resource_type)
+    }
+}
+
+/// A postal address, reduced to what matching households and neighbours needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+}
+
+/// A person's name as FHIR `HumanName` (the official or first one).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PersonName {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub given: Vec<String>,
+}
+
+/// An identifier with its system (an MRN, an NPI, a login name).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Identifier {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The v2-0203 identifier type code when given (`MR`, `NPI`, `EI` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_code: Option<String>,
+    pub value: String,
+}
+
+/// A participant in an encounter or care team.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Participant {
+    /// `Practitioner/…`, `PractitionerRole/…`, `Organization/…` as referenced.
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+}
+
+/// The elements of each resource Ward reasons about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum ContextSummary {
+    Patient {
+        identifiers: Vec<Identifier>,
+        name: PersonName,
+        birth_date: Option<String>,
+        address: Option<Address>,
+        deceased: bool,
+        deceased_at: Option<Timestamp>,
+        /// `meta.security` codes (v3 Confidentiality `R`/`V`, ActCode `CEL`, `EMP` …).
+        security_labels: Vec<String>,
+        /// Next-of-kin and other contacts' family names, for family links.
+        contact_names: Vec<PersonName>,
+    },
+    Practitioner {
+        identifiers: Vec<Identifier>,
+        name: PersonName,
+        birth_date: Option<String>,
+        address: Option<Address>,
+        active: bool,
+    },
+    PractitionerRole {
+        practitioner: Option<String>,
+        organization: Option<String>,
+        codes: Vec<String>,
+        specialties: Vec<String>,
+        active: bool,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+    },
+    Organization {
+        name: Option<String>,
+        part_of: Option<String>,
+        types: Vec<String>,
+        active: bool,
+    },
+    Encounter {
+        patient: Option<String>,
+        status: Option<String>,
+        class: Option<String>,
+        participants: Vec<Participant>,
+        service_provider: Option<String>,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+    },
+    CareTeam {
+        patient: Option<String>,
+        status: Option<String>,
+        participants: Vec<Participant>,
+        managing_organizations: Vec<String>,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+    },
+}
+
+impl ContextSummary {
+    pub fn kind(&self) -> ContextKind {
+        match self {
+            ContextSummary::Patient { .. } => ContextKind::Patient,
+            ContextSummary::Practitioner { .. } => ContextKind::Practitioner,
+            ContextSummary::PractitionerRole { .. } => ContextKind::PractitionerRole,
+            ContextSummary::Organization { .. } => ContextKind::Organization,
+            ContextSummary::Encounter { .. } => ContextKind::Encounter,
+            ContextSummary::CareTeam { .. } => ContextKind::CareTeam,
+        }
+    }
+}
+
+/// One context resource: its logical id, summary and original JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextResource {
+    pub kind: ContextKind,
+    /// The FHIR logical id (`Patient/<id>` is referenced as `kind/id`).
+    pub id: String,
+    pub summary: ContextSummary,
+    /// The resource as imported (JSON). PHI: later issues encrypt it at rest.
+    #[serde(with = "crate::quarantine::bytes_lossless")]
+    pub raw: Vec<u8>,
+}
+
+impl ContextResource {
+    /// `Patient/123` style reference.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind.as_str(), self.id)
+    }
+}

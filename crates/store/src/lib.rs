@@ -1,0 +1,147 @@
+//! The store: where events, quarantined records, context, alerts and source checkpoints live.
+//!
+//! Everything above this crate talks to [`Store`] and nothing else: no SQL, no backend type
+//! leaks out. Each backend (embedded SQLite now, PostgreSQL next) passes the same conformance
+//! suite in `tests/conformance.rs`, which is written against the trait alone.
+//!
+//! Record layout leaves room for what later issues add without a migration of existing rows:
+//! each event row has a `codec` (how `body` is encoded: today LZ4-compressed JSON, later
+//! encrypted under a data key named by `key_id`), lookup columns that can hold keyed hashes
+//! instead of plaintext (`patient_key`, `user_key`), and each committed batch is a row of
+//! `batches` with the hash of the previous batch (the hash chain `ward verify` checks).
+
+mod error;
+pub mod sqlite;
+
+pub use error::StoreError;
+use ward_model::{
+    Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined, QuarantinedRecord, Timestamp,
+};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How far a source has been read, committed atomically with the events read from it, so an
+/// interrupted ingest can tell what was durably stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The source's name (file path, `-`, or listener name).
+    pub source: String,
+    /// Byte offset up to which every record is stored or quarantined.
+    pub offset: u64,
+}
+
+/// One unit of durable work: events and quarantined records from the same stretch of input.
+/// A backend commits all of it or none of it.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub quarantined: Vec<NewQuarantined>,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Receipt {
+    /// Events newly stored.
+    pub inserted: u64,
+    /// Events already present (same content hash), not stored again.
+    pub duplicates: u64,
+    pub quarantined: u64,
+    /// Sequence number of the batch in the store's hash chain (0 when the batch was empty).
+    pub batch_seq: u64,
+}
+
+/// A filter over stored events. Every filter is optional; results come newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    /// Inclusive lower bound on `time`.
+    pub since: Option<Timestamp>,
+    /// Exclusive upper bound on `time`.
+    pub until: Option<Timestamp>,
+    pub user: Option<String>,
+    pub patient: Option<String>,
+    pub src_ip: Option<String>,
+    /// Matches `device.hostname`, `src_endpoint.hostname` or `dst_endpoint.hostname`.
+    pub host: Option<String>,
+    /// Events attached to this alert.
+    pub alert_id: Option<String>,
+    pub class_uid: Option<u32>,
+    /// At most this many events (default 1,000).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuarantineQuery {
+    pub source: Option<String>,
+    pub limit: Option<usize>,
+    /// Only records with an id greater than this, for paging (oldest first).
+    pub after_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertQuery {
+    /// Alerts whose `last_seen` is at or after this instant.
+    pub since: Option<Timestamp>,
+    pub status: Option<AlertStatus>,
+    pub limit: Option<usize>,
+}
+
+/// What a source has delivered so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub source: String,
+    pub offset: u64,
+    pub events: u64,
+    pub quarantined: u64,
+    pub last_event_time: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+/// Counts of what is stored, for summaries and health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    pub events: u64,
+    pub quarantined: u64,
+    pub alerts: u64,
+    pub context: u64,
+    pub batches: u64,
+}
+
+/// The storage interface. Implementations are internally synchronised: one value is shared
+/// by every thread of the process.
+pub trait Store: Send + Sync {
+    /// Commits a batch atomically: new events are stored, events whose id is already stored
+    /// are counted as duplicates, quarantined records are stored, and the checkpoint advances.
+    fn commit(&self, batch: &Batch) -> Result<Receipt>;
+
+    /// Events matching `query`, newest first (ties broken by id, descending).
+    fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+    fn count_events(&self, query: &EventQuery) -> Result<u64>;
+    fn get_event(&self, id: &EventId) -> Result<Option<Event>>;
+
+    /// Quarantined records, oldest first.
+    fn list_quarantine(&self, query: &QuarantineQuery) -> Result<Vec<QuarantinedRecord>>;
+    /// Removes quarantined records (after a successful retry stored them as events).
+    fn release_quarantine(&self, ids: &[i64]) -> Result<u64>;
+
+    /// Inserts or replaces context resources by (kind, id); returns how many were written.
+    fn put_context(&self, resources: &[ContextResource]) -> Result<u64>;
+    fn get_context(&self, kind: ContextKind, id: &str) -> Result<Option<ContextResource>>;
+    /// Context resources of one kind in id order, starting after `after_id`, for paging.
+    fn list_context(&self, kind: ContextKind, after_id: Option<&str>, limit: usize) -> Result<Vec<ContextResource>>;
+    fn count_context(&self, kind: ContextKind) -> Result<u64>;
+
+    /// Inserts an alert or updates the one with the same id (count, last_seen, status …), and
+    /// links the given events to it.
+    fn upsert_alert(&self, alert: &Alert, events: &[EventId]) -> Result<()>;
+    fn get_alert(&self, id: &str) -> Result<Option<Alert>>;
+    /// Alerts, most recently seen first.
+    fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>>;
+    fn set_alert_status(&self, id: &str, status: AlertStatus) -> Result<bool>;
+
+    fn sources(&self) -> Result<Vec<SourceState>>;
+    fn stats(&self) -> Result<StoreStats>;
+}
+
+/// The default number of rows a query returns when no limit is given.
+pub const DEFAULT_LIMIT: usize = 1_000;
