@@ -44,11 +44,19 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn record(reason: impl Into<String>) -> Self {
-        DecodeError { entry: None, reason: reason.into(), raw: None }
+        DecodeError {
+            entry: None,
+            reason: reason.into(),
+            raw: None,
+        }
     }
 
     pub fn entry(index: u64, reason: impl Into<String>, raw: Vec<u8>) -> Self {
-        DecodeError { entry: Some(index), reason: reason.into(), raw: Some(raw) }
+        DecodeError {
+            entry: Some(index),
+            reason: reason.into(),
+            raw: Some(raw),
+        }
     }
 }
 

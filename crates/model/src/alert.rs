@@ -101,7 +101,10 @@ mod tests {
             first_seen: Timestamp(0),
             last_seen: Timestamp(1),
             count: 2,
-            entities: AlertEntities { user: Some("u".into()), ..Default::default() },
+            entities: AlertEntities {
+                user: Some("u".into()),
+                ..Default::default()
+            },
             attack: vec!["T1110".into()],
             hipaa: vec!["164.312(b)".into()],
             status: AlertStatus::Open,
@@ -111,7 +114,18 @@ mod tests {
             description: None,
         };
         let v = serde_json::to_value(&a).unwrap();
-        for key in ["id", "rule_id", "title", "severity", "first_seen", "last_seen", "count", "entities", "attack", "hipaa"] {
+        for key in [
+            "id",
+            "rule_id",
+            "title",
+            "severity",
+            "first_seen",
+            "last_seen",
+            "count",
+            "entities",
+            "attack",
+            "hipaa",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["severity"], "high");

@@ -39,7 +39,9 @@ impl ContextKind {
     }
 
     pub fn parse(resource_type: &str) -> Option<Self> {
-        ContextKind::ALL.into_iter().find(|k| k.as_str() == resource_type)
+        ContextKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == resource_type)
     }
 }
 

@@ -123,12 +123,15 @@ impl Serialize for EventId {
 impl<'de> Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        EventId::from_hex(&text).ok_or_else(|| serde::de::Error::custom("event id must be 32 hex digits"))
+        EventId::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom("event id must be 32 hex digits"))
     }
 }
 
 /// OCSF `severity_id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     #[default]
@@ -295,9 +298,15 @@ impl Endpoint {
         let address = address.trim();
         let bare = address.trim_start_matches('[').trim_end_matches(']');
         if bare.parse::<std::net::IpAddr>().is_ok() {
-            Endpoint { ip: Some(bare.to_string()), ..Default::default() }
+            Endpoint {
+                ip: Some(bare.to_string()),
+                ..Default::default()
+            }
         } else {
-            Endpoint { hostname: Some(address.to_string()), ..Default::default() }
+            Endpoint {
+                hostname: Some(address.to_string()),
+                ..Default::default()
+            }
         }
     }
 }
@@ -317,7 +326,10 @@ pub struct Email {
 
 impl Email {
     pub fn is_empty(&self) -> bool {
-        self.from.is_none() && self.to.is_empty() && self.subject.is_none() && self.message_uid.is_none()
+        self.from.is_none()
+            && self.to.is_empty()
+            && self.subject.is_none()
+            && self.message_uid.is_none()
     }
 }
 
@@ -413,7 +425,11 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub unmapped: serde_json::Map<String, serde_json::Value>,
     /// The original record, byte for byte (for JSON sources inside a Bundle: the entry's resource).
-    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::quarantine::bytes_lossless")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "crate::quarantine::bytes_lossless"
+    )]
     pub raw: Vec<u8>,
 }
 
@@ -422,7 +438,10 @@ impl Event {
     pub fn from_record(product: &str, raw: Vec<u8>) -> Self {
         Event {
             id: EventId::of_record(product, &raw),
-            metadata: Metadata { product: product.to_string(), ..Default::default() },
+            metadata: Metadata {
+                product: product.to_string(),
+                ..Default::default()
+            },
             raw,
             ..Default::default()
         }
@@ -466,15 +485,25 @@ mod tests {
 
     #[test]
     fn type_uid_follows_ocsf_arithmetic() {
-        let e = Event { class_uid: class::API_ACTIVITY, activity_id: api_activity::READ, ..Default::default() };
+        let e = Event {
+            class_uid: class::API_ACTIVITY,
+            activity_id: api_activity::READ,
+            ..Default::default()
+        };
         assert_eq!(e.type_uid(), 600_302);
         assert_eq!(e.category_uid(), 6);
     }
 
     #[test]
     fn addresses_are_filed_as_ip_or_hostname() {
-        assert_eq!(Endpoint::from_address("10.0.0.1").ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            Endpoint::from_address("10.0.0.1").ip.as_deref(),
+            Some("10.0.0.1")
+        );
         assert_eq!(Endpoint::from_address("[::1]").ip.as_deref(), Some("::1"));
-        assert_eq!(Endpoint::from_address("ws1.example").hostname.as_deref(), Some("ws1.example"));
+        assert_eq!(
+            Endpoint::from_address("ws1.example").hostname.as_deref(),
+            Some("ws1.example")
+        );
     }
 }

@@ -195,7 +195,11 @@ mod tests {
         });
         let event: Event = serde_json::from_value(json).unwrap();
         for f in FIELDS {
-            assert!(event.field(f.path).is_some(), "documented field {} is not readable", f.path);
+            assert!(
+                event.field(f.path).is_some(),
+                "documented field {} is not readable",
+                f.path
+            );
         }
         assert_eq!(event.field("no.such.field"), None);
     }

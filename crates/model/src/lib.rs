@@ -13,7 +13,9 @@ pub mod time;
 
 pub use alert::{Alert, AlertEntities, AlertStatus};
 pub use context::{ContextKind, ContextResource, ContextSummary};
-pub use event::{Actor, Email, Endpoint, Event, EventId, Patient, Resource, Severity, Status, User};
+pub use event::{
+    Actor, Email, Endpoint, Event, EventId, Patient, Resource, Severity, Status, User,
+};
 pub use fields::{FIELDS, FieldDef, FieldValue};
-pub use quarantine::{Position, QuarantinedRecord, NewQuarantined, MAX_QUARANTINED_BYTES};
+pub use quarantine::{MAX_QUARANTINED_BYTES, NewQuarantined, Position, QuarantinedRecord};
 pub use time::Timestamp;

@@ -34,7 +34,13 @@ pub struct NewQuarantined {
 }
 
 impl NewQuarantined {
-    pub fn new(source: &str, format: &str, position: Position, reason: impl Into<String>, raw: &[u8]) -> Self {
+    pub fn new(
+        source: &str,
+        format: &str,
+        position: Position,
+        reason: impl Into<String>,
+        raw: &[u8],
+    ) -> Self {
         NewQuarantined {
             source: source.to_string(),
             format: format.to_string(),

@@ -91,9 +91,18 @@ mod tests {
 
     #[test]
     fn parses_offsets_fractions_and_partial_dates() {
-        assert_eq!(Timestamp::parse("1970-01-01T00:00:01Z"), Some(Timestamp(1000)));
-        assert_eq!(Timestamp::parse("1970-01-01T01:00:01.5+01:00"), Some(Timestamp(1500)));
-        assert_eq!(Timestamp::parse("1970-01-01 00:00:02"), Some(Timestamp(2000)));
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:01Z"),
+            Some(Timestamp(1000))
+        );
+        assert_eq!(
+            Timestamp::parse("1970-01-01T01:00:01.5+01:00"),
+            Some(Timestamp(1500))
+        );
+        assert_eq!(
+            Timestamp::parse("1970-01-01 00:00:02"),
+            Some(Timestamp(2000))
+        );
         assert_eq!(Timestamp::parse("1970-01-02"), Some(Timestamp(86_400_000)));
         assert_eq!(Timestamp::parse("1970"), Some(Timestamp(0)));
         assert_eq!(Timestamp::parse("yesterday"), None);

@@ -5,10 +5,15 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("cannot open the store at {path}: {reason}")]
     Open { path: String, reason: String },
-    #[error("the store's schema is version {found}, newer than this Ward understands ({supported}); upgrade Ward")]
+    #[error(
+        "the store's schema is version {found}, newer than this Ward understands ({supported}); upgrade Ward"
+    )]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("store {operation} failed: {reason}")]
-    Backend { operation: &'static str, reason: String },
+    Backend {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("a stored record is corrupt ({what}): {reason}; run `ward verify`")]
     Corrupt { what: String, reason: String },
 }

@@ -10,12 +10,17 @@
 //! instead of plaintext (`patient_key`, `user_key`), and each committed batch is a row of
 //! `batches` with the hash of the previous batch (the hash chain `ward verify` checks).
 
+mod chain;
+mod codec;
 mod error;
+mod lookup;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use sqlite::SqliteStore;
 use ward_model::{
-    Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined, QuarantinedRecord, Timestamp,
+    Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined,
+    QuarantinedRecord, Timestamp,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -47,7 +52,8 @@ pub struct Receipt {
     /// Events already present (same content hash), not stored again.
     pub duplicates: u64,
     pub quarantined: u64,
-    /// Sequence number of the batch in the store's hash chain (0 when the batch was empty).
+    /// Sequence number of the batch in the store's hash chain; 0 when the batch stored
+    /// nothing (it was empty, or held only duplicates and a checkpoint), which adds no link.
     pub batch_seq: u64,
 }
 
@@ -58,10 +64,13 @@ pub struct EventQuery {
     pub since: Option<Timestamp>,
     /// Exclusive upper bound on `time`.
     pub until: Option<Timestamp>,
+    /// Matches `actor.user.name`, or `actor.user.uid` when the event has no user name.
     pub user: Option<String>,
+    /// Matches `patient.id`.
     pub patient: Option<String>,
+    /// Matches `src_endpoint.ip`.
     pub src_ip: Option<String>,
-    /// Matches `device.hostname`, `src_endpoint.hostname` or `dst_endpoint.hostname`.
+    /// Matches `device.hostname`, or `src_endpoint.hostname` when the event has no device.
     pub host: Option<String>,
     /// Events attached to this alert.
     pub alert_id: Option<String>,
@@ -116,6 +125,7 @@ pub trait Store: Send + Sync {
 
     /// Events matching `query`, newest first (ties broken by id, descending).
     fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+    /// How many events match `query`, ignoring its limit.
     fn count_events(&self, query: &EventQuery) -> Result<u64>;
     fn get_event(&self, id: &EventId) -> Result<Option<Event>>;
 
@@ -128,17 +138,23 @@ pub trait Store: Send + Sync {
     fn put_context(&self, resources: &[ContextResource]) -> Result<u64>;
     fn get_context(&self, kind: ContextKind, id: &str) -> Result<Option<ContextResource>>;
     /// Context resources of one kind in id order, starting after `after_id`, for paging.
-    fn list_context(&self, kind: ContextKind, after_id: Option<&str>, limit: usize) -> Result<Vec<ContextResource>>;
+    fn list_context(
+        &self,
+        kind: ContextKind,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ContextResource>>;
     fn count_context(&self, kind: ContextKind) -> Result<u64>;
 
     /// Inserts an alert or updates the one with the same id (count, last_seen, status …), and
     /// links the given events to it.
     fn upsert_alert(&self, alert: &Alert, events: &[EventId]) -> Result<()>;
     fn get_alert(&self, id: &str) -> Result<Option<Alert>>;
-    /// Alerts, most recently seen first.
+    /// Alerts, most recently seen first (ties broken by id, descending).
     fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>>;
     fn set_alert_status(&self, id: &str, status: AlertStatus) -> Result<bool>;
 
+    /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;
     fn stats(&self) -> Result<StoreStats>;
 }

@@ -1,1 +1,42 @@
-fn main() {}
+//! `ward`, the one binary: parses the command line and the configuration, opens the store and
+//! wires the crates together. Domain logic lives in the library crates, never here.
+//!
+//! Exit codes: 0 success, 1 failure, 2 bad usage or bad input.
+
+mod bench;
+mod cli;
+mod commands;
+mod config;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.verbose, args.quiet);
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ward: {e:#}");
+            ExitCode::from(commands::exit_code(&e))
+        }
+    }
+}
+
+/// Logs go to standard error. They carry counts, names of files and formats, never event
+/// contents: PHI must not reach a log.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| level.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

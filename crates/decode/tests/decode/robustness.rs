@@ -1,0 +1,115 @@
+//! No input makes a decoder panic: every fixture (and the shared HL7 examples, when present)
+//! is fed to every decoder and the context parser cut short at every byte, and with bytes
+//! flipped at pseudo-random places. Outcomes are not checked, only that each call returns.
+
+use crate::support::{Parser, shared_data};
+use std::path::{Path, PathBuf};
+
+fn inputs() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
+    if let Some(data) = std::env::var_os("WARD_ROBUSTNESS_SHARED").and(shared_data()) {
+        dirs.push(data.join("fhir"));
+    }
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "input" || e == "json")
+                && !path.to_string_lossy().ends_with(".expected.json")
+            {
+                let bytes = std::fs::read(&path).expect("input file");
+                files.push((path, bytes));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn exercise(record: &[u8]) {
+    let _ = ward_decode::json::looks_like_json_document(record);
+    for parser in Parser::all() {
+        if let Parser::Events(d) = parser {
+            let _ = d.sniff(record);
+        }
+        let _ = parser.run(record);
+    }
+}
+
+#[test]
+fn no_parser_panics_on_any_truncation_of_any_fixture() {
+    let files = inputs();
+    assert!(!files.is_empty());
+    for (_, bytes) in &files {
+        for end in 0..=bytes.len() {
+            exercise(&bytes[..end]);
+        }
+    }
+}
+
+#[test]
+fn no_parser_panics_on_flipped_bytes() {
+    let mut rng = Rng(0x5EED_CAFE_F00D_0001);
+    // Bytes that matter to JSON structure, plus arbitrary ones.
+    const INTERESTING: &[u8] = b"{}[]\",:\\0 \n\xff\xc3tfn-e.";
+    for (_, bytes) in inputs() {
+        if bytes.is_empty() {
+            continue;
+        }
+        for _ in 0..300 {
+            let mut damaged = bytes.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let at = (rng.next() % damaged.len() as u64) as usize;
+                let pick = rng.next();
+                damaged[at] = if pick.is_multiple_of(2) {
+                    INTERESTING[(pick / 2 % INTERESTING.len() as u64) as usize]
+                } else {
+                    (pick >> 8) as u8
+                };
+            }
+            exercise(&damaged);
+        }
+    }
+}
+
+#[test]
+fn no_parser_panics_on_deep_nesting_or_huge_numbers() {
+    let deep_object = "{\"a\":".repeat(10_000);
+    let deep_array = "[".repeat(100_000);
+    let mixed = format!(
+        "{{\"time\":\"2024-01-01T00:00:00Z\",\"x\":{}1{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    for record in [
+        deep_object.as_bytes(),
+        deep_array.as_bytes(),
+        mixed.as_bytes(),
+        b"{\"time\":1e400}",
+        b"{\"ts\":-9223372036854775809}",
+        b"{\"resourceType\":\"AuditEvent\",\"recorded\":\"99999-12-31T00:00:00Z\"}",
+        b"{\"resourceType\":\"AuditEvent\",\"recorded\":\"2024-01-01T00:00:00Z\",\"entity\":[{\"query\":\"====\"}]}",
+        b"{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Bundle\",\"entry\":[]}}]}",
+        b"\"resourceType\":\"AuditEvent\"",
+        b"{\"resourceType\":",
+        b"{\"resourceType\"",
+    ] {
+        exercise(record);
+    }
+}

@@ -1,0 +1,172 @@
+//! Context import: FHIR organisation resources (staff, departments, patients, encounters,
+//! care teams) into the store, with the same framing and quarantine rules as event ingest.
+
+use crate::chunk::{Chunk, Chunker, RawRecord};
+use crate::error::IngestError;
+use crate::ingest::Source;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+use ward_model::{ContextKind, NewQuarantined, Position};
+use ward_store::{Batch, Checkpoint, Store};
+
+/// The format name recorded on quarantined context records, so `ward quarantine retry`
+/// sends them back through the context parser.
+pub const CONTEXT_FORMAT: &str = "fhir-context";
+
+/// What one context import did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContextSummary {
+    pub source: String,
+    pub records: u64,
+    /// Resources written, by kind.
+    pub imported: BTreeMap<ContextKind, u64>,
+    pub quarantined: u64,
+    pub elapsed: Duration,
+}
+
+impl ContextSummary {
+    pub fn total(&self) -> u64 {
+        self.imported.values().sum()
+    }
+}
+
+/// Imports one source of FHIR context resources (NDJSON, a Bundle, or a single resource).
+pub fn import_context(
+    store: &dyn Store,
+    source: Source,
+    max_document_bytes: u64,
+) -> Result<ContextSummary, IngestError> {
+    let started = Instant::now();
+    let name = source.name.clone();
+    let io_err = |error| IngestError::Io {
+        source_name: name.clone(),
+        error,
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, source.reader);
+    let head = reader.fill_buf().map_err(io_err)?;
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let line = &head[start..];
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    let chunks: Box<dyn Iterator<Item = std::io::Result<Chunk>>> =
+        if ward_decode::json::looks_like_json_document(line) {
+            let mut whole = Vec::new();
+            (&mut reader)
+                .take(max_document_bytes + 1)
+                .read_to_end(&mut whole)
+                .map_err(io_err)?;
+            if whole.len() as u64 > max_document_bytes {
+                return Err(IngestError::DocumentTooLarge {
+                    source_name: name,
+                    limit: max_document_bytes,
+                });
+            }
+            let len = whole.len();
+            let record = RawRecord {
+                start: 0,
+                end: len,
+                line: 1,
+                offset: 0,
+                oversized: None,
+            };
+            Box::new(std::iter::once(Ok(Chunk {
+                seq: 0,
+                data: whole,
+                records: vec![record],
+                end_offset: len as u64,
+            })))
+        } else {
+            let mut chunker = Chunker::new(reader, 1024, 16 << 20);
+            Box::new(std::iter::from_fn(move || chunker.next_chunk().transpose()))
+        };
+
+    let mut summary = ContextSummary {
+        source: name.clone(),
+        ..Default::default()
+    };
+    let mut checked = false;
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let chunk = chunk.map_err(io_err)?;
+        let mut resources = Vec::new();
+        let mut batch = Batch {
+            checkpoint: Some(Checkpoint {
+                source: name.clone(),
+                offset: chunk.end_offset,
+            }),
+            ..Default::default()
+        };
+        for r in &chunk.records {
+            let bytes = chunk.record(r);
+            let position = Position {
+                line: r.line,
+                offset: r.offset,
+                entry: None,
+            };
+            summary.records += 1;
+            if let Some(len) = r.oversized {
+                let mut q = NewQuarantined::new(
+                    &name,
+                    CONTEXT_FORMAT,
+                    position,
+                    "record exceeds the size limit",
+                    bytes,
+                );
+                q.raw_len = len;
+                batch.quarantined.push(q);
+                continue;
+            }
+            out.clear();
+            ward_decode::context::parse_context(bytes, &mut out);
+            if !checked {
+                // As for events: a source whose first record holds no context resource at all
+                // is not context, and is refused whole rather than quarantined line by line.
+                if !out.iter().any(Result::is_ok) {
+                    let reason = out
+                        .iter()
+                        .find_map(|d| d.as_ref().err().map(ToString::to_string))
+                        .unwrap_or_else(|| "holds no resource".into());
+                    return Err(IngestError::NotFormat {
+                        source_name: name,
+                        format: "FHIR context (Patient, Practitioner, PractitionerRole, Organization, Encounter, CareTeam)"
+                            .into(),
+                        line: r.line,
+                        reason,
+                    });
+                }
+                checked = true;
+            }
+            for decoded in out.drain(..) {
+                match decoded {
+                    Ok(resource) => resources.push(resource),
+                    Err(e) => {
+                        let raw = e.raw.as_deref().unwrap_or(bytes);
+                        let position = Position {
+                            entry: e.entry,
+                            ..position
+                        };
+                        batch.quarantined.push(NewQuarantined::new(
+                            &name,
+                            CONTEXT_FORMAT,
+                            position,
+                            e.reason,
+                            raw,
+                        ));
+                    }
+                }
+            }
+        }
+        // Resources first: a crash between the two writes re-imports them (an idempotent
+        // upsert) rather than losing the checkpoint's quarantined records.
+        store.put_context(&resources)?;
+        for resource in &resources {
+            *summary.imported.entry(resource.kind).or_default() += 1;
+        }
+        summary.quarantined += store.commit(&batch)?.quarantined;
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}

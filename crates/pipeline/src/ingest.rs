@@ -1,0 +1,440 @@
+//! Ingest of one source: pick the decoder, check the source really is in that format, then
+//! stream it through decode workers to the batched writer.
+
+use crate::chunk::{Chunk, Chunker, RawRecord};
+use crate::error::{IngestError, excerpt};
+use crossbeam_channel::bounded;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+use ward_decode::{Decoded, Decoder};
+use ward_model::{NewQuarantined, Position};
+use ward_store::{Batch, Checkpoint, Store};
+
+/// Records per chunk: each chunk becomes one store transaction.
+const RECORDS_PER_CHUNK: usize = 4096;
+/// How many records are looked at to recognise and check the format.
+const SNIFF_RECORDS: usize = 16;
+
+/// A readable input with a name for messages, positions and `metadata.log_name`.
+pub struct Source {
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, reader: impl Read + Send + 'static) -> Self {
+        Source {
+            name: name.into(),
+            reader: Box::new(reader),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// `None` or `Some("auto")` to recognise the format from content.
+    pub format: Option<String>,
+    /// Decode worker threads (at least 1).
+    pub workers: usize,
+    /// Longest line kept whole; longer ones are quarantined with their true length.
+    pub max_record_bytes: usize,
+    /// Largest single JSON document (pretty-printed resource or Bundle) read whole.
+    pub max_document_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            format: None,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 8),
+            max_record_bytes: 16 << 20,
+            max_document_bytes: 256 << 20,
+        }
+    }
+}
+
+/// What one ingest did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestSummary {
+    pub source: String,
+    pub format: String,
+    /// Non-blank records read (lines, or whole documents).
+    pub records: u64,
+    /// Events newly stored.
+    pub accepted: u64,
+    /// Events already in the store.
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl IngestSummary {
+    pub fn events_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            (self.accepted + self.duplicates) as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    pub fn add(&mut self, other: &IngestSummary) {
+        self.records += other.records;
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        self.bytes += other.bytes;
+        self.elapsed += other.elapsed;
+    }
+}
+
+/// The names of the known formats, for messages.
+pub(crate) fn known_formats() -> String {
+    ward_decode::registry()
+        .iter()
+        .map(|d| d.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ingests one source into `store`. `progress` is called with the number of bytes read so far.
+pub fn ingest(
+    store: &dyn Store,
+    source: Source,
+    options: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<IngestSummary, IngestError> {
+    let started = Instant::now();
+    let name = source.name.clone();
+    let io_err = |error| IngestError::Io {
+        source_name: name.clone(),
+        error,
+    };
+    let named = match options.format.as_deref() {
+        None | Some("auto") => None,
+        Some(format) => {
+            Some(
+                ward_decode::by_name(format).ok_or_else(|| IngestError::UnknownFormat {
+                    name: format.to_string(),
+                    known: known_formats(),
+                })?,
+            )
+        }
+    };
+
+    let mut reader = BufReader::with_capacity(1 << 20, source.reader);
+    let head = reader.fill_buf().map_err(io_err)?;
+    let document = ward_decode::json::looks_like_json_document(first_line(head));
+
+    let (first, mut chunker) = if document {
+        let mut whole = Vec::new();
+        (&mut reader)
+            .take(options.max_document_bytes + 1)
+            .read_to_end(&mut whole)
+            .map_err(io_err)?;
+        if whole.len() as u64 > options.max_document_bytes {
+            return Err(IngestError::DocumentTooLarge {
+                source_name: name,
+                limit: options.max_document_bytes,
+            });
+        }
+        // The whole document is one record, kept byte for byte.
+        let len = whole.len();
+        let record = RawRecord {
+            start: 0,
+            end: len,
+            line: 1,
+            offset: 0,
+            oversized: None,
+        };
+        let first = Chunk {
+            seq: 0,
+            data: whole,
+            records: vec![record],
+            end_offset: len as u64,
+        };
+        let rest: Box<dyn Read + Send> = Box::new(std::io::empty());
+        (
+            Some(first),
+            Chunker::new(rest, 1, 1).starting_at(1, len as u64),
+        )
+    } else {
+        let reader: Box<dyn Read + Send> = Box::new(reader);
+        let mut chunker = Chunker::new(reader, RECORDS_PER_CHUNK, options.max_record_bytes);
+        (chunker.next_chunk().map_err(io_err)?, chunker)
+    };
+    let Some(first) = first else {
+        return Ok(IngestSummary {
+            source: name,
+            format: named.map_or("auto", |d| d.name()).into(),
+            ..Default::default()
+        });
+    };
+    let decoder = choose_decoder(&name, named, &first)?;
+    check_format(&name, decoder, &first)?;
+
+    let mut summary = IngestSummary {
+        source: name.clone(),
+        format: decoder.name().to_string(),
+        ..Default::default()
+    };
+    run_stream(
+        store,
+        &name,
+        decoder,
+        first,
+        &mut chunker,
+        options.workers,
+        progress,
+        &mut summary,
+    )?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn first_line(head: &[u8]) -> &[u8] {
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let rest = &head[start..];
+    match memchr::memchr(b'\n', rest) {
+        Some(nl) => &rest[..nl],
+        None => rest,
+    }
+}
+
+fn sample(chunk: &Chunk) -> Vec<(&[u8], u64)> {
+    chunk
+        .records
+        .iter()
+        .take(SNIFF_RECORDS)
+        .map(|r| (chunk.record(r), r.line))
+        .collect()
+}
+
+fn choose_decoder(
+    name: &str,
+    named: Option<&'static dyn Decoder>,
+    first: &Chunk,
+) -> Result<&'static dyn Decoder, IngestError> {
+    if let Some(decoder) = named {
+        return Ok(decoder);
+    }
+    let records = sample(first);
+    let bytes: Vec<&[u8]> = records.iter().map(|(r, _)| *r).collect();
+    ward_decode::detect(&bytes).ok_or_else(|| {
+        let (record, line) = records.first().copied().unwrap_or((&[], 1));
+        IngestError::Unrecognised {
+            source_name: name.to_string(),
+            line,
+            excerpt: excerpt(&record[..record.len().min(24)]),
+            known: known_formats(),
+        }
+    })
+}
+
+/// Refuses a source none of whose first records decode: it is not in the format at all, and
+/// quarantining every line of it would bury real problems. One good record among them is
+/// enough to proceed (bad lines then are quarantined one by one).
+fn check_format(name: &str, decoder: &dyn Decoder, first: &Chunk) -> Result<(), IngestError> {
+    let mut out = Vec::new();
+    let mut first_bad = None;
+    for (record, line) in sample(first) {
+        out.clear();
+        decoder.decode(record, &mut out);
+        if out.iter().any(Result::is_ok) {
+            return Ok(());
+        }
+        if first_bad.is_none() {
+            let reason = match out.iter().find_map(|d| d.as_ref().err()) {
+                Some(e) => e.to_string(),
+                None => "holds no event".to_string(),
+            };
+            first_bad = Some((line, reason));
+        }
+    }
+    match first_bad {
+        Some((line, reason)) => Err(IngestError::NotFormat {
+            source_name: name.to_string(),
+            format: decoder.name().to_string(),
+            line,
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Decodes one chunk into a store batch.
+pub(crate) fn decode_chunk(decoder: &dyn Decoder, source: &str, chunk: &Chunk) -> (Batch, u64) {
+    let mut batch = Batch {
+        events: Vec::with_capacity(chunk.records.len()),
+        quarantined: Vec::new(),
+        checkpoint: Some(Checkpoint {
+            source: source.to_string(),
+            offset: chunk.end_offset,
+        }),
+    };
+    let mut out = Vec::new();
+    for r in &chunk.records {
+        let bytes = chunk.record(r);
+        let position = Position {
+            line: r.line,
+            offset: r.offset,
+            entry: None,
+        };
+        if let Some(len) = r.oversized {
+            let mut q = NewQuarantined::new(
+                source,
+                decoder.name(),
+                position,
+                format!(
+                    "record of {len} bytes exceeds the size limit; raise ingest.max_record_bytes or split it"
+                ),
+                bytes,
+            );
+            q.raw_len = len;
+            batch.quarantined.push(q);
+            continue;
+        }
+        out.clear();
+        decoder.decode(bytes, &mut out);
+        if out.is_empty() {
+            batch.quarantined.push(NewQuarantined::new(
+                source,
+                decoder.name(),
+                position,
+                "holds no event",
+                bytes,
+            ));
+        }
+        for decoded in out.drain(..) {
+            push_decoded(&mut batch, decoded, source, decoder.name(), position, bytes);
+        }
+    }
+    (batch, chunk.records.len() as u64)
+}
+
+pub(crate) fn push_decoded(
+    batch: &mut Batch,
+    decoded: Decoded,
+    source: &str,
+    format: &str,
+    position: Position,
+    record: &[u8],
+) {
+    match decoded {
+        Ok(mut event) => {
+            event.metadata.log_name = source.to_string();
+            batch.events.push(event);
+        }
+        Err(e) => {
+            let position = Position {
+                entry: e.entry,
+                ..position
+            };
+            let raw = e.raw.as_deref().unwrap_or(record);
+            batch
+                .quarantined
+                .push(NewQuarantined::new(source, format, position, e.reason, raw));
+        }
+    }
+}
+
+/// Reader thread → decode workers → this thread committing in source order.
+#[allow(clippy::too_many_arguments)]
+fn run_stream<R: Read + Send>(
+    store: &dyn Store,
+    name: &str,
+    decoder: &'static dyn Decoder,
+    first: Chunk,
+    chunker: &mut Chunker<R>,
+    workers: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    let workers = workers.max(1);
+    let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers * 2);
+    let (batch_tx, batch_rx) = bounded::<(u64, Batch, u64)>(workers * 2);
+
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        let reader = scope.spawn(move || -> Result<u64, std::io::Error> {
+            progress(first.end_offset);
+            if chunk_tx.send(first).is_err() {
+                return Ok(0);
+            }
+            while let Some(chunk) = chunker.next_chunk()? {
+                progress(chunk.end_offset);
+                if chunk_tx.send(chunk).is_err() {
+                    break; // the writer stopped on an error; it reports it
+                }
+            }
+            Ok(chunker.offset())
+        });
+        for _ in 0..workers {
+            let chunk_rx = chunk_rx.clone();
+            let batch_tx = batch_tx.clone();
+            scope.spawn(move || {
+                for chunk in chunk_rx {
+                    let (batch, records) = decode_chunk(decoder, name, &chunk);
+                    if batch_tx.send((chunk.seq, batch, records)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(chunk_rx);
+        drop(batch_tx);
+
+        // Commit strictly in source order so a checkpoint never runs ahead of a gap.
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        let mut failure = None;
+        for (seq, batch, records) in batch_rx.iter() {
+            if failure.is_some() {
+                continue; // drain so workers and reader can finish
+            }
+            pending.insert(seq, (batch, records));
+            while let Some((batch, records)) = pending.remove(&next) {
+                match store.commit(&batch) {
+                    Ok(receipt) => {
+                        summary.records += records;
+                        summary.accepted += receipt.inserted;
+                        summary.duplicates += receipt.duplicates;
+                        summary.quarantined += receipt.quarantined;
+                        if let Some(c) = &batch.checkpoint {
+                            summary.bytes = c.offset;
+                        }
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                next += 1;
+            }
+        }
+        let read = reader
+            .join()
+            .map_err(|_| IngestError::Internal("reader thread panicked".into()))?;
+        if let Some(e) = failure {
+            return Err(IngestError::Store(e));
+        }
+        let bytes = read.map_err(|error| IngestError::Io {
+            source_name: name.to_string(),
+            error,
+        })?;
+        summary.bytes = summary.bytes.max(bytes);
+        if !pending.is_empty() {
+            return Err(IngestError::Internal(
+                "a decode worker stopped early".into(),
+            ));
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,309 @@
+//! How fast the embedded store commits events: synthetic FHIR AuditEvents (about 1.5 KB of
+//! raw JSON each, normalised as the FHIR decoder would) committed in batches to a fresh store
+//! in a temporary directory, with the durability settings Ward runs with.
+//!
+//! ```text
+//! cargo run --release -p ward-store --example commit_throughput [EVENTS] [BATCH]
+//! ```
+//! Defaults: 1,000,000 events in batches of 4,096. Only the time inside `Store::commit`
+//! counts; making the events does not. Prints events per second, raw megabytes per second and
+//! the size of the database. The figures belong in `BENCHMARKS.md` with the machine they came
+//! from.
+
+use std::time::{Duration, Instant};
+use ward_model::event::class;
+use ward_model::{Event, EventId, Severity, Status, Timestamp};
+use ward_store::{Batch, Checkpoint, EventQuery, SqliteStore, Store};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let total: usize = args
+        .next()
+        .map_or(1_000_000, |a| a.parse().expect("EVENTS must be a number"));
+    let batch_size: usize = args
+        .next()
+        .map_or(4_096, |a| a.parse().expect("BATCH must be a number"));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path()).expect("the store opens");
+    if let Ok(drop) = std::env::var("WARD_EXP_DROP") {
+        let c = rusqlite::Connection::open(store.path()).unwrap();
+        for ix in drop.split(',') {
+            c.execute_batch(&format!("DROP INDEX {ix}")).unwrap();
+        }
+    }
+    if std::env::var("WARD_EXP_ENC").is_ok() {
+        let mut feed = Feed::new(1);
+        let evs: Vec<Event> = (0..100_000).map(|_| feed.next_event()).collect();
+        let t = Instant::now();
+        let mut json = 0;
+        let mut lz = 0;
+        for e in &evs {
+            let j = serde_json::to_vec(e).unwrap();
+            json += j.len();
+            lz += lz4_flex::compress_prepend_size(&j).len();
+        }
+        let el = t.elapsed();
+        println!(
+            "encode: {:.2} us/event, json {} B, lz4 {} B",
+            el.as_secs_f64() * 1e6 / 1e5,
+            json / 100_000,
+            lz / 100_000
+        );
+        let t = Instant::now();
+        let mut buf = Vec::new();
+        for e in &evs {
+            buf.clear();
+            serde_json::to_writer(&mut buf, e).unwrap();
+        }
+        println!(
+            "json only: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+        let t = Instant::now();
+        for e in &evs {
+            buf.clear();
+            serde_json::to_writer(&mut buf, &e.raw).unwrap();
+        }
+        println!(
+            "json raw as bytes array: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+        let t = Instant::now();
+        for e in &evs {
+            buf.clear();
+            serde_json::to_writer(&mut buf, std::str::from_utf8(&e.raw).unwrap()).unwrap();
+        }
+        println!(
+            "json raw str: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+        let t = Instant::now();
+        for e in &evs {
+            let _ = e.time.to_rfc3339();
+        }
+        println!(
+            "rfc3339: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+        let js: Vec<Vec<u8>> = evs.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+        let t = Instant::now();
+        for j in &js {
+            let _ = lz4_flex::compress_prepend_size(j);
+        }
+        println!(
+            "lz4 only: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+        let all: Vec<u8> = evs.iter().flat_map(|e| e.raw.iter().copied()).collect();
+        let t = Instant::now();
+        let _ = blake3::hash(&all);
+        println!(
+            "blake3 contiguous: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+        let t = Instant::now();
+        let mut h = blake3::Hasher::new();
+        for e in &evs {
+            h.update(&e.raw);
+        }
+        println!(
+            "blake3 raw: {:.2} us/event",
+            t.elapsed().as_secs_f64() * 1e6 / 1e5
+        );
+    }
+
+    let mut feed = Feed::new(0x5eed);
+    let mut committed = 0usize;
+    let mut raw_bytes = 0usize;
+    let mut offset = 0u64;
+    let mut in_commit = Duration::ZERO;
+    let mut slowest = Duration::ZERO;
+    let mut on_cpu = Duration::ZERO;
+    while committed < total {
+        let n = batch_size.min(total - committed);
+        let events: Vec<Event> = (0..n).map(|_| feed.next_event()).collect();
+        let batch_raw: usize = events.iter().map(|e| e.raw.len() + 1).sum();
+        raw_bytes += batch_raw;
+        offset += batch_raw as u64;
+        let batch = Batch {
+            events,
+            quarantined: vec![],
+            checkpoint: Some(Checkpoint {
+                source: FEED.into(),
+                offset,
+            }),
+        };
+        let cpu_before = thread_cpu();
+        let started = Instant::now();
+        let receipt = store.commit(&batch).expect("commit");
+        let took = started.elapsed();
+        on_cpu += thread_cpu()
+            .zip(cpu_before)
+            .map_or(Duration::ZERO, |(a, b)| a.saturating_sub(b));
+        in_commit += took;
+        slowest = slowest.max(took);
+        assert_eq!(
+            receipt.inserted as usize, n,
+            "synthetic events must be unique"
+        );
+        committed += n;
+    }
+
+    let secs = in_commit.as_secs_f64();
+    println!(
+        "committed {committed} events in batches of {batch_size} in {secs:.2} s (time inside commit only)"
+    );
+    println!("  {:.0} events/s", committed as f64 / secs);
+    println!(
+        "  {:.1} MB/s of raw records ({:.0} bytes per record)",
+        raw_bytes as f64 / secs / 1e6,
+        raw_bytes as f64 / committed as f64
+    );
+    if !on_cpu.is_zero() {
+        println!(
+            "  {:.0}% of it on the CPU ({:.0} events per CPU-second); the rest waiting for the disk",
+            on_cpu.as_secs_f64() / secs * 100.0,
+            committed as f64 / on_cpu.as_secs_f64()
+        );
+    }
+    println!("  slowest batch {:.1} ms", slowest.as_secs_f64() * 1e3);
+    let on_disk: u64 = std::fs::read_dir(dir.path())
+        .expect("the data directory")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "  {:.0} MB on disk ({:.0} bytes per event)",
+        on_disk as f64 / 1e6,
+        on_disk as f64 / committed as f64
+    );
+    assert_eq!(
+        store.count_events(&EventQuery::default()).expect("count") as usize,
+        committed
+    );
+}
+
+const FEED: &str = "synthetic-audit.ndjson";
+
+/// Deterministic synthetic audit traffic: a few hundred staff reading a few thousand patients'
+/// records from a few dozen workstations.
+struct Feed {
+    state: u64,
+    n: u64,
+}
+
+impl Feed {
+    fn new(seed: u64) -> Self {
+        Feed { state: seed, n: 0 }
+    }
+
+    /// xorshift64*: enough variety that compression sees realistic input, no dependency.
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pick(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn next_event(&mut self) -> Event {
+        self.n += 1;
+        let time = Timestamp(1_714_550_400_000 + (self.n as i64) * 7 + self.pick(5) as i64);
+        let user = self.pick(400);
+        let patient = self.pick(5_000);
+        let host = self.pick(40);
+        let resource_types = [
+            "Patient",
+            "Observation",
+            "Encounter",
+            "DocumentReference",
+            "MedicationRequest",
+        ];
+        let resource = resource_types[self.pick(resource_types.len() as u64) as usize];
+        let resource_id = self.next() % 1_000_000;
+        let outcome = if self.pick(50) == 0 { "4" } else { "0" };
+        let session = self.next();
+        let raw = format!(
+            concat!(
+                r#"{{"resourceType":"AuditEvent","id":"ae-{n}-{session:016x}","meta":{{"lastUpdated":"{time}","#,
+                r#""security":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HTEST"}}]}},"#,
+                r#""type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"RESTful Operation"}},"#,
+                r#""subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read","display":"read"}}],"#,
+                r#""action":"R","recorded":"{time}","outcome":"{outcome}","#,
+                r#""purposeOfEvent":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"TREAT"}}]}}],"#,
+                r#""agent":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}}]}},"#,
+                r#""who":{{"reference":"Practitioner/pr-{user}","identifier":{{"system":"urn:oid:2.16.840.1.113883.4.6","value":"user{user}"}}}},"#,
+                r#""requestor":true,"network":{{"address":"10.20.{host}.{user_octet}","type":"2"}}}},"#,
+                r#"{{"type":{{"coding":[{{"system":"http://dicom.nema.org/resources/ontology/DCM","code":"110153","display":"Source Role ID"}}]}},"#,
+                r#""who":{{"display":"ehr-app-{host}.hospital.example"}},"requestor":false}}],"#,
+                r#""source":{{"site":"Main Campus","observer":{{"display":"ehr-fhir-1.hospital.example"}},"#,
+                r#""type":[{{"system":"http://terminology.hl7.org/CodeSystem/security-source-type","code":"4","display":"Application Server"}}]}},"#,
+                r#""entity":[{{"what":{{"reference":"Patient/pt-{patient}"}},"#,
+                r#""type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1","display":"Person"}},"#,
+                r#""role":{{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}}},"#,
+                r#"{{"what":{{"reference":"{resource}/{resource_id}"}},"#,
+                r#""type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"}},"#,
+                r#""role":{{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"4","display":"Domain Resource"}},"#,
+                r#""detail":[{{"type":"session","valueString":"{session:x}"}}]}}]}}"#
+            ),
+            n = self.n,
+            session = session,
+            time = time.to_rfc3339(),
+            outcome = outcome,
+            user = user,
+            user_octet = user % 250,
+            host = host,
+            patient = patient,
+            resource = resource,
+            resource_id = resource_id,
+        )
+        .into_bytes();
+        let mut e = Event {
+            id: EventId::of_record("fhir", &raw),
+            time,
+            class_uid: class::API_ACTIVITY,
+            activity_id: 2,
+            activity_name: Some("read".into()),
+            severity: Severity::Informational,
+            status: if outcome == "0" {
+                Status::Success
+            } else {
+                Status::Failure
+            },
+            raw,
+            ..Default::default()
+        };
+        e.metadata.product = "fhir".into();
+        e.metadata.log_name = FEED.into();
+        e.metadata.uid = Some(format!("ae-{}-{session:016x}", self.n));
+        e.metadata.event_code = Some("read".into());
+        e.actor.user.name = Some(format!("user{user}"));
+        e.actor.user.uid = Some(format!("Practitioner/pr-{user}"));
+        e.src_endpoint.ip = Some(format!("10.20.{host}.{}", user % 250));
+        e.device.hostname = Some(format!("ehr-app-{host}.hospital.example"));
+        e.patient.id = Some(format!("pt-{patient}"));
+        e.resource.r#type = Some(resource.into());
+        e.resource.id = Some(resource_id.to_string());
+        e.purpose_of_use = vec!["TREAT".into()];
+        e.unmapped
+            .insert("source.site".into(), "Main Campus".into());
+        e.unmapped.insert(
+            "entity.detail".into(),
+            serde_json::json!({ "session": format!("{session:x}") }),
+        );
+        e
+    }
+}
+
+/// Time the calling thread has spent on a CPU, where Linux tells it (`/proc/thread-self/schedstat`).
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .map(Duration::from_nanos)
+}

@@ -1,0 +1,157 @@
+//! The SQLite schema as an ordered list of migrations, tracked with `PRAGMA user_version`
+//! (the number of migrations applied). Each migration runs in its own transaction with the
+//! version bump, so a crash leaves the database at one version or the next, never between.
+//!
+//! Must never edit a migration that has shipped: a change is a new migration at the end.
+//! Must never open a database newer than the code (its rows may mean something this code
+//! would misread or destroy).
+
+use crate::{Result, StoreError};
+use rusqlite::Connection;
+
+/// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    //
+    // Events: `body` holds the whole event encoded by `codec` (see `crate::codec`); `key_id`
+    // names the data key a later issue encrypts it under (NULL: not encrypted). `user_key` and
+    // `patient_key` hold what `LookupKeys::lookup_key` gives, today plaintext, later keyed
+    // hashes. The lookup indexes are partial so events without the field cost no index entry.
+    // `batch_seq` ties each row to its batch in the hash chain; a batch's events occupy the
+    // contiguous `seq` range `first_event_seq..=last_event_seq`, which is how verification
+    // finds them without another index.
+    //
+    // Quarantine ids are AUTOINCREMENT so a released id is never handed out again: readers page
+    // by id, and `quarantine_released` keeps the digest of each released record under its id
+    // so the chain still verifies.
+    r#"
+    CREATE TABLE batches (
+        seq             INTEGER PRIMARY KEY,
+        committed_at    INTEGER NOT NULL,
+        events          INTEGER NOT NULL,
+        quarantined     INTEGER NOT NULL,
+        first_event_seq INTEGER,
+        last_event_seq  INTEGER,
+        prev_hash       BLOB NOT NULL,
+        hash            BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY,
+        id          BLOB NOT NULL UNIQUE,
+        batch_seq   INTEGER NOT NULL,
+        time        INTEGER NOT NULL,
+        class_uid   INTEGER NOT NULL,
+        activity_id INTEGER NOT NULL,
+        severity_id INTEGER NOT NULL,
+        status_id   INTEGER NOT NULL,
+        product     TEXT NOT NULL,
+        user_key    TEXT,
+        patient_key TEXT,
+        src_ip      TEXT,
+        host        TEXT,
+        codec       INTEGER NOT NULL,
+        key_id      INTEGER,
+        body        BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX events_time ON events(time);
+    CREATE INDEX events_user_time ON events(user_key, time) WHERE user_key IS NOT NULL;
+    CREATE INDEX events_patient_time ON events(patient_key, time) WHERE patient_key IS NOT NULL;
+    CREATE INDEX events_src_ip_time ON events(src_ip, time) WHERE src_ip IS NOT NULL;
+    CREATE INDEX events_host_time ON events(host, time) WHERE host IS NOT NULL;
+
+    CREATE TABLE quarantine (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch_seq      INTEGER NOT NULL,
+        source         TEXT NOT NULL,
+        format         TEXT NOT NULL,
+        line           INTEGER NOT NULL,
+        byte_offset    INTEGER NOT NULL,
+        entry          INTEGER,
+        reason         TEXT NOT NULL,
+        raw            BLOB NOT NULL,
+        raw_len        INTEGER NOT NULL,
+        quarantined_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX quarantine_source ON quarantine(source, id);
+    CREATE INDEX quarantine_batch ON quarantine(batch_seq);
+
+    CREATE TABLE quarantine_released (
+        id          INTEGER PRIMARY KEY,
+        batch_seq   INTEGER NOT NULL,
+        digest      BLOB NOT NULL,
+        released_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX quarantine_released_batch ON quarantine_released(batch_seq);
+
+    CREATE TABLE context (
+        kind       TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        summary    TEXT NOT NULL,
+        raw        BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) STRICT;
+
+    CREATE TABLE alerts (
+        id          TEXT PRIMARY KEY,
+        rule_id     TEXT NOT NULL,
+        severity_id INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        count       INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX alerts_last_seen ON alerts(last_seen);
+
+    CREATE TABLE alert_events (
+        alert_id TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        event_id BLOB NOT NULL,
+        PRIMARY KEY (alert_id, event_id)
+    ) WITHOUT ROWID, STRICT;
+
+    CREATE TABLE sources (
+        source          TEXT PRIMARY KEY,
+        byte_offset     INTEGER NOT NULL,
+        events          INTEGER NOT NULL,
+        quarantined     INTEGER NOT NULL,
+        last_event_time INTEGER,
+        updated_at      INTEGER NOT NULL
+    ) STRICT;
+    "#,
+];
+
+/// The schema version this code writes.
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema up to [`VERSION`], or refuses a database that is already newer.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found = user_version(conn)?;
+    if found > VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let failed = |e: rusqlite::Error| StoreError::Backend {
+            operation: "migrate schema",
+            reason: format!("migration {} failed: {e}", done + 1),
+        };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        tx.pragma_update(None, "user_version", done as i64 + 1)
+            .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| StoreError::Backend {
+            operation: "read schema version",
+            reason: e.to_string(),
+        })
+}

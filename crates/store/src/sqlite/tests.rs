@@ -1,0 +1,397 @@
+//! Behaviour only the SQLite backend has: its file, its schema versioning, its hash chain
+//! verification. What every backend must do is in `tests/conformance.rs`.
+
+use super::*;
+use crate::Checkpoint;
+use tempfile::TempDir;
+
+fn event(n: u32) -> Event {
+    let raw = format!("{{\"n\":{n}}}").into_bytes();
+    let mut e = Event {
+        id: EventId::of_record("test", &raw),
+        time: Timestamp(1_700_000_000_000 + i64::from(n)),
+        class_uid: 6003,
+        raw,
+        ..Default::default()
+    };
+    e.metadata.product = "test".into();
+    e.metadata.log_name = "feed".into();
+    e.actor.user.name = Some(format!("user{}", n % 3));
+    e
+}
+
+fn batch(range: std::ops::Range<u32>) -> Batch {
+    Batch {
+        events: range.map(event).collect(),
+        ..Default::default()
+    }
+}
+
+fn store() -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+/// A second connection to the same file, for doing what Ward never does.
+fn raw_connection(store: &SqliteStore) -> Connection {
+    Connection::open(store.path()).unwrap()
+}
+
+#[test]
+fn creates_the_directory_and_the_database_file_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a").join("data");
+    let store = SqliteStore::open(&nested).unwrap();
+    assert_eq!(store.path(), nested.join(DB_FILE));
+    assert!(nested.join(DB_FILE).is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&nested).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "data directory is open to others: {mode:o}"
+        );
+    }
+}
+
+#[test]
+fn runs_with_write_ahead_logging_and_full_sync() {
+    let (_dir, store) = store();
+    let writer = store.writer();
+    let mode: String = writer
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    let sync: i64 = writer
+        .conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    let fk: i64 = writer
+        .conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+}
+
+#[test]
+fn refuses_a_schema_newer_than_it_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", schema::VERSION + 1)
+        .unwrap();
+    drop(conn);
+    match SqliteStore::open(dir.path()) {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (schema::VERSION + 1, schema::VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+#[test]
+fn reopening_keeps_the_schema_version_and_applies_no_migration_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        schema::user_version(&raw_connection(&store)).unwrap(),
+        schema::VERSION
+    );
+}
+
+#[test]
+fn an_intact_chain_verifies_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.verify_chain().unwrap(), None);
+    assert_eq!(store.commit(&batch(0..10)).unwrap().batch_seq, 1);
+    drop(store);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let q = NewQuarantined::new(
+        "feed",
+        "fhir",
+        Position {
+            line: 3,
+            offset: 40,
+            entry: Some(1),
+        },
+        "bad",
+        b"\xff",
+    );
+    let receipt = store
+        .commit(&Batch {
+            quarantined: vec![q],
+            ..batch(5..20)
+        })
+        .unwrap();
+    assert_eq!(
+        (receipt.inserted, receipt.duplicates, receipt.batch_seq),
+        (10, 5, 2)
+    );
+    assert_eq!(store.verify_chain().unwrap(), None);
+}
+
+#[test]
+fn a_batch_of_only_duplicates_adds_no_link_to_the_chain() {
+    let (_dir, store) = store();
+    store.commit(&batch(0..3)).unwrap();
+    let checkpoint = Some(Checkpoint {
+        source: "feed".into(),
+        offset: 9,
+    });
+    let receipt = store
+        .commit(&Batch {
+            checkpoint,
+            ..batch(0..3)
+        })
+        .unwrap();
+    assert_eq!(
+        receipt,
+        Receipt {
+            inserted: 0,
+            duplicates: 3,
+            quarantined: 0,
+            batch_seq: 0
+        }
+    );
+    assert_eq!(store.stats().unwrap().batches, 1);
+    assert_eq!(store.commit(&batch(3..4)).unwrap().batch_seq, 2);
+    assert_eq!(store.verify_chain().unwrap(), None);
+}
+
+#[test]
+fn chain_verification_detects_a_flipped_byte_in_a_stored_body() {
+    let (_dir, store) = store();
+    for start in [0, 10, 20] {
+        store.commit(&batch(start..start + 10)).unwrap();
+    }
+    let conn = raw_connection(&store);
+    let (seq, mut body): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT seq, body FROM events WHERE batch_seq = 2 LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let last = body.len() - 1;
+    body[last] ^= 1;
+    conn.execute(
+        "UPDATE events SET body = ?1 WHERE seq = ?2",
+        params![body, seq],
+    )
+    .unwrap();
+    assert_eq!(store.verify_chain().unwrap(), Some(2));
+}
+
+#[test]
+fn chain_verification_detects_a_removed_event_and_a_removed_batch() {
+    let (_dir, store) = store();
+    for start in [0, 10, 20] {
+        store.commit(&batch(start..start + 10)).unwrap();
+    }
+    let conn = raw_connection(&store);
+    conn.execute(
+        "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events WHERE batch_seq = 3)",
+        [],
+    )
+    .unwrap();
+    assert_eq!(store.verify_chain().unwrap(), Some(3));
+    conn.execute("DELETE FROM batches WHERE seq = 1", [])
+        .unwrap();
+    assert_eq!(store.verify_chain().unwrap(), Some(2));
+}
+
+#[test]
+fn chain_verification_detects_an_altered_quarantined_record_but_not_a_released_one() {
+    let (_dir, store) = store();
+    let quarantined = (0..3)
+        .map(|i| {
+            NewQuarantined::new(
+                "feed",
+                "fhir",
+                Position {
+                    line: i,
+                    offset: i * 10,
+                    entry: None,
+                },
+                "bad",
+                b"x",
+            )
+        })
+        .collect();
+    store
+        .commit(&Batch {
+            quarantined,
+            ..Default::default()
+        })
+        .unwrap();
+    store.commit(&batch(0..2)).unwrap();
+    let first = store.list_quarantine(&QuarantineQuery::default()).unwrap()[0].id;
+    assert_eq!(store.release_quarantine(&[first]).unwrap(), 1);
+    assert_eq!(store.verify_chain().unwrap(), None);
+    raw_connection(&store)
+        .execute(
+            "UPDATE quarantine SET reason = 'fine' WHERE id = ?1",
+            [first + 1],
+        )
+        .unwrap();
+    assert_eq!(store.verify_chain().unwrap(), Some(1));
+}
+
+#[test]
+fn a_corrupt_body_is_reported_as_corrupt_not_a_panic() {
+    let (_dir, store) = store();
+    store.commit(&batch(0..3)).unwrap();
+    let target = event(1).id;
+    let conn = raw_connection(&store);
+    conn.execute(
+        "UPDATE events SET body = x'0500000001020304' WHERE id = ?1",
+        [&target.0[..]],
+    )
+    .unwrap();
+    assert!(matches!(
+        store.get_event(&target),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        store.query_events(&EventQuery::default()),
+        Err(StoreError::Corrupt { .. })
+    ));
+    conn.execute(
+        "UPDATE events SET codec = 99 WHERE id = ?1",
+        [&target.0[..]],
+    )
+    .unwrap();
+    assert!(matches!(
+        store.get_event(&target),
+        Err(StoreError::Corrupt { .. })
+    ));
+    // A well-formed body filed under another event's id is damage too.
+    let other = event(2).id;
+    conn.execute(
+        "UPDATE events SET codec = 1, body = (SELECT body FROM events WHERE id = ?2) WHERE id = ?1",
+        [&target.0[..], &other.0[..]],
+    )
+    .unwrap();
+    assert!(matches!(
+        store.get_event(&target),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn corrupt_errors_do_not_quote_stored_contents() {
+    let (_dir, store) = store();
+    let mut e = event(0);
+    e.patient.name = Some("Jane Doe".into());
+    store
+        .commit(&Batch {
+            events: vec![e.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    let json = serde_json::to_vec(&e).unwrap();
+    let text = String::from_utf8(json)
+        .unwrap()
+        .replace("\"time\":\"", "\"time\":\"Jane Doe ");
+    let body = lz4_flex::compress_prepend_size(text.as_bytes());
+    raw_connection(&store)
+        .execute("UPDATE events SET body = ?1", [body])
+        .unwrap();
+    let message = store.get_event(&e.id).unwrap_err().to_string();
+    assert!(!message.contains("Jane"), "{message}");
+}
+
+#[test]
+fn lookup_queries_use_their_indexes() {
+    let (_dir, store) = store();
+    store.commit(&batch(0..10)).unwrap();
+    let reader = store.reader().unwrap();
+    for (query, index) in [
+        (
+            EventQuery {
+                user: Some("u".into()),
+                ..Default::default()
+            },
+            "events_user_time",
+        ),
+        (
+            EventQuery {
+                patient: Some("p".into()),
+                ..Default::default()
+            },
+            "events_patient_time",
+        ),
+        (
+            EventQuery {
+                src_ip: Some("10.0.0.1".into()),
+                ..Default::default()
+            },
+            "events_src_ip_time",
+        ),
+        (
+            EventQuery {
+                host: Some("h".into()),
+                ..Default::default()
+            },
+            "events_host_time",
+        ),
+        (
+            EventQuery {
+                since: Some(Timestamp(0)),
+                ..Default::default()
+            },
+            "events_time",
+        ),
+    ] {
+        let filter = store.event_filter(&query);
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT seq FROM events{} ORDER BY time DESC, id DESC LIMIT 10",
+            filter.sql
+        );
+        let mut stmt = reader.prepare(&sql).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params_from_iter(&filter.args), |r| r.get(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(
+            plan.iter().any(|step| step.contains(index)),
+            "{query:?} planned as {plan:?}"
+        );
+    }
+}
+
+#[test]
+fn readers_see_each_commit_as_soon_as_it_returns() {
+    let (_dir, store) = store();
+    let store = std::sync::Arc::new(store);
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for start in (0..200).step_by(20) {
+                store.commit(&batch(start..start + 20)).unwrap();
+            }
+        })
+    };
+    let mut seen = 0;
+    loop {
+        let writer_done = writer.is_finished();
+        let now = store.count_events(&EventQuery::default()).unwrap();
+        assert!(
+            now >= seen && now % 20 == 0,
+            "saw {now} after {seen}: a reader saw part of a batch"
+        );
+        seen = now;
+        if writer_done {
+            break;
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(seen, 200);
+    assert_eq!(store.verify_chain().unwrap(), None);
+}

@@ -1,0 +1,1174 @@
+//! The contract every [`Store`] backend keeps, written against the trait alone: no SQL, no
+//! backend type. Each backend instantiates [`conformance_suite!`] at the bottom of this file
+//! with a fixture (a fresh, empty place to keep data, cleaned up when dropped) and a way to
+//! open a store over it. The fixture outlives the stores opened over it, so a case can drop a
+//! store and open it again to prove what was committed is still there.
+//!
+//! A case never depends on another case, on wall-clock time beyond "now-ish", or on ids a
+//! backend assigns beyond their documented order.
+
+use std::collections::BTreeSet;
+use ward_model::event::class;
+use ward_model::{
+    Alert, AlertEntities, AlertStatus, ContextKind, ContextResource, ContextSummary, Event,
+    EventId, NewQuarantined, Position, Severity, Status, Timestamp,
+};
+use ward_store::{
+    AlertQuery, Batch, Checkpoint, DEFAULT_LIMIT, EventQuery, QuarantineQuery, Receipt,
+    SqliteStore, Store,
+};
+
+/// Expands to one `#[test]` per case for a backend.
+///
+/// `fixture` makes a fresh, empty place for data (a temporary directory, a scratch database);
+/// `open` opens a store over `&fixture`, and may be called again after the first store is
+/// dropped.
+macro_rules! conformance_suite {
+    ($backend:ident, fixture: $fixture:expr, open: $open:expr $(,)?) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            conformance_suite!(@cases $fixture, $open;
+                commit_stores_events_and_returns_them_by_id,
+                recommitting_the_same_events_stores_nothing_and_counts_duplicates,
+                duplicates_within_one_batch_are_stored_once,
+                events_round_trip_exactly,
+                query_by_time_range_includes_since_and_excludes_until,
+                query_by_user_matches_the_user_name_or_else_the_uid,
+                query_by_patient_matches_the_patient_id,
+                query_by_src_ip_matches_the_source_address,
+                query_by_host_matches_the_device_or_else_the_source_hostname,
+                query_by_class_uid_matches_the_class,
+                query_by_alert_id_returns_the_events_linked_to_the_alert,
+                combined_filters_must_all_match,
+                query_returns_newest_first_with_ties_broken_by_id_descending,
+                query_limit_caps_the_results_and_defaults_to_the_default_limit,
+                count_events_agrees_with_query_and_ignores_the_limit,
+                quarantined_records_round_trip_with_position_reason_and_raw,
+                quarantine_lists_oldest_first_with_paging_and_a_source_filter,
+                releasing_quarantined_records_removes_them,
+                a_batch_of_only_quarantined_records_is_committed,
+                an_empty_batch_changes_nothing,
+                batches_that_store_something_get_increasing_sequence_numbers,
+                checkpoints_update_sources_with_offsets_and_counts,
+                context_is_put_replaced_and_got_per_kind,
+                context_lists_in_id_order_with_paging,
+                a_second_alert_upsert_updates_the_one_row,
+                alerts_list_most_recently_seen_first_with_filters,
+                alert_status_changes_are_kept,
+                stats_count_everything_stored,
+                concurrent_commits_from_several_threads_are_all_stored,
+            );
+
+            #[test]
+            fn data_survives_reopening_the_store() {
+                let fixture = ($fixture)();
+                super::data_survives_reopening_the_store(|| ($open)(&fixture));
+            }
+        }
+    };
+    (@cases $fixture:expr, $open:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let fixture = ($fixture)();
+                let store = ($open)(&fixture);
+                super::$case(&store);
+            }
+        )*
+    };
+}
+
+conformance_suite!(
+    sqlite,
+    fixture: || tempfile::tempdir().expect("a temporary directory"),
+    open: |dir: &tempfile::TempDir| SqliteStore::open(dir.path()).expect("the store opens"),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Test data
+
+/// 2023-11-14T22:13:20Z: every test event's time is this plus whole seconds.
+const T0: i64 = 1_700_000_000_000;
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp(T0 + seconds * 1000)
+}
+
+/// Event `n`: unique id and raw record, time `T0 + n` seconds, from `feed.ndjson`.
+fn event(n: u32) -> Event {
+    let raw = format!("{{\"resourceType\":\"AuditEvent\",\"id\":\"ae-{n}\"}}").into_bytes();
+    let mut e = Event {
+        id: EventId::of_record("test", &raw),
+        time: at(n.into()),
+        class_uid: class::API_ACTIVITY,
+        activity_id: 2,
+        raw,
+        ..Default::default()
+    };
+    e.metadata.product = "test".into();
+    e.metadata.log_name = "feed.ndjson".into();
+    e
+}
+
+fn with(mut e: Event, change: impl FnOnce(&mut Event)) -> Event {
+    change(&mut e);
+    e
+}
+
+fn events(range: std::ops::Range<u32>) -> Vec<Event> {
+    range.map(event).collect()
+}
+
+fn commit<S: Store>(store: &S, events: Vec<Event>) -> Receipt {
+    store
+        .commit(&Batch {
+            events,
+            ..Default::default()
+        })
+        .expect("commit")
+}
+
+fn ids(events: &[Event]) -> Vec<EventId> {
+    events.iter().map(|e| e.id).collect()
+}
+
+/// The ids `query` returns, in order.
+fn found<S: Store>(store: &S, query: EventQuery) -> Vec<EventId> {
+    ids(&store.query_events(&query).expect("query"))
+}
+
+/// The ids of `events` newest first, as a query returns them.
+fn newest_first(events: &[&Event]) -> Vec<EventId> {
+    let mut sorted: Vec<&Event> = events.to_vec();
+    sorted.sort_by(|a, b| (b.time, b.id).cmp(&(a.time, a.id)));
+    sorted.iter().map(|e| e.id).collect()
+}
+
+fn quarantined(source: &str, line: u64, raw: &[u8]) -> NewQuarantined {
+    let position = Position {
+        line,
+        offset: line * 100,
+        entry: None,
+    };
+    NewQuarantined::new(
+        source,
+        "fhir",
+        position,
+        format!("line {line} is not JSON"),
+        raw,
+    )
+}
+
+fn patient(id: &str, family: &str) -> ContextResource {
+    ContextResource {
+        kind: ContextKind::Patient,
+        id: id.into(),
+        summary: ContextSummary::Patient {
+            identifiers: vec![ward_model::context::Identifier {
+                system: Some("urn:mrn".into()),
+                type_code: Some("MR".into()),
+                value: format!("MRN-{id}"),
+            }],
+            name: ward_model::context::PersonName {
+                family: Some(family.into()),
+                given: vec!["Ann".into()],
+            },
+            birth_date: Some("1970-01-01".into()),
+            address: None,
+            deceased: false,
+            deceased_at: None,
+            security_labels: vec!["R".into()],
+            contact_names: vec![],
+        },
+        raw: format!("{{\"resourceType\":\"Patient\",\"id\":\"{id}\"}}").into_bytes(),
+    }
+}
+
+fn practitioner(id: &str) -> ContextResource {
+    ContextResource {
+        kind: ContextKind::Practitioner,
+        id: id.into(),
+        summary: ContextSummary::Practitioner {
+            identifiers: vec![],
+            name: ward_model::context::PersonName {
+                family: Some("Osler".into()),
+                given: vec![],
+            },
+            birth_date: None,
+            address: None,
+            active: true,
+        },
+        raw: b"{\"resourceType\":\"Practitioner\"}".to_vec(),
+    }
+}
+
+fn alert(id: &str, last_seen: Timestamp, count: u64) -> Alert {
+    Alert {
+        id: id.into(),
+        rule_id: "ward.snooping.same_surname".into(),
+        title: "Record of a patient with the user's surname opened".into(),
+        severity: Severity::High,
+        first_seen: at(0),
+        last_seen,
+        count,
+        entities: AlertEntities {
+            user: Some("jdoe".into()),
+            patient: Some("p1".into()),
+            ..Default::default()
+        },
+        attack: vec!["T1078".into()],
+        hipaa: vec!["164.308(a)(1)(ii)(D)".into()],
+        status: AlertStatus::Open,
+        author: Some("Ward".into()),
+        license: Some("DRL-1.1".into()),
+        references: vec!["https://example.org/rule".into()],
+        description: Some("why".into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+fn commit_stores_events_and_returns_them_by_id<S: Store>(store: &S) {
+    let batch = events(0..3);
+    let receipt = commit(store, batch.clone());
+    assert_eq!(
+        (receipt.inserted, receipt.duplicates, receipt.quarantined),
+        (3, 0, 0)
+    );
+    assert!(receipt.batch_seq > 0);
+    for e in &batch {
+        assert_eq!(store.get_event(&e.id).unwrap().as_ref(), Some(e));
+    }
+    assert_eq!(store.get_event(&event(99).id).unwrap(), None);
+}
+
+fn recommitting_the_same_events_stores_nothing_and_counts_duplicates<S: Store>(store: &S) {
+    commit(store, events(0..3));
+    let again = commit(store, events(0..3));
+    assert_eq!((again.inserted, again.duplicates), (0, 3));
+    let mixed = commit(store, events(2..5));
+    assert_eq!((mixed.inserted, mixed.duplicates), (2, 1));
+    assert_eq!(store.count_events(&EventQuery::default()).unwrap(), 5);
+}
+
+fn duplicates_within_one_batch_are_stored_once<S: Store>(store: &S) {
+    let receipt = commit(store, vec![event(1), event(2), event(1), event(1)]);
+    assert_eq!((receipt.inserted, receipt.duplicates), (2, 2));
+    assert_eq!(
+        found(store, EventQuery::default()),
+        vec![event(2).id, event(1).id]
+    );
+    assert_eq!(store.stats().unwrap().events, 2);
+}
+
+fn events_round_trip_exactly<S: Store>(store: &S) {
+    let full = with(event(1), |e| {
+        e.time = Timestamp(T0 + 123);
+        e.class_uid = class::AUTHENTICATION;
+        e.activity_id = 1;
+        e.activity_name = Some("Logon".into());
+        e.severity = Severity::Medium;
+        e.status = Status::Failure;
+        e.status_detail = Some("bad password".into());
+        e.message = Some("Überprüfung fehlgeschlagen \u{1F512}".into());
+        e.metadata.uid = Some("ae-1".into());
+        e.metadata.event_code = Some("110114".into());
+        e.actor.user.name = Some("jdoe".into());
+        e.actor.user.uid = Some("Practitioner/17".into());
+        e.actor.user.full_name = Some("Jane Doe".into());
+        e.actor.user.domain = Some("HOSP".into());
+        e.actor.user.role = Some("nurse".into());
+        e.actor.app_name = Some("EHR".into());
+        e.src_endpoint = ward_model::Endpoint {
+            ip: Some("10.1.2.3".into()),
+            hostname: Some("ws-1".into()),
+            port: Some(51000),
+        };
+        e.dst_endpoint = ward_model::Endpoint {
+            ip: Some("::1".into()),
+            hostname: None,
+            port: Some(443),
+        };
+        e.device = ward_model::Endpoint {
+            ip: None,
+            hostname: Some("ehr-app-1".into()),
+            port: None,
+        };
+        e.email.from = Some("a@example.org".into());
+        e.email.to = vec!["b@example.org".into(), "c@example.org".into()];
+        e.email.subject = Some("results".into());
+        e.email.message_uid = Some("<m@x>".into());
+        e.patient.id = Some("Patient/p1".into());
+        e.patient.name = Some("John Q. Public".into());
+        e.resource.r#type = Some("Observation".into());
+        e.resource.id = Some("obs-9".into());
+        e.resource.query = Some("name=smith&_count=100".into());
+        e.purpose_of_use = vec!["TREAT".into(), "ETREAT".into()];
+        e.unmapped.insert("EventID".into(), serde_json::json!(4625));
+        e.unmapped.insert("ratio".into(), serde_json::json!(0.5));
+        e.unmapped
+            .insert("flags".into(), serde_json::json!([true, null, "x"]));
+        e.unmapped
+            .insert("nested".into(), serde_json::json!({"a": {"b": "c"}}));
+        e.raw = vec![0xff, 0xfe, b'{', 0x00, 0xc3, 0x28, b'}'];
+    });
+    let minimal = with(event(2), |e| {
+        e.class_uid = class::BASE_EVENT;
+        e.raw = Vec::new();
+    });
+    let text_raw = with(event(3), |e| {
+        e.raw = "{\"note\":\"quote \\\" and ünïcode\"}\n".into()
+    });
+    commit(store, vec![full.clone(), minimal.clone(), text_raw.clone()]);
+    for e in [&full, &minimal, &text_raw] {
+        assert_eq!(store.get_event(&e.id).unwrap().as_ref(), Some(e));
+    }
+    let queried = store.query_events(&EventQuery::default()).unwrap();
+    assert_eq!(queried, vec![text_raw, minimal, full]);
+}
+
+fn query_by_time_range_includes_since_and_excludes_until<S: Store>(store: &S) {
+    commit(store, events(0..10));
+    let range = EventQuery {
+        since: Some(at(3)),
+        until: Some(at(7)),
+        ..Default::default()
+    };
+    assert_eq!(
+        found(store, range),
+        ids(&[event(6), event(5), event(4), event(3)])
+    );
+    let since = EventQuery {
+        since: Some(at(8)),
+        ..Default::default()
+    };
+    assert_eq!(found(store, since), ids(&[event(9), event(8)]));
+    let until = EventQuery {
+        until: Some(at(1)),
+        ..Default::default()
+    };
+    assert_eq!(found(store, until), ids(&[event(0)]));
+    let empty = EventQuery {
+        since: Some(at(5)),
+        until: Some(at(5)),
+        ..Default::default()
+    };
+    assert_eq!(found(store, empty), vec![]);
+}
+
+fn query_by_user_matches_the_user_name_or_else_the_uid<S: Store>(store: &S) {
+    let named = with(event(1), |e| {
+        e.actor.user.name = Some("jdoe".into());
+        e.actor.user.uid = Some("u-17".into());
+    });
+    let uid_only = with(event(2), |e| e.actor.user.uid = Some("jdoe".into()));
+    let other = with(event(3), |e| e.actor.user.name = Some("asmith".into()));
+    let nobody = event(4);
+    commit(
+        store,
+        vec![named.clone(), uid_only.clone(), other.clone(), nobody],
+    );
+    let query = |user: &str| EventQuery {
+        user: Some(user.into()),
+        ..Default::default()
+    };
+    assert_eq!(found(store, query("jdoe")), ids(&[uid_only, named]));
+    assert_eq!(found(store, query("asmith")), ids(&[other]));
+    assert_eq!(
+        found(store, query("u-17")),
+        vec![],
+        "the uid is not the user key when a name is present"
+    );
+    assert_eq!(
+        found(store, query("JDOE")),
+        vec![],
+        "user names match exactly"
+    );
+}
+
+fn query_by_patient_matches_the_patient_id<S: Store>(store: &S) {
+    let p1 = with(event(1), |e| e.patient.id = Some("p1".into()));
+    let p1_later = with(event(5), |e| e.patient.id = Some("p1".into()));
+    let p2 = with(event(2), |e| e.patient.id = Some("p2".into()));
+    let named_only = with(event(3), |e| e.patient.name = Some("p1".into()));
+    commit(
+        store,
+        vec![p1.clone(), p1_later.clone(), p2.clone(), named_only],
+    );
+    let query = |p: &str| EventQuery {
+        patient: Some(p.into()),
+        ..Default::default()
+    };
+    assert_eq!(found(store, query("p1")), ids(&[p1_later, p1]));
+    assert_eq!(found(store, query("p2")), ids(&[p2]));
+    assert_eq!(found(store, query("p3")), vec![]);
+}
+
+fn query_by_src_ip_matches_the_source_address<S: Store>(store: &S) {
+    let from = with(event(1), |e| e.src_endpoint.ip = Some("10.0.0.5".into()));
+    let to = with(event(2), |e| e.dst_endpoint.ip = Some("10.0.0.5".into()));
+    let device = with(event(3), |e| e.device.ip = Some("10.0.0.5".into()));
+    commit(store, vec![from.clone(), to, device]);
+    let query = EventQuery {
+        src_ip: Some("10.0.0.5".into()),
+        ..Default::default()
+    };
+    assert_eq!(found(store, query), ids(&[from]));
+}
+
+fn query_by_host_matches_the_device_or_else_the_source_hostname<S: Store>(store: &S) {
+    let device = with(event(1), |e| e.device.hostname = Some("ws1".into()));
+    let source = with(event(2), |e| e.src_endpoint.hostname = Some("ws1".into()));
+    let elsewhere = with(event(3), |e| {
+        e.device.hostname = Some("ws2".into());
+        e.src_endpoint.hostname = Some("ws1".into());
+    });
+    let destination = with(event(4), |e| e.dst_endpoint.hostname = Some("ws1".into()));
+    commit(
+        store,
+        vec![
+            device.clone(),
+            source.clone(),
+            elsewhere.clone(),
+            destination,
+        ],
+    );
+    let query = |h: &str| EventQuery {
+        host: Some(h.into()),
+        ..Default::default()
+    };
+    assert_eq!(found(store, query("ws1")), ids(&[source, device]));
+    assert_eq!(found(store, query("ws2")), ids(&[elsewhere]));
+}
+
+fn query_by_class_uid_matches_the_class<S: Store>(store: &S) {
+    let logon = with(event(1), |e| e.class_uid = class::AUTHENTICATION);
+    let api = event(2);
+    commit(store, vec![logon.clone(), api.clone()]);
+    let query = |c: u32| EventQuery {
+        class_uid: Some(c),
+        ..Default::default()
+    };
+    assert_eq!(found(store, query(class::AUTHENTICATION)), ids(&[logon]));
+    assert_eq!(found(store, query(class::API_ACTIVITY)), ids(&[api]));
+    assert_eq!(found(store, query(class::EMAIL_ACTIVITY)), vec![]);
+}
+
+fn query_by_alert_id_returns_the_events_linked_to_the_alert<S: Store>(store: &S) {
+    commit(store, events(0..6));
+    store
+        .upsert_alert(&alert("a1", at(2), 2), &[event(1).id, event(2).id])
+        .unwrap();
+    store
+        .upsert_alert(&alert("a1", at(4), 3), &[event(2).id, event(4).id])
+        .unwrap();
+    store
+        .upsert_alert(&alert("a2", at(5), 1), &[event(5).id])
+        .unwrap();
+    let query = |a: &str| EventQuery {
+        alert_id: Some(a.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        found(store, query("a1")),
+        ids(&[event(4), event(2), event(1)])
+    );
+    assert_eq!(found(store, query("a2")), ids(&[event(5)]));
+    assert_eq!(found(store, query("a3")), vec![]);
+    assert_eq!(store.count_events(&query("a1")).unwrap(), 3);
+}
+
+fn combined_filters_must_all_match<S: Store>(store: &S) {
+    let mut batch = Vec::new();
+    for n in 0..24u32 {
+        batch.push(with(event(n), |e| {
+            e.actor.user.name = Some(format!("user{}", n % 2));
+            e.patient.id = Some(format!("p{}", n % 3));
+            e.src_endpoint.ip = Some(format!("10.0.0.{}", n % 4));
+            e.class_uid = if n % 5 == 0 {
+                class::AUTHENTICATION
+            } else {
+                class::API_ACTIVITY
+            };
+        }));
+    }
+    commit(store, batch.clone());
+    let query = EventQuery {
+        since: Some(at(2)),
+        until: Some(at(22)),
+        user: Some("user0".into()),
+        patient: Some("p0".into()),
+        src_ip: Some("10.0.0.2".into()),
+        class_uid: Some(class::API_ACTIVITY),
+        ..Default::default()
+    };
+    // n even, n % 3 == 0, n % 4 == 2, n % 5 != 0, 2 <= n < 22: n = 6, 18.
+    assert_eq!(
+        found(store, query.clone()),
+        ids(&[batch[18].clone(), batch[6].clone()])
+    );
+    assert_eq!(store.count_events(&query).unwrap(), 2);
+}
+
+fn query_returns_newest_first_with_ties_broken_by_id_descending<S: Store>(store: &S) {
+    let same_time: Vec<Event> = (10..16)
+        .map(|n| with(event(n), |e| e.time = at(100)))
+        .collect();
+    let older = event(1);
+    let newer = with(event(2), |e| e.time = at(200));
+    let mut batch = same_time.clone();
+    batch.insert(3, newer.clone());
+    batch.push(older.clone());
+    commit(store, batch);
+    let mut all: Vec<&Event> = same_time.iter().collect();
+    all.push(&older);
+    all.push(&newer);
+    let expected = newest_first(&all);
+    assert_eq!(expected.first(), Some(&newer.id));
+    assert_eq!(expected.last(), Some(&older.id));
+    assert_eq!(found(store, EventQuery::default()), expected);
+}
+
+fn query_limit_caps_the_results_and_defaults_to_the_default_limit<S: Store>(store: &S) {
+    let total = DEFAULT_LIMIT as u32 + 5;
+    commit(store, events(0..total));
+    let limited = EventQuery {
+        limit: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(
+        found(store, limited),
+        ids(&[event(total - 1), event(total - 2), event(total - 3)])
+    );
+    let default = store.query_events(&EventQuery::default()).unwrap();
+    assert_eq!(default.len(), DEFAULT_LIMIT);
+    assert_eq!(default.last().map(|e| e.id), Some(event(5).id));
+    assert_eq!(
+        found(
+            store,
+            EventQuery {
+                limit: Some(0),
+                ..Default::default()
+            }
+        ),
+        vec![]
+    );
+}
+
+fn count_events_agrees_with_query_and_ignores_the_limit<S: Store>(store: &S) {
+    let batch: Vec<Event> = (0..30)
+        .map(|n| {
+            with(event(n), |e| {
+                e.actor.user.name = Some(format!("user{}", n % 3))
+            })
+        })
+        .collect();
+    commit(store, batch);
+    let queries = [
+        EventQuery::default(),
+        EventQuery {
+            user: Some("user1".into()),
+            ..Default::default()
+        },
+        EventQuery {
+            since: Some(at(10)),
+            until: Some(at(20)),
+            ..Default::default()
+        },
+        EventQuery {
+            user: Some("user2".into()),
+            since: Some(at(15)),
+            ..Default::default()
+        },
+        EventQuery {
+            user: Some("nobody".into()),
+            ..Default::default()
+        },
+    ];
+    for query in queries {
+        let listed = store.query_events(&query).unwrap().len() as u64;
+        assert_eq!(store.count_events(&query).unwrap(), listed, "{query:?}");
+        let limited = EventQuery {
+            limit: Some(1),
+            ..query.clone()
+        };
+        assert_eq!(store.count_events(&limited).unwrap(), listed, "{limited:?}");
+    }
+    assert_eq!(store.count_events(&EventQuery::default()).unwrap(), 30);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarantine
+
+fn quarantined_records_round_trip_with_position_reason_and_raw<S: Store>(store: &S) {
+    let before = Timestamp::now();
+    let binary = NewQuarantined::new(
+        "audit.ndjson",
+        "auto",
+        Position {
+            line: 7,
+            offset: 4096,
+            entry: Some(3),
+        },
+        "not UTF-8",
+        &[0xff, 0x00, 0xfe],
+    );
+    let huge = vec![b'x'; ward_model::MAX_QUARANTINED_BYTES + 100];
+    let truncated = NewQuarantined::new(
+        "audit.ndjson",
+        "fhir",
+        Position::default(),
+        "too long",
+        &huge,
+    );
+    assert!(truncated.is_truncated());
+    let receipt = store
+        .commit(&Batch {
+            quarantined: vec![binary.clone(), truncated.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(receipt.quarantined, 2);
+    let after = Timestamp::now();
+    let listed = store.list_quarantine(&QuarantineQuery::default()).unwrap();
+    assert_eq!(
+        listed.iter().map(|q| q.record.clone()).collect::<Vec<_>>(),
+        vec![binary, truncated]
+    );
+    assert!(listed[0].id < listed[1].id);
+    for q in &listed {
+        assert!(
+            before <= q.quarantined_at && q.quarantined_at <= after,
+            "{:?}",
+            q.quarantined_at
+        );
+    }
+}
+
+fn quarantine_lists_oldest_first_with_paging_and_a_source_filter<S: Store>(store: &S) {
+    for chunk in 0..3u64 {
+        let quarantined = (0..4)
+            .map(|i| quarantined(if i % 2 == 0 { "a" } else { "b" }, chunk * 4 + i, b"{"))
+            .collect();
+        store
+            .commit(&Batch {
+                quarantined,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let all = store.list_quarantine(&QuarantineQuery::default()).unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|q| q.record.position.line)
+            .collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    let mut paged = Vec::new();
+    let mut after_id = None;
+    loop {
+        let page = store
+            .list_quarantine(&QuarantineQuery {
+                limit: Some(5),
+                after_id,
+                ..Default::default()
+            })
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 5);
+        after_id = page.last().map(|q| q.id);
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    let from_b = QuarantineQuery {
+        source: Some("b".into()),
+        after_id: Some(all[3].id),
+        limit: Some(2),
+    };
+    let lines: Vec<u64> = store
+        .list_quarantine(&from_b)
+        .unwrap()
+        .iter()
+        .map(|q| q.record.position.line)
+        .collect();
+    assert_eq!(lines, vec![5, 7]);
+}
+
+fn releasing_quarantined_records_removes_them<S: Store>(store: &S) {
+    let records = (0..4).map(|i| quarantined("a", i, b"{")).collect();
+    store
+        .commit(&Batch {
+            quarantined: records,
+            ..Default::default()
+        })
+        .unwrap();
+    let all = store.list_quarantine(&QuarantineQuery::default()).unwrap();
+    let missing = all.iter().map(|q| q.id).max().unwrap() + 1000;
+    assert_eq!(
+        store
+            .release_quarantine(&[all[1].id, all[3].id, missing])
+            .unwrap(),
+        2
+    );
+    let left: Vec<i64> = store
+        .list_quarantine(&QuarantineQuery::default())
+        .unwrap()
+        .iter()
+        .map(|q| q.id)
+        .collect();
+    assert_eq!(left, vec![all[0].id, all[2].id]);
+    assert_eq!(store.release_quarantine(&[all[1].id]).unwrap(), 0);
+    assert_eq!(store.stats().unwrap().quarantined, 2);
+    // Ids are never reused, so paging by id stays correct after a release.
+    store
+        .commit(&Batch {
+            quarantined: vec![quarantined("a", 9, b"{")],
+            ..Default::default()
+        })
+        .unwrap();
+    let newest = store
+        .list_quarantine(&QuarantineQuery::default())
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    assert!(newest > all[3].id);
+}
+
+fn a_batch_of_only_quarantined_records_is_committed<S: Store>(store: &S) {
+    let receipt = store
+        .commit(&Batch {
+            quarantined: vec![quarantined("a", 1, b"{")],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        (receipt.inserted, receipt.duplicates, receipt.quarantined),
+        (0, 0, 1)
+    );
+    assert!(receipt.batch_seq > 0);
+    assert_eq!(
+        store
+            .list_quarantine(&QuarantineQuery::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.count_events(&EventQuery::default()).unwrap(), 0);
+}
+
+fn an_empty_batch_changes_nothing<S: Store>(store: &S) {
+    assert_eq!(store.commit(&Batch::default()).unwrap(), Receipt::default());
+    assert_eq!(store.stats().unwrap(), Default::default());
+    assert_eq!(store.sources().unwrap(), vec![]);
+}
+
+fn batches_that_store_something_get_increasing_sequence_numbers<S: Store>(store: &S) {
+    let first = commit(store, events(0..2)).batch_seq;
+    let second = store
+        .commit(&Batch {
+            quarantined: vec![quarantined("a", 1, b"{")],
+            ..Default::default()
+        })
+        .unwrap();
+    let third = commit(store, events(2..3)).batch_seq;
+    assert!(0 < first && first < second.batch_seq && second.batch_seq < third);
+    let checkpoint = Some(Checkpoint {
+        source: "feed.ndjson".into(),
+        offset: 10,
+    });
+    let nothing_new = store
+        .commit(&Batch {
+            events: events(0..3),
+            quarantined: vec![],
+            checkpoint,
+        })
+        .unwrap();
+    assert_eq!(
+        nothing_new,
+        Receipt {
+            inserted: 0,
+            duplicates: 3,
+            quarantined: 0,
+            batch_seq: 0
+        }
+    );
+    assert_eq!(store.stats().unwrap().batches, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+fn checkpoints_update_sources_with_offsets_and_counts<S: Store>(store: &S) {
+    let from = |source: &str, n: u32| with(event(n), |e| e.metadata.log_name = source.into());
+    store
+        .commit(&Batch {
+            events: vec![from("a", 5), from("a", 3)],
+            quarantined: vec![quarantined("a", 2, b"{")],
+            checkpoint: Some(Checkpoint {
+                source: "a".into(),
+                offset: 100,
+            }),
+        })
+        .unwrap();
+    store
+        .commit(&Batch {
+            events: vec![from("a", 4), from("a", 5), from("b", 9)],
+            quarantined: vec![quarantined("b", 1, b"{"), quarantined("b", 2, b"{")],
+            checkpoint: Some(Checkpoint {
+                source: "c".into(),
+                offset: 7,
+            }),
+        })
+        .unwrap();
+    // A batch of duplicates still moves its checkpoint, and counts nothing.
+    store
+        .commit(&Batch {
+            events: vec![from("a", 5)],
+            quarantined: vec![],
+            checkpoint: Some(Checkpoint {
+                source: "a".into(),
+                offset: 250,
+            }),
+        })
+        .unwrap();
+
+    let sources = store.sources().unwrap();
+    let summary: Vec<(&str, u64, u64, u64, Option<Timestamp>)> = sources
+        .iter()
+        .map(|s| {
+            (
+                s.source.as_str(),
+                s.offset,
+                s.events,
+                s.quarantined,
+                s.last_event_time,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("a", 250, 3, 1, Some(at(5))),
+            ("b", 0, 1, 2, Some(at(9))),
+            ("c", 7, 0, 0, None),
+        ]
+    );
+    let now = Timestamp::now();
+    for s in &sources {
+        assert!(
+            s.updated_at <= now && s.updated_at.millis() > now.millis() - 3_600_000,
+            "{s:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context
+
+fn context_is_put_replaced_and_got_per_kind<S: Store>(store: &S) {
+    assert_eq!(
+        store
+            .put_context(&[
+                patient("p1", "Smith"),
+                practitioner("p1"),
+                patient("p2", "Jones")
+            ])
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store.get_context(ContextKind::Patient, "p1").unwrap(),
+        Some(patient("p1", "Smith"))
+    );
+    assert_eq!(
+        store.get_context(ContextKind::Practitioner, "p1").unwrap(),
+        Some(practitioner("p1"))
+    );
+    assert_eq!(
+        store.get_context(ContextKind::Encounter, "p1").unwrap(),
+        None
+    );
+    assert_eq!(
+        store.put_context(&[patient("p1", "Smith-Jones")]).unwrap(),
+        1
+    );
+    assert_eq!(
+        store.get_context(ContextKind::Patient, "p1").unwrap(),
+        Some(patient("p1", "Smith-Jones"))
+    );
+    assert_eq!(store.count_context(ContextKind::Patient).unwrap(), 2);
+    assert_eq!(store.count_context(ContextKind::Practitioner).unwrap(), 1);
+    assert_eq!(store.count_context(ContextKind::CareTeam).unwrap(), 0);
+    assert_eq!(store.put_context(&[]).unwrap(), 0);
+}
+
+fn context_lists_in_id_order_with_paging<S: Store>(store: &S) {
+    let resources: Vec<ContextResource> = ["p05", "p01", "p10", "p03", "p07"]
+        .iter()
+        .map(|id| patient(id, "Doe"))
+        .collect();
+    store.put_context(&resources).unwrap();
+    store.put_context(&[practitioner("p02")]).unwrap();
+    let page = |after: Option<&str>| -> Vec<String> {
+        store
+            .list_context(ContextKind::Patient, after, 2)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    assert_eq!(page(None), vec!["p01", "p03"]);
+    assert_eq!(page(Some("p03")), vec!["p05", "p07"]);
+    assert_eq!(page(Some("p07")), vec!["p10"]);
+    assert_eq!(page(Some("p10")), Vec::<String>::new());
+    let all = store.list_context(ContextKind::Patient, None, 100).unwrap();
+    assert_eq!(all[0], patient("p01", "Doe"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+fn a_second_alert_upsert_updates_the_one_row<S: Store>(store: &S) {
+    store.upsert_alert(&alert("a1", at(10), 1), &[]).unwrap();
+    let updated = Alert {
+        title: "updated title".into(),
+        ..alert("a1", at(60), 5)
+    };
+    store.upsert_alert(&updated, &[]).unwrap();
+    assert_eq!(store.get_alert("a1").unwrap(), Some(updated.clone()));
+    assert_eq!(
+        store.list_alerts(&AlertQuery::default()).unwrap(),
+        vec![updated]
+    );
+    assert_eq!(store.stats().unwrap().alerts, 1);
+    assert_eq!(store.get_alert("a2").unwrap(), None);
+}
+
+fn alerts_list_most_recently_seen_first_with_filters<S: Store>(store: &S) {
+    for (id, seen) in [("a1", 30), ("a2", 10), ("a3", 50), ("a4", 20)] {
+        store.upsert_alert(&alert(id, at(seen), 1), &[]).unwrap();
+    }
+    store
+        .upsert_alert(
+            &Alert {
+                status: AlertStatus::Closed,
+                ..alert("a5", at(40), 1)
+            },
+            &[],
+        )
+        .unwrap();
+    let listed = |query: AlertQuery| -> Vec<String> {
+        store
+            .list_alerts(&query)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(
+        listed(AlertQuery::default()),
+        vec!["a3", "a5", "a1", "a4", "a2"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            since: Some(at(30)),
+            ..Default::default()
+        }),
+        vec!["a3", "a5", "a1"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            status: Some(AlertStatus::Open),
+            limit: Some(2),
+            ..Default::default()
+        }),
+        vec!["a3", "a1"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            status: Some(AlertStatus::Closed),
+            ..Default::default()
+        }),
+        vec!["a5"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            status: Some(AlertStatus::Acknowledged),
+            ..Default::default()
+        }),
+        Vec::<String>::new()
+    );
+}
+
+fn alert_status_changes_are_kept<S: Store>(store: &S) {
+    store.upsert_alert(&alert("a1", at(10), 1), &[]).unwrap();
+    assert!(
+        store
+            .set_alert_status("a1", AlertStatus::Acknowledged)
+            .unwrap()
+    );
+    assert!(!store.set_alert_status("nope", AlertStatus::Closed).unwrap());
+    let stored = store.get_alert("a1").unwrap().unwrap();
+    assert_eq!(
+        stored,
+        Alert {
+            status: AlertStatus::Acknowledged,
+            ..alert("a1", at(10), 1)
+        }
+    );
+    let acknowledged = AlertQuery {
+        status: Some(AlertStatus::Acknowledged),
+        ..Default::default()
+    };
+    assert_eq!(store.list_alerts(&acknowledged).unwrap(), vec![stored]);
+    let open = AlertQuery {
+        status: Some(AlertStatus::Open),
+        ..Default::default()
+    };
+    assert_eq!(store.list_alerts(&open).unwrap(), vec![]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store as a whole
+
+fn stats_count_everything_stored<S: Store>(store: &S) {
+    commit(store, events(0..5));
+    store
+        .commit(&Batch {
+            events: events(3..8),
+            quarantined: vec![quarantined("a", 1, b"{"), quarantined("a", 2, b"{")],
+            checkpoint: None,
+        })
+        .unwrap();
+    store
+        .put_context(&[patient("p1", "Doe"), practitioner("d1")])
+        .unwrap();
+    store
+        .upsert_alert(&alert("a1", at(1), 1), &[event(1).id])
+        .unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!(
+        (
+            stats.events,
+            stats.quarantined,
+            stats.alerts,
+            stats.context,
+            stats.batches
+        ),
+        (8, 2, 1, 2, 2)
+    );
+}
+
+fn concurrent_commits_from_several_threads_are_all_stored<S: Store>(store: &S) {
+    const THREADS: u32 = 4;
+    const BATCHES: u32 = 10;
+    const PER_BATCH: u32 = 25;
+    let seqs = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut seqs = Vec::new();
+                    for b in 0..BATCHES {
+                        let start = (t * BATCHES + b) * PER_BATCH;
+                        // Every batch overlaps the next thread's first batch by one event.
+                        let receipt = commit(store, events(start..start + PER_BATCH + 1));
+                        seqs.push(receipt.batch_seq);
+                        let reader = store.count_events(&EventQuery::default()).unwrap();
+                        assert!(reader >= u64::from(PER_BATCH));
+                    }
+                    seqs
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect::<Vec<u64>>()
+    });
+    let distinct: BTreeSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        seqs.len(),
+        "two batches were given the same sequence number"
+    );
+    let total = THREADS * BATCHES * PER_BATCH + 1;
+    assert_eq!(
+        store.count_events(&EventQuery::default()).unwrap(),
+        u64::from(total)
+    );
+    let stored: BTreeSet<EventId> = store
+        .query_events(&EventQuery {
+            limit: Some(total as usize),
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(stored, events(0..total).iter().map(|e| e.id).collect());
+}
+
+fn data_survives_reopening_the_store<S: Store>(open: impl Fn() -> S) {
+    let store = open();
+    let first = commit(&store, events(0..10));
+    store
+        .commit(&Batch {
+            events: vec![],
+            quarantined: vec![quarantined("feed.ndjson", 4, &[0xff])],
+            checkpoint: Some(Checkpoint {
+                source: "feed.ndjson".into(),
+                offset: 1234,
+            }),
+        })
+        .unwrap();
+    store.put_context(&[patient("p1", "Doe")]).unwrap();
+    store
+        .upsert_alert(&alert("a1", at(5), 2), &[event(3).id])
+        .unwrap();
+    store.set_alert_status("a1", AlertStatus::Closed).unwrap();
+    let stats = store.stats().unwrap();
+    let sources = store.sources().unwrap();
+    let quarantine = store.list_quarantine(&QuarantineQuery::default()).unwrap();
+    drop(store);
+
+    let store = open();
+    assert_eq!(store.stats().unwrap(), stats);
+    assert_eq!(store.sources().unwrap(), sources);
+    assert_eq!(
+        store.list_quarantine(&QuarantineQuery::default()).unwrap(),
+        quarantine
+    );
+    assert_eq!(
+        found(&store, EventQuery::default()),
+        newest_first(&events(0..10).iter().collect::<Vec<_>>())
+    );
+    assert_eq!(store.get_event(&event(7).id).unwrap(), Some(event(7)));
+    assert_eq!(
+        store.get_context(ContextKind::Patient, "p1").unwrap(),
+        Some(patient("p1", "Doe"))
+    );
+    assert_eq!(
+        store.get_alert("a1").unwrap().map(|a| a.status),
+        Some(AlertStatus::Closed)
+    );
+    assert_eq!(
+        found(
+            &store,
+            EventQuery {
+                alert_id: Some("a1".into()),
+                ..Default::default()
+            }
+        ),
+        vec![event(3).id]
+    );
+    // The chain carries on where it stopped, and duplicates are still recognised.
+    let after = commit(&store, events(5..15));
+    assert_eq!((after.inserted, after.duplicates), (5, 5));
+    assert!(after.batch_seq > first.batch_seq + 1);
+}

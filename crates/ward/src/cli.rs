@@ -1,0 +1,162 @@
+//! The command line: the contract in `../shared/PRODUCT.md`. Scripts rely on these names.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ward",
+    version,
+    about = "Ward: security monitoring and compliance for hospitals and clinics"
+)]
+pub struct Cli {
+    /// Where Ward keeps its data.
+    #[arg(long, global = true, env = "WARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "WARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest telemetry files (`-` reads standard input).
+    Ingest(IngestArgs),
+    /// Organisation context: staff, departments, patients, encounters, care teams.
+    #[command(subcommand)]
+    Context(ContextCommand),
+    /// Records that could not be read: list them, or re-run them after a fix.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+    /// Alerts raised by the detectors.
+    Alerts(AlertsArgs),
+    /// Stored events (newest first), filtered by time, user, patient, address or host.
+    Events(EventsArgs),
+    /// The event field paths rules and queries use.
+    Fields(FieldsArgs),
+    /// Checks the hash chain of stored batches and names the first that does not verify.
+    Verify,
+    /// Measurements recorded in BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Format of the input: `auto` recognises it from content.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Print the summary as one JSON object a source (and a total) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Files to ingest; `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Import FHIR R4 Patient, Practitioner, PractitionerRole, Organization, Encounter and
+    /// CareTeam resources (NDJSON, Bundles or single resources).
+    Import {
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// How many resources of each kind are stored.
+    Stats,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Quarantined records with their source, position and reason, oldest first.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only records from this source.
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Include the raw bytes (JSON output always includes them).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Decode quarantined records again; those that now decode are stored and released.
+    Retry {
+        /// Decode as this format instead of the one each record was read as.
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// One JSON object a line.
+    #[arg(long)]
+    pub json: bool,
+    /// Alerts last seen at or after T (RFC 3339, or relative: 30d, 12h, 15m).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// open, acknowledged or closed.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub patient: Option<String>,
+    #[arg(long)]
+    pub src_ip: Option<String>,
+    #[arg(long)]
+    pub host: Option<String>,
+    #[arg(long)]
+    pub alert: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct FieldsArgs {
+    /// Print the Markdown reference (docs/fields.md).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest a generated NDJSON file of FHIR AuditEvents into a fresh store, beside a
+    /// baseline that only parses the same file with serde_json.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Decode workers for the ingest (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Where to write the generated file and the store (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}

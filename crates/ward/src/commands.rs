@@ -1,0 +1,423 @@
+//! One function per sub-command: open what it needs, call the library crates, print.
+
+use crate::cli::{
+    AlertsArgs, BenchCommand, Cli, Command, ContextCommand, EventsArgs, IngestArgs,
+    QuarantineCommand,
+};
+use crate::config::Config;
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use ward_model::{AlertStatus, ContextKind, Timestamp};
+use ward_pipeline::{IngestError, IngestOptions, IngestSummary, Source};
+use ward_store::sqlite::SqliteStore;
+use ward_store::{AlertQuery, EventQuery, QuarantineQuery, Store};
+
+/// Input or usage at fault: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// Files larger than this get a progress bar.
+const PROGRESS_BAR_BYTES: u64 = 4 << 20;
+
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.downcast_ref::<BadInput>().is_some() {
+            return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<IngestError>() {
+            return if e.is_bad_input() { 2 } else { 1 };
+        }
+    }
+    1
+}
+
+struct Runtime {
+    config: Config,
+    data_dir: PathBuf,
+}
+
+impl Runtime {
+    fn open_store(&self) -> Result<SqliteStore> {
+        Ok(SqliteStore::open(&self.data_dir)?)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or_else(|| config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("ward-data"));
+    let ctx = Runtime { config, data_dir };
+    match cli.command {
+        Command::Ingest(args) => ingest(&ctx, args),
+        Command::Context(ContextCommand::Import { json, paths }) => {
+            context_import(&ctx, &paths, json)
+        }
+        Command::Context(ContextCommand::Stats) => context_stats(&ctx),
+        Command::Quarantine(QuarantineCommand::List {
+            json,
+            source,
+            limit,
+            raw,
+        }) => quarantine_list(&ctx, json, source, limit, raw),
+        Command::Quarantine(QuarantineCommand::Retry { format, source }) => {
+            quarantine_retry(&ctx, format.as_deref(), source.as_deref())
+        }
+        Command::Alerts(args) => alerts(&ctx, args),
+        Command::Events(args) => events(&ctx, args),
+        Command::Fields(args) => {
+            if args.markdown {
+                print!("{}", ward_model::fields::markdown());
+            } else {
+                for f in ward_model::FIELDS {
+                    println!("{:<24} {:<10} {}", f.path, f.kind, f.meaning);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify => verify(&ctx),
+        Command::Bench(BenchCommand::Ingest {
+            events,
+            workers,
+            dir,
+        }) => {
+            crate::bench::ingest(events, workers, dir.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_source(path: &Path) -> Result<(Source, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        return Ok((Source::new("-", std::io::stdin()), None));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| BadInput(format!("cannot open {}: {e}", path.display())))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((Source::new(path.display().to_string(), file), size))
+}
+
+fn progress_bar(size: Option<u64>, name: &str) -> Option<ProgressBar> {
+    let size = size.filter(|s| *s >= PROGRESS_BAR_BYTES)?;
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .ok()?
+        .progress_chars("=> "),
+    );
+    bar.set_message(name.to_string());
+    Some(bar)
+}
+
+fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let defaults = IngestOptions::default();
+    let options = IngestOptions {
+        format: Some(args.format.clone()),
+        workers: ctx.config.ingest.workers.unwrap_or(defaults.workers),
+        max_record_bytes: ctx
+            .config
+            .ingest
+            .max_record_bytes
+            .unwrap_or(defaults.max_record_bytes),
+        max_document_bytes: ctx
+            .config
+            .ingest
+            .max_document_bytes
+            .unwrap_or(defaults.max_document_bytes),
+    };
+    let mut total = IngestSummary {
+        source: "total".into(),
+        format: args.format.clone(),
+        ..Default::default()
+    };
+    let stdout = std::io::stdout();
+    for path in &args.paths {
+        let (source, size) = open_source(path)?;
+        let name = source.name.clone();
+        let bar = progress_bar(size, &name);
+        let progress = |bytes: u64| {
+            if let Some(bar) = &bar {
+                bar.set_position(bytes);
+            }
+        };
+        let summary = ward_pipeline::ingest(&store, source, &options, &progress);
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        let summary = summary?;
+        tracing::info!(source = %name, accepted = summary.accepted, quarantined = summary.quarantined, "ingested");
+        print_summary(&mut stdout.lock(), &summary, args.json)?;
+        total.add(&summary);
+    }
+    if args.paths.len() > 1 {
+        print_summary(&mut stdout.lock(), &total, args.json)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(out: &mut impl Write, s: &IngestSummary, json: bool) -> Result<()> {
+    if json {
+        let value = serde_json::json!({
+            "source": s.source, "format": s.format, "records": s.records, "accepted": s.accepted,
+            "duplicates": s.duplicates, "quarantined": s.quarantined, "bytes": s.bytes,
+            "elapsed_ms": s.elapsed.as_millis() as u64, "events_per_second": s.events_per_second().round(),
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(
+            out,
+            "{}: {} events accepted, {} duplicates skipped, {} quarantined ({}) in {:.2} s, {} events/s",
+            s.source,
+            s.accepted,
+            s.duplicates,
+            s.quarantined,
+            s.format,
+            s.elapsed.as_secs_f64(),
+            s.events_per_second().round()
+        )?;
+    }
+    Ok(())
+}
+
+fn context_import(ctx: &Runtime, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let max_document_bytes = ctx
+        .config
+        .ingest
+        .max_document_bytes
+        .unwrap_or(IngestOptions::default().max_document_bytes);
+    for path in paths {
+        let (source, _) = open_source(path)?;
+        let s = ward_pipeline::import_context(&store, source, max_document_bytes)?;
+        if json {
+            let imported: serde_json::Map<String, serde_json::Value> = s
+                .imported
+                .iter()
+                .map(|(k, n)| (k.as_str().to_string(), (*n).into()))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"source": s.source, "records": s.records, "imported": imported,
+                    "quarantined": s.quarantined, "elapsed_ms": s.elapsed.as_millis() as u64})
+            );
+        } else {
+            let kinds: Vec<String> = s
+                .imported
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.as_str()))
+                .collect();
+            let kinds = if kinds.is_empty() {
+                "nothing".to_string()
+            } else {
+                kinds.join(", ")
+            };
+            println!(
+                "{}: imported {kinds}; {} quarantined in {:.2} s",
+                s.source,
+                s.quarantined,
+                s.elapsed.as_secs_f64()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn context_stats(ctx: &Runtime) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    for kind in ContextKind::ALL {
+        println!("{:<18} {}", kind.as_str(), store.count_context(kind)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn quarantine_list(
+    ctx: &Runtime,
+    json: bool,
+    source: Option<String>,
+    limit: usize,
+    raw: bool,
+) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let records = store.list_quarantine(&QuarantineQuery {
+        source,
+        limit: Some(limit),
+        after_id: None,
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for q in &records {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(q)?)?;
+            continue;
+        }
+        let r = &q.record;
+        let mut position = format!("line {}", r.position.line);
+        if let Some(entry) = r.position.entry {
+            position.push_str(&format!(" entry {entry}"));
+        }
+        writeln!(
+            out,
+            "#{} {}:{} (byte {}, {} bytes, {}): {}",
+            q.id, r.source, position, r.position.offset, r.raw_len, r.format, r.reason
+        )?;
+        if raw {
+            writeln!(
+                out,
+                "    {}",
+                String::from_utf8_lossy(&r.raw).escape_debug()
+            )?;
+        }
+    }
+    if !json {
+        let total = store.stats()?.quarantined;
+        writeln!(
+            out,
+            "{} of {total} quarantined records shown",
+            records.len()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn quarantine_retry(ctx: &Runtime, format: Option<&str>, source: Option<&str>) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let s = ward_pipeline::retry_quarantine(&store, format, source)?;
+    println!(
+        "examined {}: {} released ({} events stored), {} still failing, {} kept only in part (cannot be re-run)",
+        s.examined, s.released, s.events, s.still_failing, s.incomplete
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// RFC 3339, a date, or a duration before now (`30d`, `12h`, `15m`, `45s`).
+pub fn parse_since(text: &str) -> Result<Timestamp> {
+    if let Some(t) = Timestamp::parse(text) {
+        return Ok(t);
+    }
+    let bad = || {
+        BadInput(format!(
+            "cannot read time {text:?}: use RFC 3339 (2024-05-01T12:00:00Z) or a duration (30d, 12h, 15m)"
+        ))
+    };
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let ms = match unit {
+        "d" => n * 86_400_000,
+        "h" => n * 3_600_000,
+        "m" => n * 60_000,
+        "s" => n * 1000,
+        _ => return Err(bad().into()),
+    };
+    Ok(Timestamp(Timestamp::now().0 - ms))
+}
+
+fn alerts(ctx: &Runtime, args: AlertsArgs) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let status = match &args.status {
+        Some(s) => Some(AlertStatus::parse(s).ok_or_else(|| {
+            BadInput(format!(
+                "unknown status {s:?}: open, acknowledged or closed"
+            ))
+        })?),
+        None => None,
+    };
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let alerts = store.list_alerts(&AlertQuery {
+        since,
+        status,
+        limit: Some(args.limit),
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for a in &alerts {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(a)?)?;
+        } else {
+            writeln!(
+                out,
+                "{} {:<8} {} ×{} {} — {} ({})",
+                a.last_seen,
+                a.severity.as_str(),
+                a.id,
+                a.count,
+                a.rule_id,
+                a.title,
+                a.status.as_str()
+            )?;
+        }
+    }
+    if !args.json && alerts.is_empty() {
+        writeln!(out, "no alerts")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn events(ctx: &Runtime, args: EventsArgs) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let query = EventQuery {
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        until: args.until.as_deref().map(parse_since).transpose()?,
+        user: args.user,
+        patient: args.patient,
+        src_ip: args.src_ip,
+        host: args.host,
+        alert_id: args.alert,
+        class_uid: None,
+        limit: Some(args.limit),
+    };
+    let events = store.query_events(&query)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for e in &events {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(e)?)?;
+        } else {
+            writeln!(
+                out,
+                "{} {} {} {} user={} patient={} src={}",
+                e.time,
+                e.class_name(),
+                e.activity_name.as_deref().unwrap_or("-"),
+                e.status.as_str(),
+                e.actor.user.name.as_deref().unwrap_or("-"),
+                e.patient.id.as_deref().unwrap_or("-"),
+                e.src_endpoint
+                    .ip
+                    .as_deref()
+                    .or(e.src_endpoint.hostname.as_deref())
+                    .unwrap_or("-"),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(ctx: &Runtime) -> Result<ExitCode> {
+    let store = ctx.open_store()?;
+    let stats = store.stats()?;
+    match store.verify_chain().context("verifying the batch chain")? {
+        None => {
+            println!(
+                "verified {} batches ({} events, {} quarantined records): chain intact",
+                stats.batches, stats.events, stats.quarantined
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(seq) => {
+            println!("batch {seq} does not verify: stored data was changed after it was written");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The configuration file (TOML). Every key is optional; unknown keys are refused so a typo
+//! never silently falls back to a default.
+
+use crate::commands::BadInput;
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Decode worker threads (default: one per core, at most 8).
+    pub workers: Option<usize>,
+    /// Longest record line kept whole (default 16 MiB); longer ones are quarantined.
+    pub max_record_bytes: Option<usize>,
+    /// Largest single JSON document read whole (default 256 MiB).
+    pub max_document_bytes: Option<u64>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration {}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| BadInput(format!("invalid configuration {}: {e}", path.display())).into())
+    }
+}

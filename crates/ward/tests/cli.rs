@@ -1,0 +1,446 @@
+//! End-to-end tests: they drive the `ward` binary the way a user does, on real fixture files,
+//! each in its own temporary data directory.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Ward {
+    dir: tempfile::TempDir,
+}
+
+impl Ward {
+    fn new() -> Self {
+        Ward {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("WARD_CONFIG")
+            .env_remove("WARD_DATA_DIR");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts success, returning stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
+        self.ok(args)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn ingest_json(&self, path: &Path) -> Value {
+        let out = self.json_lines(&["ingest", "--json", path.to_str().unwrap()]);
+        out.into_iter().next().unwrap()
+    }
+}
+
+/// The real public samples beside the repository (`../shared/data`). Absent: skip with a
+/// message, unless CI is set, where a missing sample is a failure.
+fn shared_data() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if path.is_dir() {
+        return Some(path);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "CI is set but the shared samples are missing at {}",
+            path.display()
+        );
+    }
+    eprintln!("skipped: the shared samples are not at {}", path.display());
+    None
+}
+
+const AUDIT_READ: &str = r#"{"resourceType":"AuditEvent","id":"r1","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":"2024-05-01T10:00:00Z","outcome":"0","agent":[{"who":{"identifier":{"value":"u1035"}},"requestor":true,"network":{"address":"10.1.2.3","type":"2"}}],"source":{"observer":{"display":"ehr.example"}},"entity":[{"what":{"reference":"Patient/p42"},"type":{"code":"1"},"role":{"code":"1"}}]}"#;
+
+fn audit_read(id: &str, user: &str, patient: &str, time: &str) -> String {
+    AUDIT_READ
+        .replace("\"r1\"", &format!("\"{id}\""))
+        .replace("u1035", user)
+        .replace("p42", patient)
+        .replace("2024-05-01T10:00:00Z", time)
+}
+
+#[test]
+fn ingests_every_official_hl7_auditevent_example_r4_and_r5() {
+    let Some(data) = shared_data() else { return };
+    let ward = Ward::new();
+    let mut files = 0;
+    for version in ["r4", "r5"] {
+        for entry in std::fs::read_dir(data.join("fhir").join(version)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.starts_with("audit") {
+                continue;
+            }
+            let summary = ward.ingest_json(&path);
+            assert_eq!(summary["accepted"], 1, "{name}: {summary}");
+            assert_eq!(summary["quarantined"], 0, "{name}: {summary}");
+            files += 1;
+        }
+    }
+    assert_eq!(files, 15, "expected 6 R4 and 9 R5 AuditEvent examples");
+    let events = ward.json_lines(&["events", "--json", "--limit", "100"]);
+    assert_eq!(events.len(), 15);
+    let breakglass = events
+        .iter()
+        .find(|e| e["metadata"]["uid"] == "example-breakglass-start")
+        .unwrap();
+    assert_eq!(breakglass["purpose_of_use"], serde_json::json!(["ETREAT"]));
+    assert_eq!(breakglass["patient"]["id"], "example");
+}
+
+#[test]
+fn quarantines_truncated_and_garbage_lines_with_their_line_numbers_and_keeps_the_valid_one() {
+    let ward = Ward::new();
+    let valid = audit_read("ok", "u1", "p1", "2024-05-01T10:00:00Z");
+    let truncated = &valid[..valid.len() / 2];
+    let mut input = format!("{valid}\n{truncated}\n").into_bytes();
+    input.extend_from_slice(&[0xff, 0xfe, 0x00, 0x9c, b'{', 0x80, 0x01, b'\n']);
+    let path = ward.file("mixed.ndjson", &input);
+
+    let out = ward.run(&["ingest", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1 events accepted"), "{stdout}");
+    assert!(stdout.contains("2 quarantined"), "{stdout}");
+
+    let quarantined = ward.json_lines(&["quarantine", "list", "--json"]);
+    assert_eq!(quarantined.len(), 2);
+    assert_eq!(quarantined[0]["position"]["line"], 2);
+    assert_eq!(quarantined[0]["position"]["offset"], valid.len() as u64 + 1);
+    assert_eq!(quarantined[0]["raw"], truncated);
+    assert!(!quarantined[0]["reason"].as_str().unwrap().is_empty());
+    assert_eq!(quarantined[1]["position"]["line"], 3);
+    assert_eq!(quarantined[1]["raw_len"], 7);
+    assert_eq!(quarantined[1]["source"], path.to_str().unwrap());
+
+    let listing = ward.ok(&["quarantine", "list"]);
+    assert!(listing.contains(":line 2"), "{listing}");
+    assert!(listing.contains(":line 3"), "{listing}");
+}
+
+#[test]
+fn ingesting_the_same_file_twice_stores_each_event_once() {
+    let ward = Ward::new();
+    let lines: Vec<String> = (0..50)
+        .map(|i| {
+            audit_read(
+                &format!("e{i}"),
+                "u1",
+                &format!("p{i}"),
+                "2024-05-01T10:00:00Z",
+            )
+        })
+        .collect();
+    let path = ward.file("audit.ndjson", lines.join("\n").as_bytes());
+    let first = ward.ingest_json(&path);
+    assert_eq!(
+        (first["accepted"].as_u64(), first["duplicates"].as_u64()),
+        (Some(50), Some(0))
+    );
+    let second = ward.ingest_json(&path);
+    assert_eq!(
+        (second["accepted"].as_u64(), second["duplicates"].as_u64()),
+        (Some(0), Some(50))
+    );
+    assert_eq!(
+        ward.json_lines(&["events", "--json", "--limit", "1000"])
+            .len(),
+        50
+    );
+}
+
+#[test]
+fn a_file_that_is_not_the_named_format_exits_2_naming_the_file_and_first_bad_line() {
+    let ward = Ward::new();
+    let path = ward.file("roster.csv", b"\n\nname,department\nalice,cardiology\n");
+    let out = ward.run(&["ingest", "--format", "fhir", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("roster.csv"), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(stderr.contains("is not fhir"), "{stderr}");
+    assert_eq!(
+        ward.json_lines(&["quarantine", "list", "--json"]).len(),
+        0,
+        "a refused file stores nothing"
+    );
+}
+
+#[test]
+fn an_unrecognisable_file_exits_2_and_suggests_format() {
+    let ward = Ward::new();
+    let path = ward.file(
+        "syslog.txt",
+        b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed\n",
+    );
+    let out = ward.run(&["ingest", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("syslog.txt") && stderr.contains("--format"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_format_name_is_a_usage_error() {
+    let ward = Ward::new();
+    let path = ward.file("a.ndjson", AUDIT_READ.as_bytes());
+    let out = ward.run(&["ingest", "--format", "nope", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("known formats"));
+}
+
+#[test]
+fn missing_file_is_bad_input() {
+    let ward = Ward::new();
+    let out = ward.run(&["ingest", "/no/such/file.ndjson"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.ndjson"));
+}
+
+#[test]
+fn reads_standard_input_with_dash() {
+    let ward = Ward::new();
+    let mut child = ward
+        .command(&["ingest", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(audit_read("s1", "u9", "p9", "2024-05-01T11:00:00Z").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["accepted"], 1);
+    assert_eq!(summary["source"], "-");
+}
+
+#[test]
+fn quarantine_retry_stores_records_that_decode_with_the_right_format() {
+    let ward = Ward::new();
+    let audit = audit_read("a1", "u1", "p1", "2024-05-01T10:00:00Z");
+    let plain = r#"{"time":"2024-05-01T10:05:00Z","user":"jdoe","src_ip":"10.9.9.9","action":"login","outcome":"failure"}"#;
+    let path = ward.file("mixed.ndjson", format!("{audit}\n{plain}\n").as_bytes());
+    let first = ward.ingest_json(&path);
+    assert_eq!(
+        (first["accepted"].as_u64(), first["quarantined"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let still = ward.ok(&["quarantine", "retry"]);
+    assert!(still.contains("0 released"), "{still}");
+    let retried = ward.ok(&["quarantine", "retry", "--format", "jsonl"]);
+    assert!(retried.contains("1 released"), "{retried}");
+    assert!(
+        ward.json_lines(&["quarantine", "list", "--json"])
+            .is_empty()
+    );
+    let events = ward.json_lines(&["events", "--json", "--user", "jdoe"]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["src_endpoint"]["ip"], "10.9.9.9");
+    assert_eq!(events[0]["metadata"]["log_name"], path.to_str().unwrap());
+}
+
+#[test]
+fn reads_pretty_printed_resources_and_bundles_as_whole_documents() {
+    let ward = Ward::new();
+    let entries: Vec<String> = (0..3)
+        .map(|i| {
+            format!(
+                "{{\"resource\": {}}}",
+                audit_read(&format!("b{i}"), "u2", "p2", "2024-05-02T09:00:00Z")
+            )
+        })
+        .collect();
+    let bundle = format!(
+        "{{\n  \"resourceType\": \"Bundle\",\n  \"type\": \"collection\",\n  \"entry\": [\n{}\n]\n}}\n",
+        entries.join(",\n")
+    );
+    let path = ward.file("bundle.json", bundle.as_bytes());
+    let summary = ward.ingest_json(&path);
+    assert_eq!(summary["accepted"], 3, "{summary}");
+    assert_eq!(
+        ward.json_lines(&["events", "--json", "--patient", "p2"])
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn events_can_be_found_by_patient_user_source_ip_and_time() {
+    let ward = Ward::new();
+    let lines = [
+        audit_read("q1", "alice", "p1", "2024-05-01T08:00:00Z"),
+        audit_read("q2", "bob", "p1", "2024-05-01T09:00:00Z"),
+        audit_read("q3", "alice", "p2", "2024-05-01T10:00:00Z"),
+    ];
+    let path = ward.file("a.ndjson", lines.join("\n").as_bytes());
+    ward.ingest_json(&path);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["events", "--json"];
+        all.extend_from_slice(args);
+        ward.json_lines(&all)
+            .iter()
+            .map(|e| e["metadata"]["uid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["--patient", "p1"]), ["q2", "q1"]);
+    assert_eq!(ids(&["--user", "alice"]), ["q3", "q1"]);
+    assert_eq!(ids(&["--src-ip", "10.1.2.3"]).len(), 3);
+    assert_eq!(ids(&["--since", "2024-05-01T09:00:00Z"]), ["q3", "q2"]);
+    assert_eq!(
+        ids(&[
+            "--since",
+            "2024-05-01T08:00:00Z",
+            "--until",
+            "2024-05-01T10:00:00Z",
+            "--user",
+            "alice"
+        ]),
+        ["q1"]
+    );
+}
+
+#[test]
+fn imports_official_fhir_context_examples() {
+    let Some(data) = shared_data() else { return };
+    let ward = Ward::new();
+    let r4 = data.join("fhir/r4");
+    let mut args = vec![
+        "context".to_string(),
+        "import".to_string(),
+        "--json".to_string(),
+    ];
+    for name in [
+        "patient-example.json",
+        "patient-example-a.json",
+        "practitioner-example-f001-evdb.json",
+        "encounter-example-f001-heart.json",
+        "careteam-example.json",
+    ] {
+        args.push(r4.join(name).to_string_lossy().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let summaries = ward.json_lines(&args);
+    assert_eq!(summaries.len(), 5);
+    for s in &summaries {
+        assert_eq!(s["quarantined"], 0, "{s}");
+    }
+    let stats = ward.ok(&["context", "stats"]);
+    let count = |kind: &str| -> u64 {
+        stats
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(kind))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count("Patient"), 2);
+    assert_eq!(count("Practitioner"), 1);
+    assert_eq!(count("Encounter"), 1);
+    assert_eq!(count("CareTeam"), 1);
+}
+
+#[test]
+fn audit_events_given_to_context_import_are_refused_with_exit_2() {
+    let ward = Ward::new();
+    let path = ward.file("audit.ndjson", AUDIT_READ.as_bytes());
+    let out = ward.run(&["context", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit.ndjson"));
+}
+
+#[test]
+fn alerts_json_is_empty_on_a_new_store_and_text_says_so() {
+    let ward = Ward::new();
+    assert_eq!(ward.ok(&["alerts", "--json"]), "");
+    assert!(ward.ok(&["alerts"]).contains("no alerts"));
+    assert_eq!(
+        ward.run(&["alerts", "--since", "yesterday-ish"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn verify_reports_an_intact_chain_after_ingest() {
+    let ward = Ward::new();
+    let path = ward.file("a.ndjson", AUDIT_READ.as_bytes());
+    ward.ingest_json(&path);
+    let out = ward.ok(&["verify"]);
+    assert!(
+        out.contains("chain intact") && out.contains("1 events"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unknown_configuration_keys_are_refused() {
+    let ward = Ward::new();
+    let config = ward.file("ward.toml", b"[ingest]\nworkerz = 2\n");
+    let out = ward.run(&["--config", config.to_str().unwrap(), "alerts"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("workerz"));
+}
+
+#[test]
+fn docs_fields_md_matches_the_code() {
+    let ward = Ward::new();
+    let generated = ward.ok(&["fields", "--markdown"]);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/fields.md");
+    let documented = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        documented == generated,
+        "docs/fields.md is out of date: run `cargo run -- fields --markdown > docs/fields.md`"
+    );
+}
