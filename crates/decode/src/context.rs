@@ -213,7 +213,11 @@ fn parse_member(member: &Member<'_>, refs: &Refs) -> Result<ContextResource, Str
                 _ if json::is_syntax(&e) => format!("not JSON: {}", json::located(&e)),
                 Some(t) if *t == *"Bundle" => NESTED_BUNDLE.into(),
                 Some(t) if ContextKind::parse(&t).is_none() => not_context(&t),
-                Some(t) => format!("{} is not valid FHIR R4: {}", &*t, json::located(&e)),
+                Some(t) => format!(
+                    "{} is not valid FHIR R4: {}",
+                    json::clip(&t),
+                    json::located(&e)
+                ),
                 None => format!("not a FHIR resource: {}", json::located(&e)),
             });
         }
@@ -227,7 +231,8 @@ fn parse_member(member: &Member<'_>, refs: &Refs) -> Result<ContextResource, Str
     let kind = ContextKind::parse(resource_type).ok_or_else(|| not_context(resource_type))?;
     let id = logical_id(doc.id.as_deref(), member.full_url.as_deref()).ok_or_else(|| {
         format!(
-            "{resource_type} has no id: give each resource an id (or its Bundle entry a fullUrl)"
+            "{} has no id: give each resource an id (or its Bundle entry a fullUrl)",
+            kind.as_str()
         )
     })?;
     let summary = summarise(kind, &doc, refs)?;
@@ -242,6 +247,7 @@ fn parse_member(member: &Member<'_>, refs: &Refs) -> Result<ContextResource, Str
 const NESTED_BUNDLE: &str = "a Bundle inside a Bundle is not read: send its entries instead";
 
 fn not_context(resource_type: &str) -> String {
+    let resource_type = json::clip(resource_type);
     format!(
         "resourceType {resource_type} is not organisation context (Patient, Practitioner, PractitionerRole, \
          Organization, Encounter, CareTeam); ingest audit events with `ward ingest`"
@@ -324,7 +330,7 @@ fn instant(element: &str, text: &Option<Text<'_>>) -> Result<Option<Timestamp>, 
     match text.as_deref() {
         None => Ok(None),
         Some(t) => Timestamp::parse(t).map(Some).ok_or_else(|| {
-            let shown: String = t.chars().take(64).collect();
+            let shown = json::clip(t);
             format!("{element} {shown:?} is not a FHIR dateTime (expected e.g. 2024-05-01 or 2024-05-01T09:30:00Z)")
         }),
     }

@@ -60,12 +60,17 @@ impl Decoder for FhirAuditEvent {
         // documents, and looking at every occurrence in it copes with producers that write the
         // key last (after contained resources).
         let window = body.get(..body.len().min(SNIFF_WINDOW)).unwrap_or(body);
-        let audit_or_bundle =
-            resource_type_values(window).any(|t| t == b"AuditEvent" || t == b"Bundle");
-        if audit_or_bundle {
+        let mut types = resource_type_values(window).peekable();
+        if types.peek().is_none() {
+            return Sniff::No;
+        }
+        if types.any(|t| t == b"AuditEvent" || t == b"Bundle") {
             Sniff::Yes
         } else {
-            Sniff::No
+            // Another FHIR resource (a Patient file given to `ward ingest`): plausible, so that
+            // auto-detection prefers this decoder over generic JSON lines and the user is told
+            // to import it as context, rather than that it lacks a time field.
+            Sniff::Maybe
         }
     }
 
@@ -150,6 +155,7 @@ fn decode_member(member: Member<'_>, out: &mut Vec<Decoded>) {
 }
 
 fn wrong_resource(resource_type: &str) -> String {
+    let resource_type = json::clip(resource_type);
     format!(
         "resourceType is {resource_type:?}, expected AuditEvent or Bundle — import context with `ward context import`"
     )
@@ -845,7 +851,7 @@ fn event_time(doc: &AuditEventDoc<'_>) -> Result<Timestamp, String> {
         );
     };
     Timestamp::parse(text).ok_or_else(|| {
-        let shown: String = text.chars().take(64).collect();
+        let shown = json::clip(text);
         format!("AuditEvent {element} {shown:?} is not a FHIR instant (expected e.g. 2024-05-01T09:30:00Z)")
     })
 }

@@ -233,11 +233,27 @@ pub(crate) fn not_a_container(body: &[u8], expected: &str) -> String {
     }
 }
 
-/// serde_json's message with its position, written `at column C` for one-line records.
+/// Input text quoted in a reason, cut to `MAX_SHOWN` characters: a reason must stay short
+/// whatever the record holds.
+pub(crate) fn clip(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(MAX_SHOWN) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", text.get(..cut).unwrap_or_default())),
+        None => Cow::Borrowed(text),
+    }
+}
+
+const MAX_SHOWN: usize = 64;
+
+/// serde_json's message with its position, written `at column C` for one-line records. The
+/// message quotes offending values, so it is clipped.
 pub(crate) fn located(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = text.strip_suffix(&suffix).unwrap_or(&text);
+    let message = match message.char_indices().nth(2 * MAX_SHOWN) {
+        Some((cut, _)) => format!("{}…", message.get(..cut).unwrap_or_default()),
+        None => message.to_string(),
+    };
     match (e.line(), e.column()) {
         (0, _) => message.to_string(),
         (1, c) => format!("{message} at column {c}"),
@@ -327,8 +343,8 @@ pub(crate) fn bundle_members<'a>(
                 let request = entry.request.map(|r| {
                     format!(
                         " (a {} {} request)",
-                        r.method.as_deref().unwrap_or("?"),
-                        r.url.as_deref().unwrap_or("?")
+                        clip(r.method.as_deref().unwrap_or("?")),
+                        clip(r.url.as_deref().unwrap_or("?"))
                     )
                 });
                 Err(DecodeError::entry(
@@ -430,6 +446,17 @@ mod tests {
         );
         assert_eq!(split_reference("Patient/"), None);
         assert_eq!(split_reference("/_history/"), None);
+    }
+
+    #[test]
+    fn quoted_input_is_clipped() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(1000);
+        assert_eq!(clip(&long).chars().count(), MAX_SHOWN + 1);
+        let huge = format!("{{\"a\":[\"{}\"", "x".repeat(100_000));
+        let e =
+            serde_json::from_str::<std::collections::HashMap<String, String>>(&huge).unwrap_err();
+        assert!(located(&e).len() < 300, "{}", located(&e));
     }
 
     #[test]

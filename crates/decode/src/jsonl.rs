@@ -413,7 +413,8 @@ fn parse_time(key: &str, value: &Value) -> Result<Timestamp, String> {
         _ => None,
     };
     parsed.ok_or_else(|| {
-        let shown: String = value.to_string().chars().take(64).collect();
+        let shown = value.to_string();
+        let shown = json::clip(&shown);
         format!("{key} {shown} is not a time: expected an RFC 3339 instant or epoch seconds/milliseconds")
     })
 }

@@ -64,20 +64,24 @@ pub mod auth_activity {
     pub const LOGOFF: u8 = 2;
 }
 
-/// A stable content hash of the source's record: the first 16 bytes of BLAKE3 over the
-/// decoder name and the record's bytes. Re-ingesting the same record yields the same id, which
-/// is how the store refuses duplicates.
+/// A stable content hash of the source's record: the first 16 bytes of SHA-256 over the
+/// decoder name, a zero byte and the record's bytes. Re-ingesting the same record yields the
+/// same id, which is how the store refuses duplicates. A cryptographic hash, because a
+/// colliding record planted by an attacker would make the store drop a real event as a
+/// duplicate; SHA-256 rather than BLAKE3 because with the SHA extensions of current x86 and
+/// ARM cores it is the faster of the two on records of one or two kilobytes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct EventId(pub [u8; 16]);
 
 impl EventId {
     pub fn of_record(product: &str, raw: &[u8]) -> Self {
-        let mut h = blake3::Hasher::new();
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
         h.update(product.as_bytes());
-        h.update(&[0]);
+        h.update([0]);
         h.update(raw);
         let mut id = [0u8; 16];
-        id.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        id.copy_from_slice(&h.finalize()[..16]);
         EventId(id)
     }
 

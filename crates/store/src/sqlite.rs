@@ -56,8 +56,10 @@ const STATEMENT_CACHE: usize = 64;
 /// The embedded store. See the module documentation.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    // Declared before the writer so they close first: the last connection to close
+    // checkpoints the log and removes it, which only the writer can do.
     idle_readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Writer>,
     keys: LookupKeys,
 }
 
@@ -277,13 +279,7 @@ fn configure_writer(conn: &Connection) -> std::result::Result<(), String> {
         conn.pragma_update(None, name, value)
             .map_err(|e| format!("cannot set {name}: {e}"))
     };
-    set(
-        "page_size",
-        &std::env::var("WARD_EXP_PAGE")
-            .ok()
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(PAGE_SIZE),
-    )?;
+    set("page_size", &PAGE_SIZE)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
         .map_err(|e| format!("cannot turn on write-ahead logging: {e}"))?;
@@ -293,17 +289,7 @@ fn configure_writer(conn: &Connection) -> std::result::Result<(), String> {
              put the data directory on a local disk"
         ));
     }
-    set(
-        "synchronous",
-        &std::env::var("WARD_EXP_SYNC").unwrap_or("FULL".into()),
-    )?;
-    if let Ok(v) = std::env::var("WARD_EXP_MMAP") {
-        set("mmap_size", &v.parse::<i64>().unwrap())?;
-    }
-    if let Ok(v) = std::env::var("WARD_EXP_CKPT") {
-        set("wal_autocheckpoint", &v.parse::<i64>().unwrap())?;
-        return Ok(());
-    }
+    set("synchronous", &"FULL")?;
     set("foreign_keys", &true)?;
     set("cache_size", &-WRITER_CACHE_KIB)?;
     set("temp_store", &"MEMORY")?;

@@ -142,7 +142,7 @@ fn found<S: Store>(store: &S, query: EventQuery) -> Vec<EventId> {
 /// The ids of `events` newest first, as a query returns them.
 fn newest_first(events: &[&Event]) -> Vec<EventId> {
     let mut sorted: Vec<&Event> = events.to_vec();
-    sorted.sort_by(|a, b| (b.time, b.id).cmp(&(a.time, a.id)));
+    sorted.sort_by_key(|e| std::cmp::Reverse((e.time, e.id)));
     sorted.iter().map(|e| e.id).collect()
 }
 

@@ -1,14 +1,19 @@
-//! No input makes a decoder panic: every fixture (and the shared HL7 examples, when present)
-//! is fed to every decoder and the context parser cut short at every byte, and with bytes
-//! flipped at pseudo-random places. Outcomes are not checked, only that each call returns.
+//! No input makes a decoder panic: every fixture is fed to every decoder and the context
+//! parser cut short at every byte, and every fixture and shared HL7 example (when present)
+//! with bytes changed at pseudo-random places. Outcomes are not checked, only that each call
+//! returns.
 
-use crate::support::{Parser, shared_data};
+use crate::support::Parser;
 use std::path::{Path, PathBuf};
 
-fn inputs() -> Vec<(PathBuf, Vec<u8>)> {
-    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")];
-    if let Some(data) = std::env::var_os("WARD_ROBUSTNESS_SHARED").and(shared_data()) {
-        dirs.push(data.join("fhir"));
+/// The fixtures, and with `with_examples` the HL7 examples beside the repository when they are
+/// there (their absence is reported by the tests that need them).
+fn inputs(with_examples: bool) -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fixtures")];
+    let examples = root.join("../../../shared/data/fhir");
+    if with_examples && examples.is_dir() {
+        dirs.push(examples);
     }
     let mut files = Vec::new();
     while let Some(dir) = dirs.pop() {
@@ -54,7 +59,7 @@ fn exercise(record: &[u8]) {
 
 #[test]
 fn no_parser_panics_on_any_truncation_of_any_fixture() {
-    let files = inputs();
+    let files = inputs(false);
     assert!(!files.is_empty());
     for (_, bytes) in &files {
         for end in 0..=bytes.len() {
@@ -68,7 +73,7 @@ fn no_parser_panics_on_flipped_bytes() {
     let mut rng = Rng(0x5EED_CAFE_F00D_0001);
     // Bytes that matter to JSON structure, plus arbitrary ones.
     const INTERESTING: &[u8] = b"{}[]\",:\\0 \n\xff\xc3tfn-e.";
-    for (_, bytes) in inputs() {
+    for (_, bytes) in inputs(true) {
         if bytes.is_empty() {
             continue;
         }
