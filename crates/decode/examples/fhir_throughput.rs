@@ -35,7 +35,11 @@ fn main() {
     });
     let ids = best_of_3(|| {
         for line in &lines {
-            std::hint::black_box(ward_model::EventId::of_record("fhir", line.as_bytes()));
+            std::hint::black_box(ward_model::EventId::of_record(
+                "fhir",
+                ward_model::Timestamp(0),
+                line.as_bytes(),
+            ));
         }
     });
     let scan = best_of_3(|| {

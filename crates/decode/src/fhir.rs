@@ -628,8 +628,7 @@ fn codes_value<'c, 'd: 'c>(concepts: impl Iterator<Item = &'c Concept<'d>>) -> s
 
 fn to_event(doc: &AuditEventDoc<'_>, raw: &[u8]) -> Result<Event, String> {
     let time = event_time(doc)?;
-    let mut event = Event::from_record(PRODUCT, raw.to_vec());
-    event.time = time;
+    let mut event = Event::from_record(PRODUCT, time, raw.to_vec());
     event.metadata.uid = doc.id.as_deref().map(str::to_string);
 
     // What happened. R4 names it in type/subtype[], R5 in category[]/code; the specific code

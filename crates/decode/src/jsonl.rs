@@ -12,7 +12,7 @@ use crate::json;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use serde_json::{Map, Value};
 use ward_model::event::{api_activity, auth_activity, class};
-use ward_model::{Event, Severity, Status, Timestamp};
+use ward_model::{Event, EventId, Severity, Status, Timestamp};
 
 const PRODUCT: &str = "jsonl";
 
@@ -74,7 +74,8 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
     let mut leaves = Vec::new();
     flatten(String::new(), object, 0, &mut leaves);
 
-    let mut event = Event::from_record(PRODUCT, raw.to_vec());
+    // The id needs the time, which is only known once every field is read: set below.
+    let mut event = Event::from_record(PRODUCT, Timestamp::default(), raw.to_vec());
     let mut times: Vec<(String, Value)> = Vec::new();
     let mut aliased = Vec::new();
     let mut class_given = false;
@@ -118,6 +119,7 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
             return Err("no time field: expected one of time, timestamp, @timestamp, ts".into());
         }
     };
+    event.id = EventId::of_record(PRODUCT, event.time, &event.raw);
     if !class_given {
         infer_class(&mut event);
     }

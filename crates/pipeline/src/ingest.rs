@@ -359,8 +359,11 @@ fn run_stream<R: Read + Send>(
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     let workers = workers.max(1);
-    let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers * 2);
-    let (batch_tx, batch_rx) = bounded::<(u64, Batch, u64)>(workers * 2);
+    // Each chunk is ~4,096 records (8 MB of 2 KB audit records) and becomes a batch about
+    // twice that size; one of each in flight per worker keeps every stage busy while bounding
+    // memory at a few dozen MB whatever the input's size.
+    let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers);
+    let (batch_tx, batch_rx) = bounded::<(u64, Batch, u64)>(workers);
 
     std::thread::scope(|scope| -> Result<(), IngestError> {
         let reader = scope.spawn(move || -> Result<u64, std::io::Error> {

@@ -36,9 +36,10 @@ pub const DB_FILE: &str = "ward.db";
 /// Event bodies are around a kilobyte compressed; larger pages keep more of them per page and
 /// make the B-trees shallower. Only takes effect when the database is created.
 const PAGE_SIZE: i64 = 8192;
-/// The writer's page cache, in KiB: big enough to hold the hot top of the `id` index and the
-/// lookup indexes, which ingest touches at random.
-const WRITER_CACHE_KIB: i64 = 128 * 1024;
+/// The writer's page cache, in KiB: enough for the hot end of the time-ordered `id` index and
+/// the current hours of the lookup indexes, which is all ingest touches. It counts against
+/// ingest's memory bound (300 MB peak however large the input).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 const READER_CACHE_KIB: i64 = 16 * 1024;
 /// Checkpoint the log into the database once it holds this many pages. Larger than SQLite's
 /// default (1,000) because index pages rewritten by several batches are then copied once.
@@ -216,8 +217,46 @@ impl SqliteStore {
         })
     }
 
-    fn event_filter(&self, query: &EventQuery) -> Filter {
+    /// The hour range a lookup query visits: the query's own bounds, narrowed to the hours that
+    /// hold events at all (two seeks on the time index). `None` when no lookup column is
+    /// filtered on, and the time index serves the query instead.
+    fn lookup_hours(&self, reader: &Connection, query: &EventQuery) -> Result<Option<(i64, i64)>> {
+        const OP: &str = "plan event lookup";
+        if query.user.is_none()
+            && query.patient.is_none()
+            && query.src_ip.is_none()
+            && query.host.is_none()
+        {
+            return Ok(None);
+        }
+        let (first, last): (Option<i64>, Option<i64>) = reader
+            .prepare_cached("SELECT min(time), max(time) FROM events")
+            .during(OP)?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .during(OP)?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Some((1, 0)));
+        };
+        let mut lo = hour_of(Timestamp(first));
+        let mut hi = hour_of(Timestamp(last));
+        if let Some(since) = query.since {
+            lo = lo.max(hour_of(since));
+        }
+        if let Some(until) = query.until {
+            hi = hi.min(hour_of(Timestamp(until.millis().saturating_sub(1))));
+        }
+        Ok(Some((lo, hi)))
+    }
+
+    fn event_filter(&self, query: &EventQuery, hours: Option<(i64, i64)>) -> Filter {
         let mut filter = Filter::default();
+        if let Some((lo, hi)) = hours {
+            filter.prefix = HOURS_CTE;
+            filter.args.push(Value::Integer(lo));
+            filter.args.push(Value::Integer(hi));
+            filter.conditions = 0;
+            filter.and_raw("hour IN (SELECT h FROM lookup_hours)");
+        }
         if let Some(since) = query.since {
             filter.and("time >= ?", Value::Integer(since.millis()));
         }
@@ -373,20 +412,29 @@ impl Drop for Reader<'_> {
 /// A WHERE clause built from fixed SQL fragments, with every value bound as a parameter.
 #[derive(Default)]
 struct Filter {
+    /// A `WITH` clause that goes before the statement (its `?`s bind first).
+    prefix: &'static str,
     sql: String,
     args: Vec<Value>,
+    conditions: usize,
 }
 
 impl Filter {
     /// Adds `condition`, which holds exactly one `?`, bound to `arg`.
     fn and(&mut self, condition: &'static str, arg: Value) {
-        self.sql.push_str(if self.args.is_empty() {
+        self.and_raw(condition);
+        self.args.push(arg);
+    }
+
+    /// Adds `condition`, which holds no `?`.
+    fn and_raw(&mut self, condition: &'static str) {
+        self.sql.push_str(if self.conditions == 0 {
             " WHERE "
         } else {
             " AND "
         });
         self.sql.push_str(condition);
-        self.args.push(arg);
+        self.conditions += 1;
     }
 }
 
@@ -409,9 +457,20 @@ fn uint(value: i64) -> u64 {
 
 const INSERT_EVENT: &str =
     "INSERT INTO events (id, batch_seq, time, class_uid, activity_id, severity_id, status_id,
-        product, user_key, patient_key, src_ip, host, codec, body)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        product, user_key, patient_key, src_ip, host, codec, body, hour)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
     ON CONFLICT (id) DO NOTHING";
+
+/// The hour bucket leading the lookup indexes.
+const HOUR_MS: i64 = 3_600_000;
+
+fn hour_of(time: Timestamp) -> i64 {
+    time.millis().div_euclid(HOUR_MS)
+}
+
+/// The hours a lookup query must visit, generated inside SQLite so the statement stays the
+/// same (and cached) whatever the range: `?lo` and `?hi` are the first and last hour.
+const HOURS_CTE: &str = "WITH RECURSIVE lookup_hours(h) AS (SELECT ? UNION ALL SELECT h + 1 FROM lookup_hours WHERE h < ?) ";
 
 const INSERT_QUARANTINE: &str =
     "INSERT INTO quarantine (batch_seq, source, format, line, byte_offset, entry, reason,
@@ -574,8 +633,9 @@ impl Writer {
                         columns.patient_key.as_deref(),
                         columns.src_ip,
                         columns.host,
-                        codec::LZ4_JSON,
+                        codec::LZ4_DICT_1,
                         body,
+                        hour_of(event.time),
                     ])
                     .during(OP)?;
                 if changed == 0 {
@@ -802,13 +862,13 @@ impl Store for SqliteStore {
 
     fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
         const OP: &str = "query events";
-        let mut filter = self.event_filter(query);
+        let reader = self.reader()?;
+        let mut filter = self.event_filter(query, self.lookup_hours(&reader, query)?);
         let sql = format!(
-            "SELECT seq, codec, id, body FROM events{} ORDER BY time DESC, id DESC LIMIT ?",
-            filter.sql
+            "{}SELECT seq, codec, id, body FROM events{} ORDER BY time DESC, id DESC LIMIT ?",
+            filter.prefix, filter.sql
         );
         filter.args.push(limit_value(query.limit));
-        let reader = self.reader()?;
         let mut stmt = reader.prepare_cached(&sql).during(OP)?;
         let mut rows = stmt.query(params_from_iter(&filter.args)).during(OP)?;
         let mut events = Vec::new();
@@ -820,9 +880,9 @@ impl Store for SqliteStore {
 
     fn count_events(&self, query: &EventQuery) -> Result<u64> {
         const OP: &str = "count events";
-        let filter = self.event_filter(query);
-        let sql = format!("SELECT count(*) FROM events{}", filter.sql);
         let reader = self.reader()?;
+        let filter = self.event_filter(query, self.lookup_hours(&reader, query)?);
+        let sql = format!("{}SELECT count(*) FROM events{}", filter.prefix, filter.sql);
         let mut stmt = reader.prepare_cached(&sql).during(OP)?;
         let count: i64 = stmt
             .query_row(params_from_iter(&filter.args), |row| row.get(0))

@@ -37,6 +37,7 @@ macro_rules! conformance_suite {
                 query_by_time_range_includes_since_and_excludes_until,
                 query_by_user_matches_the_user_name_or_else_the_uid,
                 query_by_patient_matches_the_patient_id,
+                lookups_over_weeks_respect_time_bounds_at_hour_edges,
                 query_by_src_ip_matches_the_source_address,
                 query_by_host_matches_the_device_or_else_the_source_hostname,
                 query_by_class_uid_matches_the_class,
@@ -99,9 +100,10 @@ fn at(seconds: i64) -> Timestamp {
 /// Event `n`: unique id and raw record, time `T0 + n` seconds, from `feed.ndjson`.
 fn event(n: u32) -> Event {
     let raw = format!("{{\"resourceType\":\"AuditEvent\",\"id\":\"ae-{n}\"}}").into_bytes();
+    let time = at(n.into());
     let mut e = Event {
-        id: EventId::of_record("test", &raw),
-        time: at(n.into()),
+        id: EventId::of_record("test", time, &raw),
+        time,
         class_uid: class::API_ACTIVITY,
         activity_id: 2,
         raw,
@@ -405,6 +407,68 @@ fn query_by_patient_matches_the_patient_id<S: Store>(store: &S) {
     assert_eq!(found(store, query("p1")), ids(&[p1_later, p1]));
     assert_eq!(found(store, query("p2")), ids(&[p2]));
     assert_eq!(found(store, query("p3")), vec![]);
+}
+
+/// Lookups across a long span, with bounds falling exactly on and just beside hour edges (the
+/// SQLite backend buckets its lookup indexes by hour), and before 1970.
+fn lookups_over_weeks_respect_time_bounds_at_hour_edges<S: Store>(store: &S) {
+    const HOUR: i64 = 3_600_000;
+    let base = 1_700_000_000_000 - 1_700_000_000_000 % HOUR;
+    let times = [
+        -HOUR - 1,
+        -1,
+        0,
+        base - 1,
+        base,
+        base + 1,
+        base + HOUR,
+        base + 21 * 24 * HOUR,
+    ];
+    let events: Vec<Event> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let raw = format!("{{\"edge\":{i}}}").into_bytes();
+            let mut e = with(event(i as u32), |e| e.patient.id = Some("p".into()));
+            e.time = Timestamp(t);
+            e.id = EventId::of_record("test", e.time, &raw);
+            e.raw = raw;
+            e
+        })
+        .collect();
+    commit(store, events.clone());
+    let between = |since: Option<i64>, until: Option<i64>| {
+        let query = EventQuery {
+            patient: Some("p".into()),
+            since: since.map(Timestamp),
+            until: until.map(Timestamp),
+            ..Default::default()
+        };
+        let mut times: Vec<i64> = store
+            .query_events(&query)
+            .unwrap()
+            .iter()
+            .map(|e| e.time.millis())
+            .collect();
+        times.sort();
+        assert_eq!(store.count_events(&query).unwrap(), times.len() as u64);
+        times
+    };
+    assert_eq!(between(None, None), times.to_vec());
+    assert_eq!(between(Some(base), Some(base + HOUR)), vec![base, base + 1]);
+    assert_eq!(
+        between(Some(base - 1), Some(base + HOUR + 1)),
+        vec![base - 1, base, base + 1, base + HOUR]
+    );
+    assert_eq!(between(Some(-HOUR - 1), Some(0)), vec![-HOUR - 1, -1]);
+    assert_eq!(
+        between(Some(base + HOUR + 1), None),
+        vec![base + 21 * 24 * HOUR]
+    );
+    assert_eq!(
+        between(Some(base + 22 * 24 * HOUR), None),
+        Vec::<i64>::new()
+    );
 }
 
 fn query_by_src_ip_matches_the_source_address<S: Store>(store: &S) {

@@ -96,7 +96,7 @@ fn write_audit_events(path: &Path, events: u64) -> Result<u64> {
 }
 
 /// The generator's seed: fixed, so every run measures the same file.
-const SEED: u64 = 0x5eed_0f_3a7d;
+const SEED: u64 = 0x005e_ed0f_3a7d;
 
 /// Peak resident memory (KiB) and wall time of a child process, from wait4(2).
 fn run_measured(

@@ -45,7 +45,7 @@ fn render(parser: Parser, file: &[u8]) -> Value {
                             );
                             assert_eq!(
                                 event.id,
-                                EventId::of_record(parser.name(), &event.raw),
+                                EventId::of_record(parser.name(), event.time, &event.raw),
                                 "line {}: id",
                                 record.line
                             );

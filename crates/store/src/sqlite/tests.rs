@@ -7,9 +7,10 @@ use tempfile::TempDir;
 
 fn event(n: u32) -> Event {
     let raw = format!("{{\"n\":{n}}}").into_bytes();
+    let time = Timestamp(1_700_000_000_000 + i64::from(n));
     let mut e = Event {
-        id: EventId::of_record("test", &raw),
-        time: Timestamp(1_700_000_000_000 + i64::from(n)),
+        id: EventId::of_record("test", time, &raw),
+        time,
         class_uid: 6003,
         raw,
         ..Default::default()
@@ -294,11 +295,17 @@ fn corrupt_errors_do_not_quote_stored_contents() {
             ..Default::default()
         })
         .unwrap();
-    let json = serde_json::to_vec(&e).unwrap();
+    let mut json = Vec::new();
+    e.write_json_without_raw(&mut json).unwrap();
     let text = String::from_utf8(json)
         .unwrap()
         .replace("\"time\":\"", "\"time\":\"Jane Doe ");
-    let body = lz4_flex::compress_prepend_size(text.as_bytes());
+    let mut body = (text.len() as u32).to_le_bytes().to_vec();
+    body.extend_from_slice(&0u32.to_le_bytes());
+    body.extend_from_slice(&lz4_flex::block::compress_with_dict(
+        text.as_bytes(),
+        crate::codec::DICTIONARY_1,
+    ));
     raw_connection(&store)
         .execute("UPDATE events SET body = ?1", [body])
         .unwrap();
@@ -348,10 +355,10 @@ fn lookup_queries_use_their_indexes() {
             "events_time",
         ),
     ] {
-        let filter = store.event_filter(&query);
+        let filter = store.event_filter(&query, store.lookup_hours(&reader, &query).unwrap());
         let sql = format!(
-            "EXPLAIN QUERY PLAN SELECT seq FROM events{} ORDER BY time DESC, id DESC LIMIT 10",
-            filter.sql
+            "EXPLAIN QUERY PLAN {}SELECT seq FROM events{} ORDER BY time DESC, id DESC LIMIT 10",
+            filter.prefix, filter.sql
         );
         let mut stmt = reader.prepare(&sql).unwrap();
         let plan: Vec<String> = stmt
