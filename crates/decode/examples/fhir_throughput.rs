@@ -1,7 +1,7 @@
 //! Decoder throughput on IHE BALP PatientRead AuditEvents (FHIR R4), the bulk of an EHR's
 //! audit trail: generates 200,000 realistic NDJSON lines in memory, decodes them with the
 //! `fhir` decoder on one thread, and prints records/s and MB/s. For scale it also times the
-//! two costs every decode pays that the decoder does not choose: the event id (BLAKE3 over the
+//! two costs every decode pays that the decoder does not choose: the event id (SHA-256 over the
 //! record, fixed by the model) and a bare JSON syntax pass (serde_json into `IgnoredAny`).
 //!
 //! `cargo run --release -p ward-decode --example fhir_throughput [-- RECORDS]`

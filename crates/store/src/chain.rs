@@ -4,7 +4,7 @@
 //! Backends compute it the same way, so `ward verify` means the same on each.
 //!
 //! The construction, all integers little-endian:
-//! `hash = BLAKE3(prev_hash ‖ seq:u64 ‖ for each inserted event, in insertion order:
+//! `hash = SHA-256(prev_hash ‖ seq:u64 ‖ for each inserted event, in insertion order:
 //! id:16 bytes ‖ body_len:u64 ‖ body ‖ for each quarantined record, in id order: its digest ‖
 //! events:u64 ‖ quarantined:u64)`, with `prev_hash` of the first batch 32 zero bytes.
 //! A quarantined record enters as the digest of its stored fields (not the fields themselves)
@@ -14,31 +14,25 @@
 //! Must never change for existing data: a new construction needs a new version recorded beside
 //! the batches it covers.
 
+use sha2::{Digest, Sha256};
 use ward_model::{EventId, NewQuarantined, Timestamp};
 
 pub(crate) const GENESIS: [u8; 32] = [0; 32];
 
-/// BLAKE3 hashes many chunks at once (SIMD) only when given long inputs: fed one event body at
-/// a time it runs several times slower, which at ingest rates is microseconds per event. So
-/// the hasher collects its input and hands it over in pieces of about this size.
-const HASH_BUFFER: usize = 1 << 20;
-
 /// Hashes one batch as its rows are written.
 pub(crate) struct BatchHasher {
-    hasher: blake3::Hasher,
-    pending: Vec<u8>,
+    hasher: Sha256,
     events: u64,
     quarantined: u64,
 }
 
 impl BatchHasher {
     pub(crate) fn new(prev_hash: &[u8; 32], seq: u64) -> Self {
-        let mut pending = Vec::with_capacity(HASH_BUFFER + 64 * 1024);
-        pending.extend_from_slice(prev_hash);
-        pending.extend_from_slice(&seq.to_le_bytes());
+        let mut hasher = Sha256::new();
+        hasher.update(prev_hash);
+        hasher.update(seq.to_le_bytes());
         BatchHasher {
-            hasher: blake3::Hasher::new(),
-            pending,
+            hasher,
             events: 0,
             quarantined: 0,
         }
@@ -46,28 +40,21 @@ impl BatchHasher {
 
     /// Adds an event; call for every inserted event before any quarantined record.
     pub(crate) fn event(&mut self, id: &EventId, body: &[u8]) {
-        self.pending.extend_from_slice(&id.0);
-        self.pending
-            .extend_from_slice(&(body.len() as u64).to_le_bytes());
-        self.pending.extend_from_slice(body);
+        self.hasher.update(id.0);
+        self.hasher.update((body.len() as u64).to_le_bytes());
+        self.hasher.update(body);
         self.events += 1;
-        if self.pending.len() >= HASH_BUFFER {
-            self.hasher.update(&self.pending);
-            self.pending.clear();
-        }
     }
 
     pub(crate) fn quarantined(&mut self, digest: &[u8; 32]) {
-        self.pending.extend_from_slice(digest);
+        self.hasher.update(digest);
         self.quarantined += 1;
     }
 
     pub(crate) fn finish(mut self) -> [u8; 32] {
-        self.pending.extend_from_slice(&self.events.to_le_bytes());
-        self.pending
-            .extend_from_slice(&self.quarantined.to_le_bytes());
-        self.hasher.update(&self.pending);
-        *self.hasher.finalize().as_bytes()
+        self.hasher.update(self.events.to_le_bytes());
+        self.hasher.update(self.quarantined.to_le_bytes());
+        self.hasher.finalize().into()
     }
 }
 
@@ -77,25 +64,28 @@ pub(crate) fn quarantine_digest(
     record: &NewQuarantined,
     quarantined_at: Timestamp,
 ) -> [u8; 32] {
-    fn bytes(h: &mut blake3::Hasher, b: &[u8]) {
-        h.update(&(b.len() as u64).to_le_bytes());
+    fn bytes(h: &mut Sha256, b: &[u8]) {
+        h.update((b.len() as u64).to_le_bytes());
         h.update(b);
     }
-    let mut h = blake3::Hasher::new();
-    h.update(&id.to_le_bytes());
+    let mut h = Sha256::new();
+    h.update(id.to_le_bytes());
     bytes(&mut h, record.source.as_bytes());
     bytes(&mut h, record.format.as_bytes());
-    h.update(&record.position.line.to_le_bytes());
-    h.update(&record.position.offset.to_le_bytes());
+    h.update(record.position.line.to_le_bytes());
+    h.update(record.position.offset.to_le_bytes());
     match record.position.entry {
-        Some(entry) => h.update(&[1]).update(&entry.to_le_bytes()),
-        None => h.update(&[0]),
-    };
+        Some(entry) => {
+            h.update([1]);
+            h.update(entry.to_le_bytes());
+        }
+        None => h.update([0]),
+    }
     bytes(&mut h, record.reason.as_bytes());
     bytes(&mut h, &record.raw);
-    h.update(&record.raw_len.to_le_bytes());
-    h.update(&quarantined_at.millis().to_le_bytes());
-    *h.finalize().as_bytes()
+    h.update(record.raw_len.to_le_bytes());
+    h.update(quarantined_at.millis().to_le_bytes());
+    h.finalize().into()
 }
 
 #[cfg(test)]
@@ -120,26 +110,25 @@ mod tests {
     }
 
     #[test]
-    fn buffering_does_not_change_the_construction() {
-        let bodies: Vec<Vec<u8>> = (0..3000u32)
+    fn follows_the_documented_construction() {
+        let bodies: Vec<Vec<u8>> = (0..300u32)
             .map(|n| vec![n as u8; 500 + (n as usize % 700)])
             .collect();
         let mut batch = BatchHasher::new(&[9; 32], 7);
-        let mut plain = blake3::Hasher::new();
-        plain.update(&[9; 32]).update(&7u64.to_le_bytes());
+        let mut plain = Vec::new();
+        plain.extend_from_slice(&[9; 32]);
+        plain.extend_from_slice(&7u64.to_le_bytes());
         for body in &bodies {
             batch.event(&EventId([3; 16]), body);
-            plain
-                .update(&[3; 16])
-                .update(&(body.len() as u64).to_le_bytes())
-                .update(body);
+            plain.extend_from_slice(&[3; 16]);
+            plain.extend_from_slice(&(body.len() as u64).to_le_bytes());
+            plain.extend_from_slice(body);
         }
         batch.quarantined(&[4; 32]);
-        plain
-            .update(&[4; 32])
-            .update(&3000u64.to_le_bytes())
-            .update(&1u64.to_le_bytes());
-        assert_eq!(batch.finish(), *plain.finalize().as_bytes());
+        plain.extend_from_slice(&[4; 32]);
+        plain.extend_from_slice(&300u64.to_le_bytes());
+        plain.extend_from_slice(&1u64.to_le_bytes());
+        assert_eq!(batch.finish(), <[u8; 32]>::from(Sha256::digest(&plain)));
     }
 
     #[test]
