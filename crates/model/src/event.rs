@@ -541,11 +541,11 @@ impl Serialize for WithoutRaw<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn json_without_raw_keeps_every_other_field() {
+    /// An event with every field set, for tests that must cover them all.
+    pub(crate) fn full_event() -> Event {
         let json = serde_json::json!({
             "id": "000102030405060708090a0b0c0d0e0f", "time": "2024-01-01T00:00:00Z",
             "class_uid": 6003, "activity_id": 2, "activity_name": "read", "severity": "low",
@@ -560,7 +560,12 @@ mod tests {
             "resource": {"type": "Patient", "id": "p", "query": "q"},
             "purpose_of_use": ["TREAT"], "unmapped": {"x": [1, 2]}, "raw": "{}"
         });
-        let full: Event = serde_json::from_value(json).unwrap();
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn json_without_raw_keeps_every_other_field() {
+        let full = full_event();
         let mut out = Vec::new();
         full.write_json_without_raw(&mut out).unwrap();
         let mut back: Event = serde_json::from_slice(&out).unwrap();

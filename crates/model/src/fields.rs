@@ -179,21 +179,7 @@ mod tests {
 
     #[test]
     fn every_documented_field_is_readable_from_a_full_event() {
-        let json = serde_json::json!({
-            "id": "000102030405060708090a0b0c0d0e0f", "time": "2024-01-01T00:00:00Z",
-            "class_uid": 6003, "activity_id": 2, "activity_name": "read", "severity": "low",
-            "status": "success", "status_detail": "0", "message": "m",
-            "metadata": {"product": "fhir", "log_name": "f", "uid": "u", "event_code": "read"},
-            "actor": {"user": {"name": "n", "uid": "u", "full_name": "f", "domain": "d", "role": "r"}, "app_name": "a"},
-            "src_endpoint": {"ip": "10.0.0.1", "hostname": "h", "port": 1},
-            "dst_endpoint": {"ip": "10.0.0.2", "hostname": "h", "port": 2},
-            "device": {"ip": "10.0.0.3", "hostname": "h"},
-            "email": {"from": "a@b", "to": ["c@d"], "subject": "s", "message_uid": "m"},
-            "patient": {"id": "p", "name": "n"},
-            "resource": {"type": "Patient", "id": "p", "query": "q"},
-            "purpose_of_use": ["TREAT"]
-        });
-        let event: Event = serde_json::from_value(json).unwrap();
+        let event = crate::event::tests::full_event();
         for f in FIELDS {
             assert!(
                 event.field(f.path).is_some(),

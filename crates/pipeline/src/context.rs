@@ -1,11 +1,10 @@
 //! Context import: FHIR organisation resources (staff, departments, patients, encounters,
 //! care teams) into the store, with the same framing and quarantine rules as event ingest.
 
-use crate::chunk::{Chunk, Chunker, RawRecord};
 use crate::error::IngestError;
-use crate::ingest::Source;
+use crate::ingest::{Source, frame};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+
 use std::time::{Duration, Instant};
 use ward_model::{ContextKind, NewQuarantined, Position};
 use ward_store::{Batch, Checkpoint, Store};
@@ -43,46 +42,11 @@ pub fn import_context(
         source_name: name.clone(),
         error,
     };
-    let mut reader = BufReader::with_capacity(1 << 20, source.reader);
-    let head = reader.fill_buf().map_err(io_err)?;
-    let start = head
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(head.len());
-    let line = &head[start..];
-    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
-    let chunks: Box<dyn Iterator<Item = std::io::Result<Chunk>>> =
-        if ward_decode::json::looks_like_json_document(line) {
-            let mut whole = Vec::new();
-            (&mut reader)
-                .take(max_document_bytes + 1)
-                .read_to_end(&mut whole)
-                .map_err(io_err)?;
-            if whole.len() as u64 > max_document_bytes {
-                return Err(IngestError::DocumentTooLarge {
-                    source_name: name,
-                    limit: max_document_bytes,
-                });
-            }
-            let len = whole.len();
-            let record = RawRecord {
-                start: 0,
-                end: len,
-                line: 1,
-                offset: 0,
-                oversized: None,
-            };
-            Box::new(std::iter::once(Ok(Chunk {
-                seq: 0,
-                data: whole,
-                records: vec![record],
-                end_offset: len as u64,
-            })))
-        } else {
-            let mut chunker = Chunker::new(reader, 1024, 16 << 20);
-            Box::new(std::iter::from_fn(move || chunker.next_chunk().transpose()))
-        };
-
+    let (first, mut rest) = frame(source, 1024, 16 << 20, max_document_bytes)?;
+    let chunks = first
+        .map(Ok)
+        .into_iter()
+        .chain(std::iter::from_fn(move || rest.next_chunk().transpose()));
     let mut summary = ContextSummary {
         source: name.clone(),
         ..Default::default()

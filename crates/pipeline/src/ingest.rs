@@ -111,10 +111,6 @@ pub fn ingest(
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
     let name = source.name.clone();
-    let io_err = |error| IngestError::Io {
-        source_name: name.clone(),
-        error,
-    };
     let named = match options.format.as_deref() {
         None | Some("auto") => None,
         Some(format) => {
@@ -127,47 +123,12 @@ pub fn ingest(
         }
     };
 
-    let mut reader = BufReader::with_capacity(1 << 20, source.reader);
-    let head = reader.fill_buf().map_err(io_err)?;
-    let document = ward_decode::json::looks_like_json_document(first_line(head));
-
-    let (first, mut chunker) = if document {
-        let mut whole = Vec::new();
-        (&mut reader)
-            .take(options.max_document_bytes + 1)
-            .read_to_end(&mut whole)
-            .map_err(io_err)?;
-        if whole.len() as u64 > options.max_document_bytes {
-            return Err(IngestError::DocumentTooLarge {
-                source_name: name,
-                limit: options.max_document_bytes,
-            });
-        }
-        // The whole document is one record, kept byte for byte.
-        let len = whole.len();
-        let record = RawRecord {
-            start: 0,
-            end: len,
-            line: 1,
-            offset: 0,
-            oversized: None,
-        };
-        let first = Chunk {
-            seq: 0,
-            data: whole,
-            records: vec![record],
-            end_offset: len as u64,
-        };
-        let rest: Box<dyn Read + Send> = Box::new(std::io::empty());
-        (
-            Some(first),
-            Chunker::new(rest, 1, 1).starting_at(1, len as u64),
-        )
-    } else {
-        let reader: Box<dyn Read + Send> = Box::new(reader);
-        let mut chunker = Chunker::new(reader, RECORDS_PER_CHUNK, options.max_record_bytes);
-        (chunker.next_chunk().map_err(io_err)?, chunker)
-    };
+    let (first, mut chunker) = frame(
+        source,
+        RECORDS_PER_CHUNK,
+        options.max_record_bytes,
+        options.max_document_bytes,
+    )?;
     let Some(first) = first else {
         return Ok(IngestSummary {
             source: name,
@@ -195,6 +156,63 @@ pub fn ingest(
     )?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A source cut into records: its first chunk (read now, to recognise the format) and the
+/// chunker that yields the rest.
+pub(crate) type Framed = (Option<Chunk>, Chunker<Box<dyn Read + Send>>);
+
+/// Frames a source: a pretty-printed JSON document (a resource or Bundle spanning lines) is
+/// one record, kept byte for byte and bounded by `max_document`; anything else is read by
+/// lines, in chunks of `records_per_chunk`.
+pub(crate) fn frame(
+    source: Source,
+    records_per_chunk: usize,
+    max_record: usize,
+    max_document: u64,
+) -> Result<Framed, IngestError> {
+    let name = source.name;
+    let io_err = |error| IngestError::Io {
+        source_name: name.clone(),
+        error,
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, source.reader);
+    let head = reader.fill_buf().map_err(io_err)?;
+    if !ward_decode::json::looks_like_json_document(first_line(head)) {
+        let reader: Box<dyn Read + Send> = Box::new(reader);
+        let mut chunker = Chunker::new(reader, records_per_chunk, max_record);
+        return Ok((chunker.next_chunk().map_err(io_err)?, chunker));
+    }
+    let mut whole = Vec::new();
+    (&mut reader)
+        .take(max_document + 1)
+        .read_to_end(&mut whole)
+        .map_err(io_err)?;
+    if whole.len() as u64 > max_document {
+        return Err(IngestError::DocumentTooLarge {
+            source_name: name,
+            limit: max_document,
+        });
+    }
+    let len = whole.len();
+    let record = RawRecord {
+        start: 0,
+        end: len,
+        line: 1,
+        offset: 0,
+        oversized: None,
+    };
+    let first = Chunk {
+        seq: 0,
+        data: whole,
+        records: vec![record],
+        end_offset: len as u64,
+    };
+    let rest: Box<dyn Read + Send> = Box::new(std::io::empty());
+    Ok((
+        Some(first),
+        Chunker::new(rest, 1, 1).starting_at(1, len as u64),
+    ))
 }
 
 fn first_line(head: &[u8]) -> &[u8] {
