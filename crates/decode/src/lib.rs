@@ -6,20 +6,31 @@
 //! clocks, never log, and never panic on any input: a record they cannot read comes back as
 //! an error with a reason, which the pipeline quarantines.
 
+pub mod atna;
 pub mod context;
 pub mod fhir;
+pub mod hl7;
 pub mod json;
 pub mod jsonl;
+pub mod sshd;
+pub mod syslog;
+pub mod windows;
+pub mod zeek;
 
 use ward_model::Event;
 
 /// How a stream of this format is cut into records before decoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Framing {
     /// One record a line (NDJSON, syslog files). A JSON source whose first record spans
     /// several lines (a pretty-printed resource or Bundle) is read as whole JSON documents
     /// instead: see [`json::looks_like_json_document`].
     Lines,
+    /// Records that span lines (HL7 v2 messages, pretty-printed XML audit messages): a record
+    /// starts at a line for which the function returns true and takes every following line
+    /// until the next such line. The record's lines are joined with `\n`. Lines before the
+    /// first start form a record of their own (which will usually fail to decode).
+    Grouped(fn(&[u8]) -> bool),
 }
 
 /// How sure a decoder is that a record is in its format.
@@ -85,12 +96,45 @@ pub trait Decoder: Send + Sync {
     /// Decodes one record, pushing every event and every failure it holds onto `out`.
     /// Event ids are computed from the record's (or the entry's) bytes.
     fn decode(&self, record: &[u8], out: &mut Vec<Decoded>);
+    /// As [`Decoder::decode`], for sources whose timestamps may leave out the year (RFC 3164
+    /// syslog writes `May  1 10:00:00`): such a timestamp takes `year`, which the caller knows
+    /// and the record does not (the year the file was last written, or of the clock when a
+    /// listener received the message). `decode` refuses such records rather than guess.
+    /// Decoders whose records always carry a full date need not implement it.
+    fn decode_in_year(&self, record: &[u8], year: i32, out: &mut Vec<Decoded>) {
+        let _ = year;
+        self.decode(record, out);
+    }
+    /// For formats whose records are read in the light of earlier ones (Zeek TSV: a `#fields`
+    /// line names the columns of every row after it): a decoder for one source, which the
+    /// pipeline feeds every record of that source, in order, instead of calling
+    /// [`Decoder::decode`]. `None` (the default): records are independent.
+    fn start(&self) -> Option<Box<dyn SourceDecoder>> {
+        None
+    }
+}
+
+/// The decoder of one source whose records depend on earlier ones (see [`Decoder::start`]).
+/// Fed every record of the source in order, including those that only set state (headers),
+/// for which it pushes nothing. Like [`Decoder::decode`] it never panics, does no IO, and
+/// keeps state bounded by the size of a record.
+pub trait SourceDecoder: Send {
+    fn decode(&mut self, record: &[u8], out: &mut Vec<Decoded>);
 }
 
 /// Every event decoder, most specific first (auto-detection takes the first `Yes`, then the
 /// first `Maybe`).
 pub fn registry() -> &'static [&'static dyn Decoder] {
-    &[&fhir::FhirAuditEvent, &jsonl::JsonLines]
+    &[
+        &fhir::FhirAuditEvent,
+        &atna::Atna,
+        &sshd::AuthLog,
+        &syslog::Syslog,
+        &hl7::Hl7v2,
+        &zeek::Zeek,
+        &windows::WindowsEvent,
+        &jsonl::JsonLines,
+    ]
 }
 
 /// The decoder named `name`.

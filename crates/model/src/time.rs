@@ -49,6 +49,12 @@ impl Timestamp {
             .map(|t| Timestamp(t.and_utc().timestamp_millis()))
     }
 
+    /// The calendar year (UTC) of this instant.
+    pub fn year(self) -> i32 {
+        use chrono::Datelike;
+        DateTime::<Utc>::from_timestamp_millis(self.0).map_or(1970, |t| t.year())
+    }
+
     pub fn to_rfc3339(self) -> String {
         match DateTime::<Utc>::from_timestamp_millis(self.0) {
             Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),

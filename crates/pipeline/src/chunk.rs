@@ -49,6 +49,21 @@ pub struct Chunker<R> {
     max_records: usize,
     max_line: usize,
     read_size: usize,
+    /// For records that span lines: which lines start a record.
+    starts_record: Option<fn(&[u8]) -> bool>,
+}
+
+/// What the buffer holds next.
+enum Next {
+    /// A complete line: `buf[start..end]` without its terminator; the next line starts at `next`.
+    Line {
+        start: usize,
+        end: usize,
+        next: usize,
+    },
+    /// A line longer than the limit whose end is not in the buffer.
+    Oversized,
+    Eof,
 }
 
 impl<R: Read> Chunker<R> {
@@ -64,7 +79,16 @@ impl<R: Read> Chunker<R> {
             max_records: max_records.max(1),
             max_line: max_line.max(1),
             read_size: 1 << 20,
+            starts_record: None,
         }
+    }
+
+    /// Frames records that span lines (`Framing::Grouped`): a record starts at a line for
+    /// which `starts_record` is true and takes the following lines, joined with `\n`. A chunk
+    /// ends only before a starting line or at the end, so no record is split across chunks.
+    pub fn grouped(mut self, starts_record: fn(&[u8]) -> bool) -> Self {
+        self.starts_record = Some(starts_record);
+        self
     }
 
     /// Continues numbering after chunks produced elsewhere (a whole document read up front).
@@ -108,66 +132,128 @@ impl<R: Read> Chunker<R> {
         Ok(n)
     }
 
+    fn next_line(&mut self) -> io::Result<Next> {
+        loop {
+            let unconsumed = &self.buf[self.pos..];
+            if let Some(nl) = memchr::memchr(b'\n', unconsumed) {
+                let mut end = self.pos + nl;
+                if end > self.pos && self.buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                return Ok(Next::Line {
+                    start: self.pos,
+                    end,
+                    next: self.pos + nl + 1,
+                });
+            }
+            if unconsumed.len() > self.max_line {
+                return Ok(Next::Oversized);
+            }
+            if self.eof {
+                return Ok(if unconsumed.is_empty() {
+                    Next::Eof
+                } else {
+                    // The last line has no newline: still a record.
+                    Next::Line {
+                        start: self.pos,
+                        end: self.buf.len(),
+                        next: self.buf.len(),
+                    }
+                });
+            }
+            self.fill()?;
+        }
+    }
+
     /// The next chunk, or `None` at the end of the source.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         let mut chunk = Chunk {
             seq: self.seq,
             ..Default::default()
         };
-        while chunk.records.len() < self.max_records {
-            let unconsumed = &self.buf[self.pos..];
-            match memchr::memchr(b'\n', unconsumed) {
-                Some(nl) => {
-                    self.line += 1;
+        // Whether the chunk's last record may still take continuation lines.
+        let mut open = false;
+        loop {
+            match self.next_line()? {
+                Next::Eof => break,
+                Next::Oversized if open => {
+                    // A continuation line over the limit: the open record is cut.
+                    let len = self.skip_oversized_line()?;
+                    if let Some(record) = chunk.records.last_mut() {
+                        let so_far = record
+                            .oversized
+                            .unwrap_or((record.end - record.start) as u64);
+                        record.oversized = Some(so_far + 1 + len);
+                    }
+                }
+                Next::Oversized => {
+                    if chunk.records.len() >= self.max_records {
+                        break;
+                    }
+                    // Keep the first `max_line` bytes, then read past the rest of the line.
                     let offset = self.offset();
-                    let mut line = &unconsumed[..nl];
-                    if line.last() == Some(&b'\r') {
-                        line = &line[..line.len() - 1];
-                    }
-                    let oversized = (line.len() > self.max_line).then_some(line.len() as u64);
-                    let line = &line[..line.len().min(self.max_line)];
-                    if !line.iter().all(u8::is_ascii_whitespace) {
-                        let start = chunk.data.len();
-                        chunk.data.extend_from_slice(line);
-                        chunk.records.push(RawRecord {
-                            start,
-                            end: chunk.data.len(),
-                            line: self.line,
-                            offset,
-                            oversized,
-                        });
-                    }
-                    self.pos += nl + 1;
+                    let at = chunk.data.len();
+                    chunk
+                        .data
+                        .extend_from_slice(&self.buf[self.pos..self.pos + self.max_line]);
+                    let line = self.line + 1;
+                    let len = self.skip_oversized_line()?;
+                    chunk.records.push(RawRecord {
+                        start: at,
+                        end: chunk.data.len(),
+                        line,
+                        offset,
+                        oversized: Some(len),
+                    });
+                    open = false;
                 }
-                None if self.eof => {
-                    if !unconsumed.is_empty() {
-                        // The last line has no newline: still a record.
+                Next::Line { start, end, next } => {
+                    let line = &self.buf[start..end];
+                    if line.iter().all(u8::is_ascii_whitespace) {
                         self.line += 1;
-                        let offset = self.offset();
-                        let len = unconsumed.len();
-                        if !unconsumed.iter().all(u8::is_ascii_whitespace) {
-                            let keep = len.min(self.max_line);
-                            let start = chunk.data.len();
-                            chunk.data.extend_from_slice(&unconsumed[..keep]);
-                            chunk.records.push(RawRecord {
-                                start,
-                                end: chunk.data.len(),
-                                line: self.line,
-                                offset,
-                                oversized: (len > self.max_line).then_some(len as u64),
-                            });
-                        }
-                        self.pos = self.buf.len();
+                        self.pos = next;
+                        continue;
                     }
-                    break;
-                }
-                None if unconsumed.len() > self.max_line => self.skip_oversized_line(&mut chunk)?,
-                None => {
-                    self.fill()?;
+                    let starts = match self.starts_record {
+                        Some(starts_record) => !open || starts_record(line),
+                        None => true,
+                    };
+                    if starts {
+                        if chunk.records.len() >= self.max_records {
+                            break; // this line starts the next chunk
+                        }
+                        let keep = line.len().min(self.max_line);
+                        let at = chunk.data.len();
+                        chunk.data.extend_from_slice(&line[..keep]);
+                        chunk.records.push(RawRecord {
+                            start: at,
+                            end: chunk.data.len(),
+                            line: self.line + 1,
+                            offset: self.base + start as u64,
+                            oversized: (line.len() > self.max_line).then_some(line.len() as u64),
+                        });
+                        open = self.starts_record.is_some();
+                    } else if let Some(record) = chunk.records.last_mut() {
+                        // A continuation line; the open record is the last bytes of the chunk.
+                        let total = record
+                            .oversized
+                            .unwrap_or((record.end - record.start) as u64)
+                            + 1
+                            + line.len() as u64;
+                        if record.oversized.is_none() && total <= self.max_line as u64 {
+                            chunk.data.push(b'\n');
+                            chunk.data.extend_from_slice(line);
+                            record.end = chunk.data.len();
+                        } else {
+                            record.oversized = Some(total);
+                        }
+                    }
+                    self.line += 1;
+                    self.pos = next;
                 }
             }
         }
-        if chunk.records.is_empty() && self.eof && self.pos >= self.buf.len() {
+        if chunk.records.is_empty() {
             return Ok(None);
         }
         chunk.end_offset = self.offset();
@@ -175,15 +261,8 @@ impl<R: Read> Chunker<R> {
         Ok(Some(chunk))
     }
 
-    /// Keeps the first `max_line` bytes of a line that has no newline within the limit, then
-    /// reads and discards the rest of it.
-    fn skip_oversized_line(&mut self, chunk: &mut Chunk) -> io::Result<()> {
-        self.line += 1;
-        let offset = self.offset();
-        let start = chunk.data.len();
-        chunk
-            .data
-            .extend_from_slice(&self.buf[self.pos..self.pos + self.max_line]);
+    /// Reads past a line that has no newline within the limit, returning its length.
+    fn skip_oversized_line(&mut self) -> io::Result<u64> {
         let mut len = 0u64;
         loop {
             let unconsumed = &self.buf[self.pos..];
@@ -198,14 +277,8 @@ impl<R: Read> Chunker<R> {
                 break;
             }
         }
-        chunk.records.push(RawRecord {
-            start,
-            end: chunk.data.len(),
-            line: self.line,
-            offset,
-            oversized: Some(len),
-        });
-        Ok(())
+        self.line += 1;
+        Ok(len)
     }
 }
 
@@ -251,6 +324,48 @@ mod tests {
                 (b"0123".to_vec(), 1, 0, Some(16)),
                 (b"ok".to_vec(), 2, 17, None),
                 (b"0123".to_vec(), 3, 20, Some(10)),
+            ]
+        );
+    }
+
+    fn grouped(
+        input: &[u8],
+        max_records: usize,
+        max_line: usize,
+    ) -> Vec<(Vec<u8>, u64, u64, Option<u64>)> {
+        let mut c = Chunker::new(input, max_records, max_line).grouped(|l| l.starts_with(b"MSH|"));
+        c.read_size = 5;
+        let mut out = vec![];
+        while let Some(chunk) = c.next_chunk().unwrap() {
+            assert!(chunk.records.len() <= max_records);
+            for r in &chunk.records {
+                out.push((chunk.record(r).to_vec(), r.line, r.offset, r.oversized));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn grouped_records_span_lines_and_never_straddle_chunks() {
+        let input = b"junk\nMSH|1\r\nPID|a\n\nPV1|b\nMSH|2\nMSH|3\nPID|c";
+        let want = vec![
+            (b"junk".to_vec(), 1, 0, None),
+            (b"MSH|1\nPID|a\nPV1|b".to_vec(), 2, 5, None),
+            (b"MSH|2".to_vec(), 6, 25, None),
+            (b"MSH|3\nPID|c".to_vec(), 7, 31, None),
+        ];
+        assert_eq!(grouped(input, 1, 100), want);
+        assert_eq!(grouped(input, 3, 100), want);
+    }
+
+    #[test]
+    fn grouped_records_over_the_limit_are_cut_with_their_true_length() {
+        let got = grouped(b"MSH|1\nPID|0123456789\nMSH|2\n", 10, 12);
+        assert_eq!(
+            got,
+            vec![
+                (b"MSH|1".to_vec(), 1, 0, Some(20)),
+                (b"MSH|2".to_vec(), 3, 21, None)
             ]
         );
     }

@@ -9,9 +9,13 @@ use std::time::{Duration, Instant};
 use ward_model::{ContextKind, NewQuarantined, Position};
 use ward_store::{Batch, Checkpoint, Store};
 
-/// The format name recorded on quarantined context records, so `ward quarantine retry`
-/// sends them back through the context parser.
+/// The format names recorded on quarantined context records, so `ward quarantine retry`
+/// sends them back through the right context parser.
 pub const CONTEXT_FORMAT: &str = "fhir-context";
+pub const HL7_CONTEXT_FORMAT: &str = "hl7-context";
+
+pub(crate) type ContextParser =
+    fn(&[u8], &mut Vec<Result<ward_model::ContextResource, ward_decode::DecodeError>>);
 
 /// What one context import did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,7 +46,23 @@ pub fn import_context(
         source_name: name.clone(),
         error,
     };
-    let (first, mut rest) = frame(source, 1024, 16 << 20, max_document_bytes)?;
+    // FHIR resources (NDJSON, Bundles) by default; HL7 v2 ADT messages, which span lines,
+    // when the first lines are HL7.
+    let mut parse: ContextParser = ward_decode::context::parse_context;
+    let mut format = CONTEXT_FORMAT;
+    let (first, mut rest) = frame(source, 1024, 16 << 20, max_document_bytes, &mut |lines| {
+        if lines
+            .iter()
+            .any(|(line, _)| ward_decode::hl7::starts_message(line))
+        {
+            parse = ward_decode::hl7::adt_context;
+            format = HL7_CONTEXT_FORMAT;
+            return Ok(ward_decode::Framing::Grouped(
+                ward_decode::hl7::starts_message,
+            ));
+        }
+        Ok(ward_decode::Framing::Lines)
+    })?;
     let chunks = first
         .map(Ok)
         .into_iter()
@@ -74,7 +94,7 @@ pub fn import_context(
             if let Some(len) = r.oversized {
                 let mut q = NewQuarantined::new(
                     &name,
-                    CONTEXT_FORMAT,
+                    format,
                     position,
                     "record exceeds the size limit",
                     bytes,
@@ -84,7 +104,7 @@ pub fn import_context(
                 continue;
             }
             out.clear();
-            ward_decode::context::parse_context(bytes, &mut out);
+            parse(bytes, &mut out);
             if !checked {
                 // As for events: a source whose first record holds no context resource at all
                 // is not context, and is refused whole rather than quarantined line by line.
@@ -95,7 +115,7 @@ pub fn import_context(
                         .unwrap_or_else(|| "holds no resource".into());
                     return Err(IngestError::NotFormat {
                         source_name: name,
-                        format: "FHIR context (Patient, Practitioner, PractitionerRole, Organization, Encounter, CareTeam)"
+                        format: "organisation context (FHIR Patient, Practitioner, PractitionerRole, Organization, Encounter, CareTeam, or HL7 v2 ADT)"
                             .into(),
                         line: r.line,
                         reason,
@@ -112,13 +132,9 @@ pub fn import_context(
                             entry: e.entry,
                             ..position
                         };
-                        batch.quarantined.push(NewQuarantined::new(
-                            &name,
-                            CONTEXT_FORMAT,
-                            position,
-                            e.reason,
-                            raw,
-                        ));
+                        batch
+                            .quarantined
+                            .push(NewQuarantined::new(&name, format, position, e.reason, raw));
                     }
                 }
             }

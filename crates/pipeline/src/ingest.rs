@@ -7,7 +7,7 @@ use crossbeam_channel::bounded;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
-use ward_decode::{Decoded, Decoder};
+use ward_decode::{Decoded, Decoder, Framing, SourceDecoder};
 use ward_model::{NewQuarantined, Position};
 use ward_store::{Batch, Checkpoint, Store};
 
@@ -41,6 +41,9 @@ pub struct IngestOptions {
     pub max_record_bytes: usize,
     /// Largest single JSON document (pretty-printed resource or Bundle) read whole.
     pub max_document_bytes: u64,
+    /// The year for timestamps that leave it out (RFC 3164 syslog): the year the file was
+    /// last written, or the receiving clock's. `None`: such records are quarantined.
+    pub year: Option<i32>,
 }
 
 impl Default for IngestOptions {
@@ -53,6 +56,7 @@ impl Default for IngestOptions {
                 .clamp(1, 8),
             max_record_bytes: 16 << 20,
             max_document_bytes: 256 << 20,
+            year: None,
         }
     }
 }
@@ -123,21 +127,32 @@ pub fn ingest(
         }
     };
 
+    // The decoder is chosen from the first lines before framing, because its framing decides
+    // where records end; a whole JSON document is chosen for after it is read.
+    let mut chosen = named;
     let (first, mut chunker) = frame(
         source,
         RECORDS_PER_CHUNK,
         options.max_record_bytes,
         options.max_document_bytes,
+        &mut |lines| {
+            let decoder = choose_decoder(&name, chosen, lines)?;
+            chosen = Some(decoder);
+            Ok(decoder.framing())
+        },
     )?;
     let Some(first) = first else {
         return Ok(IngestSummary {
             source: name,
-            format: named.map_or("auto", |d| d.name()).into(),
+            format: chosen.map_or("auto", |d| d.name()).into(),
             ..Default::default()
         });
     };
-    let decoder = choose_decoder(&name, named, &first)?;
-    check_format(&name, decoder, &first)?;
+    let decoder = match chosen {
+        Some(decoder) => decoder,
+        None => choose_decoder(&name, None, &sample(&first))?,
+    };
+    check_format(&name, decoder, options.year, &first)?;
 
     let mut summary = IngestSummary {
         source: name.clone(),
@@ -151,6 +166,7 @@ pub fn ingest(
         first,
         &mut chunker,
         options.workers,
+        options.year,
         progress,
         &mut summary,
     )?;
@@ -158,18 +174,26 @@ pub fn ingest(
     Ok(summary)
 }
 
+/// Sample lines with their line numbers.
+pub(crate) type Sample<'a> = [(&'a [u8], u64)];
+
+/// Picks the framing of a source from its first lines (and may remember the decoder it chose).
+pub(crate) type FramingFor<'f> = dyn FnMut(&Sample<'_>) -> Result<Framing, IngestError> + 'f;
+
 /// A source cut into records: its first chunk (read now, to recognise the format) and the
 /// chunker that yields the rest.
 pub(crate) type Framed = (Option<Chunk>, Chunker<Box<dyn Read + Send>>);
 
 /// Frames a source: a pretty-printed JSON document (a resource or Bundle spanning lines) is
 /// one record, kept byte for byte and bounded by `max_document`; anything else is read by
-/// lines, in chunks of `records_per_chunk`.
+/// lines (or groups of lines, as the framing `framing_for` picks from the first lines says),
+/// in chunks of `records_per_chunk`.
 pub(crate) fn frame(
     source: Source,
     records_per_chunk: usize,
     max_record: usize,
     max_document: u64,
+    framing_for: &mut FramingFor<'_>,
 ) -> Result<Framed, IngestError> {
     let name = source.name;
     let io_err = |error| IngestError::Io {
@@ -179,8 +203,16 @@ pub(crate) fn frame(
     let mut reader = BufReader::with_capacity(1 << 20, source.reader);
     let head = reader.fill_buf().map_err(io_err)?;
     if !ward_decode::json::looks_like_json_document(first_line(head)) {
+        let framing = if head.is_empty() {
+            Framing::Lines
+        } else {
+            framing_for(&head_lines(head))?
+        };
         let reader: Box<dyn Read + Send> = Box::new(reader);
         let mut chunker = Chunker::new(reader, records_per_chunk, max_record);
+        if let Framing::Grouped(starts_record) = framing {
+            chunker = chunker.grouped(starts_record);
+        }
         return Ok((chunker.next_chunk().map_err(io_err)?, chunker));
     }
     let mut whole = Vec::new();
@@ -215,6 +247,27 @@ pub(crate) fn frame(
     ))
 }
 
+/// The first non-blank lines of what the source's buffer holds, with their line numbers:
+/// the sample a format is recognised from.
+fn head_lines(head: &[u8]) -> Vec<(&[u8], u64)> {
+    let mut lines = Vec::new();
+    let mut rest = head;
+    let mut number = 0;
+    while !rest.is_empty() && lines.len() < SNIFF_RECORDS {
+        number += 1;
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(nl) => (&rest[..nl], &rest[nl + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            lines.push((line, number));
+        }
+        rest = next;
+    }
+    lines
+}
+
 fn first_line(head: &[u8]) -> &[u8] {
     let start = head
         .iter()
@@ -239,12 +292,11 @@ fn sample(chunk: &Chunk) -> Vec<(&[u8], u64)> {
 fn choose_decoder(
     name: &str,
     named: Option<&'static dyn Decoder>,
-    first: &Chunk,
+    records: &[(&[u8], u64)],
 ) -> Result<&'static dyn Decoder, IngestError> {
     if let Some(decoder) = named {
         return Ok(decoder);
     }
-    let records = sample(first);
     let bytes: Vec<&[u8]> = records.iter().map(|(r, _)| *r).collect();
     ward_decode::detect(&bytes).ok_or_else(|| {
         let (record, line) = records.first().copied().unwrap_or((&[], 1));
@@ -260,7 +312,13 @@ fn choose_decoder(
 /// Refuses a source none of whose first records decode: it is not in the format at all, and
 /// quarantining every line of it would bury real problems. One good record among them is
 /// enough to proceed (bad lines then are quarantined one by one).
-fn check_format(name: &str, decoder: &dyn Decoder, first: &Chunk) -> Result<(), IngestError> {
+fn check_format(
+    name: &str,
+    decoder: &'static dyn Decoder,
+    year: Option<i32>,
+    first: &Chunk,
+) -> Result<(), IngestError> {
+    let mut decoder = RecordDecoder::new(decoder, year);
     let mut out = Vec::new();
     let mut first_bad = None;
     for (record, line) in sample(first) {
@@ -289,7 +347,65 @@ fn check_format(name: &str, decoder: &dyn Decoder, first: &Chunk) -> Result<(), 
 }
 
 /// Decodes one chunk into a store batch.
-pub(crate) fn decode_chunk(decoder: &dyn Decoder, source: &str, chunk: &Chunk) -> (Batch, u64) {
+/// Decodes the records of one source: a stateless decoder (records independent, any worker
+/// may take any chunk) or the one stateful decoder of the source (records read in order).
+pub(crate) enum RecordDecoder {
+    Stateless {
+        decoder: &'static dyn Decoder,
+        year: Option<i32>,
+    },
+    Stateful {
+        name: &'static str,
+        decoder: Box<dyn SourceDecoder>,
+    },
+}
+
+impl RecordDecoder {
+    pub(crate) fn new(decoder: &'static dyn Decoder, year: Option<i32>) -> Self {
+        match decoder.start() {
+            Some(stateful) => RecordDecoder::Stateful {
+                name: decoder.name(),
+                decoder: stateful,
+            },
+            None => RecordDecoder::Stateless { decoder, year },
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            RecordDecoder::Stateless { decoder, .. } => decoder.name(),
+            RecordDecoder::Stateful { name, .. } => name,
+        }
+    }
+
+    fn decode(&mut self, record: &[u8], out: &mut Vec<Decoded>) {
+        match self {
+            RecordDecoder::Stateless {
+                decoder,
+                year: Some(year),
+            } => decoder.decode_in_year(record, *year, out),
+            RecordDecoder::Stateless {
+                decoder,
+                year: None,
+            } => decoder.decode(record, out),
+            RecordDecoder::Stateful { decoder, .. } => decoder.decode(record, out),
+        }
+    }
+
+    /// A stateful decoder legitimately yields nothing for records that only set its state
+    /// (headers); for a stateless one, a record with no event is a bad record.
+    fn empty_is_bad(&self) -> bool {
+        matches!(self, RecordDecoder::Stateless { .. })
+    }
+}
+
+/// Decodes one chunk into a store batch.
+pub(crate) fn decode_chunk(
+    decoder: &mut RecordDecoder,
+    source: &str,
+    chunk: &Chunk,
+) -> (Batch, u64) {
+    let format = decoder.name();
     let mut batch = Batch {
         events: Vec::with_capacity(chunk.records.len()),
         quarantined: Vec::new(),
@@ -309,7 +425,7 @@ pub(crate) fn decode_chunk(decoder: &dyn Decoder, source: &str, chunk: &Chunk) -
         if let Some(len) = r.oversized {
             let mut q = NewQuarantined::new(
                 source,
-                decoder.name(),
+                format,
                 position,
                 format!(
                     "record of {len} bytes exceeds the size limit; raise ingest.max_record_bytes or split it"
@@ -322,17 +438,17 @@ pub(crate) fn decode_chunk(decoder: &dyn Decoder, source: &str, chunk: &Chunk) -
         }
         out.clear();
         decoder.decode(bytes, &mut out);
-        if out.is_empty() {
+        if out.is_empty() && decoder.empty_is_bad() {
             batch.quarantined.push(NewQuarantined::new(
                 source,
-                decoder.name(),
+                format,
                 position,
                 "holds no event",
                 bytes,
             ));
         }
         for decoded in out.drain(..) {
-            push_decoded(&mut batch, decoded, source, decoder.name(), position, bytes);
+            push_decoded(&mut batch, decoded, source, format, position, bytes);
         }
     }
     (batch, chunk.records.len() as u64)
@@ -373,6 +489,7 @@ fn run_stream<R: Read + Send>(
     first: Chunk,
     chunker: &mut Chunker<R>,
     workers: usize,
+    year: Option<i32>,
     progress: &(dyn Fn(u64) + Sync),
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
@@ -397,12 +514,19 @@ fn run_stream<R: Read + Send>(
             }
             Ok(chunker.offset())
         });
+        // A stateful decoder reads the source in order: one worker, which owns it.
+        let workers = if decoder.start().is_some() {
+            1
+        } else {
+            workers
+        };
         for _ in 0..workers {
             let chunk_rx = chunk_rx.clone();
             let batch_tx = batch_tx.clone();
+            let mut decoder = RecordDecoder::new(decoder, year);
             scope.spawn(move || {
                 for chunk in chunk_rx {
-                    let (batch, records) = decode_chunk(decoder, name, &chunk);
+                    let (batch, records) = decode_chunk(&mut decoder, name, &chunk);
                     if batch_tx.send((chunk.seq, batch, records)).is_err() {
                         break;
                     }

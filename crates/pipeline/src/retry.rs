@@ -1,7 +1,8 @@
 //! `ward quarantine retry`: runs quarantined records through the decoders again (after a
 //! decoder fix, or with the right `--format`) and releases those that now decode.
 
-use crate::context::CONTEXT_FORMAT;
+use crate::context::ContextParser;
+use crate::context::{CONTEXT_FORMAT, HL7_CONTEXT_FORMAT};
 use crate::error::IngestError;
 use crate::ingest::{known_formats, push_decoded};
 use ward_decode::Decoder;
@@ -28,12 +29,15 @@ pub fn retry_quarantine(
 ) -> Result<RetrySummary, IngestError> {
     let forced: Option<&'static dyn Decoder> = match format {
         None | Some("auto") => None,
-        Some(CONTEXT_FORMAT) => None,
+        Some(CONTEXT_FORMAT | HL7_CONTEXT_FORMAT) => None,
         Some(name) => {
             Some(
                 ward_decode::by_name(name).ok_or_else(|| IngestError::UnknownFormat {
                     name: name.to_string(),
-                    known: format!("{}, {CONTEXT_FORMAT}", known_formats()),
+                    known: format!(
+                        "{}, {CONTEXT_FORMAT}, {HL7_CONTEXT_FORMAT}",
+                        known_formats()
+                    ),
                 })?,
             )
         }
@@ -60,11 +64,18 @@ pub fn retry_quarantine(
                 summary.incomplete += 1;
                 continue;
             }
-            let as_context = format == Some(CONTEXT_FORMAT)
-                || (format.is_none() && record.format == CONTEXT_FORMAT);
-            if as_context {
+            let context_format = match format {
+                Some(f) => f,
+                None => record.format.as_str(),
+            };
+            let context_parser: Option<ContextParser> = match context_format {
+                CONTEXT_FORMAT => Some(ward_decode::context::parse_context),
+                HL7_CONTEXT_FORMAT => Some(ward_decode::hl7::adt_context),
+                _ => None,
+            };
+            if let Some(parse) = context_parser {
                 context_out.clear();
-                ward_decode::context::parse_context(&record.raw, &mut context_out);
+                parse(&record.raw, &mut context_out);
                 if !context_out.is_empty() && context_out.iter().all(Result::is_ok) {
                     resources.extend(context_out.drain(..).flatten());
                     released.push(q.id);
@@ -81,7 +92,8 @@ pub fn retry_quarantine(
                 continue;
             };
             out.clear();
-            decoder.decode(&record.raw, &mut out);
+            // The year a record was received in is the best guess for timestamps without one.
+            decoder.decode_in_year(&record.raw, q.quarantined_at.year(), &mut out);
             if out.is_empty() || out.iter().any(Result::is_err) {
                 summary.still_failing += 1;
                 continue;

@@ -208,3 +208,21 @@ pub fn ingest(events: u64, workers: Option<usize>, dir: Option<&Path>) -> Result
     println!("ratio to baseline parse: {:.2}x the time", wall / baseline);
     Ok(())
 }
+
+/// `ward bench simulate`: the simulator's generation rate, whole run included.
+pub fn simulate(events: u64, dir: Option<&Path>) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = dir.unwrap_or(tmp.path());
+    let (written, elapsed) =
+        ward_simulate::bench_events(events, dir).context("simulation failed")?;
+    let audit = dir.join("telemetry/ehr-audit.ndjson");
+    let bytes = std::fs::metadata(&audit).map(|m| m.len()).unwrap_or(0);
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "simulated {written} AuditEvents ({:.0} MB) in {secs:.2} s = {:.0} events/s, {:.0} MB/s",
+        bytes as f64 / 1e6,
+        written as f64 / secs,
+        bytes as f64 / 1e6 / secs
+    );
+    Ok(())
+}

@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Ingest telemetry files (`-` reads standard input).
     Ingest(IngestArgs),
+    /// Write a synthetic hospital: its organisation as FHIR context, its telemetry in the
+    /// formats real systems write, and `truth.json` naming every planted incident.
+    Simulate(SimulateArgs),
     /// Organisation context: staff, departments, patients, encounters, care teams.
     #[command(subcommand)]
     Context(ContextCommand),
@@ -62,10 +65,32 @@ pub struct IngestArgs {
     pub paths: Vec<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Directory to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The same seed writes the same files, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+    #[arg(long, default_value_t = 300)]
+    pub staff: u32,
+    #[arg(long, default_value_t = 5_000)]
+    pub patients: u32,
+    /// EHR audit events per second of simulated time (default: what the staff's work makes).
+    #[arg(long, value_name = "EPS")]
+    pub rate: Option<f64>,
+    /// First simulated day (UTC date).
+    #[arg(long, default_value = "2026-11-02")]
+    pub start: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ContextCommand {
     /// Import FHIR R4 Patient, Practitioner, PractitionerRole, Organization, Encounter and
-    /// CareTeam resources (NDJSON, Bundles or single resources).
+    /// CareTeam resources (NDJSON, Bundles or single resources), or HL7 v2 ADT messages.
     Import {
         #[arg(long)]
         json: bool,
@@ -147,6 +172,15 @@ pub struct FieldsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Write one simulated day of a 3,000-staff, 100,000-patient hospital sized to about
+    /// EVENTS AuditEvents, and report the generation rate.
+    Simulate {
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        /// Where to write (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Ingest a generated NDJSON file of FHIR AuditEvents into a fresh store, beside a
     /// baseline that only parses the same file with serde_json.
     Ingest {

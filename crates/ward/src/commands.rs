@@ -2,7 +2,7 @@
 
 use crate::cli::{
     AlertsArgs, BenchCommand, Cli, Command, ContextCommand, EventsArgs, IngestArgs,
-    QuarantineCommand,
+    QuarantineCommand, SimulateArgs,
 };
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -59,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Runtime { config, data_dir };
     match cli.command {
         Command::Ingest(args) => ingest(&ctx, args),
+        Command::Simulate(args) => simulate(args),
         Command::Context(ContextCommand::Import { json, paths }) => {
             context_import(&ctx, &paths, json)
         }
@@ -85,6 +86,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => verify(&ctx),
+        Command::Bench(BenchCommand::Simulate { events, dir }) => {
+            crate::bench::simulate(events, dir.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Ingest {
             events,
             workers,
@@ -96,14 +101,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn open_source(path: &Path) -> Result<(Source, Option<u64>)> {
+/// Opens a path (`-`: standard input), with its size when known and the year its records
+/// were written in, for timestamps that leave the year out (RFC 3164 syslog): the year the
+/// file was last modified, or the current year for standard input.
+fn open_source(path: &Path) -> Result<(Source, Option<u64>, i32)> {
     if path.as_os_str() == "-" {
-        return Ok((Source::new("-", std::io::stdin()), None));
+        return Ok((
+            Source::new("-", std::io::stdin()),
+            None,
+            Timestamp::now().year(),
+        ));
     }
     let file = std::fs::File::open(path)
         .map_err(|e| BadInput(format!("cannot open {}: {e}", path.display())))?;
-    let size = file.metadata().ok().map(|m| m.len());
-    Ok((Source::new(path.display().to_string(), file), size))
+    let metadata = file.metadata().ok();
+    let size = metadata.as_ref().map(|m| m.len());
+    let year = metadata
+        .and_then(|m| m.modified().ok())
+        .map(|t| Timestamp(chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis()).year())
+        .unwrap_or_else(|| Timestamp::now().year());
+    Ok((Source::new(path.display().to_string(), file), size, year))
 }
 
 fn progress_bar(size: Option<u64>, name: &str) -> Option<ProgressBar> {
@@ -136,6 +153,7 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
             .ingest
             .max_document_bytes
             .unwrap_or(defaults.max_document_bytes),
+        year: None,
     };
     let mut total = IngestSummary {
         source: "total".into(),
@@ -144,7 +162,11 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     for path in &args.paths {
-        let (source, size) = open_source(path)?;
+        let (source, size, year) = open_source(path)?;
+        let options = IngestOptions {
+            year: Some(year),
+            ..options.clone()
+        };
         let name = source.name.clone();
         let bar = progress_bar(size, &name);
         let progress = |bytes: u64| {
@@ -164,6 +186,48 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
     if args.paths.len() > 1 {
         print_summary(&mut stdout.lock(), &total, args.json)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(args: SimulateArgs) -> Result<ExitCode> {
+    let start = Timestamp::parse(&args.start).ok_or_else(|| {
+        BadInput(format!(
+            "cannot read --start {:?}: use a date such as 2026-11-02",
+            args.start
+        ))
+    })?;
+    if args.days == 0
+        || args.staff < ward_simulate::MIN_STAFF
+        || args.patients < ward_simulate::MIN_PATIENTS
+    {
+        return Err(BadInput(format!(
+            "a hospital needs --days 1 or more, --staff {} or more and --patients {} or more",
+            ward_simulate::MIN_STAFF,
+            ward_simulate::MIN_PATIENTS
+        ))
+        .into());
+    }
+    let config = ward_simulate::SimConfig {
+        seed: args.seed,
+        days: args.days,
+        staff: args.staff,
+        patients: args.patients,
+        start,
+        rate: args.rate,
+    };
+    let started = std::time::Instant::now();
+    let summary = ward_simulate::simulate(&config, &args.out)
+        .with_context(|| format!("cannot write the simulation to {}", args.out.display()))?;
+    for (path, records) in &summary.files {
+        println!("{:>10}  {}", records, path.display());
+    }
+    println!(
+        "simulated {} days: {} events, {} planted incidents (truth.json) in {:.1} s",
+        args.days,
+        summary.events,
+        summary.incidents,
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -199,7 +263,7 @@ fn context_import(ctx: &Runtime, paths: &[PathBuf], json: bool) -> Result<ExitCo
         .max_document_bytes
         .unwrap_or(IngestOptions::default().max_document_bytes);
     for path in paths {
-        let (source, _) = open_source(path)?;
+        let (source, _, _) = open_source(path)?;
         let s = ward_pipeline::import_context(&store, source, max_document_bytes)?;
         if json {
             let imported: serde_json::Map<String, serde_json::Value> = s

@@ -208,15 +208,12 @@ fn a_file_that_is_not_the_named_format_exits_2_naming_the_file_and_first_bad_lin
 #[test]
 fn an_unrecognisable_file_exits_2_and_suggests_format() {
     let ward = Ward::new();
-    let path = ward.file(
-        "syslog.txt",
-        b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed\n",
-    );
+    let path = ward.file("notes.txt", b"Dear team,\nthe audit is on Monday.\n");
     let out = ward.run(&["ingest", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("syslog.txt") && stderr.contains("--format"),
+        stderr.contains("notes.txt") && stderr.contains("--format"),
         "{stderr}"
     );
 }
@@ -443,4 +440,236 @@ fn docs_fields_md_matches_the_code() {
         documented == generated,
         "docs/fields.md is out of date: run `cargo run -- fields --markdown > docs/fields.md`"
     );
+}
+
+#[test]
+fn a_simulated_hospital_ingests_without_a_single_quarantined_record() {
+    let ward = Ward::new();
+    let out = ward.dir.path().join("sim");
+    let out_str = out.to_str().unwrap();
+    let printed = ward.ok(&[
+        "simulate",
+        "--out",
+        out_str,
+        "--seed",
+        "7",
+        "--days",
+        "1",
+        "--staff",
+        "60",
+        "--patients",
+        "600",
+    ]);
+    assert!(printed.contains("planted incidents"), "{printed}");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap();
+    assert!(
+        truth.as_array().is_some_and(|a| !a.is_empty())
+            || truth["incidents"].as_array().is_some_and(|a| !a.is_empty()),
+        "{truth}"
+    );
+
+    let mut context: Vec<String> = std::fs::read_dir(out.join("context"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
+    context.sort();
+    let mut args = vec!["context", "import", "--json"];
+    args.extend(context.iter().map(String::as_str));
+    for summary in ward.json_lines(&args) {
+        assert_eq!(summary["quarantined"], 0, "{summary}");
+    }
+
+    let audit = out.join("telemetry/ehr-audit.ndjson");
+    let summary = ward.ingest_json(&audit);
+    assert_eq!(summary["quarantined"], 0, "{summary}");
+    assert_eq!(summary["format"], "fhir");
+    assert!(summary["accepted"].as_u64().unwrap() > 1000, "{summary}");
+
+    // Deterministic: the same seed writes the same bytes.
+    let again = ward.dir.path().join("sim2");
+    ward.ok(&[
+        "simulate",
+        "--out",
+        again.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--days",
+        "1",
+        "--staff",
+        "60",
+        "--patients",
+        "600",
+    ]);
+    assert_eq!(
+        std::fs::read(&audit).unwrap(),
+        std::fs::read(again.join("telemetry/ehr-audit.ndjson")).unwrap()
+    );
+}
+
+#[test]
+fn simulate_refuses_an_impossible_hospital() {
+    let ward = Ward::new();
+    let out = ward.run(&[
+        "simulate",
+        "--out",
+        ward.dir.path().join("x").to_str().unwrap(),
+        "--staff",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn auth_log_lines_without_a_year_take_the_year_the_file_was_written() {
+    let ward = Ward::new();
+    let path = ward.file(
+        "auth.log",
+        b"Nov 27 03:12:01 vpn1 sshd[4242]: Failed password for invalid user admin from 203.0.113.9 port 51234 ssh2\n\
+          Nov 27 03:12:04 vpn1 sshd[4242]: Accepted password for jdoe from 203.0.113.9 port 51240 ssh2\n\
+          Nov 27 03:13:00 vpn1 CRON[99]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n",
+    );
+    let summary = ward.ingest_json(&path);
+    assert_eq!(
+        (
+            summary["accepted"].as_u64(),
+            summary["quarantined"].as_u64()
+        ),
+        (Some(3), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["format"], "authlog");
+    let year = chrono::DateTime::<chrono::Utc>::from(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+    )
+    .format("%Y")
+    .to_string();
+    let events = ward.json_lines(&[
+        "events",
+        "--json",
+        "--src-ip",
+        "203.0.113.9",
+        "--since",
+        "1970-01-01",
+    ]);
+    assert_eq!(events.len(), 2);
+    for e in &events {
+        assert!(
+            e["time"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{year}-11-27T03:1")),
+            "{e}"
+        );
+        assert_eq!(e["class_uid"], 3002);
+    }
+    assert_eq!(
+        events.iter().filter(|e| e["status"] == "failure").count(),
+        1
+    );
+}
+
+#[test]
+fn hl7_adt_messages_spanning_lines_are_events_and_context() {
+    let ward = Ward::new();
+    let adt = "MSH|^~\\&|EPIC|STMARY|WARD|STMARY|202611020815||ADT^A01|MSG0001|P|2.5\n\
+               EVN|A01|202611020810\n\
+               PID|1||MRN004411^^^STMARY^MR||LINDQVIST^MAJA||19510730|F|||12 ELM ROW^^SPRINGFIELD^IL^62701\n\
+               PV1|1|I|CARD^301^A|||||1035^OKAFOR^ADA|||CAR||||||||V9001\n\
+               MSH|^~\\&|EPIC|STMARY|WARD|STMARY|202611021200||ADT^A02|MSG0002|P|2.5\n\
+               EVN|A02|202611021158\n\
+               PID|1||MRN004411^^^STMARY^MR||LINDQVIST^MAJA||19510730|F\n\
+               PV1|1|I|ICU^2^B|||CARD^301^A||1035^OKAFOR^ADA|||CAR||||||||V9001\n";
+    let path = ward.file("adt.hl7", adt.as_bytes());
+    let summary = ward.ingest_json(&path);
+    assert_eq!(
+        (
+            summary["accepted"].as_u64(),
+            summary["quarantined"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["format"], "hl7");
+    let events = ward.json_lines(&[
+        "events",
+        "--json",
+        "--patient",
+        "MRN004411",
+        "--since",
+        "2026-01-01",
+    ]);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["metadata"]["event_code"], "A02");
+
+    let imported = ward.json_lines(&["context", "import", "--json", path.to_str().unwrap()]);
+    assert_eq!(imported[0]["quarantined"], 0, "{}", imported[0]);
+    assert_eq!(imported[0]["imported"]["Encounter"], 2, "{}", imported[0]);
+    let stats = ward.ok(&["context", "stats"]);
+    assert!(
+        stats
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Encounter", "1"]),
+        "the A02 replaces the A01's encounter: {stats}"
+    );
+}
+
+#[test]
+fn zeek_tsv_rows_are_read_with_the_header_that_precedes_them_and_bad_rows_are_quarantined() {
+    let ward = Ward::new();
+    let log = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+               #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\n\
+               #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\n\
+               1762070400.000000\tC1\t10.30.1.15\t49152\t10.10.0.5\t2575\ttcp\t-\t1.5\t900\t120\tSF\n\
+               1762070401.000000\tC2\t10.30.1.15\tnot-a-port\t10.10.0.5\t2575\ttcp\t-\t1.5\t900\t120\tSF\n\
+               1762070402.000000\tC3\t192.168.50.7\t50000\t10.10.0.9\t5432\ttcp\t-\t0.2\t10\t0\tS0\n";
+    let path = ward.file("conn.log", log.as_bytes());
+    let summary = ward.ingest_json(&path);
+    assert_eq!(
+        (
+            summary["accepted"].as_u64(),
+            summary["quarantined"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{summary}"
+    );
+    let quarantined = ward.json_lines(&["quarantine", "list", "--json"]);
+    assert_eq!(quarantined[0]["position"]["line"], 9);
+    let events = ward.json_lines(&[
+        "events",
+        "--json",
+        "--src-ip",
+        "192.168.50.7",
+        "--since",
+        "2025-01-01",
+    ]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["dst_endpoint"]["port"], 5432);
+}
+
+#[test]
+fn ingests_the_ihe_atna_sample_messages() {
+    let Some(data) = shared_data() else { return };
+    let ward = Ward::new();
+    let mut files = 0;
+    for entry in std::fs::read_dir(data.join("atna")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "xml") {
+            continue;
+        }
+        let summary = ward.ingest_json(&path);
+        assert_eq!(
+            (
+                summary["accepted"].as_u64(),
+                summary["quarantined"].as_u64()
+            ),
+            (Some(1), Some(0)),
+            "{summary}"
+        );
+        assert_eq!(summary["format"], "atna", "{summary}");
+        files += 1;
+    }
+    assert_eq!(files, 12);
 }

@@ -45,10 +45,52 @@ fn other_json_objects_fall_back_to_json_lines() {
 
 #[test]
 fn text_and_binary_are_not_claimed() {
-    assert_eq!(
-        picked(&[b"<85>1 2024-05-01T00:00:00Z host app - - - hello"]),
-        None
-    );
+    assert_eq!(picked(&[b"hello, world"]), None);
     assert_eq!(picked(&[b"\x89PNG\r\n\x1a\n"]), None);
     assert_eq!(picked(&[]), None);
+}
+
+#[test]
+fn syslog_sources_go_to_atna_authlog_or_syslog_by_content() {
+    let generic: &[u8] = b"<85>1 2024-05-01T00:00:00Z host app - - - hello";
+    let sshd: &[u8] =
+        b"May  1 10:00:00 web1 sshd[7]: Accepted password for a from 10.0.0.1 port 2 ssh2";
+    let cron: &[u8] = b"May  1 10:00:00 web1 CRON[9]: (root) CMD (true)";
+    let atna: &[u8] = b"<85>1 2024-05-01T00:00:00Z h EHR - IHE+RFC-3881 - <?xml version=\"1.0\"?>";
+    let journald: &[u8] =
+        br#"{"__REALTIME_TIMESTAMP":"1","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"x"}"#;
+    assert_eq!(picked(&[generic]), Some("syslog"));
+    assert_eq!(picked(&[cron, sshd]), Some("authlog"));
+    assert_eq!(picked(&[cron]), Some("syslog"));
+    assert_eq!(picked(&[generic, atna]), Some("atna"));
+    assert_eq!(
+        picked(&[b"<?xml version=\"1.0\"?>", b"<AuditMessage>"]),
+        Some("atna")
+    );
+    assert_eq!(picked(&[journald]), Some("authlog"));
+}
+
+#[test]
+fn windows_zeek_and_hl7_are_recognised_before_generic_json_lines() {
+    let otrf: &[u8] = br#"{"SourceName":"Microsoft-Windows-Sysmon","Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"TimeCreated":"2022-08-18T06:56:26.369Z"}"#;
+    let beat: &[u8] = br#"{"@timestamp":"2024-05-01T10:00:00Z","winlog":{"event_id":"4624","channel":"Security"}}"#;
+    assert_eq!(picked(&[otrf]), Some("windows"));
+    assert_eq!(picked(&[beat]), Some("windows"));
+    let zeek_json: &[u8] =
+        br#"{"ts":1714557600.1,"uid":"C1","id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2"}"#;
+    assert_eq!(picked(&[zeek_json]), Some("zeek"));
+    assert_eq!(
+        picked(&[b"#separator \\x09", b"#set_separator\t,"]),
+        Some("zeek")
+    );
+    assert_eq!(
+        picked(&[b"MSH|^~\\&|EPICADT|DH|LABADT|DH|20240501093012||ADT^A01|1|P|2.5"]),
+        Some("hl7")
+    );
+    assert_eq!(picked(&[b"\x0bMSH|^~\\&|A|B"]), Some("hl7"));
+    // An event id alone, without channel or winlog, is any application's JSON.
+    assert_eq!(
+        picked(&[br#"{"EventID":7,"time":"2024-05-01T00:00:00Z"}"#]),
+        Some("jsonl")
+    );
 }

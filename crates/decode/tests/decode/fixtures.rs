@@ -6,7 +6,7 @@
 //! Events are compared without `raw` (the input is beside them); instead every event's `raw`
 //! must be a slice of its record and its id the hash of that slice.
 
-use crate::support::{Outcome, Parser, records};
+use crate::support::{Outcome, Parser, records_for};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use ward_model::EventId;
@@ -32,8 +32,21 @@ fn error_json(line: u64, e: &ward_decode::DecodeError, record: &[u8]) -> Value {
 /// The outcome of decoding `file` with `parser`, as the expected file holds it.
 fn render(parser: Parser, file: &[u8]) -> Value {
     let mut items = Vec::new();
-    for record in records(file) {
-        match parser.run(record.bytes) {
+    // A decoder that reads a source's records in order (Zeek TSV) is fed the whole file so.
+    let mut source = match parser {
+        Parser::Events(d) => d.start(),
+        _ => None,
+    };
+    for record in records_for(parser, file) {
+        let outcome = match source.as_mut() {
+            Some(source) => {
+                let mut out = Vec::new();
+                source.decode(record.bytes, &mut out);
+                Outcome::Events(out)
+            }
+            None => parser.run(record.bytes),
+        };
+        match outcome {
             Outcome::Events(decoded) => {
                 for d in decoded {
                     items.push(match d {

@@ -6,14 +6,16 @@
 use crate::support::Parser;
 use std::path::{Path, PathBuf};
 
-/// The fixtures, and with `with_examples` the HL7 examples beside the repository when they are
+/// The fixtures, and with `with_examples` the HL7 and ATNA examples beside the repository when they are
 /// there (their absence is reported by the tests that need them).
 fn inputs(with_examples: bool) -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut dirs = vec![root.join("tests/fixtures")];
-    let examples = root.join("../../../shared/data/fhir");
-    if with_examples && examples.is_dir() {
-        dirs.push(examples);
+    for examples in ["fhir", "atna"] {
+        let examples = root.join("../../../shared/data").join(examples);
+        if with_examples && examples.is_dir() {
+            dirs.push(examples);
+        }
     }
     let mut files = Vec::new();
     while let Some(dir) = dirs.pop() {
@@ -23,7 +25,7 @@ fn inputs(with_examples: bool) -> Vec<(PathBuf, Vec<u8>)> {
                 dirs.push(path);
             } else if path
                 .extension()
-                .is_some_and(|e| e == "input" || e == "json")
+                .is_some_and(|e| e == "input" || e == "json" || e == "xml")
                 && !path.to_string_lossy().ends_with(".expected.json")
             {
                 let bytes = std::fs::read(&path).expect("input file");
@@ -52,6 +54,13 @@ fn exercise(record: &[u8]) {
     for parser in Parser::all() {
         if let Parser::Events(d) = parser {
             let _ = d.sniff(record);
+            // Decoders that read a source in order (Zeek TSV) see its lines one by one too.
+            if let Some(mut source) = d.start() {
+                let mut out = Vec::new();
+                for line in record.split(|&b| b == b'\n') {
+                    source.decode(line, &mut out);
+                }
+            }
         }
         let _ = parser.run(record);
     }

@@ -1,0 +1,510 @@
+//! Windows event logs exported as JSON lines: Winlogbeat (`winlog.event_data.*`), NXLog's flat
+//! objects, and the flat Sigma-style shape of the OTRF datasets (`EventID`, `Channel`,
+//! `Hostname`, `CommandLine` …). Detection rules written for Windows (Sigma) name fields as
+//! Windows does, so every source field stays reachable under that name: `unmapped.EventID`,
+//! `unmapped.CommandLine`. Winlogbeat's nesting is undone to the same names
+//! (`winlog.event_data.X` → `X`, `winlog.event_id` → `EventID`, `winlog.channel` → `Channel`,
+//! `winlog.computer_name` → `Hostname` and `Computer`), so one rule matches every export.
+//!
+//! On top of that the security events that matter are normalised (logon, logoff, special
+//! privileges, process creation, account and group changes); the table is in
+//! `docs/formats.md`. Binary EVTX files are not read here: they need the `evtx` crate and a
+//! decoder of their own.
+//!
+//! The object is parsed once and its map moved into `unmapped`, never copied. This decoder
+//! never panics, does no IO, and bounds how far it flattens nesting.
+
+use crate::json;
+use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
+use serde_json::{Map, Value};
+use std::sync::LazyLock;
+use ward_model::event::{auth_activity, class};
+use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
+
+const PRODUCT: &str = "windows";
+
+/// Keys that may carry the time, in order of preference (OTRF and Sigma-style exports write
+/// `TimeCreated`, Winlogbeat `@timestamp`, NXLog `EventTime`).
+const TIME_KEYS: [&str; 6] = [
+    "TimeCreated",
+    "@timestamp",
+    "EventTime",
+    "SystemTime",
+    "timestamp",
+    "EventReceivedTime",
+];
+
+/// Nested objects other than Winlogbeat's `winlog` are flattened to dotted paths only this
+/// deep, so a hostile line cannot multiply its size through long repeated key prefixes.
+const MAX_FLATTEN_DEPTH: usize = 4;
+const MAX_FLATTEN_PATH: usize = 128;
+
+/// Windows `Keywords` bits for the audit outcome.
+const AUDIT_SUCCESS: u64 = 0x8020_0000_0000_0000;
+const AUDIT_FAILURE: u64 = 0x8010_0000_0000_0000;
+
+/// The Windows event log (JSON export) decoder.
+pub struct WindowsEvent;
+
+impl Decoder for WindowsEvent {
+    fn name(&self) -> &'static str {
+        PRODUCT
+    }
+
+    fn description(&self) -> &'static str {
+        "Windows event logs as JSON lines (Winlogbeat, NXLog, Sigma-style flat); not EVTX"
+    }
+
+    fn framing(&self) -> Framing {
+        Framing::Lines
+    }
+
+    fn sniff(&self, record: &[u8]) -> Sniff {
+        let body = json::body(record);
+        if body.first() != Some(&b'{') {
+            return Sniff::No;
+        }
+        let window = body.get(..body.len().min(SNIFF_WINDOW)).unwrap_or(body);
+        let has = |finder: &memchr::memmem::Finder<'_>| finder.find(window).is_some();
+        let flat = has(&KEY_EVENT_ID) && (has(&KEY_CHANNEL) || has(&KEY_WINLOG));
+        let beat = has(&KEY_WINLOG) && has(&KEY_BEAT_EVENT_ID);
+        if flat || beat { Sniff::Yes } else { Sniff::No }
+    }
+
+    fn decode(&self, record: &[u8], out: &mut Vec<Decoded>) {
+        let body = json::body(record);
+        if body.first() != Some(&b'{') {
+            return out.push(Err(DecodeError::record(json::not_a_container(
+                body,
+                "one Windows event as a JSON object a line",
+            ))));
+        }
+        out.push(decode_object(body, record).map_err(DecodeError::record));
+    }
+}
+
+const SNIFF_WINDOW: usize = 64 * 1024;
+
+static KEY_EVENT_ID: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\"EventID\""));
+static KEY_CHANNEL: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\"Channel\""));
+static KEY_WINLOG: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\"winlog\""));
+static KEY_BEAT_EVENT_ID: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\"event_id\""));
+
+fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
+    let mut fields: Map<String, Value> = match json::parse::<Value>(body) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err("not a JSON object: expected one Windows event a line".into()),
+        Err(e) if json::is_syntax(&e) => return Err(format!("not JSON: {}", json::located(&e))),
+        Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
+    };
+    if fields.values().any(Value::is_object) {
+        fields = flatten_nested(fields);
+    }
+    let time = event_time(&fields)?;
+    let event_id = match fields.get("EventID") {
+        Some(value) => Some(event_id_of(value).ok_or_else(|| {
+            format!(
+                "EventID {} is not an event number",
+                json::clip(&value.to_string())
+            )
+        })?),
+        None => None,
+    };
+    // One spelling for every export, so `EventID: 4624` matches whatever wrote it.
+    if let Some(id) = event_id {
+        fields.insert("EventID".into(), Value::from(id));
+    }
+
+    let mut event = Event::from_record(PRODUCT, time, raw.to_vec());
+    event.metadata.event_code = event_id.map(|id| id.to_string());
+    event.metadata.uid = ["EventRecordID", "RecordNumber", "record_id"]
+        .iter()
+        .find_map(|k| match fields.get(*k)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+    event.device.hostname = scalar(&fields, "Hostname")
+        .or_else(|| scalar(&fields, "Computer"))
+        .map(str::to_string);
+    event.severity = Severity::Informational;
+    event.status = audit_outcome(&fields);
+    normalise(&mut event, event_id, &fields);
+    if event.status == Status::Failure {
+        event.severity = Severity::Medium;
+    }
+    event.unmapped = fields;
+    Ok(event)
+}
+
+/// Success or failure from the audit keywords: `Keywords` as hex text (Windows, OTRF), as a
+/// signed 64-bit number (NXLog) or as names (Winlogbeat), or NXLog's `EventType`.
+fn audit_outcome(fields: &Map<String, Value>) -> Status {
+    let keywords = match fields.get("Keywords") {
+        Some(Value::String(s)) => s
+            .strip_prefix("0x")
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok()),
+        Some(Value::Number(n)) => n.as_i64().map(|i| i as u64).or_else(|| n.as_u64()),
+        // Winlogbeat names the keywords: `["Audit Success"]`.
+        Some(Value::Array(names)) => names.iter().find_map(|n| match n.as_str()? {
+            "Audit Success" => Some(AUDIT_SUCCESS),
+            "Audit Failure" => Some(AUDIT_FAILURE),
+            _ => None,
+        }),
+        _ => None,
+    };
+    match (keywords, scalar(fields, "EventType")) {
+        (Some(k), _) if k & AUDIT_FAILURE == AUDIT_FAILURE => Status::Failure,
+        (Some(k), _) if k & AUDIT_SUCCESS == AUDIT_SUCCESS => Status::Success,
+        (_, Some("AUDIT_FAILURE")) => Status::Failure,
+        (_, Some("AUDIT_SUCCESS")) => Status::Success,
+        _ => Status::Unknown,
+    }
+}
+
+/// `EventID` as a number: Winlogbeat writes it as a string, some exports as an object
+/// (`{"#text": "4624", "Qualifiers": ""}`).
+fn event_id_of(value: &Value) -> Option<u32> {
+    match value {
+        Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Object(o) => o.get("#text").and_then(event_id_of),
+        _ => None,
+    }
+}
+
+/// The text of a scalar field, `None` when absent, not a string, or Windows' placeholder `-`.
+fn scalar<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    match fields.get(key)? {
+        Value::String(s) if !s.is_empty() && s != "-" => Some(s),
+        _ => None,
+    }
+}
+
+fn ip_of(fields: &Map<String, Value>, key: &str) -> Option<String> {
+    let text = scalar(fields, key)?.trim();
+    let bare = text.strip_prefix("::ffff:").unwrap_or(text);
+    bare.parse::<std::net::IpAddr>()
+        .is_ok()
+        .then(|| bare.to_string())
+}
+
+fn port_of(fields: &Map<String, Value>, key: &str) -> Option<u16> {
+    let port = match fields.get(key)? {
+        Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    (port != 0).then_some(port)
+}
+
+fn event_time(fields: &Map<String, Value>) -> Result<Timestamp, String> {
+    let mut first_bad = None;
+    for key in TIME_KEYS {
+        let Some(value) = fields.get(key) else {
+            continue;
+        };
+        let parsed = match value {
+            Value::String(s) => Timestamp::parse(s),
+            _ => None,
+        };
+        match parsed {
+            Some(t) => return Ok(t),
+            None => first_bad = first_bad.or(Some((key, value))),
+        }
+    }
+    Err(match first_bad {
+        Some((key, value)) => format!(
+            "{key} {} is not a time: expected an ISO 8601 instant",
+            json::clip(&value.to_string())
+        ),
+        None => "no time field: expected TimeCreated, @timestamp or EventTime".into(),
+    })
+}
+
+/// Lifts Winlogbeat's `winlog` object to Windows' own names and flattens any other nesting to
+/// dotted paths (`host.name`, `event.code`), within the bounds above.
+fn flatten_nested(fields: Map<String, Value>) -> Map<String, Value> {
+    let mut flat = Map::new();
+    let mut winlog = None;
+    for (key, value) in fields {
+        match value {
+            Value::Object(inner) if key == "winlog" => winlog = Some(inner),
+            // Some exports nest `TimeCreated: {SystemTime: …}` or `EventID: {#text: …}`.
+            Value::Object(mut inner)
+                if key == "TimeCreated" && inner.contains_key("SystemTime") =>
+            {
+                if let Some(t) = inner.remove("SystemTime") {
+                    flat.insert(key, t);
+                }
+            }
+            Value::Object(inner) if key == "EventID" => {
+                flat.insert(key, Value::Object(inner));
+            }
+            other => flatten_into(key, other, 0, &mut flat),
+        }
+    }
+    if let Some(winlog) = winlog {
+        lift_winlog(winlog, &mut flat);
+    }
+    flat
+}
+
+fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Map<String, Value>) {
+    match value {
+        Value::Object(inner)
+            if depth < MAX_FLATTEN_DEPTH && path.len() <= MAX_FLATTEN_PATH && !inner.is_empty() =>
+        {
+            for (key, value) in inner {
+                flatten_into(format!("{path}.{key}"), value, depth + 1, flat);
+            }
+        }
+        other => {
+            flat.insert(path, other);
+        }
+    }
+}
+
+/// Winlogbeat's `winlog` members under the names Windows (and Sigma) gives them. A name the
+/// record already has at its top level is not overwritten: the record's own field wins.
+fn lift_winlog(winlog: Map<String, Value>, flat: &mut Map<String, Value>) {
+    let put = |flat: &mut Map<String, Value>, key: &str, value: Value| {
+        if !flat.contains_key(key) {
+            flat.insert(key.to_string(), value);
+        }
+    };
+    for (key, value) in winlog {
+        match (key.as_str(), value) {
+            ("event_data" | "user_data", Value::Object(data)) => {
+                for (k, v) in data {
+                    put(flat, &k, v);
+                }
+            }
+            ("event_id", v) => put(flat, "EventID", v),
+            ("channel", v) => put(flat, "Channel", v),
+            ("computer_name", v) => {
+                put(flat, "Computer", v.clone());
+                put(flat, "Hostname", v);
+            }
+            ("provider_name", v) => {
+                put(flat, "Provider_Name", v.clone());
+                put(flat, "SourceName", v);
+            }
+            ("provider_guid", v) => put(flat, "ProviderGuid", v),
+            ("record_id", v) => put(flat, "EventRecordID", v),
+            ("task", v) => put(flat, "Task", v),
+            ("opcode", v) => put(flat, "Opcode", v),
+            ("keywords", v) => put(flat, "Keywords", v),
+            ("version", v) => put(flat, "Version", v),
+            (_, v) => flatten_into(format!("winlog.{key}"), v, 1, flat),
+        }
+    }
+}
+
+/// OCSF Account Change (3001) activities.
+mod account_activity {
+    pub const CREATE: u8 = 1;
+    pub const ENABLE: u8 = 2;
+    pub const DISABLE: u8 = 5;
+    pub const DELETE: u8 = 6;
+    pub const OTHER: u8 = 99;
+}
+
+/// OCSF Process Activity (1007) `launch`, Authorize Session (3003) and User Access Management
+/// (3005) `assign privileges`.
+const PROCESS_LAUNCH: u8 = 1;
+const ASSIGN_PRIVILEGES: u8 = 1;
+
+fn is_sysmon(fields: &Map<String, Value>) -> bool {
+    let mentions = |key| scalar(fields, key).is_some_and(|s| s.contains("Sysmon"));
+    mentions("Channel") || mentions("SourceName") || mentions("Provider_Name")
+}
+
+/// Class, activity, actor and endpoints of the events that matter; every other event is a
+/// Base Event whose actor is the subject account when it names one.
+fn normalise(event: &mut Event, event_id: Option<u32>, f: &Map<String, Value>) {
+    let set_user = |event: &mut Event, name: &str, domain: &str, sid: &str| {
+        let user = &mut event.actor.user;
+        user.name = scalar(f, name).map(str::to_string);
+        user.domain = scalar(f, domain).map(str::to_string);
+        user.uid = scalar(f, sid).map(str::to_string);
+    };
+    let subject = |event: &mut Event| {
+        set_user(
+            event,
+            "SubjectUserName",
+            "SubjectDomainName",
+            "SubjectUserSid",
+        )
+    };
+    let target =
+        |event: &mut Event| set_user(event, "TargetUserName", "TargetDomainName", "TargetUserSid");
+    let (class_uid, activity, name) = match (event_id, is_sysmon(f)) {
+        (Some(4624), _) => (class::AUTHENTICATION, auth_activity::LOGON, "logon"),
+        (Some(4625), _) => (class::AUTHENTICATION, auth_activity::LOGON, "logon failed"),
+        (Some(4648), _) => (
+            class::AUTHENTICATION,
+            auth_activity::LOGON,
+            "logon with explicit credentials",
+        ),
+        (Some(4634), _) => (class::AUTHENTICATION, auth_activity::LOGOFF, "logoff"),
+        (Some(4647), _) => (
+            class::AUTHENTICATION,
+            auth_activity::LOGOFF,
+            "user initiated logoff",
+        ),
+        (Some(4672), _) => (
+            class::AUTHORIZE_SESSION,
+            ASSIGN_PRIVILEGES,
+            "special privileges assigned",
+        ),
+        (Some(4688), _) => (class::PROCESS_ACTIVITY, PROCESS_LAUNCH, "process created"),
+        (Some(1), true) => (class::PROCESS_ACTIVITY, PROCESS_LAUNCH, "process created"),
+        (Some(4720), _) => (
+            class::ACCOUNT_CHANGE,
+            account_activity::CREATE,
+            "account created",
+        ),
+        (Some(4722), _) => (
+            class::ACCOUNT_CHANGE,
+            account_activity::ENABLE,
+            "account enabled",
+        ),
+        (Some(4725), _) => (
+            class::ACCOUNT_CHANGE,
+            account_activity::DISABLE,
+            "account disabled",
+        ),
+        (Some(4726), _) => (
+            class::ACCOUNT_CHANGE,
+            account_activity::DELETE,
+            "account deleted",
+        ),
+        (Some(4738), _) => (
+            class::ACCOUNT_CHANGE,
+            account_activity::OTHER,
+            "account changed",
+        ),
+        (Some(4728), _) => (
+            class::USER_ACCESS_MANAGEMENT,
+            ASSIGN_PRIVILEGES,
+            "member added to global group",
+        ),
+        (Some(4732), _) => (
+            class::USER_ACCESS_MANAGEMENT,
+            ASSIGN_PRIVILEGES,
+            "member added to local group",
+        ),
+        (Some(4756), _) => (
+            class::USER_ACCESS_MANAGEMENT,
+            ASSIGN_PRIVILEGES,
+            "member added to universal group",
+        ),
+        _ => (class::BASE_EVENT, 0, ""),
+    };
+    event.class_uid = class_uid;
+    event.activity_id = activity;
+    if !name.is_empty() {
+        event.activity_name = Some(name.to_string());
+    }
+    match event_id {
+        Some(4624 | 4625 | 4648) => {
+            target(event);
+            event.src_endpoint = Endpoint {
+                ip: ip_of(f, "IpAddress"),
+                hostname: scalar(f, "WorkstationName").map(str::to_string),
+                port: port_of(f, "IpPort"),
+            };
+            if event_id == Some(4648) {
+                event.dst_endpoint.hostname = scalar(f, "TargetServerName").map(str::to_string);
+            }
+            if event_id == Some(4625) {
+                event.status = Status::Failure;
+                event.status_detail = scalar(f, "SubStatus")
+                    .filter(|s| *s != "0x0")
+                    .or_else(|| scalar(f, "Status"))
+                    .or_else(|| scalar(f, "FailureReason"))
+                    .map(str::to_string);
+            } else if event.status == Status::Unknown {
+                event.status = Status::Success;
+            }
+        }
+        Some(4634 | 4647) => target(event),
+        Some(4720 | 4722 | 4725 | 4726 | 4738) => {
+            subject(event);
+            event.resource.r#type = Some("User".into());
+            event.resource.id = scalar(f, "TargetUserName").map(str::to_string);
+        }
+        Some(4728 | 4732 | 4756) => {
+            subject(event);
+            event.resource.r#type = Some("Group".into());
+            event.resource.id = scalar(f, "TargetUserName").map(str::to_string);
+        }
+        _ if class_uid == class::PROCESS_ACTIVITY && event_id == Some(1) => sysmon_user(event, f),
+        _ => {
+            subject(event);
+            if event.actor.user.name.is_none() {
+                sysmon_user(event, f);
+            }
+        }
+    }
+}
+
+/// Sysmon names the account as `DOMAIN\name` in `User`.
+fn sysmon_user(event: &mut Event, f: &Map<String, Value>) {
+    let Some(user) = scalar(f, "User") else {
+        return;
+    };
+    let (domain, name) = match user.split_once('\\') {
+        Some((domain, name)) => (Some(domain), name),
+        None => (None, user),
+    };
+    event.actor.user.name = Some(name.to_string());
+    event.actor.user.domain = domain.map(str::to_string);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(line: &str) -> Event {
+        let mut out = Vec::new();
+        WindowsEvent.decode(line.as_bytes(), &mut out);
+        match out.pop() {
+            Some(Ok(event)) => event,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn winlogbeat_event_data_is_lifted_to_windows_names() {
+        let e = decode(
+            r#"{"@timestamp":"2024-05-01T10:00:00Z","winlog":{"event_id":"4624","channel":"Security","computer_name":"DC01","event_data":{"TargetUserName":"jsmith","LogonType":"3","IpAddress":"10.0.0.5"}},"host":{"name":"dc01"}}"#,
+        );
+        assert_eq!(e.field("unmapped.EventID").unwrap().to_text(), "4624");
+        assert_eq!(e.field("unmapped.Channel").unwrap().to_text(), "Security");
+        assert_eq!(e.field("unmapped.Computer").unwrap().to_text(), "DC01");
+        assert_eq!(e.field("unmapped.LogonType").unwrap().to_text(), "3");
+        assert_eq!(e.field("unmapped.host.name").unwrap().to_text(), "dc01");
+        assert_eq!(e.actor.user.name.as_deref(), Some("jsmith"));
+        assert_eq!(e.src_endpoint.ip.as_deref(), Some("10.0.0.5"));
+        assert_eq!(e.device.hostname.as_deref(), Some("DC01"));
+        assert_eq!(
+            e.id,
+            ward_model::EventId::of_record(PRODUCT, e.time, &e.raw)
+        );
+    }
+
+    #[test]
+    fn dash_ip_address_is_no_source() {
+        let e = decode(
+            r#"{"EventID":4624,"Channel":"Security","TimeCreated":"2024-05-01T10:00:00Z","TargetUserName":"SYSTEM","IpAddress":"-","IpPort":"-"}"#,
+        );
+        assert!(e.src_endpoint.is_empty());
+        assert_eq!(e.status, Status::Success);
+    }
+}

@@ -1,0 +1,455 @@
+//! Writes the organisation's context as a hospital's systems would export it: FHIR R4 NDJSON
+//! (Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam), the HR
+//! roster as CSV, and the asset and network-zone inventory as CSV and TOML.
+//!
+//! The JSON is written by hand: every string comes from the simulator's own ASCII tables or is
+//! built from digits, so nothing needs escaping (a test in `names` proves the tables are safe).
+//! Never write a string from outside those tables here without escaping it. The resources
+//! carry the R4 required elements (Encounter `status` and `class`); the formats of the CSV
+//! and TOML files are documented in `docs/simulate.md`.
+
+use crate::clinical::{Class, Encounter};
+use crate::org::{Dept, DeptKind, Employment, Kin, Org, Zone, label};
+use crate::org::{HOSPITAL_ID, HOSPITAL_NAME, LOGIN_SYSTEM, MRN_SYSTEM};
+use chrono::DateTime;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub const ROLE_SYSTEM: &str = "http://wgh.example.org/fhir/CodeSystem/staff-role";
+pub const DEPARTMENT_SYSTEM: &str = "http://wgh.example.org/fhir/NamingSystem/department";
+const V3_ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+const V3_CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+const V3_PARTICIPATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+
+/// `YYYY-MM-DD` of a day counted from the Unix epoch.
+pub fn date(days: i64) -> String {
+    DateTime::from_timestamp(days * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// FHIR `instant` / `dateTime` with seconds, UTC.
+pub fn instant(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+pub fn practitioner_id(staff: u32) -> String {
+    format!("pr{}", Org::login(staff))
+}
+
+pub fn patient_id(patient: u32) -> String {
+    format!("pt{patient:06}")
+}
+
+pub fn login_name(staff: u32) -> String {
+    format!("u{}", Org::login(staff))
+}
+
+/// A file being written line by line, counting its records.
+pub struct Lines {
+    pub path: PathBuf,
+    out: BufWriter<File>,
+    pub records: u64,
+}
+
+impl Lines {
+    pub fn create(path: PathBuf) -> io::Result<Self> {
+        let out = BufWriter::with_capacity(256 * 1024, File::create(&path)?);
+        Ok(Lines {
+            path,
+            out,
+            records: 0,
+        })
+    }
+
+    /// Writes `line` and a newline; counts it as a record when `record` is true.
+    pub fn line(&mut self, line: &str, record: bool) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.records += record as u64;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<(PathBuf, u64)> {
+        self.out.flush()?;
+        Ok((self.path, self.records))
+    }
+}
+
+fn human_name(s: &mut String, family: &str, given: &str) {
+    let _ = write!(
+        s,
+        r#""name":[{{"use":"official","family":"{family}","given":["{given}"]}}]"#
+    );
+}
+
+fn address(s: &mut String, org: &Org, household: u32) {
+    let h = &org.households[household as usize];
+    let st = &org.streets[h.street as usize];
+    let _ = write!(
+        s,
+        r#""address":[{{"use":"home","line":["{} {} {}"],"city":"{}","state":"{}","postalCode":"{}","country":"US"}}]"#,
+        h.number, st.name, st.suffix, st.city, st.state, st.postal
+    );
+}
+
+fn gender(female: bool) -> &'static str {
+    if female { "female" } else { "male" }
+}
+
+/// Writes every context file that does not change during the simulation.
+pub fn write_static(org: &Org, dir: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
+    Ok(vec![
+        organizations(org, dir)?,
+        practitioners(org, dir)?,
+        practitioner_roles(org, dir)?,
+        patients(org, dir)?,
+        roster(org, dir)?,
+        assets(org, dir)?,
+        zones(dir)?,
+    ])
+}
+
+fn organizations(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("organization.ndjson"))?;
+    f.line(
+        &format!(
+            r#"{{"resourceType":"Organization","id":"{HOSPITAL_ID}","active":true,"type":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/organization-type","code":"prov","display":"Healthcare Provider"}}]}}],"name":"{HOSPITAL_NAME}"}}"#
+        ),
+        true,
+    )?;
+    for dept in &org.depts {
+        f.line(
+            &format!(
+                r#"{{"resourceType":"Organization","id":"{}","identifier":[{{"system":"{DEPARTMENT_SYSTEM}","value":"{}"}}],"active":true,"type":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/organization-type","code":"dept","display":"Hospital Department"}}]}}],"name":"{}","partOf":{{"reference":"Organization/{HOSPITAL_ID}"}}}}"#,
+                dept.org_id(),
+                dept.code,
+                dept.name
+            ),
+            true,
+        )?;
+    }
+    f.finish()
+}
+
+fn practitioners(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("practitioners.ndjson"))?;
+    let mut s = String::with_capacity(512);
+    for (i, st) in org.staff.iter().enumerate() {
+        let i = i as u32;
+        s.clear();
+        let active = !matches!(st.employment, Employment::Terminated(_));
+        let _ = write!(
+            s,
+            r#"{{"resourceType":"Practitioner","id":"{}","identifier":[{{"system":"{LOGIN_SYSTEM}","value":"{}"}}],"active":{active},"#,
+            practitioner_id(i),
+            login_name(i)
+        );
+        human_name(&mut s, st.family, st.given);
+        let _ = write!(
+            s,
+            r#","gender":"{}","birthDate":"{}","#,
+            gender(st.female),
+            date(st.birth)
+        );
+        address(&mut s, org, st.household);
+        s.push('}');
+        f.line(&s, true)?;
+    }
+    f.finish()
+}
+
+fn practitioner_roles(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("practitioner-roles.ndjson"))?;
+    let mut s = String::with_capacity(512);
+    for (i, st) in org.staff.iter().enumerate() {
+        let i = i as u32;
+        s.clear();
+        let dept = &org.depts[st.dept as usize];
+        let (active, end) = match st.employment {
+            Employment::Terminated(at) => (false, Some(at)),
+            _ => (true, None),
+        };
+        let _ = write!(
+            s,
+            r#"{{"resourceType":"PractitionerRole","id":"prr{}","active":{active},"period":{{"start":"{}""#,
+            Org::login(i),
+            date(st.hired)
+        );
+        if let Some(end) = end {
+            let _ = write!(s, r#","end":"{}""#, date(end));
+        }
+        let _ = write!(
+            s,
+            r#"}},"practitioner":{{"reference":"Practitioner/{}"}},"organization":{{"reference":"Organization/{}"}},"code":[{{"coding":[{{"system":"{ROLE_SYSTEM}","code":"{}","display":"{}"}}]}}]}}"#,
+            practitioner_id(i),
+            dept.org_id(),
+            st.role.code(),
+            st.role.display()
+        );
+        f.line(&s, true)?;
+    }
+    f.finish()
+}
+
+fn patients(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("patients.ndjson"))?;
+    let mut s = String::with_capacity(1024);
+    for (i, p) in org.patients.iter().enumerate() {
+        s.clear();
+        let _ = write!(
+            s,
+            r#"{{"resourceType":"Patient","id":"{}","#,
+            patient_id(i as u32)
+        );
+        if p.labels != 0 {
+            let mut labels: Vec<(&str, &str, &str)> = Vec::new();
+            if p.labels & label::RESTRICTED != 0 {
+                labels.push((V3_CONFIDENTIALITY, "R", "restricted"));
+            }
+            if p.labels & label::VERY_RESTRICTED != 0 {
+                labels.push((V3_CONFIDENTIALITY, "V", "very restricted"));
+            }
+            if p.labels & label::CELEBRITY != 0 {
+                labels.push((V3_ACT_CODE, "CEL", "celebrity"));
+            }
+            if p.labels & label::EMPLOYEE != 0 {
+                labels.push((V3_ACT_CODE, "EMP", "employee"));
+            }
+            s.push_str(r#""meta":{"security":["#);
+            for (k, (system, code, display)) in labels.iter().enumerate() {
+                if k > 0 {
+                    s.push(',');
+                }
+                let _ = write!(
+                    s,
+                    r#"{{"system":"{system}","code":"{code}","display":"{display}"}}"#
+                );
+            }
+            s.push_str("]},");
+        }
+        let _ = write!(
+            s,
+            r#""identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR","display":"Medical record number"}}]}},"system":"{MRN_SYSTEM}","value":"MRN{:07}"}}],"#,
+            1_000_000 + i
+        );
+        human_name(&mut s, p.family, p.given);
+        let _ = write!(
+            s,
+            r#","gender":"{}","birthDate":"{}","#,
+            gender(p.female),
+            date(p.birth)
+        );
+        if let Some(died) = p.deceased {
+            let _ = write!(s, r#""deceasedDateTime":"{}","#, instant(died));
+        }
+        address(&mut s, org, p.household);
+        if let Some(c) = &p.contact
+            && !c.given.is_empty()
+        {
+            let (code, display) = c.kin.code();
+            let kind = if c.kin == Kin::Friend {
+                ("C", "Emergency Contact")
+            } else {
+                ("N", "Next-of-Kin")
+            };
+            let _ = write!(
+                s,
+                r#","contact":[{{"relationship":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0131","code":"{}","display":"{}"}}]}},{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"{code}","display":"{display}"}}]}}],"name":{{"use":"official","family":"{}","given":["{}"]}}}}]"#,
+                kind.0, kind.1, c.family, c.given
+            );
+        }
+        s.push('}');
+        f.line(&s, true)?;
+    }
+    f.finish()
+}
+
+/// Columns: login, name, department, role, hire_date, termination_date, status.
+fn roster(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("hr-roster.csv"))?;
+    f.line(
+        "login,name,department,role,hire_date,termination_date,status",
+        false,
+    )?;
+    for (i, st) in org.staff.iter().enumerate() {
+        let (terminated, status) = match st.employment {
+            Employment::Active => (String::new(), "active"),
+            Employment::OnLeave => (String::new(), "on-leave"),
+            Employment::Terminated(at) => (date(at), "terminated"),
+        };
+        f.line(
+            &format!(
+                "{},{} {},{},{},{},{terminated},{status}",
+                login_name(i as u32),
+                st.given,
+                st.family,
+                org.depts[st.dept as usize].code,
+                st.role.code(),
+                date(st.hired)
+            ),
+            true,
+        )?;
+    }
+    f.finish()
+}
+
+/// Columns: hostname, ip, kind, model, zone, department, shared.
+fn assets(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("assets.csv"))?;
+    f.line("hostname,ip,kind,model,zone,department,shared", false)?;
+    for a in &org.assets {
+        let dept = a.dept.map(|d| org.depts[d as usize].code).unwrap_or("");
+        f.line(
+            &format!(
+                "{},{},{},{},{},{dept},{}",
+                a.hostname,
+                a.ip,
+                a.kind,
+                a.model,
+                a.zone.name(),
+                a.shared
+            ),
+            true,
+        )?;
+    }
+    f.finish()
+}
+
+fn zones(dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut f = Lines::create(dir.join("zones.toml"))?;
+    f.line(
+        "# Network zones of the simulated hospital (format: docs/simulate.md).",
+        false,
+    )?;
+    for z in Zone::ALL {
+        f.line(
+            &format!(
+                "\n[[zone]]\nname = \"{}\"\ncidr = \"{}\"\ndescription = \"{}\"",
+                z.name(),
+                z.cidr(),
+                z.description()
+            ),
+            true,
+        )?;
+    }
+    f.finish()
+}
+
+/// Where encounters and care teams go as the census creates them.
+pub struct EncounterSink {
+    encounters: Lines,
+    care_teams: Lines,
+    /// The snapshot time: encounters ending later are still in progress.
+    run_end: i64,
+    line: String,
+}
+
+impl EncounterSink {
+    pub fn create(dir: &Path, run_end: i64) -> io::Result<Self> {
+        Ok(EncounterSink {
+            encounters: Lines::create(dir.join("encounters.ndjson"))?,
+            care_teams: Lines::create(dir.join("care-teams.ndjson"))?,
+            run_end,
+            line: String::with_capacity(2048),
+        })
+    }
+
+    pub fn write(&mut self, org: &Org, e: &Encounter) -> io::Result<()> {
+        let finished = e.end <= self.run_end;
+        let (start, end) = (instant(e.start), instant(e.end));
+        let period = |s: &mut String| {
+            let _ = write!(s, r#""period":{{"start":"{start}""#);
+            if finished {
+                let _ = write!(s, r#","end":"{end}""#);
+            }
+            s.push('}');
+        };
+        let dept: &Dept = &org.depts[e.dept as usize];
+        let s = &mut self.line;
+        s.clear();
+        let (class, class_display) = e.class.code();
+        let status = if finished { "finished" } else { "in-progress" };
+        let _ = write!(
+            s,
+            r#"{{"resourceType":"Encounter","id":"enc{:07}","status":"{status}","class":{{"system":"{V3_ACT_CODE}","code":"{class}","display":"{class_display}"}},"subject":{{"reference":"Patient/{}"}},"participant":["#,
+            e.id,
+            patient_id(e.patient)
+        );
+        for (k, &(staff, function)) in e.team.iter().enumerate() {
+            if k > 0 {
+                s.push(',');
+            }
+            let (code, display) = function.code();
+            let _ = write!(
+                s,
+                r#"{{"type":[{{"coding":[{{"system":"{V3_PARTICIPATION}","code":"{code}","display":"{display}"}}]}}],"#
+            );
+            period(s);
+            let _ = write!(
+                s,
+                r#","individual":{{"reference":"Practitioner/{}"}}}}"#,
+                practitioner_id(staff)
+            );
+        }
+        s.push_str("],");
+        period(s);
+        let _ = write!(
+            s,
+            r#","serviceProvider":{{"reference":"Organization/{}"}}}}"#,
+            dept.org_id()
+        );
+        self.encounters.line(s, true)?;
+
+        if e.class == Class::Inpatient {
+            s.clear();
+            let _ = write!(
+                s,
+                r#"{{"resourceType":"CareTeam","id":"ct{:07}","status":"{}","name":"{} care team","subject":{{"reference":"Patient/{}"}},"encounter":{{"reference":"Encounter/enc{:07}"}},"#,
+                e.id,
+                if finished { "inactive" } else { "active" },
+                dept.name,
+                patient_id(e.patient),
+                e.id
+            );
+            period(s);
+            s.push_str(r#","participant":["#);
+            for (k, &(staff, function)) in e.team.iter().enumerate() {
+                if k > 0 {
+                    s.push(',');
+                }
+                let (code, display) = function.code();
+                let _ = write!(
+                    s,
+                    r#"{{"role":[{{"coding":[{{"system":"{V3_PARTICIPATION}","code":"{code}","display":"{display}"}}]}}],"member":{{"reference":"Practitioner/{}"}},"#,
+                    practitioner_id(staff)
+                );
+                period(s);
+                s.push('}');
+            }
+            let _ = write!(
+                s,
+                r#"],"managingOrganization":[{{"reference":"Organization/{}"}}]}}"#,
+                dept.org_id()
+            );
+            self.care_teams.line(s, true)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<Vec<(PathBuf, u64)>> {
+        Ok(vec![self.encounters.finish()?, self.care_teams.finish()?])
+    }
+}
+
+/// Whether the department's staff treat patients themselves (for scenarios choosing users).
+pub fn is_clinical(kind: DeptKind) -> bool {
+    matches!(
+        kind,
+        DeptKind::Inpatient | DeptKind::Emergency | DeptKind::Clinic
+    )
+}

@@ -1,0 +1,314 @@
+//! The synthetic hospital: a deterministic generator of an organisation's context (FHIR R4
+//! Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam; an HR roster;
+//! an asset and network-zone inventory), its EHR audit trail as FHIR R4 AuditEvent NDJSON in
+//! IHE BALP shapes, and `truth.json`, the ground truth of every planted incident. Detectors,
+//! benchmarks and demos use it because no hospital may give us its logs.
+//!
+//! The same [`SimConfig`] always gives byte-identical files. Generation streams: the
+//! organisation is built once, the census one day at a time, and audit events one at a time
+//! from a time-ordered queue of working sessions and incident scripts, written as they come, so
+//! memory follows the organisation's size, never days × rate. This crate never reads anything
+//! but its configuration, never uses the clock for content, and never writes outside `out`.
+//!
+//! Files written under `out` (formats in `docs/simulate.md`):
+//!
+//! - `context/organization.ndjson`, `practitioners.ndjson`, `practitioner-roles.ndjson`,
+//!   `patients.ndjson`, `encounters.ndjson`, `care-teams.ndjson`: FHIR R4 resources.
+//! - `context/hr-roster.csv`: one row per staff member with the columns `login` (the EHR login,
+//!   `u1035`, as in `Practitioner.identifier` and the AuditEvent user agent), `name` (given
+//!   and family name), `department` (code, as in the department Organization's identifier),
+//!   `role` (physician, nurse, clerk, lab, radiology, pharmacist, HIM, IT), `hire_date`,
+//!   `termination_date` (empty unless terminated) and `status` (active, terminated,
+//!   on-leave).
+//! - `context/assets.csv` (`hostname,ip,kind,model,zone,department,shared`) and
+//!   `context/zones.toml` (`[[zone]]` tables with `name`, `cidr`, `description`).
+//! - `telemetry/ehr-audit.ndjson`: AuditEvents in time order.
+//! - `truth.json`: `{"generator","seed","start","days","incidents":[…]}`, one incident per line.
+
+mod audit;
+mod behaviour;
+mod clinical;
+mod context;
+mod names;
+mod org;
+mod rng;
+mod scenarios;
+
+use audit::{Access, AuditWriter};
+use behaviour::{Session, World};
+use clinical::Census;
+use context::{EncounterSink, Lines};
+use org::{DAY, Org};
+use rng::Rng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use ward_model::Timestamp;
+
+pub use org::{MIN_PATIENTS, MIN_STAFF};
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub days: u32,
+    /// Everyone on the roster, including terminated staff and staff on leave (at least
+    /// [`MIN_STAFF`]).
+    pub staff: u32,
+    /// At least [`MIN_PATIENTS`].
+    pub patients: u32,
+    /// Midnight UTC of day 1.
+    pub start: Timestamp,
+    /// Target EHR audit events per second of simulated time; `None` is the realistic rate of
+    /// an organisation this size. Approximate: activity is scaled, night-time dips remain.
+    pub rate: Option<f64>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            days: 2,
+            staff: 300,
+            patients: 5_000,
+            // 2026-11-02T00:00:00Z, a Monday.
+            start: Timestamp(1_793_577_600_000),
+            rate: None,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSummary {
+    /// Every file with its number of records (lines of NDJSON, rows of CSV without the
+    /// header, zones, incidents).
+    pub files: Vec<(PathBuf, u64)>,
+    /// AuditEvents written.
+    pub events: u64,
+    /// Incidents planted (and listed in `truth.json`).
+    pub incidents: u64,
+}
+
+/// Writes the simulated hospital under `out` (created if missing; existing files of the same
+/// names are replaced).
+pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
+    let context_dir = out.join("context");
+    let telemetry_dir = out.join("telemetry");
+    fs::create_dir_all(&context_dir)?;
+    fs::create_dir_all(&telemetry_dir)?;
+
+    let start = config.start.millis().div_euclid(DAY) * DAY;
+    let org = Org::generate(config.seed, start, config.staff, config.patients);
+    let mut files = context::write_static(&org, &context_dir)?;
+    let run_end = start + config.days as i64 * DAY;
+    let mut encounters = EncounterSink::create(&context_dir, run_end)?;
+    let audit_path = telemetry_dir.join("ehr-audit.ndjson");
+    let mut audit = AuditWriter::new(BufWriter::with_capacity(
+        1 << 20,
+        File::create(&audit_path)?,
+    ));
+    let mut truth = TruthWriter::create(out.join("truth.json"), config, start)?;
+
+    let natural = behaviour::natural_rate(&org);
+    let intensity = match config.rate {
+        Some(rate) if natural > 0.0 && rate > 0.0 => rate / natural,
+        _ => 1.0,
+    };
+    let mut census = Census::new(&org);
+    let mut queue = Queue::default();
+    let scenarios = scenarios::all();
+    let counts: Vec<u32> = scenarios
+        .iter()
+        .map(|s| scenarios::count_for(*s, config.days))
+        .collect();
+
+    for day in 0..config.days {
+        census.advance(&org, day, &mut encounters)?;
+        for staff in 0..org.staff.len() as u32 {
+            if let Some(duty) = org.duty(staff, day) {
+                let (session, first) = Session::start(&org, staff, day, duty);
+                queue.push(first, Actor::Session(session));
+            }
+        }
+        let ctx = scenarios::PlanCtx {
+            org: &org,
+            census: &census,
+            day,
+        };
+        for (k, scenario) in scenarios.iter().enumerate() {
+            for i in 0..counts[k] {
+                if scenarios::day_of_incident(i, counts[k], config.days) != day {
+                    continue;
+                }
+                let mut rng = Rng::stream(config.seed, &[0x1C1D, k as u64, i as u64]);
+                if let Some(mut planted) = scenario.plan(&ctx, &mut rng) {
+                    planted.actions.sort_by_key(|a| a.time);
+                    truth.incident(scenario.kind(), &org, &planted)?;
+                    let mut script = planted.actions;
+                    script.reverse();
+                    if let Some(first) = script.last().map(|a| a.time) {
+                        queue.push(first, Actor::Script(script));
+                    }
+                }
+            }
+        }
+        let world = World {
+            org: &org,
+            census: &census,
+            intensity,
+        };
+        queue.run_until(start + (day as i64 + 1) * DAY, &world, &mut audit)?;
+    }
+    // Night shifts of the last day end the next morning; they finish with the last census.
+    let world = World {
+        org: &org,
+        census: &census,
+        intensity,
+    };
+    queue.run_until(i64::MAX, &world, &mut audit)?;
+
+    files.extend(encounters.finish()?);
+    let events = audit.events;
+    audit.finish()?;
+    files.push((audit_path, events));
+    let (truth_path, incidents) = truth.finish()?;
+    files.push((truth_path, incidents));
+    Ok(SimSummary {
+        files,
+        events,
+        incidents,
+    })
+}
+
+/// Generation throughput: simulates one day of a 3,000-staff, 100,000-patient hospital at a
+/// rate that yields about `n` AuditEvents, under `out`. Returns the events written and the
+/// wall time of the whole run (organisation, context, census and audit trail).
+pub fn bench_events(n: u64, out: &Path) -> io::Result<(u64, Duration)> {
+    let config = SimConfig {
+        days: 1,
+        staff: 3_000,
+        patients: 100_000,
+        rate: Some(n as f64 / 86_400.0),
+        ..SimConfig::default()
+    };
+    let started = Instant::now();
+    let summary = simulate(&config, out)?;
+    Ok((summary.events, started.elapsed()))
+}
+
+/// Something that produces audit events in time order.
+enum Actor {
+    Session(Session),
+    /// An incident's remaining actions, last first.
+    Script(Vec<Access>),
+}
+
+/// The time-ordered queue of actors: a k-way merge of their event streams. Ties are broken by
+/// insertion order, so the output is deterministic.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<(i64, u64, usize)>>,
+    actors: Vec<Option<Actor>>,
+    free: Vec<usize>,
+    seq: u64,
+}
+
+impl Queue {
+    fn push(&mut self, at: i64, actor: Actor) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.actors[slot] = Some(actor);
+                slot
+            }
+            None => {
+                self.actors.push(Some(actor));
+                self.actors.len() - 1
+            }
+        };
+        self.schedule(at, slot);
+    }
+
+    fn schedule(&mut self, at: i64, slot: usize) {
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, slot)));
+    }
+
+    /// Writes every event before `limit`.
+    fn run_until<W: io::Write>(
+        &mut self,
+        limit: i64,
+        world: &World,
+        audit: &mut AuditWriter<W>,
+    ) -> io::Result<()> {
+        while let Some(&Reverse((at, _, slot))) = self.heap.peek() {
+            if at >= limit {
+                break;
+            }
+            self.heap.pop();
+            let next = match self.actors[slot].as_mut() {
+                Some(Actor::Session(session)) => match session.next(world) {
+                    Some((access, next)) => {
+                        audit.write(world.org, &access)?;
+                        next
+                    }
+                    None => None,
+                },
+                Some(Actor::Script(script)) => match script.pop() {
+                    Some(access) => {
+                        audit.write(world.org, &access)?;
+                        script.last().map(|a| a.time)
+                    }
+                    None => None,
+                },
+                None => None,
+            };
+            match next {
+                Some(t) => self.schedule(t, slot),
+                None => {
+                    self.actors[slot] = None;
+                    self.free.push(slot);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `truth.json`, written as incidents are planned.
+struct TruthWriter {
+    lines: Lines,
+    next_id: u32,
+}
+
+impl TruthWriter {
+    fn create(path: PathBuf, config: &SimConfig, start: i64) -> io::Result<Self> {
+        let mut lines = Lines::create(path)?;
+        lines.line(
+            &format!(
+                r#"{{"generator":"ward-simulate","seed":{},"start":"{}","days":{},"incidents":["#,
+                config.seed,
+                Timestamp(start),
+                config.days
+            ),
+            false,
+        )?;
+        Ok(TruthWriter { lines, next_id: 1 })
+    }
+
+    fn incident(&mut self, kind: &str, org: &Org, planted: &scenarios::Planted) -> io::Result<()> {
+        let json = scenarios::truth_json(self.next_id, kind, org, planted);
+        let separator = if self.next_id > 1 { "," } else { "" };
+        self.lines.line(&format!("{separator}{json}"), true)?;
+        self.next_id += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<(PathBuf, u64)> {
+        self.lines.line("]}", false)?;
+        self.lines.finish()
+    }
+}

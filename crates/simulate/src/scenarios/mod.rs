@@ -1,0 +1,209 @@
+//! Planted incidents: one module per scenario, each the same form — a [`Scenario`] with a
+//! `kind` (the name detectors and `truth.json` use), a frequency, and `plan`, which picks the
+//! people involved from the organisation and the day's census and returns the incident's
+//! audited actions with its ground truth.
+//!
+//! Scenarios never write anything themselves: their actions are emitted by the same
+//! [`crate::audit::AuditWriter`] as normal work, so an incident differs from normal behaviour
+//! only in the relationships its events reveal (a user reading their own record, a neighbour's,
+//! a patient with no encounter), never in format. A scenario must pick only patients that
+//! normal behaviour leaves alone that day (no held encounter), so the truth stays true.
+//! Adding a scenario: a module here with a unit struct implementing [`Scenario`], listed in
+//! [`all`].
+
+mod break_glass;
+mod bulk_sweep;
+mod co_worker;
+mod deceased;
+mod family_member;
+mod mass_export;
+mod neighbour;
+mod self_access;
+mod terminated;
+mod vip;
+
+use crate::audit::{Access, Data, Purpose, What};
+use crate::behaviour::access;
+use crate::clinical::Census;
+use crate::context::{is_clinical, login_name, patient_id};
+use crate::org::{DAY, Duty, Employment, MINUTE, Org, Staff};
+use crate::rng::Rng;
+use std::fmt::Write as _;
+
+/// A kind of incident the simulator can plant.
+pub trait Scenario: Sync {
+    /// The incident kind in `truth.json` (`self_access`, `mass_export` …).
+    fn kind(&self) -> &'static str;
+    /// How many a week the simulation plants (at least one per run).
+    fn per_week(&self) -> f64;
+    /// Picks who and when on the day of `ctx`; `None` when the organisation offers no
+    /// suitable people that day.
+    fn plan(&self, ctx: &PlanCtx, rng: &mut Rng) -> Option<Planted>;
+}
+
+/// Every scenario, in the order incidents are planned each day.
+pub fn all() -> &'static [&'static dyn Scenario] {
+    &[
+        &self_access::SelfAccess,
+        &family_member::FamilyMember,
+        &co_worker::CoWorker,
+        &vip::Vip,
+        &deceased::Deceased,
+        &neighbour::Neighbour,
+        &bulk_sweep::BulkSweep,
+        &terminated::TerminatedAccess,
+        &mass_export::MassExport,
+        &break_glass::BreakGlassWithoutFollowUp,
+    ]
+}
+
+/// The day of the run on which the `i`-th of `count` incidents of a kind happens: spread
+/// evenly over the run.
+pub fn day_of_incident(i: u32, count: u32, days: u32) -> u32 {
+    ((2 * i as u64 + 1) * days as u64 / (2 * count as u64)) as u32
+}
+
+/// How many incidents of a scenario a run of `days` plants.
+pub fn count_for(scenario: &dyn Scenario, days: u32) -> u32 {
+    ((scenario.per_week() * days as f64 / 7.0).round() as u32).max(1)
+}
+
+/// A planned incident: the truth and the actions that carry it out.
+pub struct Planted {
+    /// A variant of the scenario (`household`, `contact` …), written as `kind/variant`.
+    pub variant: &'static str,
+    pub user: u32,
+    pub patients: Vec<u32>,
+    pub ws: u32,
+    pub description: String,
+    /// In time order.
+    pub actions: Vec<Access>,
+    pub expected_alert_min: u32,
+}
+
+/// What a scenario may look at when planning.
+pub struct PlanCtx<'a> {
+    pub org: &'a Org,
+    pub census: &'a Census,
+    pub day: u32,
+}
+
+impl PlanCtx<'_> {
+    pub fn day_start(&self) -> i64 {
+        self.org.start + self.day as i64 * DAY
+    }
+
+    /// A user at work today for whom `suits` holds, with their duty.
+    pub fn user_on_duty(
+        &self,
+        rng: &mut Rng,
+        suits: impl Fn(u32, &Staff) -> bool,
+    ) -> Option<(u32, Duty)> {
+        let candidates: Vec<(u32, Duty)> = (0..self.org.staff.len() as u32)
+            .filter(|&s| suits(s, &self.org.staff[s as usize]))
+            .filter_map(|s| self.org.duty(s, self.day).map(|d| (s, d)))
+            .collect();
+        (!candidates.is_empty()).then(|| *rng.pick(&candidates))
+    }
+
+    /// A moment inside the duty, leaving `room` before its end and half an hour after login.
+    pub fn moment(&self, rng: &mut Rng, duty: Duty, room: i64) -> i64 {
+        let from = duty.start + 30 * MINUTE;
+        rng.range(from, (duty.end - 30 * MINUTE - room).max(from + 1))
+    }
+
+    /// Whether no normal access will explain a read of this patient today.
+    pub fn unexplained(&self, patient: u32) -> bool {
+        !self.census.busy(patient)
+    }
+
+    /// A random patient, alive and unexplained, not linked to `staff`, for whom `suits` holds.
+    pub fn stranger(&self, rng: &mut Rng, staff: u32, suits: impl Fn(u32) -> bool) -> Option<u32> {
+        let n = self.org.patients.len() as u64;
+        (0..4096).map(|_| rng.below(n) as u32).find(|&p| {
+            self.org.patients[p as usize].deceased.is_none()
+                && self.unexplained(p)
+                && !self.org.personally_linked(staff, p)
+                && self.org.patients[p as usize].staff.is_none()
+                && suits(p)
+        })
+    }
+}
+
+/// Whether a staff member works with patients at a workstation in a clinical department.
+pub fn clinical_user(org: &Org, staff: &Staff) -> bool {
+    is_clinical(org.depts[staff.dept as usize].kind) && staff.employment == Employment::Active
+}
+
+/// A curious look at a chart: the patient's demographics, then a result or a note or two,
+/// nothing written. The same shape as the first half of a clinician's normal chart work.
+pub fn look(
+    rng: &mut Rng,
+    user: u32,
+    ws: u32,
+    patient: u32,
+    mut t: i64,
+    purpose: Purpose,
+) -> Vec<Access> {
+    let mut out = vec![access(
+        t,
+        What::Read(Data::Patient),
+        user,
+        ws,
+        Some(patient),
+        purpose,
+        rng.next_u64() as u32,
+    )];
+    let more = 1 + rng.below(3);
+    for _ in 0..more {
+        t += rng.range(4_000, 40_000);
+        let what = match rng.below(3) {
+            0 => What::Search(Data::Observation),
+            1 => What::Read(Data::DocumentReference),
+            _ => What::Read(Data::DiagnosticReport),
+        };
+        out.push(access(
+            t,
+            what,
+            user,
+            ws,
+            Some(patient),
+            purpose,
+            rng.next_u64() as u32,
+        ));
+    }
+    out
+}
+
+/// One incident of `truth.json`, as a JSON object on one line.
+pub fn truth_json(id: u32, kind: &str, org: &Org, p: &Planted) -> String {
+    let start = p.actions.first().map_or(0, |a| a.time);
+    let end = p.actions.last().map_or(0, |a| a.time);
+    let mut s = String::with_capacity(256 + 12 * p.patients.len());
+    let _ = write!(
+        s,
+        r#"{{"id":"inc-{id:04}","kind":"{kind}","scenario":"{kind}/{}","start":"{}","end":"{}","entities":{{"user":"{}","patient":["#,
+        p.variant,
+        ward_model::Timestamp(start),
+        ward_model::Timestamp(end),
+        login_name(p.user)
+    );
+    for (i, &patient) in p.patients.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, r#""{}""#, patient_id(patient));
+    }
+    let _ = write!(
+        s,
+        r#"],"workstation":"{}"}},"description":"{}","expected_alert_min":{}}}"#,
+        org.assets[p.ws as usize].ip, p.description, p.expected_alert_min
+    );
+    s
+}
+
+/// "Given Family", for descriptions.
+pub fn staff_name(org: &Org, staff: u32) -> String {
+    let s = &org.staff[staff as usize];
+    format!("{} {} ({})", s.given, s.family, login_name(staff))
+}
