@@ -22,17 +22,27 @@
 //!   on-leave).
 //! - `context/assets.csv` (`hostname,ip,kind,model,zone,department,shared`) and
 //!   `context/zones.toml` (`[[zone]]` tables with `name`, `cidr`, `description`).
+//! - `context/vendors.csv` (`account,company,source_ip,days,hours_utc,systems`): vendors with
+//!   remote access and their contracts.
 //! - `telemetry/ehr-audit.ndjson`: AuditEvents in time order.
+//! - `telemetry/auth.log`: the jump host's OpenSSH, PAM and sudo lines (rsyslog file format).
+//! - `telemetry/windows-security.ndjson`: Windows Security events as flat JSON lines.
+//! - `telemetry/zeek/conn.log`, `dns.log`, `ssl.log`: Zeek TSV logs.
 //! - `truth.json`: `{"generator","seed","start","days","incidents":[…]}`, one incident per line.
 
 mod audit;
+mod authlog;
 mod behaviour;
 mod clinical;
 mod context;
+mod infra;
 mod names;
 mod org;
 mod rng;
 mod scenarios;
+mod signal;
+mod winlog;
+mod zeeklog;
 
 use audit::{Access, AuditWriter};
 use behaviour::{Session, World};
@@ -112,6 +122,9 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
         File::create(&audit_path)?,
     ));
     let mut truth = TruthWriter::create(out.join("truth.json"), config, start)?;
+    let infra = infra::Infra::new(&org);
+    files.push(write_vendors(&context_dir)?);
+    let mut telemetry = signal::Telemetry::create(&telemetry_dir, &org)?;
 
     let natural = behaviour::natural_rate(&org);
     let intensity = match config.rate {
@@ -134,8 +147,12 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
                 queue.push(first, Actor::Session(session));
             }
         }
+        let mut signals = signal::Signals::default();
+        infra.day(&org, day, &mut signals);
+        telemetry.extend(signals.out);
         let ctx = scenarios::PlanCtx {
             org: &org,
+            infra: &infra,
             census: &census,
             day,
         };
@@ -148,6 +165,7 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
                 if let Some(mut planted) = scenario.plan(&ctx, &mut rng) {
                     planted.actions.sort_by_key(|a| a.time);
                     truth.incident(scenario.kind(), &org, &planted)?;
+                    telemetry.extend(std::mem::take(&mut planted.signals));
                     let mut script = planted.actions;
                     script.reverse();
                     if let Some(first) = script.last().map(|a| a.time) {
@@ -162,6 +180,7 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
             intensity,
         };
         queue.run_until(start + (day as i64 + 1) * DAY, &world, &mut audit)?;
+        telemetry.flush_before(start + (day as i64 + 1) * DAY, &org)?;
     }
     // Night shifts of the last day end the next morning; they finish with the last census.
     let world = World {
@@ -175,6 +194,7 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
     let events = audit.events;
     audit.finish()?;
     files.push((audit_path, events));
+    files.extend(telemetry.finish(&org)?);
     let (truth_path, incidents) = truth.finish()?;
     files.push((truth_path, incidents));
     Ok(SimSummary {
@@ -198,6 +218,32 @@ pub fn bench_events(n: u64, out: &Path) -> io::Result<(u64, Duration)> {
     let started = Instant::now();
     let summary = simulate(&config, out)?;
     Ok((summary.events, started.elapsed()))
+}
+
+/// `context/vendors.csv`: the vendors with remote access and their contracted hours.
+fn write_vendors(dir: &Path) -> io::Result<(PathBuf, u64)> {
+    let mut lines = context::Lines::create(dir.join("vendors.csv"))?;
+    lines.line("account,company,source_ip,days,hours_utc,systems", false)?;
+    for v in &infra::VENDORS {
+        lines.line(
+            &format!(
+                "{},{},{},{},{:02}:00-{:02}:00,{}",
+                v.account,
+                v.company,
+                signal::ip_text(v.source),
+                if v.weekdays_only {
+                    "Mon-Fri"
+                } else {
+                    "Mon-Sun"
+                },
+                v.from_hour,
+                v.to_hour,
+                v.systems
+            ),
+            true,
+        )?;
+    }
+    lines.finish()
 }
 
 /// Something that produces audit events in time order.

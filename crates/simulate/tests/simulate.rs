@@ -94,9 +94,12 @@ fn context(dir: &Path) -> Vec<ContextResource> {
 
 fn files_of(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for sub in ["context", "telemetry"] {
+    for sub in ["context", "telemetry", "telemetry/zeek"] {
         for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-            files.push(entry.unwrap().path());
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                files.push(path);
+            }
         }
     }
     files.push(dir.join("truth.json"));
@@ -111,7 +114,7 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     let (c, _) = run(&SimConfig { seed: 2, ..small() });
     assert_eq!(sa.events, sb.events);
     let fa = files_of(a.path());
-    assert_eq!(fa.len(), 11, "{fa:?}");
+    assert_eq!(fa.len(), 17, "{fa:?}");
     for f in &fa {
         let rel = f.strip_prefix(a.path()).unwrap();
         assert!(
@@ -122,6 +125,9 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     }
     for rel in [
         "telemetry/ehr-audit.ndjson",
+        "telemetry/auth.log",
+        "telemetry/windows-security.ndjson",
+        "telemetry/zeek/conn.log",
         "context/patients.ndjson",
         "truth.json",
     ] {
@@ -143,11 +149,12 @@ fn summary_counts_match_the_files() {
             Some("ndjson") => text.lines().count() as u64,
             Some("csv") => text.lines().count() as u64 - 1,
             Some("toml") => text.matches("[[zone]]").count() as u64,
+            Some("log") => text.lines().filter(|l| !l.starts_with('#')).count() as u64,
             _ => text.lines().filter(|l| l.contains("\"kind\"")).count() as u64,
         };
         assert_eq!(counted, *records, "{}", path.display());
     }
-    assert_eq!(summary.files.len(), 11);
+    assert_eq!(summary.files.len(), 17);
     let audit = summary
         .files
         .iter()
@@ -404,6 +411,7 @@ fn truth(dir: &Path) -> Vec<Incident> {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|i| KINDS.contains(&i["kind"].as_str().unwrap()))
         .map(|i| {
             for key in [
                 "id",
@@ -437,7 +445,7 @@ fn truth(dir: &Path) -> Vec<Incident> {
 fn every_kind_is_planted_and_its_events_are_in_the_trail_inside_its_window() {
     let (dir, summary) = run(&SimConfig::default());
     let incidents = truth(dir.path());
-    assert_eq!(incidents.len() as u64, summary.incidents);
+    assert!(incidents.len() as u64 <= summary.incidents);
     for kind in KINDS {
         assert!(
             incidents.iter().any(|i| i.kind == kind),

@@ -63,6 +63,7 @@ impl Scenario for BreakGlassWithoutFollowUp {
             ),
             actions,
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

@@ -70,6 +70,7 @@ impl Scenario for BulkSweep {
             ws: duty.ws,
             actions,
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

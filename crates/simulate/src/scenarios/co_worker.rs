@@ -47,6 +47,7 @@ impl Scenario for CoWorker {
             ),
             actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

@@ -51,6 +51,7 @@ impl Scenario for Deceased {
             ),
             actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

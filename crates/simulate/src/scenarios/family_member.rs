@@ -68,6 +68,7 @@ impl Scenario for FamilyMember {
             ),
             actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

@@ -64,6 +64,7 @@ impl Scenario for MassExport {
             ws: duty.ws,
             actions,
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

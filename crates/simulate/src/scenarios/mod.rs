@@ -12,22 +12,33 @@
 //! [`all`].
 
 mod break_glass;
+mod brute_force;
 mod bulk_sweep;
 mod co_worker;
 mod deceased;
 mod family_member;
+mod guest_wifi_ehr;
+mod hl7_egress;
 mod mass_export;
 mod neighbour;
+mod password_spray;
+mod pump_external;
+mod ransomware;
 mod self_access;
 mod terminated;
+mod terminated_vpn;
+mod vendor_hours;
 mod vip;
+mod weak_tls;
 
 use crate::audit::{Access, Data, Purpose, What};
 use crate::behaviour::access;
 use crate::clinical::Census;
 use crate::context::{is_clinical, login_name, patient_id};
+use crate::infra::Infra;
 use crate::org::{DAY, Duty, Employment, MINUTE, Org, Staff};
 use crate::rng::Rng;
+use crate::signal::Signal;
 use std::fmt::Write as _;
 
 /// A kind of incident the simulator can plant.
@@ -54,6 +65,15 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &terminated::TerminatedAccess,
         &mass_export::MassExport,
         &break_glass::BreakGlassWithoutFollowUp,
+        &password_spray::PasswordSpray,
+        &brute_force::BruteForceThenSuccess,
+        &terminated_vpn::TerminatedVpnLogin,
+        &vendor_hours::VendorOutsideContract,
+        &ransomware::RansomwarePrecursors,
+        &pump_external::PumpToUnseenHost,
+        &guest_wifi_ehr::GuestWifiToEhrDatabase,
+        &hl7_egress::CleartextHl7Egress,
+        &weak_tls::WeakTlsOnPhiService,
     ]
 }
 
@@ -68,7 +88,10 @@ pub fn count_for(scenario: &dyn Scenario, days: u32) -> u32 {
     ((scenario.per_week() * days as f64 / 7.0).round() as u32).max(1)
 }
 
-/// A planned incident: the truth and the actions that carry it out.
+/// A planned incident: the truth and the actions that carry it out. Incidents in the EHR audit
+/// trail name `user`, `patients` and `ws` and carry `actions`; incidents in the other
+/// telemetry carry `signals` and name what an alert must name in `entities` instead.
+#[derive(Default)]
 pub struct Planted {
     /// A variant of the scenario (`household`, `contact` …), written as `kind/variant`.
     pub variant: &'static str,
@@ -79,11 +102,16 @@ pub struct Planted {
     /// In time order.
     pub actions: Vec<Access>,
     pub expected_alert_min: u32,
+    /// Records of the other telemetry files (auth.log, Windows, Zeek).
+    pub signals: Vec<Signal>,
+    /// `(key, value)`: `user`, `src_ip`, `dst_ip`, `host`, `device`, as plain strings.
+    pub entities: Vec<(&'static str, String)>,
 }
 
 /// What a scenario may look at when planning.
 pub struct PlanCtx<'a> {
     pub org: &'a Org,
+    pub infra: &'a Infra,
     pub census: &'a Census,
     pub day: u32,
 }
@@ -177,6 +205,9 @@ pub fn look(
 
 /// One incident of `truth.json`, as a JSON object on one line.
 pub fn truth_json(id: u32, kind: &str, org: &Org, p: &Planted) -> String {
+    if !p.entities.is_empty() {
+        return telemetry_truth_json(id, kind, p);
+    }
     let start = p.actions.first().map_or(0, |a| a.time);
     let end = p.actions.last().map_or(0, |a| a.time);
     let mut s = String::with_capacity(256 + 12 * p.patients.len());
@@ -198,6 +229,30 @@ pub fn truth_json(id: u32, kind: &str, org: &Org, p: &Planted) -> String {
         s,
         r#"],"workstation":"{}"}},"description":"{}","expected_alert_min":{}}}"#,
         org.assets[p.ws as usize].ip, p.description, p.expected_alert_min
+    );
+    s
+}
+
+/// An incident of the other telemetry: its window spans its signals, its entities are named.
+fn telemetry_truth_json(id: u32, kind: &str, p: &Planted) -> String {
+    let start = p.signals.iter().map(|s| s.time).min().unwrap_or(0);
+    let end = p.signals.iter().map(|s| s.time).max().unwrap_or(0);
+    let mut s = String::with_capacity(512);
+    let _ = write!(
+        s,
+        r#"{{"id":"inc-{id:04}","kind":"{kind}","scenario":"{kind}/{}","start":"{}","end":"{}","entities":{{"#,
+        p.variant,
+        ward_model::Timestamp(start),
+        ward_model::Timestamp(end),
+    );
+    for (i, (key, value)) in p.entities.iter().enumerate() {
+        let comma = if i > 0 { "," } else { "" };
+        let _ = write!(s, r#"{comma}"{key}":"{value}""#);
+    }
+    let _ = write!(
+        s,
+        r#"}},"description":"{}","expected_alert_min":{}}}"#,
+        p.description, p.expected_alert_min
     );
     s
 }

@@ -52,6 +52,7 @@ impl Scenario for Neighbour {
                 ),
                 actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
                 expected_alert_min: 1,
+                ..Default::default()
             });
         }
         None

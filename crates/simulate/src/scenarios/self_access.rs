@@ -34,6 +34,7 @@ impl Scenario for SelfAccess {
             ),
             actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

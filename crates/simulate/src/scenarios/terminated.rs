@@ -127,6 +127,7 @@ impl Scenario for TerminatedAccess {
             ws,
             actions,
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }

@@ -46,6 +46,7 @@ impl Scenario for Vip {
             ),
             actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
             expected_alert_min: 1,
+            ..Default::default()
         })
     }
 }
