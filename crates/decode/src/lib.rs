@@ -7,11 +7,16 @@
 //! an error with a reason, which the pipeline quarantines.
 
 pub mod atna;
+pub mod cef;
 pub mod context;
+pub mod email;
 pub mod fhir;
 pub mod hl7;
 pub mod json;
 pub mod jsonl;
+pub mod m365;
+pub mod postfix;
+pub mod signin;
 pub mod sshd;
 pub mod syslog;
 pub mod windows;
@@ -128,11 +133,18 @@ pub fn registry() -> &'static [&'static dyn Decoder] {
     &[
         &fhir::FhirAuditEvent,
         &atna::Atna,
+        &cef::Cef,
+        &cef::Leef,
+        &postfix::Postfix,
         &sshd::AuthLog,
         &syslog::Syslog,
         &hl7::Hl7v2,
+        &m365::MessageTrace,
+        &email::Email,
         &zeek::Zeek,
         &windows::WindowsEvent,
+        &signin::Entra,
+        &signin::Okta,
         &jsonl::JsonLines,
     ]
 }

@@ -94,3 +94,61 @@ fn windows_zeek_and_hl7_are_recognised_before_generic_json_lines() {
         Some("jsonl")
     );
 }
+
+#[test]
+fn mail_sources_are_recognised_by_their_first_lines() {
+    let mbox: &[u8] = b"From MAILER-DAEMON Fri Jul  8 12:08:34 2011";
+    let eml: &[u8] = b"Return-Path: <ceo@stmarys-hospita1.org>";
+    let received: &[u8] = b"Received: from mx1.example.org (mx1.example.org [192.0.2.1])";
+    let postfix: &[u8] = b"May 20 16:45:13 mail postfix/smtp[30420]: 4VY0aa2k3Lz9sTs: to=<a@b.example>, relay=none, status=deferred (x)";
+    let trace: &[u8] = b"\"Received\",\"SenderAddress\",\"RecipientAddress\",\"Subject\",\"Status\",\"ToIP\",\"FromIP\",\"Size\",\"MessageId\",\"MessageTraceId\"";
+    assert_eq!(picked(&[mbox]), Some("email"));
+    assert_eq!(picked(&[eml]), Some("email"));
+    assert_eq!(picked(&[received]), Some("email"));
+    assert_eq!(
+        picked(&[b"Subject: hello", b"Date: Mon, 1 Jan 2024 00:00:00 +0000"]),
+        Some("email")
+    );
+    assert_eq!(picked(&[postfix]), Some("postfix"));
+    assert_eq!(picked(&[trace]), Some("m365-trace"));
+    // A generic syslog line from another program stays syslog.
+    assert_eq!(
+        picked(&[b"May 20 16:45:13 mail CRON[1]: (root) CMD (true)"]),
+        Some("syslog")
+    );
+}
+
+#[test]
+fn cef_and_leef_are_recognised_bare_or_behind_syslog() {
+    assert_eq!(
+        picked(&[b"CEF:0|Vendor|Product|1.0|100|name|5|src=10.0.0.1"]),
+        Some("cef")
+    );
+    assert_eq!(
+        picked(&[b"<134>May 20 17:06:01 edr01 CEF:0|CrowdStrike|FalconHost|1.0|x|y|9|rt=1"]),
+        Some("cef")
+    );
+    assert_eq!(
+        picked(&[b"LEEF:1.0|Microsoft|MSExchange|2016|15345|src=10.0.0.1"]),
+        Some("leef")
+    );
+    assert_eq!(
+        picked(&[b"<13>May 20 17:11:00 fw01 LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=1"]),
+        Some("leef")
+    );
+    // The word CEF inside an ordinary message is not CEF.
+    assert_eq!(
+        picked(&[b"<13>May 20 17:11:00 h app: saw CEF:abc"]),
+        Some("syslog")
+    );
+}
+
+#[test]
+fn entra_and_okta_sign_ins_are_recognised_before_generic_json_lines() {
+    let graph: &[u8] = br#"{"id":"1","createdDateTime":"2024-05-20T08:01:14Z","userPrincipalName":"a@b.example","status":{"errorCode":0}}"#;
+    let monitor: &[u8] = br#"{"time":"2024-05-20T08:14:02Z","category":"SignInLogs","properties":{"userPrincipalName":"a@b.example"}}"#;
+    let okta: &[u8] = br#"{"uuid":"1","published":"2024-05-20T08:30:01.120Z","eventType":"user.session.start","actor":{"alternateId":"a@b.example"}}"#;
+    assert_eq!(picked(&[graph]), Some("entra"));
+    assert_eq!(picked(&[monitor]), Some("entra"));
+    assert_eq!(picked(&[okta]), Some("okta"));
+}

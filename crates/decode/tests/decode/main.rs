@@ -4,6 +4,7 @@
 mod atna_examples;
 mod detection;
 mod fixtures;
+mod fuzz_corpus;
 mod hl7_examples;
 mod robustness;
 mod support;
