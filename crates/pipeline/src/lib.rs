@@ -11,10 +11,12 @@ mod chunk;
 mod context;
 mod error;
 mod ingest;
+mod records;
 mod retry;
 
 pub use chunk::{Chunk, Chunker, RawRecord};
 pub use context::{ContextSummary, import_context};
 pub use error::IngestError;
 pub use ingest::{IngestOptions, IngestSummary, Source, ingest};
+pub use records::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};
 pub use retry::{RetrySummary, retry_quarantine};
