@@ -10,6 +10,7 @@ pub mod atna;
 pub mod cef;
 pub mod context;
 pub mod email;
+pub mod evtx;
 pub mod fhir;
 pub mod hl7;
 pub mod json;
@@ -36,6 +37,9 @@ pub enum Framing {
     /// until the next such line. The record's lines are joined with `\n`. Lines before the
     /// first start form a record of their own (which will usually fail to decode).
     Grouped(fn(&[u8]) -> bool),
+    /// Binary files of a fixed-size header followed by fixed-size blocks (EVTX: a 4 KiB file
+    /// header, then 64 KiB chunks): the header is the first record, each block one record.
+    Blocks { header: usize, block: usize },
 }
 
 /// How sure a decoder is that a record is in its format.
@@ -131,6 +135,7 @@ pub trait SourceDecoder: Send {
 /// first `Maybe`).
 pub fn registry() -> &'static [&'static dyn Decoder] {
     &[
+        &evtx::Evtx,
         &fhir::FhirAuditEvent,
         &atna::Atna,
         &cef::Cef,

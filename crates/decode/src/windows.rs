@@ -79,8 +79,45 @@ impl Decoder for WindowsEvent {
                 "one Windows event as a JSON object a line",
             ))));
         }
+        // A whole file of pretty-printed events back to back (`evtx_dump -o json`) arrives as
+        // one record spanning lines: one event per JSON object, each its own entry.
+        if memchr::memchr(b'\n', body).is_some() {
+            let documents = split_documents(body);
+            if documents.len() > 1 {
+                for (index, document) in documents.into_iter().enumerate() {
+                    out.push(decode_object(document, document).map_err(|reason| {
+                        DecodeError::entry(index as u64, reason, document.to_vec())
+                    }));
+                }
+                return;
+            }
+        }
         out.push(decode_object(body, record).map_err(DecodeError::record));
     }
+}
+
+/// The JSON values of a body holding several back to back; what follows the last complete one
+/// (damage) is returned as one more piece, so it is reported rather than dropped.
+fn split_documents(body: &[u8]) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut stream =
+        serde_json::Deserializer::from_slice(body).into_iter::<serde::de::IgnoredAny>();
+    loop {
+        match stream.next() {
+            Some(Ok(_)) => {
+                let end = stream.byte_offset();
+                pieces.push(body[start..end].trim_ascii());
+                start = end;
+            }
+            Some(Err(_)) => {
+                pieces.push(body[start..].trim_ascii());
+                break;
+            }
+            None => break,
+        }
+    }
+    pieces
 }
 
 const SNIFF_WINDOW: usize = 64 * 1024;
@@ -94,7 +131,7 @@ static KEY_WINLOG: LazyLock<memchr::memmem::Finder<'static>> =
 static KEY_BEAT_EVENT_ID: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"\"event_id\""));
 
-fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
+pub(crate) fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
     let mut fields: Map<String, Value> = match json::parse::<Value>(body) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return Err("not a JSON object: expected one Windows event a line".into()),
@@ -234,6 +271,11 @@ fn flatten_nested(fields: Map<String, Value>) -> Map<String, Value> {
     for (key, value) in fields {
         match value {
             Value::Object(inner) if key == "winlog" => winlog = Some(inner),
+            // The shape `evtx_dump` (and the evtx crate) renders: `Event.System` and
+            // `Event.EventData` / `Event.UserData`.
+            Value::Object(inner) if key == "Event" && inner.contains_key("System") => {
+                lift_evtx(inner, &mut flat)
+            }
             // Some exports nest `TimeCreated: {SystemTime: …}` or `EventID: {#text: …}`.
             Value::Object(mut inner)
                 if key == "TimeCreated" && inner.contains_key("SystemTime") =>
@@ -301,6 +343,89 @@ fn lift_winlog(winlog: Map<String, Value>, flat: &mut Map<String, Value>) {
             ("keywords", v) => put(flat, "Keywords", v),
             ("version", v) => put(flat, "Version", v),
             (_, v) => flatten_into(format!("winlog.{key}"), v, 1, flat),
+        }
+    }
+}
+
+/// An EVTX record rendered as JSON (`{"Event": {"System": …, "EventData": …}}`) under the names
+/// Windows and Sigma use: `System` members by name (attributes lifted: `Provider_Name`,
+/// `TimeCreated`, `Computer` also as `Hostname` …), `EventData` members at the top level.
+fn lift_evtx(event: Map<String, Value>, flat: &mut Map<String, Value>) {
+    fn attribute(value: &Value, name: &str) -> Option<Value> {
+        value.get("#attributes")?.get(name).cloned()
+    }
+    for (key, value) in event {
+        match key.as_str() {
+            "System" => {
+                let Value::Object(system) = value else {
+                    continue;
+                };
+                for (k, v) in system {
+                    match k.as_str() {
+                        "Provider" => {
+                            if let Some(name) = attribute(&v, "Name") {
+                                flat.insert("Provider_Name".into(), name.clone());
+                                flat.insert("SourceName".into(), name);
+                            }
+                            if let Some(guid) = attribute(&v, "Guid") {
+                                flat.insert("ProviderGuid".into(), guid);
+                            }
+                        }
+                        "TimeCreated" => {
+                            if let Some(t) = attribute(&v, "SystemTime") {
+                                flat.insert("TimeCreated".into(), t);
+                            }
+                        }
+                        "EventID" => {
+                            let id = v.get("#text").cloned().unwrap_or(v);
+                            flat.insert("EventID".into(), id);
+                        }
+                        "Computer" => {
+                            flat.insert("Hostname".into(), v.clone());
+                            flat.insert("Computer".into(), v);
+                        }
+                        "Execution" => {
+                            for (attr, out) in [
+                                ("ProcessID", "ExecutionProcessID"),
+                                ("ThreadID", "ExecutionThreadID"),
+                            ] {
+                                if let Some(a) = attribute(&v, attr) {
+                                    flat.insert(out.into(), a);
+                                }
+                            }
+                        }
+                        "Security" => {
+                            if let Some(user) = attribute(&v, "UserID") {
+                                flat.insert("UserID".into(), user);
+                            }
+                        }
+                        _ => flatten_into(k, v, 1, flat),
+                    }
+                }
+            }
+            "EventData" | "UserData" => match value {
+                Value::Object(data) => {
+                    for (k, v) in data {
+                        // UserData wraps its fields in one element named for the event.
+                        match v {
+                            Value::Object(inner) if key == "UserData" => {
+                                for (ik, iv) in inner {
+                                    if ik != "#attributes" && !flat.contains_key(&ik) {
+                                        flat.insert(ik, iv);
+                                    }
+                                }
+                            }
+                            other if k != "#attributes" && !flat.contains_key(&k) => {
+                                flat.insert(k, other);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Value::Null => {}
+                other => flatten_into(key, other, 1, flat),
+            },
+            _ => flatten_into(key, value, 1, flat),
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Chunker<R> {
     read_size: usize,
     /// For records that span lines: which lines start a record.
     starts_record: Option<fn(&[u8]) -> bool>,
+    /// For binary files of fixed-size blocks: the header's size (until it has been read) and
+    /// the blocks' size.
+    blocks: Option<(usize, usize)>,
 }
 
 /// What the buffer holds next.
@@ -80,7 +83,56 @@ impl<R: Read> Chunker<R> {
             max_line: max_line.max(1),
             read_size: 1 << 20,
             starts_record: None,
+            blocks: None,
         }
+    }
+
+    /// Frames a binary file of a `header`-byte header followed by `block`-byte blocks
+    /// (`Framing::Blocks`): the header is the first record, each block one record (a short
+    /// last block too). Records are numbered from 1 in `line`.
+    pub fn blocks(mut self, header: usize, block: usize) -> Self {
+        self.blocks = Some((header.max(1), block.max(1)));
+        self
+    }
+
+    /// The next fixed-size record of a block-framed source.
+    fn next_block_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let mut chunk = Chunk {
+            seq: self.seq,
+            ..Default::default()
+        };
+        while chunk.records.len() < self.max_records {
+            let Some((header, block)) = self.blocks else {
+                break;
+            };
+            let size = if self.line == 0 { header } else { block };
+            while self.buf.len() - self.pos < size && !self.eof {
+                self.fill()?;
+            }
+            let available = (self.buf.len() - self.pos).min(size);
+            if available == 0 {
+                break;
+            }
+            let at = chunk.data.len();
+            chunk
+                .data
+                .extend_from_slice(&self.buf[self.pos..self.pos + available]);
+            self.line += 1;
+            chunk.records.push(RawRecord {
+                start: at,
+                end: chunk.data.len(),
+                line: self.line,
+                offset: self.offset(),
+                oversized: None,
+            });
+            self.pos += available;
+        }
+        if chunk.records.is_empty() {
+            return Ok(None);
+        }
+        chunk.end_offset = self.offset();
+        self.seq += 1;
+        Ok(Some(chunk))
     }
 
     /// Frames records that span lines (`Framing::Grouped`): a record starts at a line for
@@ -167,6 +219,9 @@ impl<R: Read> Chunker<R> {
 
     /// The next chunk, or `None` at the end of the source.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if self.blocks.is_some() {
+            return self.next_block_chunk();
+        }
         let mut chunk = Chunk {
             seq: self.seq,
             ..Default::default()
@@ -366,6 +421,29 @@ mod tests {
             vec![
                 (b"MSH|1".to_vec(), 1, 0, Some(20)),
                 (b"MSH|2".to_vec(), 3, 21, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn block_framing_cuts_a_header_then_fixed_blocks_with_offsets() {
+        let input: Vec<u8> = (0u8..23).collect();
+        let mut c = Chunker::new(&input[..], 2, 1).blocks(3, 8);
+        c.read_size = 5;
+        let mut got = vec![];
+        while let Some(chunk) = c.next_chunk().unwrap() {
+            assert!(chunk.records.len() <= 2);
+            for r in &chunk.records {
+                got.push((chunk.record(r).to_vec(), r.line, r.offset));
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                (input[0..3].to_vec(), 1, 0),
+                (input[3..11].to_vec(), 2, 3),
+                (input[11..19].to_vec(), 3, 11),
+                (input[19..23].to_vec(), 4, 19),
             ]
         );
     }

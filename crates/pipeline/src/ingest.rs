@@ -209,10 +209,16 @@ pub(crate) fn frame(
             framing_for(&head_lines(head))?
         };
         let reader: Box<dyn Read + Send> = Box::new(reader);
-        let mut chunker = Chunker::new(reader, records_per_chunk, max_record);
-        if let Framing::Grouped(starts_record) = framing {
-            chunker = chunker.grouped(starts_record);
-        }
+        let mut chunker = match framing {
+            Framing::Lines => Chunker::new(reader, records_per_chunk, max_record),
+            Framing::Grouped(starts_record) => {
+                Chunker::new(reader, records_per_chunk, max_record).grouped(starts_record)
+            }
+            // Binary blocks (EVTX chunks of 64 KiB): about 4 MiB of them a chunk.
+            Framing::Blocks { header, block } => {
+                Chunker::new(reader, (4 << 20) / block.max(1), max_record).blocks(header, block)
+            }
+        };
         return Ok((chunker.next_chunk().map_err(io_err)?, chunker));
     }
     let mut whole = Vec::new();

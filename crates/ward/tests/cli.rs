@@ -673,3 +673,113 @@ fn ingests_the_ihe_atna_sample_messages() {
     }
     assert_eq!(files, 12);
 }
+
+#[test]
+fn sigma_regression_evtx_files_and_their_json_renderings_give_the_same_events() {
+    let Some(data) = shared_data() else { return };
+    let ward = Ward::new();
+    let mut evtx_files = Vec::new();
+    let mut stack = vec![data.join("sigma/regression_data")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "evtx") {
+                evtx_files.push(path);
+            }
+        }
+    }
+    evtx_files.sort();
+    assert!(
+        evtx_files.len() >= 90,
+        "found {} EVTX files",
+        evtx_files.len()
+    );
+    let mut events = 0;
+    for evtx in &evtx_files {
+        let from_evtx = ward.ingest_json(evtx);
+        assert_eq!(
+            from_evtx["format"],
+            "evtx",
+            "{}: {from_evtx}",
+            evtx.display()
+        );
+        assert_eq!(
+            from_evtx["quarantined"],
+            0,
+            "{}: {from_evtx}",
+            evtx.display()
+        );
+        let from_json = ward.ingest_json(&evtx.with_extension("json"));
+        assert_eq!(
+            from_json["format"],
+            "windows",
+            "{}: {from_json}",
+            evtx.display()
+        );
+        assert_eq!(
+            from_json["quarantined"],
+            0,
+            "{}: {from_json}",
+            evtx.display()
+        );
+        // Some samples are byte-identical copies under two rules: count duplicates too.
+        let count = |s: &Value| s["accepted"].as_u64().unwrap() + s["duplicates"].as_u64().unwrap();
+        assert!(
+            count(&from_evtx) > 0,
+            "{}: no events: {from_evtx}",
+            evtx.display()
+        );
+        assert_eq!(count(&from_evtx), count(&from_json), "{}", evtx.display());
+        assert_eq!(
+            from_evtx["accepted"],
+            from_json["accepted"],
+            "{}",
+            evtx.display()
+        );
+        events += from_evtx["accepted"].as_u64().unwrap();
+    }
+    // The same records, read from either container, carry the same Sigma fields.
+    let stored = ward.json_lines(&[
+        "events",
+        "--json",
+        "--since",
+        "1970-01-01",
+        "--limit",
+        "100000",
+    ]);
+    assert_eq!(stored.len() as u64, 2 * events);
+    let key = |e: &Value| {
+        let u = &e["unmapped"];
+        (
+            u["EventRecordID"].to_string(),
+            u["Channel"].to_string(),
+            u["EventID"].to_string(),
+            e["device"]["hostname"].to_string(),
+        )
+    };
+    let mut from_evtx: Vec<_> = stored
+        .iter()
+        .filter(|e| {
+            e["metadata"]["log_name"]
+                .as_str()
+                .unwrap()
+                .ends_with(".evtx")
+        })
+        .map(key)
+        .collect();
+    let mut from_json: Vec<_> = stored
+        .iter()
+        .filter(|e| {
+            e["metadata"]["log_name"]
+                .as_str()
+                .unwrap()
+                .ends_with(".json")
+        })
+        .map(key)
+        .collect();
+    from_evtx.sort();
+    from_json.sort();
+    assert_eq!(from_evtx, from_json);
+}

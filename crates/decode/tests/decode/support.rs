@@ -23,7 +23,22 @@ pub fn records_for(parser: Parser, file: &[u8]) -> Vec<Record<'_>> {
     match parser.framing() {
         Framing::Grouped(starts) => grouped(file, starts),
         Framing::Lines => records(file),
+        Framing::Blocks { header, block } => blocks(file, header, block),
     }
+}
+
+/// A header, then fixed-size blocks (the last may be short), numbered from 1.
+fn blocks(file: &[u8], header: usize, block: usize) -> Vec<Record<'_>> {
+    let (head, rest) = file.split_at(header.min(file.len()));
+    std::iter::once(head)
+        .chain(rest.chunks(block.max(1)))
+        .filter(|b| !b.is_empty())
+        .enumerate()
+        .map(|(i, bytes)| Record {
+            line: i as u64 + 1,
+            bytes,
+        })
+        .collect()
 }
 
 fn grouped(file: &[u8], starts: fn(&[u8]) -> bool) -> Vec<Record<'_>> {
