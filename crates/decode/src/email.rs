@@ -337,11 +337,21 @@ fn is_external(ip: &IpAddr) -> bool {
 /// `auth.dkim_domain`. Without one, `Received-SPF`'s verdict gives `auth.spf`.
 fn authentication_results(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) {
     if let Some(results) = message.header_raw("Authentication-Results") {
-        let mut parts = results.split(';');
-        if let Some(server) = parts.next() {
-            let server = server.trim();
-            if !server.is_empty() {
-                unmapped.insert("auth.serv_id".into(), Value::String(server.to_string()));
+        // RFC 8601 starts with the authserv-id; Exchange Online leaves it out and starts with
+        // a result (`spf=pass (sender IP is …) smtp.mailfrom=…; dkim=…`), so a first part
+        // that reads as `method=result` is a result, not a server name.
+        let mut parts = results.split(';').peekable();
+        if let Some(first) = parts.peek() {
+            let first = first.trim();
+            let is_result = first
+                .split_ascii_whitespace()
+                .next()
+                .is_some_and(|w| w.contains('='));
+            if !is_result {
+                if !first.is_empty() {
+                    unmapped.insert("auth.serv_id".into(), Value::String(first.to_string()));
+                }
+                parts.next();
             }
         }
         for part in parts {
@@ -467,6 +477,39 @@ fn push_bounded(text: &mut String, part: &str) -> bool {
     }
     text.push_str(&part[..cut]);
     true
+}
+
+#[cfg(test)]
+mod auth_results_tests {
+    use super::*;
+
+    fn auth(header: &str) -> Map<String, Value> {
+        let raw = format!(
+            "From: a@b.example\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\nAuthentication-Results: {header}\r\n\r\nbody\r\n"
+        );
+        let message = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let mut unmapped = Map::new();
+        authentication_results(&message, &mut unmapped);
+        unmapped
+    }
+
+    #[test]
+    fn reads_verdicts_with_and_without_an_authserv_id() {
+        let standard = auth(
+            "mx.example.org; spf=fail smtp.mailfrom=x@evil.example; dmarc=fail header.from=evil.example",
+        );
+        assert_eq!(standard["auth.serv_id"], "mx.example.org");
+        assert_eq!(standard["auth.spf"], "fail");
+        let exchange = auth(
+            "spf=pass (sender IP is 198.51.100.7) smtp.mailfrom=partner.example; dkim=none (message not signed) header.d=none;dmarc=fail action=none header.from=partner.example;compauth=fail reason=001",
+        );
+        assert!(!exchange.contains_key("auth.serv_id"));
+        assert_eq!(exchange["auth.spf"], "pass");
+        assert_eq!(exchange["auth.dmarc"], "fail");
+        assert_eq!(exchange["auth.smtp_mailfrom"], "partner.example");
+    }
 }
 
 #[cfg(test)]

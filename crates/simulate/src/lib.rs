@@ -28,6 +28,12 @@
 //! - `telemetry/auth.log`: the jump host's OpenSSH, PAM and sudo lines (rsyslog file format).
 //! - `telemetry/windows-security.ndjson`: Windows Security events as flat JSON lines.
 //! - `telemetry/zeek/conn.log`, `dns.log`, `ssl.log`: Zeek TSV logs.
+//! - `context/partners.csv` (`domain,company,kind,business_associate`): the partners mail is
+//!   exchanged with.
+//! - `telemetry/mail.mbox` (the journal of every message), `telemetry/eml/*.eml` (each incident
+//!   message alone), `telemetry/maillog` (the Postfix gateway) and
+//!   `telemetry/m365-message-trace.csv` (Exchange Online message trace).
+//! - `telemetry/entra-signins.ndjson`: Entra ID sign-ins (Microsoft 365, telehealth, portal).
 //! - `truth.json`: `{"generator","seed","start","days","incidents":[…]}`, one incident per line.
 
 mod audit;
@@ -35,8 +41,12 @@ mod authlog;
 mod behaviour;
 mod clinical;
 mod context;
+mod directory;
+mod entra;
 mod infra;
+mod mail;
 mod names;
+mod office;
 mod org;
 mod rng;
 mod scenarios;
@@ -124,6 +134,8 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
     let mut truth = TruthWriter::create(out.join("truth.json"), config, start)?;
     let infra = infra::Infra::new(&org);
     files.push(write_vendors(&context_dir)?);
+    files.push(directory::write_partners(&context_dir)?);
+    let directory = directory::Directory::new(&org);
     let mut telemetry = signal::Telemetry::create(&telemetry_dir, &org)?;
 
     let natural = behaviour::natural_rate(&org);
@@ -149,11 +161,13 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
         }
         let mut signals = signal::Signals::default();
         infra.day(&org, day, &mut signals);
+        office::day(&org, day, &mut signals);
         telemetry.extend(signals.out);
         let ctx = scenarios::PlanCtx {
             org: &org,
             infra: &infra,
             census: &census,
+            directory: &directory,
             day,
         };
         for (k, scenario) in scenarios.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! The telemetry of the hospital other than its EHR audit trail, as compact records: OpenSSH
-//! lines of the jump host, Windows security events, and Zeek connection, DNS and TLS rows.
+//! lines of the jump host, Windows security events, Zeek connection, DNS and TLS rows, e-mail
+//! messages and Entra ID sign-ins.
 //! Normal infrastructure ([`crate::infra`]) and planted incidents produce [`Signal`]s; the
 //! [`Telemetry`] sink orders them and hands each to the writer of its file.
 //!
@@ -7,9 +8,12 @@
 //! Every signal of a simulated day is made on that day, at or after its midnight; the sink keeps
 //! a day's signals, sorts them, and writes those before the next midnight, so each file is in
 //! time order and memory follows one day's traffic, never the number of days. Nothing here
-//! knows a file format: that is the writers' business (`authlog`, `winlog`, `zeeklog`).
+//! knows a file format: that is the writers' business (`authlog`, `winlog`, `zeeklog`, `mail`,
+//! `entra`).
 
 use crate::authlog::AuthLogWriter;
+use crate::entra::EntraWriter;
+use crate::mail::MailWriter;
 use crate::org::Org;
 use crate::winlog::WinLogWriter;
 use crate::zeeklog::ZeekWriter;
@@ -278,6 +282,8 @@ pub enum Body {
     Conn(Conn),
     Dns(Dns),
     Ssl(Ssl),
+    Mail(crate::mail::Mail),
+    SignIn(crate::entra::SignIn),
 }
 
 /// One record of telemetry at its time (milliseconds since the epoch).
@@ -313,6 +319,14 @@ impl Signals {
                 pid,
             }),
         );
+    }
+
+    pub fn mail(&mut self, time: i64, mail: crate::mail::Mail) {
+        self.push(time, Body::Mail(mail));
+    }
+
+    pub fn sign_in(&mut self, time: i64, sign_in: crate::entra::SignIn) {
+        self.push(time, Body::SignIn(sign_in));
     }
 
     pub fn win(&mut self, time: i64, host: u32, user: Who, logon_id: u32, what: WinWhat) {
@@ -449,6 +463,8 @@ pub struct Telemetry {
     conn: ZeekWriter,
     dns: ZeekWriter,
     ssl: ZeekWriter,
+    mail: MailWriter,
+    entra: EntraWriter,
 }
 
 impl Telemetry {
@@ -463,6 +479,8 @@ impl Telemetry {
             conn: ZeekWriter::create(zeek.join("conn.log"), crate::zeeklog::CONN, org.start)?,
             dns: ZeekWriter::create(zeek.join("dns.log"), crate::zeeklog::DNS, org.start)?,
             ssl: ZeekWriter::create(zeek.join("ssl.log"), crate::zeeklog::SSL, org.start)?,
+            mail: MailWriter::create(dir, org)?,
+            entra: EntraWriter::create(dir, org)?,
         })
     }
 
@@ -484,6 +502,8 @@ impl Telemetry {
                 Body::Conn(c) => self.conn.conn(time, c)?,
                 Body::Dns(d) => self.dns.dns(time, d, org)?,
                 Body::Ssl(s) => self.ssl.ssl(time, s, org)?,
+                Body::Mail(m) => self.mail.write(time, m, org)?,
+                Body::SignIn(s) => self.entra.write(time, s, org)?,
             }
         }
         self.pending.drain(..cut);
@@ -493,13 +513,16 @@ impl Telemetry {
     /// Writes what is left and closes the files: each with its number of records.
     pub fn finish(mut self, org: &Org) -> io::Result<Vec<(PathBuf, u64)>> {
         self.flush_before(i64::MAX, org)?;
-        Ok(vec![
+        let mut files = vec![
             self.auth.finish()?,
             self.windows.finish()?,
             self.conn.finish()?,
             self.dns.finish()?,
             self.ssl.finish()?,
-        ])
+        ];
+        files.extend(self.mail.finish()?);
+        files.push(self.entra.finish()?);
+        Ok(files)
     }
 }
 

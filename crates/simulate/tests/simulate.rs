@@ -94,7 +94,7 @@ fn context(dir: &Path) -> Vec<ContextResource> {
 
 fn files_of(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for sub in ["context", "telemetry", "telemetry/zeek"] {
+    for sub in ["context", "telemetry", "telemetry/zeek", "telemetry/eml"] {
         for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
             let path = entry.unwrap().path();
             if path.is_file() {
@@ -114,7 +114,8 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     let (c, _) = run(&SimConfig { seed: 2, ..small() });
     assert_eq!(sa.events, sb.events);
     let fa = files_of(a.path());
-    assert_eq!(fa.len(), 17, "{fa:?}");
+    // 21 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one).
+    assert_eq!(fa.len(), 25, "{fa:?}");
     for f in &fa {
         let rel = f.strip_prefix(a.path()).unwrap();
         assert!(
@@ -144,8 +145,15 @@ fn summary_counts_match_the_files() {
     let (dir, summary) = run(&small());
     for (path, records) in &summary.files {
         assert!(path.starts_with(dir.path()));
+        if path.is_dir() {
+            let files = std::fs::read_dir(path).unwrap().count() as u64;
+            assert_eq!(files, *records, "{}", path.display());
+            continue;
+        }
         let text = std::fs::read_to_string(path).unwrap();
         let counted = match path.extension().and_then(|e| e.to_str()) {
+            Some("mbox") => text.lines().filter(|l| l.starts_with("From ")).count() as u64,
+            None => text.lines().count() as u64,
             Some("ndjson") => text.lines().count() as u64,
             Some("csv") => text.lines().count() as u64 - 1,
             Some("toml") => text.matches("[[zone]]").count() as u64,
@@ -154,7 +162,7 @@ fn summary_counts_match_the_files() {
         };
         assert_eq!(counted, *records, "{}", path.display());
     }
-    assert_eq!(summary.files.len(), 17);
+    assert_eq!(summary.files.len(), 23);
     let audit = summary
         .files
         .iter()

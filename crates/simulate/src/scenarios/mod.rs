@@ -11,6 +11,7 @@
 //! Adding a scenario: a module here with a unit struct implementing [`Scenario`], listed in
 //! [`all`].
 
+mod bec;
 mod break_glass;
 mod brute_force;
 mod bulk_sweep;
@@ -19,9 +20,13 @@ mod deceased;
 mod family_member;
 mod guest_wifi_ehr;
 mod hl7_egress;
+mod impossible_travel;
 mod mass_export;
+mod mfa_fatigue;
 mod neighbour;
 mod password_spray;
+mod phi_personal;
+mod phishing;
 mod pump_external;
 mod ransomware;
 mod self_access;
@@ -35,6 +40,7 @@ use crate::audit::{Access, Data, Purpose, What};
 use crate::behaviour::access;
 use crate::clinical::Census;
 use crate::context::{is_clinical, login_name, patient_id};
+use crate::directory::Directory;
 use crate::infra::Infra;
 use crate::org::{DAY, Duty, Employment, MINUTE, Org, Staff};
 use crate::rng::Rng;
@@ -74,6 +80,11 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &guest_wifi_ehr::GuestWifiToEhrDatabase,
         &hl7_egress::CleartextHl7Egress,
         &weak_tls::WeakTlsOnPhiService,
+        &phishing::LookalikePhishing,
+        &bec::BankDetailsChange,
+        &phi_personal::PhiToPersonalMailbox,
+        &mfa_fatigue::MfaFatigue,
+        &impossible_travel::ImpossibleTravel,
     ]
 }
 
@@ -104,7 +115,8 @@ pub struct Planted {
     pub expected_alert_min: u32,
     /// Records of the other telemetry files (auth.log, Windows, Zeek).
     pub signals: Vec<Signal>,
-    /// `(key, value)`: `user`, `src_ip`, `dst_ip`, `host`, `device`, as plain strings.
+    /// `(key, value)`: `user`, `src_ip`, `dst_ip`, `host`, `device`, `sender`, `recipient`,
+    /// `reply_to`, `domain`, `country`, `prior_ip`, as plain strings.
     pub entities: Vec<(&'static str, String)>,
 }
 
@@ -113,6 +125,8 @@ pub struct PlanCtx<'a> {
     pub org: &'a Org,
     pub infra: &'a Infra,
     pub census: &'a Census,
+    /// Mailbox addresses (also the Entra ID user principal names).
+    pub directory: &'a Directory,
     pub day: u32,
 }
 
