@@ -47,6 +47,9 @@ pub enum Command {
     Fields(FieldsArgs),
     /// Checks the hash chain of stored batches and names the first that does not verify.
     Verify,
+    /// Run the network listeners (`[listen]` in the configuration) and the HTTP server until
+    /// SIGINT or SIGTERM.
+    Serve(ServeArgs),
     /// Measurements recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -63,6 +66,16 @@ pub struct IngestArgs {
     /// Files to ingest; `-` for standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTP server (FHIR, bulk ingest, health); overrides `[listen.http] bind`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The simulated hospital with its console (not there yet: it needs the console, issue #8).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Args)]

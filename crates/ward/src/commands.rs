@@ -2,7 +2,7 @@
 
 use crate::cli::{
     AlertsArgs, BenchCommand, Cli, Command, ContextCommand, EventsArgs, IngestArgs,
-    QuarantineCommand, SimulateArgs,
+    QuarantineCommand, ServeArgs, SimulateArgs,
 };
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -86,6 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => verify(&ctx),
+        Command::Serve(args) => serve(&ctx, args),
         Command::Bench(BenchCommand::Simulate { events, dir }) => {
             crate::bench::simulate(events, dir.as_deref())?;
             Ok(ExitCode::SUCCESS)
@@ -484,4 +485,60 @@ fn verify(ctx: &Runtime) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `ward serve`: opens the store, starts the enabled listeners and the HTTP server, prints
+/// where they listen, and on SIGINT or SIGTERM stops accepting and lets the commits in flight
+/// finish (and be acknowledged) before exiting.
+fn serve(ctx: &Runtime, args: ServeArgs) -> Result<ExitCode> {
+    if args.demo {
+        return Err(BadInput(
+            "`serve --demo` is not available yet: the demo needs the console, issue #8".into(),
+        )
+        .into());
+    }
+    let mut config = ctx.config.listen.clone();
+    if let Some(addr) = args.listen {
+        config.http.bind = Some(addr);
+    }
+    config.http.enabled = Some(config.http.enabled.unwrap_or(true));
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(ctx.open_store()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listeners = ward_listen::Listeners::start(&config, store)
+            .await
+            .context("cannot start the listeners")?;
+        for bound in &listeners.bound {
+            println!("listening: {} on {}", bound.name, bound.addr);
+        }
+        if let Some(fingerprint) = &listeners.tls_fingerprint {
+            let origin = if listeners.tls_generated {
+                "generated self-signed"
+            } else {
+                "configured"
+            };
+            println!("TLS certificate ({origin}) SHA-256 fingerprint: {fingerprint}");
+        }
+        if listeners.bound.is_empty() {
+            println!("nothing to listen on: enable listeners in the [listen] section");
+        }
+        wait_for_signal().await?;
+        println!("shutting down: finishing commits in flight");
+        listeners.shutdown().await;
+        println!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot watch SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }

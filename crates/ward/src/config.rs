@@ -12,6 +12,9 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Network listeners started by `ward serve` (see README, "Configuration").
+    #[serde(default)]
+    pub listen: ward_listen::ListenConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
