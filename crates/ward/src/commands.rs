@@ -113,7 +113,7 @@ fn open_source(path: &Path) -> Result<(Source, Option<u64>, i32)> {
             Timestamp::now().year(),
         ));
     }
-    let file = std::fs::File::open(path)
+    let mut file = std::fs::File::open(path)
         .map_err(|e| BadInput(format!("cannot open {}: {e}", path.display())))?;
     let metadata = file.metadata().ok();
     let size = metadata.as_ref().map(|m| m.len());
@@ -121,7 +121,22 @@ fn open_source(path: &Path) -> Result<(Source, Option<u64>, i32)> {
         .and_then(|m| m.modified().ok())
         .map(|t| Timestamp(chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis()).year())
         .unwrap_or_else(|| Timestamp::now().year());
-    Ok((Source::new(path.display().to_string(), file), size, year))
+    let name = path.display().to_string();
+    // Logs are often kept gzipped: read them as they are. Positions (lines, offsets) are then
+    // those of the decompressed stream, and the progress bar, which counts compressed bytes,
+    // is not shown.
+    let mut magic = [0u8; 2];
+    let gzipped = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
+    std::io::Seek::rewind(&mut file)
+        .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
+    if gzipped {
+        return Ok((
+            Source::new(name, flate2::read::MultiGzDecoder::new(file)),
+            None,
+            year,
+        ));
+    }
+    Ok((Source::new(name, file), size, year))
 }
 
 fn progress_bar(size: Option<u64>, name: &str) -> Option<ProgressBar> {

@@ -783,3 +783,21 @@ fn sigma_regression_evtx_files_and_their_json_renderings_give_the_same_events() 
     from_json.sort();
     assert_eq!(from_evtx, from_json);
 }
+
+#[test]
+fn gzipped_logs_are_read_as_they_are() {
+    let Some(data) = shared_data() else { return };
+    let ward = Ward::new();
+    let summary = ward.ingest_json(&data.join("otrf/otrf-windows-30k.jsonl.gz"));
+    assert_eq!(summary["format"], "windows", "{summary}");
+    assert_eq!(summary["records"], 30_000, "{summary}");
+    // The sample holds a few byte-identical events: stored once, counted as duplicates.
+    let stored = summary["accepted"].as_u64().unwrap();
+    assert_eq!(
+        stored + summary["duplicates"].as_u64().unwrap(),
+        30_000,
+        "{summary}"
+    );
+    assert!(stored > 29_900, "{summary}");
+    assert_eq!(summary["quarantined"], 0, "{summary}");
+}
