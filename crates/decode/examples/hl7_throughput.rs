@@ -5,7 +5,9 @@
 //!
 //! `cargo run --release -p ward-decode --example hl7_throughput [-- RECORDS]`
 
-use std::time::Instant;
+mod common;
+use common::{best_of_3, mix};
+
 use ward_decode::Decoder;
 use ward_decode::hl7::{Hl7v2, adt_context};
 
@@ -51,27 +53,6 @@ fn main() {
         rate(contexts),
         bytes as f64 / contexts / 1e6
     );
-}
-
-/// The shortest of three timed runs, in seconds: the machine is shared, and the best run is
-/// the one least disturbed.
-fn best_of_3(mut run: impl FnMut()) -> f64 {
-    run();
-    (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            run();
-            started.elapsed().as_secs_f64()
-        })
-        .fold(f64::MAX, f64::min)
-}
-
-/// A deterministic pseudo-random stream (SplitMix64), so runs are comparable.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 fn adt(i: usize) -> String {

@@ -6,8 +6,10 @@
 //!
 //! `cargo run --release -p ward-decode --example windows_throughput [-- PASSES]`
 
+mod common;
+use common::best_of_3;
+
 use std::io::Read;
-use std::time::Instant;
 use ward_decode::Decoder;
 use ward_decode::windows::WindowsEvent;
 
@@ -72,17 +74,4 @@ fn main() {
         rate(parse),
         100.0 * parse / decode
     );
-}
-
-/// The shortest of three timed runs, in seconds: the machine is shared, and the best run is
-/// the one least disturbed.
-fn best_of_3(mut run: impl FnMut()) -> f64 {
-    run();
-    (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            run();
-            started.elapsed().as_secs_f64()
-        })
-        .fold(f64::MAX, f64::min)
 }

@@ -1,0 +1,26 @@
+//! What the decoder throughput examples share: a best-of-three timer and a deterministic
+//! mixer for generating varied records. Included by each example with `mod common;`.
+
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+/// The shortest of three timed runs, in seconds.
+pub fn best_of_3(mut run: impl FnMut()) -> f64 {
+    run();
+    (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+/// SplitMix64, so runs are comparable.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
