@@ -62,11 +62,9 @@ impl Decoder for Evtx {
 }
 
 fn settings() -> Arc<ParserSettings> {
-    Arc::new(
-        ParserSettings::default()
-            .num_threads(1)
-            .validate_checksums(false),
-    )
+    // Single-threaded: the crate is built without `multithreading`, the pipeline's workers
+    // give the parallelism.
+    Arc::new(ParserSettings::default().validate_checksums(false))
 }
 
 /// One `.evtx` file read in order: the header first (checked, no events), then its chunks.

@@ -115,45 +115,15 @@ pub fn ingest(
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
     let name = source.name.clone();
-    let named = match options.format.as_deref() {
-        None | Some("auto") => None,
-        Some(format) => {
-            Some(
-                ward_decode::by_name(format).ok_or_else(|| IngestError::UnknownFormat {
-                    name: format.to_string(),
-                    known: known_formats(),
-                })?,
-            )
-        }
-    };
-
-    // The decoder is chosen from the first lines before framing, because its framing decides
-    // where records end; a whole JSON document is chosen for after it is read.
-    let mut chosen = named;
-    let (first, mut chunker) = frame(
-        source,
-        RECORDS_PER_CHUNK,
-        options.max_record_bytes,
-        options.max_document_bytes,
-        &mut |lines| {
-            let decoder = choose_decoder(&name, chosen, lines)?;
-            chosen = Some(decoder);
-            Ok(decoder.framing())
-        },
-    )?;
-    let Some(first) = first else {
+    let opened = open(source, options)?;
+    let Some((decoder, first)) = opened.first else {
         return Ok(IngestSummary {
             source: name,
-            format: chosen.map_or("auto", |d| d.name()).into(),
+            format: opened.format.into(),
             ..Default::default()
         });
     };
-    let decoder = match chosen {
-        Some(decoder) => decoder,
-        None => choose_decoder(&name, None, &sample(&first))?,
-    };
-    check_format(&name, decoder, options.year, &first)?;
-
+    let mut chunker = opened.rest;
     let mut summary = IngestSummary {
         source: name.clone(),
         format: decoder.name().to_string(),
@@ -172,6 +142,62 @@ pub fn ingest(
     )?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A source whose format is known and checked, ready to stream.
+pub(crate) struct Opened {
+    /// The decoder and the first chunk, or `None` for an empty source.
+    pub first: Option<(&'static dyn Decoder, Chunk)>,
+    pub rest: Chunker<Box<dyn Read + Send>>,
+    /// The format's name (`auto` for an empty source without `--format`).
+    pub format: &'static str,
+}
+
+/// Picks the decoder (named, or recognised from the first lines, since its framing decides
+/// where records end; a whole JSON document is recognised once read), frames the source and
+/// refuses it if none of its first records decodes.
+pub(crate) fn open(source: Source, options: &IngestOptions) -> Result<Opened, IngestError> {
+    let name = source.name.clone();
+    let named = match options.format.as_deref() {
+        None | Some("auto") => None,
+        Some(format) => {
+            Some(
+                ward_decode::by_name(format).ok_or_else(|| IngestError::UnknownFormat {
+                    name: format.to_string(),
+                    known: known_formats(),
+                })?,
+            )
+        }
+    };
+    let mut chosen = named;
+    let (first, rest) = frame(
+        source,
+        RECORDS_PER_CHUNK,
+        options.max_record_bytes,
+        options.max_document_bytes,
+        &mut |lines| {
+            let decoder = choose_decoder(&name, chosen, lines)?;
+            chosen = Some(decoder);
+            Ok(decoder.framing())
+        },
+    )?;
+    let Some(first) = first else {
+        return Ok(Opened {
+            first: None,
+            rest,
+            format: chosen.map_or("auto", |d| d.name()),
+        });
+    };
+    let decoder = match chosen {
+        Some(decoder) => decoder,
+        None => choose_decoder(&name, None, &sample(&first))?,
+    };
+    check_format(&name, decoder, options.year, &first)?;
+    Ok(Opened {
+        first: Some((decoder, first)),
+        rest,
+        format: decoder.name(),
+    })
 }
 
 /// Sample lines with their line numbers.
@@ -384,7 +410,7 @@ impl RecordDecoder {
         }
     }
 
-    fn decode(&mut self, record: &[u8], out: &mut Vec<Decoded>) {
+    pub(crate) fn decode(&mut self, record: &[u8], out: &mut Vec<Decoded>) {
         match self {
             RecordDecoder::Stateless {
                 decoder,

@@ -13,6 +13,7 @@ mod error;
 mod ingest;
 mod records;
 mod retry;
+mod scan;
 
 pub use chunk::{Chunk, Chunker, RawRecord};
 pub use context::{ContextSummary, import_context};
@@ -20,3 +21,4 @@ pub use error::IngestError;
 pub use ingest::{IngestOptions, IngestSummary, Source, ingest};
 pub use records::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};
 pub use retry::{RetrySummary, retry_quarantine};
+pub use scan::{ScanSummary, scan};

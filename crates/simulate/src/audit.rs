@@ -403,7 +403,7 @@ fn push_hex(b: &mut Vec<u8>, n: u32) {
     }
 }
 
-fn push_base64(b: &mut Vec<u8>, data: &[u8]) {
+pub(crate) fn push_base64(b: &mut Vec<u8>, data: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in data.chunks(3) {
         let n = (chunk[0] as u32) << 16

@@ -34,8 +34,12 @@
 //!   message alone), `telemetry/maillog` (the Postfix gateway) and
 //!   `telemetry/m365-message-trace.csv` (Exchange Online message trace).
 //! - `telemetry/entra-signins.ndjson`: Entra ID sign-ins (Microsoft 365, telehealth, portal).
+//! - `telemetry/adt.hl7`: the HL7 v2.5 ADT feed of every encounter, one message a line.
+//! - `telemetry/atna.log`: IHE ATNA audit messages of the PACS and the HL7 engine (syslog).
 //! - `truth.json`: `{"generator","seed","start","days","incidents":[…]}`, one incident per line.
 
+mod adt;
+mod atna;
 mod audit;
 mod authlog;
 mod behaviour;
@@ -137,6 +141,8 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
     files.push(directory::write_partners(&context_dir)?);
     let directory = directory::Directory::new(&org);
     let mut telemetry = signal::Telemetry::create(&telemetry_dir, &org)?;
+    let mut adt = adt::AdtFeed::create(&telemetry_dir, run_end)?;
+    let mut atna = atna::AtnaLog::create(&telemetry_dir)?;
 
     let natural = behaviour::natural_rate(&org);
     let intensity = match config.rate {
@@ -153,6 +159,8 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
 
     for day in 0..config.days {
         census.advance(&org, day, &mut encounters)?;
+        adt.schedule(&org, &census);
+        atna.day(&org, &census, day);
         for staff in 0..org.staff.len() as u32 {
             if let Some(duty) = org.duty(staff, day) {
                 let (session, first) = Session::start(&org, staff, day, duty);
@@ -195,6 +203,9 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
         };
         queue.run_until(start + (day as i64 + 1) * DAY, &world, &mut audit)?;
         telemetry.flush_before(start + (day as i64 + 1) * DAY, &org)?;
+        let day_end = start + (day as i64 + 1) * DAY;
+        adt.flush_before(day_end, &org, |at, visit| atna.admitted(&org, at, visit))?;
+        atna.flush_before(day_end)?;
     }
     // Night shifts of the last day end the next morning; they finish with the last census.
     let world = World {
@@ -209,6 +220,9 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
     audit.finish()?;
     files.push((audit_path, events));
     files.extend(telemetry.finish(&org)?);
+    adt.flush_before(i64::MAX, &org, |at, visit| atna.admitted(&org, at, visit))?;
+    files.push(adt.finish()?);
+    files.push(atna.finish()?);
     let (truth_path, incidents) = truth.finish()?;
     files.push((truth_path, incidents));
     Ok(SimSummary {

@@ -114,8 +114,8 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     let (c, _) = run(&SimConfig { seed: 2, ..small() });
     assert_eq!(sa.events, sb.events);
     let fa = files_of(a.path());
-    // 21 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one).
-    assert_eq!(fa.len(), 25, "{fa:?}");
+    // 23 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one).
+    assert_eq!(fa.len(), 27, "{fa:?}");
     for f in &fa {
         let rel = f.strip_prefix(a.path()).unwrap();
         assert!(
@@ -129,6 +129,8 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
         "telemetry/auth.log",
         "telemetry/windows-security.ndjson",
         "telemetry/zeek/conn.log",
+        "telemetry/adt.hl7",
+        "telemetry/atna.log",
         "context/patients.ndjson",
         "truth.json",
     ] {
@@ -154,7 +156,7 @@ fn summary_counts_match_the_files() {
         let counted = match path.extension().and_then(|e| e.to_str()) {
             Some("mbox") => text.lines().filter(|l| l.starts_with("From ")).count() as u64,
             None => text.lines().count() as u64,
-            Some("ndjson") => text.lines().count() as u64,
+            Some("ndjson" | "hl7") => text.lines().count() as u64,
             Some("csv") => text.lines().count() as u64 - 1,
             Some("toml") => text.matches("[[zone]]").count() as u64,
             Some("log") => text.lines().filter(|l| !l.starts_with('#')).count() as u64,
@@ -162,7 +164,7 @@ fn summary_counts_match_the_files() {
         };
         assert_eq!(counted, *records, "{}", path.display());
     }
-    assert_eq!(summary.files.len(), 23);
+    assert_eq!(summary.files.len(), 25);
     let audit = summary
         .files
         .iter()

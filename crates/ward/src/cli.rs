@@ -53,6 +53,27 @@ pub enum Command {
     /// Measurements recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Sigma detection rules: check that they load, try them on event files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Parse and compile every Sigma rule (`.yml`, `.yaml`) in the files and folders given;
+    /// print each failure with its reason and a summary. Exit 1 when any rule fails to load.
+    Validate {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Run one Sigma rule over event files (EVTX, Windows JSON, any decoder's line format)
+    /// without storing them, and show which events match and which searches matched.
+    Test {
+        #[arg(value_name = "RULE")]
+        rule: PathBuf,
+        #[arg(required = true, value_name = "EVENTS")]
+        events: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

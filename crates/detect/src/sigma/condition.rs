@@ -1,0 +1,231 @@
+//! The `condition` language: `and`, `or`, `not`, parentheses, `1 of X*`, `all of X*`,
+//! `1 of them`, `all of them`, parsed into an [`Expr`] over search indices. Names are resolved
+//! here, once, so evaluation never looks a name up. Precedence: `not` over `and` over `or`.
+
+/// A condition over the rule's searches, by index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Search(usize),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Open,
+    Close,
+    And,
+    Or,
+    Not,
+    OneOf,
+    AllOf,
+    Name(String),
+}
+
+/// Parses `text` against the search `names`; the error is the reason.
+pub(crate) fn parse(text: &str, names: &[&str]) -> Result<Expr, String> {
+    if text.contains('|') {
+        return Err("aggregations after `|` (Sigma 1 count/near) are not supported".into());
+    }
+    let tokens = tokenize(text)?;
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        names,
+    };
+    let expr = parser.or()?;
+    match parser.tokens.get(parser.at) {
+        None => Ok(expr),
+        Some(t) => Err(format!("unexpected {t:?} after a complete condition")),
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let spaced = text.replace('(', " ( ").replace(')', " ) ");
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        let next_is_of = words
+            .get(i + 1)
+            .is_some_and(|w| w.eq_ignore_ascii_case("of"));
+        let token = match word {
+            "(" => Token::Open,
+            ")" => Token::Close,
+            w if w.eq_ignore_ascii_case("and") => Token::And,
+            w if w.eq_ignore_ascii_case("or") => Token::Or,
+            w if w.eq_ignore_ascii_case("not") => Token::Not,
+            "1" if next_is_of => {
+                i += 1;
+                Token::OneOf
+            }
+            w if w.eq_ignore_ascii_case("all") && next_is_of => {
+                i += 1;
+                Token::AllOf
+            }
+            w if w.chars().all(|c| c.is_ascii_digit()) && next_is_of => {
+                return Err(format!("`{w} of` is not Sigma: use `1 of` or `all of`"));
+            }
+            w => Token::Name(w.to_string()),
+        };
+        tokens.push(token);
+        i += 1;
+    }
+    Ok(tokens)
+}
+
+struct Parser<'a> {
+    tokens: Vec<Token>,
+    at: usize,
+    names: &'a [&'a str],
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut items = vec![self.and()?];
+        while self.peek() == Some(&Token::Or) {
+            self.at += 1;
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut items = vec![self.not()?];
+        while self.peek() == Some(&Token::And) {
+            self.at += 1;
+            items.push(self.not()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn not(&mut self) -> Result<Expr, String> {
+        if self.peek() == Some(&Token::Not) {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.not()?)));
+        }
+        self.atom()
+    }
+
+    fn atom(&mut self) -> Result<Expr, String> {
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        match token {
+            Some(Token::Open) => {
+                let inner = self.or()?;
+                if self.peek() != Some(&Token::Close) {
+                    return Err("missing `)`".into());
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            Some(Token::OneOf) => Ok(Expr::Or(self.group()?)),
+            Some(Token::AllOf) => Ok(Expr::And(self.group()?)),
+            Some(Token::Name(name)) => self
+                .names
+                .iter()
+                .position(|n| *n == name)
+                .map(Expr::Search)
+                .ok_or_else(|| format!("no search named `{name}`")),
+            Some(t) => Err(format!("unexpected {t:?}")),
+            None => Err("ends where a search was expected".into()),
+        }
+    }
+
+    /// The searches named by the word after `1 of` / `all of`: `them` (every search not
+    /// starting with `_`, as pySigma) or a name with `*` wildcards.
+    fn group(&mut self) -> Result<Vec<Expr>, String> {
+        let Some(Token::Name(pattern)) = self.tokens.get(self.at).cloned() else {
+            return Err("`of` must be followed by a name pattern or `them`".into());
+        };
+        self.at += 1;
+        let chosen: Vec<Expr> = self
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                if pattern == "them" {
+                    !n.starts_with('_')
+                } else {
+                    glob(&pattern, n)
+                }
+            })
+            .map(|(i, _)| Expr::Search(i))
+            .collect();
+        if chosen.is_empty() {
+            return Err(format!("`{pattern}` names no search"));
+        }
+        Ok(chosen)
+    }
+}
+
+/// `*` matches any run of characters in a search name pattern.
+fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|&i| rest.is_char_boundary(i))
+                .any(|i| glob(tail, &rest[i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: &[&str] = &["selection", "filter_a", "filter_b", "_private"];
+
+    #[test]
+    fn not_binds_tighter_than_and_tighter_than_or() {
+        let e = parse("selection or not filter_a and filter_b", NAMES).unwrap();
+        assert_eq!(
+            e,
+            Expr::Or(vec![
+                Expr::Search(0),
+                Expr::And(vec![Expr::Not(Box::new(Expr::Search(1))), Expr::Search(2)]),
+            ])
+        );
+    }
+
+    #[test]
+    fn one_of_pattern_and_them_expand_to_names() {
+        assert_eq!(
+            parse("selection and not 1 of filter_*", NAMES).unwrap(),
+            Expr::And(vec![
+                Expr::Search(0),
+                Expr::Not(Box::new(Expr::Or(vec![Expr::Search(1), Expr::Search(2)]))),
+            ])
+        );
+        assert_eq!(
+            parse("all of them", NAMES).unwrap(),
+            Expr::And(vec![Expr::Search(0), Expr::Search(1), Expr::Search(2)])
+        );
+    }
+
+    #[test]
+    fn unknown_names_and_aggregations_are_refused() {
+        assert!(parse("nope", NAMES).is_err());
+        assert!(parse("selection | count() > 5", NAMES).is_err());
+        assert!(parse("(selection", NAMES).is_err());
+        assert!(parse("1 of x*", NAMES).is_err());
+    }
+}

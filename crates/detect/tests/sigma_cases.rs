@@ -1,0 +1,119 @@
+//! Data-driven Sigma tests: each `sigma/NAME.yml` rule sits beside `sigma/NAME.json`, a list
+//! of events (`fields`: the Windows event's fields, as the `windows` decoder keeps them under
+//! `unmapped`) with whether the rule `matches` and, optionally, `why` (the searches that
+//! matched). Events without `Channel`/`EventID` get Sysmon's and 1 (process creation), so a
+//! case only spells out routing when routing is what it tests.
+
+use std::path::Path;
+use ward_detect::sigma::{RuleError, compile, parse_rule};
+use ward_model::{Event, Timestamp};
+
+fn event(case: &serde_json::Value) -> Event {
+    let product = case["product"].as_str().unwrap_or("windows");
+    let mut event = Event::from_record(product, Timestamp(0), Vec::new());
+    event.unmapped = case["fields"].as_object().cloned().unwrap_or_default();
+    event
+        .unmapped
+        .entry("Channel")
+        .or_insert_with(|| "Microsoft-Windows-Sysmon/Operational".into());
+    event.unmapped.entry("EventID").or_insert_with(|| 1.into());
+    event
+}
+
+#[test]
+fn every_case_matches_as_expected() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigma");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    names.sort();
+    for rule_path in names {
+        let name = rule_path.file_stem().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&rule_path).unwrap();
+        let rule = match parse_rule(&text).and_then(compile) {
+            Ok(rule) => rule,
+            Err(e) => {
+                failures.push(format!("{name}: does not load: {e}"));
+                continue;
+            }
+        };
+        let cases: Vec<serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string(rule_path.with_extension("json")).unwrap(),
+        )
+        .unwrap();
+        for (i, case) in cases.iter().enumerate() {
+            checked += 1;
+            let e = event(case);
+            let want = case["matches"].as_bool().unwrap();
+            if rule.matches(&e) != want {
+                failures.push(format!("{name}[{i}]: expected matches={want}: {case}"));
+            }
+            if let Some(why) = case.get("why") {
+                let got = rule.explain(&e).unwrap_or_default();
+                let want: Vec<&str> = why
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                if got != want {
+                    failures.push(format!("{name}[{i}]: explained {got:?}, expected {want:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 40,
+        "only {checked} cases found in {}",
+        dir.display()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn load(detection: &str) -> Result<(), RuleError> {
+    let text = format!("title: t\nlogsource:\n  product: windows\ndetection:\n{detection}");
+    parse_rule(&text).and_then(compile).map(|_| ())
+}
+
+#[test]
+fn unimplemented_modifiers_are_refused_with_their_name() {
+    let err = load("  sel:\n    Image|expand: '%x%'\n  condition: sel").unwrap_err();
+    assert_eq!(err.kind(), "unsupported modifier expand");
+    let err = load("  sel:\n    Image|a|b: x\n  condition: sel").unwrap_err();
+    assert_eq!(err.kind(), "unsupported modifier a");
+}
+
+#[test]
+fn bad_conditions_and_patterns_say_what_is_wrong() {
+    let err = load("  sel:\n    Image: x\n  condition: sel and other").unwrap_err();
+    assert!(err.to_string().contains("no search named `other`"), "{err}");
+    let err = load("  sel:\n    Image|re: '(unclosed'\n  condition: sel").unwrap_err();
+    assert_eq!(err.kind(), "bad pattern");
+    let err = load("  sel:\n    Ip|cidr: '10.0.0.0/40'\n  condition: sel").unwrap_err();
+    assert_eq!(err.kind(), "bad pattern");
+    assert!(matches!(
+        parse_rule("title: [unclosed"),
+        Err(RuleError::Yaml(_))
+    ));
+}
+
+#[test]
+fn metadata_keeps_attack_ids_author_and_licence() {
+    let text = "title: T\nid: 1\nstatus: test\nlevel: high\nauthor: A. Person\nlicense: DRL-1.1\n\
+                tags:\n  - attack.execution\n  - attack.t1059.001\n  - cve.2021-1\n\
+                references:\n  - https://x\nlogsource:\n  product: linux\n\
+                detection:\n  sel:\n    a: b\n  condition: sel\n";
+    let rule = compile(parse_rule(text).unwrap()).unwrap();
+    assert_eq!(rule.rule.attack, vec!["T1059.001"]);
+    assert_eq!(rule.rule.author.as_deref(), Some("A. Person"));
+    assert_eq!(rule.rule.license.as_deref(), Some("DRL-1.1"));
+    assert_eq!(rule.rule.references, vec!["https://x"]);
+    assert!(
+        matches!(&rule.route, ward_detect::sigma::Route::Nothing(r) if r.contains("linux")),
+        "unknown logsources load but route to nothing"
+    );
+}
