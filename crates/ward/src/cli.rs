@@ -206,6 +206,14 @@ pub struct FieldsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Evaluate every event of FILES against every rule under RULES (folders of Sigma YAML),
+    /// in memory, one thread, and report events/s and matches.
+    Sigma {
+        #[arg(long, value_name = "DIR")]
+        rules: Vec<PathBuf>,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Write one simulated day of a 3,000-staff, 100,000-patient hospital sized to about
     /// EVENTS AuditEvents, and report the generation rate.
     Simulate {
