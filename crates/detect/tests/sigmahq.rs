@@ -1,4 +1,5 @@
-//! SigmaHQ's own rules and regression data (`/work/shared/data/sigma`, or `SIGMA_DATA`): the
+//! SigmaHQ's own rules and regression data (`../shared/data/sigma` beside the repository, or
+//! `SIGMA_DATA`): the
 //! share of rules that load (the bar is 98%) and the share of positive regression tests whose
 //! EVTX fires the rule exactly `match_count` times. Skipped with a message when the data is
 //! absent, failed when `CI` is set, so a CI run cannot pass by not testing.
@@ -10,9 +11,9 @@ use ward_detect::sigma::{CompiledRule, compile, parse_rule};
 use yaml_rust2::YamlLoader;
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(
-        std::env::var("SIGMA_DATA").unwrap_or_else(|_| "/work/shared/data/sigma".into()),
-    );
+    let beside_repository =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
+    let dir = std::env::var_os("SIGMA_DATA").map_or(beside_repository, PathBuf::from);
     if dir.join("rules").is_dir() {
         return Some(dir);
     }
@@ -183,4 +184,54 @@ fn sigmahq_regression_data_fires_each_rule() {
     );
     assert!(total > 0, "no regression tests found");
     assert!(failures.is_empty(), "see the FAIL lines above");
+}
+
+/// The rule set's logsource index must not change what matches: every OTRF event (one in
+/// ten, to keep the debug build quick) gets the same rules from `RuleSet::matches` as from
+/// testing every rule one by one.
+#[test]
+fn rule_set_index_matches_exactly_what_every_rule_alone_matches() {
+    let Some(dir) = data_dir() else { return };
+    let mut files = Vec::new();
+    rule_files(&dir.join("rules/windows"), &mut files);
+    files.sort();
+    let rules: Vec<CompiledRule> = files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|text| parse_rule(&text).and_then(compile).ok())
+        .collect();
+    let otrf = dir.join("../otrf/otrf-windows-30k.jsonl.gz");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&otrf).expect("OTRF sample")),
+        &mut text,
+    )
+    .expect("gzip");
+    let mut out = Vec::new();
+    for line in text.lines().step_by(10) {
+        ward_decode::windows::WindowsEvent.decode(line.as_bytes(), &mut out);
+    }
+    let events: Vec<_> = out.into_iter().filter_map(Result::ok).collect();
+    assert!(events.len() >= 2_900, "{} events", events.len());
+    let set = ward_detect::sigma::RuleSet::new(rules);
+    let alone: Vec<Vec<&str>> = events
+        .iter()
+        .map(|e| {
+            set.rules()
+                .iter()
+                .filter(|r| r.matches(e))
+                .map(|r| r.rule.title.as_str())
+                .collect()
+        })
+        .collect();
+    let indexed: Vec<Vec<&str>> = events
+        .iter()
+        .map(|e| set.matches(e).map(|r| r.rule.title.as_str()).collect())
+        .collect();
+    let total: usize = alone.iter().map(Vec::len).sum();
+    assert!(
+        total > 0,
+        "no rule matched at all: the comparison would prove nothing"
+    );
+    assert_eq!(indexed, alone);
 }

@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use ward_model::{Event, FieldValue};
 
@@ -160,25 +161,77 @@ impl CompiledRule {
     }
 }
 
-/// Compiled rules evaluated together. Today a loop over rules; the place where shared field
-/// lookups, literal automata and route prefilters will go.
+/// Compiled rules evaluated together. An event is tested only against the rules whose
+/// logsource can select it: rules are indexed by (channel, EventID), by channel, or as
+/// "any Windows event", and rules that select nothing are left out. The next steps (shared
+/// field lookups, literal automata across rules) go here too.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
+    by_channel_event: HashMap<(String, i64), Vec<usize>>,
+    by_channel: HashMap<String, Vec<usize>>,
+    any_windows: Vec<usize>,
 }
 
 impl RuleSet {
     pub fn new(rules: Vec<CompiledRule>) -> Self {
-        RuleSet { rules }
+        let mut set = RuleSet {
+            rules,
+            ..Default::default()
+        };
+        for (index, rule) in set.rules.iter().enumerate() {
+            let Route::Windows { channel, kinds } = &rule.route else {
+                continue; // selects nothing
+            };
+            if !kinds.is_empty() {
+                for (kind_channel, ids) in kinds.iter() {
+                    for id in ids.iter() {
+                        set.by_channel_event
+                            .entry((kind_channel.to_ascii_lowercase(), *id))
+                            .or_default()
+                            .push(index);
+                    }
+                }
+            } else if let Some(channel) = channel {
+                set.by_channel
+                    .entry(channel.to_ascii_lowercase())
+                    .or_default()
+                    .push(index);
+            } else {
+                set.any_windows.push(index);
+            }
+        }
+        set
     }
 
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
     }
 
-    /// The rules the event matches.
+    /// The rules the event matches, in the order the rules were given.
     pub fn matches<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a CompiledRule> {
-        self.rules.iter().filter(move |r| r.matches(event))
+        let mut candidates: Vec<usize> = Vec::new();
+        if event.metadata.product == "windows" {
+            let channel = match event.unmapped.get("Channel") {
+                Some(serde_json::Value::String(c)) => c.to_ascii_lowercase(),
+                _ => String::new(),
+            };
+            candidates.extend_from_slice(&self.any_windows);
+            if let Some(rules) = self.by_channel.get(&channel) {
+                candidates.extend_from_slice(rules);
+            }
+            if let Some(FieldValue::Int(id)) = event.field("unmapped.EventID")
+                && let Some(rules) = self.by_channel_event.get(&(channel, id))
+            {
+                candidates.extend_from_slice(rules);
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
+        candidates
+            .into_iter()
+            .map(|i| &self.rules[i])
+            .filter(move |r| r.matches(event))
     }
 }
 
