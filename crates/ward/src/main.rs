@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     init_logging(args.verbose, args.quiet);
     match commands::run(args) {
         Ok(code) => code,
+        // Output piped into `head` and closed early is not a failure.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ward: {e:#}");
             ExitCode::from(commands::exit_code(&e))
@@ -39,4 +41,12 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
