@@ -53,6 +53,9 @@ pub enum Command {
     /// Measurements recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run Sigma rules over event files without storing them (as incident responders use
+    /// Chainsaw or Hayabusa): one line a match, with the rule's metadata.
+    Hunt(HuntArgs),
     /// Sigma detection rules: check that they load, try them on event files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -74,6 +77,23 @@ pub enum RulesCommand {
         #[arg(required = true, value_name = "EVENTS")]
         events: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// A Sigma rule file or a folder of them (`.yml`, `.yaml`); rules that do not load are
+    /// counted and named on standard error (see `ward rules validate`).
+    #[arg(value_name = "RULES")]
+    pub rules: PathBuf,
+    /// Event files in any format Ward reads (EVTX, JSON lines, syslog … gzipped or not).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// One JSON object a match (rule metadata and the matched event).
+    #[arg(long)]
+    pub json: bool,
+    /// Format of the files: `auto` recognises it from content.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

