@@ -11,7 +11,7 @@
 //! silently excuse access.
 
 use crate::DecodeError;
-use crate::fhir::{Concept, Period, Reference};
+use crate::fhir::{Concept, Identifier as FhirIdentifier, Meta, Period, Reference};
 use crate::json::{self, Member, OneOrMany, Text, TextOr};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -130,22 +130,6 @@ struct ContextDoc<'a> {
     specialty: Vec<Concept<'a>>,
     #[serde(borrow, default)]
     part_of: Option<Reference<'a>>,
-}
-
-#[derive(Deserialize, Default)]
-struct Meta<'a> {
-    #[serde(borrow, default)]
-    security: Vec<Concept<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FhirIdentifier<'a> {
-    #[serde(borrow, default)]
-    system: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    value: Option<Text<'a>>,
-    #[serde(borrow, default, rename = "type")]
-    kind: Option<Concept<'a>>,
 }
 
 #[derive(Deserialize)]

@@ -287,6 +287,9 @@ pub(crate) struct Identifier<'a> {
     pub system: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub value: Option<Text<'a>>,
+    /// The identifier's type (v2-0203 `MR`, `NPI` …).
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Concept<'a>>,
 }
 
 /// FHIR `Reference`.
@@ -399,10 +402,11 @@ struct AuditEventDoc<'a> {
     entry: Option<Vec<&'a RawValue>>,
 }
 
-#[derive(Deserialize)]
-struct Meta<'a> {
+/// FHIR `meta`, reduced to its security labels.
+#[derive(Deserialize, Default)]
+pub(crate) struct Meta<'a> {
     #[serde(borrow, default)]
-    security: Vec<Concept<'a>>,
+    pub security: Vec<Concept<'a>>,
 }
 
 /// R5 `outcome`.
