@@ -6,22 +6,13 @@
 //! `cargo run --release -p ward-decode --example postfix_throughput [-- RECORDS]`
 
 mod common;
-use common::{best_of_3, mix};
+use common::{best_of_3, generate, mix};
 
 use ward_decode::Decoder;
 use ward_decode::postfix::Postfix;
 
 fn main() {
-    let records: usize = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(400_000);
-    let lines: Vec<String> = (0..records).map(record).collect();
-    let bytes: usize = lines.iter().map(String::len).sum();
-    println!(
-        "{records} records, {:.0} bytes on average",
-        bytes as f64 / records as f64
-    );
+    let (records, lines, bytes) = generate(400_000, record);
     let mut out = Vec::with_capacity(4);
     let decode = best_of_3(|| {
         let mut events = 0usize;

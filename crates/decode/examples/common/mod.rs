@@ -24,3 +24,19 @@ pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
 }
+
+/// The benchmark's records: as many as the first argument says (else `default`), made by
+/// `record`, with their count and total size printed. Returns (count, records, bytes).
+pub fn generate(default: usize, record: impl Fn(usize) -> String) -> (usize, Vec<String>, usize) {
+    let records: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default);
+    let lines: Vec<String> = (0..records).map(record).collect();
+    let bytes: usize = lines.iter().map(String::len).sum();
+    println!(
+        "{records} records, {:.0} bytes on average",
+        bytes as f64 / records as f64
+    );
+    (records, lines, bytes)
+}
