@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use ward_decode::{Decoder, Framing};
-use ward_model::Position;
+use ward_model::{EventId, Position};
 use ward_pipeline::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};
 
 const FHIR_JSON: &str = "application/fhir+json";
@@ -364,13 +364,6 @@ async fn post_audit_event(
     if value.get("resourceType").and_then(Value::as_str) != Some("AuditEvent") {
         return Err(ApiError::invalid("the body must be an AuditEvent resource"));
     }
-    // The id the stored event gets (a content hash), for Location.
-    let mut decoded = Vec::new();
-    fhir_decoder().decode(&bytes, &mut decoded);
-    let id = decoded
-        .iter()
-        .find_map(|d| d.as_ref().ok())
-        .map(|e| e.id.to_hex());
     let position = Position {
         line: 1,
         offset: 0,
@@ -383,6 +376,11 @@ async fn post_audit_event(
         vec![(bytes.clone(), position)],
     )
     .await?;
+    // The stored event's id (its content hash) names it in Location.
+    let id = match &receipt.outcomes[0] {
+        RecordOutcome::Stored { ids } => ids.first().map(EventId::to_hex),
+        RecordOutcome::Quarantined { .. } => None,
+    };
     match (&receipt.outcomes[0], id) {
         (RecordOutcome::Stored { .. }, Some(id)) => {
             let status = if receipt.inserted > 0 {
@@ -530,8 +528,8 @@ async fn post_ingest(
         .iter()
         .zip(lines)
         .map(|(outcome, line)| match outcome {
-            RecordOutcome::Stored { events } => {
-                json!({"line": line, "status": "stored", "events": events})
+            RecordOutcome::Stored { ids } => {
+                json!({"line": line, "status": "stored", "events": ids.len()})
             }
             RecordOutcome::Quarantined { reason } => {
                 json!({"line": line, "status": "quarantined", "reason": reason})

@@ -6,7 +6,7 @@
 use crate::error::IngestError;
 use crate::ingest::push_decoded;
 use ward_decode::Decoder;
-use ward_model::{NewQuarantined, Position, Timestamp};
+use ward_model::{EventId, NewQuarantined, Position, Timestamp};
 use ward_store::{Batch, Checkpoint, Store};
 
 /// One record as a listener received it.
@@ -21,8 +21,8 @@ pub struct NetRecord<'a> {
 /// What became of one record, in the order the records were given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
-    /// Decoded and durably stored (new or already present).
-    Stored { events: usize },
+    /// Decoded and durably stored (new or already present): the ids of its events.
+    Stored { ids: Vec<EventId> },
     /// Durably quarantined with this reason (the sender should be told it was not accepted).
     Quarantined { reason: String },
 }
@@ -88,7 +88,10 @@ pub fn ingest_records(
         let first_error = out
             .iter()
             .find_map(|d| d.as_ref().err().map(ToString::to_string));
-        let events = out.iter().filter(|d| d.is_ok()).count();
+        let ids: Vec<EventId> = out
+            .iter()
+            .filter_map(|d| d.as_ref().ok().map(|e| e.id))
+            .collect();
         for decoded in out.drain(..) {
             push_decoded(
                 &mut batch,
@@ -103,7 +106,7 @@ pub fn ingest_records(
             // A container with some bad entries: the good ones are stored, the bad ones
             // quarantined; the sender hears about the failure.
             Some(reason) => RecordOutcome::Quarantined { reason },
-            None => RecordOutcome::Stored { events },
+            None => RecordOutcome::Stored { ids },
         });
     }
     let receipt = store.commit(&batch)?;
@@ -153,7 +156,7 @@ mod tests {
             Timestamp::now(),
         )
         .unwrap();
-        assert_eq!(receipt.outcomes[0], RecordOutcome::Stored { events: 1 });
+        assert!(matches!(&receipt.outcomes[0], RecordOutcome::Stored { ids } if ids.len() == 1));
         assert!(matches!(
             receipt.outcomes[1],
             RecordOutcome::Quarantined { .. }
