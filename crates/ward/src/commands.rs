@@ -127,11 +127,29 @@ fn rule_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn load_rule(path: &Path) -> Result<ward_detect::sigma::CompiledRule, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("unreadable: {e}"))?;
+/// Why a rule file did not load: a kind to count failures by, and the message.
+struct LoadFailure {
+    kind: String,
+    message: String,
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn load_rule(path: &Path) -> Result<ward_detect::sigma::CompiledRule, LoadFailure> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadFailure {
+        kind: "unreadable".into(),
+        message: format!("unreadable: {e}"),
+    })?;
     ward_detect::sigma::parse_rule(&text)
         .and_then(ward_detect::sigma::compile)
-        .map_err(|e| e.to_string())
+        .map_err(|e| LoadFailure {
+            kind: e.kind(),
+            message: e.to_string(),
+        })
 }
 
 fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
@@ -144,15 +162,7 @@ fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = std::io::stdout().lock();
     for file in &files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(e) => {
-                writeln!(out, "{}: unreadable: {e}", file.display())?;
-                *failed.entry("unreadable".into()).or_default() += 1;
-                continue;
-            }
-        };
-        match ward_detect::sigma::parse_rule(&text).and_then(ward_detect::sigma::compile) {
+        match load_rule(file) {
             Ok(rule) => {
                 loaded += 1;
                 if let ward_detect::sigma::Route::Nothing(why) = &rule.route {
@@ -164,7 +174,7 @@ fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
             }
             Err(e) => {
                 writeln!(out, "{}: {e}", file.display())?;
-                *failed.entry(e.kind()).or_default() += 1;
+                *failed.entry(e.kind).or_default() += 1;
             }
         }
     }
