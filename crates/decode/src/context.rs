@@ -422,6 +422,9 @@ fn summarise(
     // FHIR leaves `active` absent for most records in use; absent means in use.
     let active = doc.active.unwrap_or(true);
     Ok(match kind {
+        ContextKind::Employment => {
+            return Err("`Employment` is an HR roster row, not a FHIR resource".into());
+        }
         ContextKind::Patient => ContextSummary::Patient {
             identifiers: identifiers(doc),
             name: main_name(doc),

@@ -17,6 +17,7 @@ pub mod json;
 pub mod jsonl;
 pub mod m365;
 pub mod postfix;
+pub mod roster;
 pub mod signin;
 pub mod sshd;
 pub mod syslog;

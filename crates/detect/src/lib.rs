@@ -6,3 +6,11 @@
 //! rules and decoding event files belongs to the binary.
 
 pub mod sigma;
+
+pub mod engine;
+
+pub use engine::{Detector, Engine, Finding};
+pub mod standard;
+pub use standard::standard;
+pub mod privacy;
+pub mod threat;

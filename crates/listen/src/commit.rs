@@ -1,19 +1,26 @@
 //! The one road from a listener to the store: [`Committer`] runs store work on tokio's blocking
 //! threads (rusqlite blocks), at most a fixed number at once, so the async threads never block
-//! and a slow disk shows up as waiting listeners (backpressure), not as growing queues.
+//! and a slow disk shows up as waiting listeners (backpressure), not as growing queues. It
+//! also carries the detection engine, when one runs, so every listener's new events are
+//! detected on as they are stored.
 
 use crate::framing::Frame;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use ward_decode::Decoder;
+use ward_detect::Engine;
 use ward_model::{NewQuarantined, Timestamp};
 use ward_pipeline::{IngestError, NetRecord, RecordOutcome, RecordsReceipt, ingest_records};
 use ward_store::{Batch, Store};
+
+/// The detection engine every listener of a process shares.
+pub type SharedEngine = Arc<Mutex<Engine>>;
 
 #[derive(Clone)]
 pub struct Committer {
     store: Arc<dyn Store>,
     permits: Arc<Semaphore>,
+    engine: Option<SharedEngine>,
 }
 
 /// Store work that could not run.
@@ -33,7 +40,19 @@ impl Committer {
         Committer {
             store,
             permits: Arc::new(Semaphore::new(max_pending.max(1))),
+            engine: None,
         }
+    }
+
+    /// Runs the detectors on every event this committer's work newly stores.
+    pub fn with_engine(mut self, engine: Option<SharedEngine>) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The engine store work hands new events to, for the work's closure to capture.
+    pub fn engine(&self) -> Option<SharedEngine> {
+        self.engine.clone()
     }
 
     /// Runs `work` on a blocking thread once a commit slot is free.
@@ -84,6 +103,7 @@ pub(crate) fn store_frames(
     decoder: Option<&'static dyn Decoder>,
     frames: &[Frame],
     max_message_bytes: usize,
+    engine: Option<&Mutex<Engine>>,
 ) -> Result<(Vec<RecordOutcome>, RecordsReceipt), CommitError> {
     let received = Timestamp::now();
     let format = decoder.map_or("auto", |d| d.name());
@@ -122,11 +142,12 @@ pub(crate) fn store_frames(
     let mut stored = if records.is_empty() {
         RecordsReceipt::default()
     } else {
-        ingest_records(store, source, decoder, &records, received)?
+        ingest_records(store, source, decoder, &records, received, engine)?
     };
     total.inserted += stored.inserted;
     total.duplicates += stored.duplicates;
     total.quarantined += stored.quarantined;
+    total.alerts += stored.alerts;
     let mut outcomes = Vec::with_capacity(frames.len());
     let mut decoded = std::mem::take(&mut stored.outcomes).into_iter();
     for f in frames {

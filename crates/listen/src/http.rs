@@ -317,6 +317,7 @@ async fn commit(
     decoder: Option<&'static dyn Decoder>,
     records: Vec<(Vec<u8>, Position)>,
 ) -> Result<RecordsReceipt, ApiError> {
+    let engine = state.committer.engine();
     let work = move |store: &dyn ward_store::Store| {
         let records: Vec<NetRecord<'_>> = records
             .iter()
@@ -331,6 +332,7 @@ async fn commit(
             decoder,
             &records,
             ward_model::Timestamp::now(),
+            engine.as_deref(),
         )
     };
     match state.committer.try_run(work).await {

@@ -22,7 +22,7 @@ mod stream;
 pub mod syslog;
 pub mod tls;
 
-pub use commit::Committer;
+pub use commit::{Committer, SharedEngine};
 pub use config::{HttpConfig, ListenConfig, StreamConfig, StreamKind, TlsConfig, UdpConfig};
 
 use std::net::SocketAddr;
@@ -99,12 +99,15 @@ pub struct Listeners {
 
 impl Listeners {
     /// Binds every enabled listener of `config` (the HTTP server when `config.http.enabled` is
-    /// `Some(true)`) and starts it. Nothing is started unless everything could be bound.
+    /// `Some(true)`) and starts it. Nothing is started unless everything could be bound. With
+    /// an `engine`, every event the listeners store is detected on before it is acknowledged.
     pub async fn start(
         config: &ListenConfig,
         store: Arc<dyn Store>,
+        engine: Option<SharedEngine>,
     ) -> Result<Listeners, ListenError> {
-        let committer = Committer::new(store, config.max_pending_commits.unwrap_or(4));
+        let committer =
+            Committer::new(store, config.max_pending_commits.unwrap_or(4)).with_engine(engine);
         let (trigger, shutdown) = shutdown_channel();
         let mut bound = Vec::new();
         let mut starters: Vec<Box<dyn FnOnce() -> JoinHandle<()> + Send>> = Vec::new();

@@ -46,9 +46,10 @@ pub(crate) async fn serve_connection(mut io: Box<dyn Io>, mut conn: Conn) {
         if !frames.is_empty() {
             let n = frames.len();
             let source = source.clone();
+            let engine = conn.committer.engine();
             let result = conn
                 .committer
-                .run(move |store| store_hl7(store, &source, &frames, max))
+                .run(move |store| store_hl7(store, &source, &frames, max, engine.as_deref()))
                 .await;
             let replies = match result {
                 Ok(Ok(replies)) => replies,
@@ -107,15 +108,17 @@ pub(crate) async fn serve_connection(mut io: Box<dyn Io>, mut conn: Conn) {
     tracing::debug!(listener = name, peer = %conn.peer, reason, accepted = acks.0, errors = acks.1, rejected = acks.2, "connection closed");
 }
 
-/// Stores the messages and their ADT context (blocking), and builds one ACK per message.
+/// Stores the messages and their ADT context (blocking), hands the context to the detectors,
+/// and builds one ACK per message.
 fn store_hl7(
     store: &dyn Store,
     source: &str,
     frames: &[Frame],
     max: usize,
+    engine: Option<&std::sync::Mutex<ward_detect::Engine>>,
 ) -> Result<Vec<(Ack, Vec<u8>)>, CommitError> {
     let hl7 = ward_decode::by_name("hl7");
-    let (outcomes, _) = store_frames(store, source, hl7, frames, max)?;
+    let (outcomes, _) = store_frames(store, source, hl7, frames, max, engine)?;
     let mut context = Vec::new();
     let mut parsed = Vec::new();
     for (frame, outcome) in frames.iter().zip(&outcomes) {
@@ -126,6 +129,12 @@ fn store_hl7(
     }
     if !context.is_empty() {
         store.put_context(&context)?;
+        if let Some(engine) = engine {
+            engine
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .context(&context);
+        }
     }
     Ok(frames
         .iter()

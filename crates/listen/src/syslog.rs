@@ -112,9 +112,10 @@ async fn commit(
     totals: &mut (u64, u64, u64),
 ) -> bool {
     let source = source.to_string();
+    let engine = conn.committer.engine();
     let result = conn
         .committer
-        .run(move |store| store_frames(store, &source, None, &frames, max))
+        .run(move |store| store_frames(store, &source, None, &frames, max, engine.as_deref()))
         .await;
     match result {
         Ok(Ok((_, receipt))) => {
@@ -228,13 +229,21 @@ impl UdpListener {
                 None => by_peer.push((peer, vec![frame])),
             }
         }
+        let engine = self.committer.engine();
         let result = self
             .committer
             .run(move |store| {
                 let mut totals = (0, 0, 0);
                 for (peer, frames) in by_peer {
                     let source = format!("syslog-udp://{peer}");
-                    let (_, r) = store_frames(store, &source, None, &frames, MAX_DATAGRAM)?;
+                    let (_, r) = store_frames(
+                        store,
+                        &source,
+                        None,
+                        &frames,
+                        MAX_DATAGRAM,
+                        engine.as_deref(),
+                    )?;
                     totals.0 += r.inserted;
                     totals.1 += r.duplicates;
                     totals.2 += r.quarantined;

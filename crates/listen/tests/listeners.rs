@@ -39,7 +39,9 @@ impl Server {
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let mut config = ListenConfig::default();
         configure(&mut config);
-        let listeners = Listeners::start(&config, store.clone()).await.unwrap();
+        let listeners = Listeners::start(&config, store.clone(), None)
+            .await
+            .unwrap();
         Server {
             _dir: dir,
             store,
@@ -681,4 +683,47 @@ async fn a_peer_over_its_rate_gets_429_with_retry_after() {
     assert_eq!(limited.status, 429);
     assert!(limited.header("Retry-After").is_some());
     server.listeners.shutdown().await;
+}
+
+#[tokio::test]
+async fn listeners_run_the_detectors_on_what_they_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let engine = Arc::new(std::sync::Mutex::new(ward_detect::Engine::new(
+        ward_detect::standard().unwrap(),
+    )));
+    let config = ListenConfig {
+        syslog_tcp: stream_on(),
+        ..Default::default()
+    };
+    let listeners = Listeners::start(&config, store.clone(), Some(engine))
+        .await
+        .unwrap();
+    let mut conn = TcpStream::connect(listeners.addr("syslog-tcp").unwrap())
+        .await
+        .unwrap();
+    // Twelve wrong passwords for one account from one address within a minute.
+    for i in 0..12 {
+        let line = format!(
+            "<38>1 2026-11-02T08:00:{:02}Z vpn1 sshd 4242 - - Failed password for root from 203.0.113.9 port {i} ssh2\n",
+            i * 4
+        );
+        conn.write_all(line.as_bytes()).await.unwrap();
+    }
+    let start = Instant::now();
+    let alerts = loop {
+        let alerts = store.list_alerts(&Default::default()).unwrap();
+        if alerts.first().is_some_and(|a| a.count >= 12) {
+            break alerts;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no alert: {alerts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].title, "SSH password guessing against one account");
+    assert_eq!(alerts[0].entities.src_ip.as_deref(), Some("203.0.113.9"));
+    listeners.shutdown().await;
 }

@@ -14,19 +14,22 @@ pub enum ContextKind {
     Organization,
     Encounter,
     CareTeam,
+    /// A row of the HR roster (employment status, leave, termination): not a FHIR resource.
+    Employment,
 }
 
 impl ContextKind {
-    pub const ALL: [ContextKind; 6] = [
+    pub const ALL: [ContextKind; 7] = [
         ContextKind::Patient,
         ContextKind::Practitioner,
         ContextKind::PractitionerRole,
         ContextKind::Organization,
         ContextKind::Encounter,
         ContextKind::CareTeam,
+        ContextKind::Employment,
     ];
 
-    /// The FHIR resource type name.
+    /// The FHIR resource type name (`Employment` for HR roster rows).
     pub fn as_str(self) -> &'static str {
         match self {
             ContextKind::Patient => "Patient",
@@ -35,6 +38,7 @@ impl ContextKind {
             ContextKind::Organization => "Organization",
             ContextKind::Encounter => "Encounter",
             ContextKind::CareTeam => "CareTeam",
+            ContextKind::Employment => "Employment",
         }
     }
 
@@ -146,6 +150,45 @@ pub enum ContextSummary {
         start: Option<Timestamp>,
         end: Option<Timestamp>,
     },
+    /// One row of the HR roster (`context/hr-roster.csv`): the employment behind an EHR login.
+    /// HR, not the EHR, knows who left and who is on leave, and an account that outlives its
+    /// owner's employment is how terminated staff keep reading records. Filed under
+    /// [`ContextKind::PractitionerRole`] (an employment is a practitioner's role at the
+    /// organisation for a period), with ids `roster-<login>` that FHIR resources never use.
+    Employment {
+        /// The EHR login (`u1035`), as in `Practitioner.identifier` and audit events' user.
+        login: String,
+        #[serde(default)]
+        name: PersonName,
+        /// The department as HR writes it (a code such as `MED`, or a name).
+        #[serde(default)]
+        department: Option<String>,
+        #[serde(default)]
+        role: Option<String>,
+        #[serde(default)]
+        hired: Option<Timestamp>,
+        #[serde(default)]
+        terminated: Option<Timestamp>,
+        #[serde(default)]
+        status: EmploymentStatus,
+        #[serde(default)]
+        leave_start: Option<Timestamp>,
+        #[serde(default)]
+        leave_end: Option<Timestamp>,
+    },
+}
+
+/// Where an employment stands, as the HR roster says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmploymentStatus {
+    Active,
+    Terminated,
+    OnLeave,
+    /// A status the roster wrote that Ward does not know: treated as neither active nor gone.
+    #[default]
+    #[serde(other)]
+    Unknown,
 }
 
 impl ContextSummary {
@@ -157,6 +200,7 @@ impl ContextSummary {
             ContextSummary::Organization { .. } => ContextKind::Organization,
             ContextSummary::Encounter { .. } => ContextKind::Encounter,
             ContextSummary::CareTeam { .. } => ContextKind::CareTeam,
+            ContextSummary::Employment { .. } => ContextKind::Employment,
         }
     }
 }
@@ -177,5 +221,50 @@ impl ContextResource {
     /// `Patient/123` style reference.
     pub fn reference(&self) -> String {
         format!("{}/{}", self.kind.as_str(), self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn employment_summary_reads_with_only_its_login_and_keeps_unknown_statuses() {
+        let minimal: ContextSummary =
+            serde_json::from_str(r#"{"kind":"Employment","login":"u1"}"#).unwrap();
+        let ContextSummary::Employment { login, status, .. } = &minimal else {
+            panic!("not an employment: {minimal:?}");
+        };
+        assert_eq!((login.as_str(), *status), ("u1", EmploymentStatus::Unknown));
+        assert_eq!(minimal.kind(), ContextKind::Employment);
+
+        let odd: ContextSummary =
+            serde_json::from_str(r#"{"kind":"Employment","login":"u2","status":"sabbatical"}"#)
+                .unwrap();
+        assert!(matches!(
+            odd,
+            ContextSummary::Employment {
+                status: EmploymentStatus::Unknown,
+                ..
+            }
+        ));
+
+        let full = ContextSummary::Employment {
+            login: "u3".into(),
+            name: PersonName {
+                family: Some("Ryan".into()),
+                given: vec!["Jacob".into()],
+            },
+            department: Some("MED".into()),
+            role: Some("physician".into()),
+            hired: Some(Timestamp(0)),
+            terminated: Some(Timestamp(86_400_000)),
+            status: EmploymentStatus::OnLeave,
+            leave_start: None,
+            leave_end: None,
+        };
+        let text = serde_json::to_string(&full).unwrap();
+        assert!(text.contains(r#""status":"on-leave""#), "{text}");
+        assert_eq!(serde_json::from_str::<ContextSummary>(&text).unwrap(), full);
     }
 }

@@ -1,5 +1,6 @@
 //! Context import: FHIR organisation resources (staff, departments, patients, encounters,
-//! care teams) into the store, with the same framing and quarantine rules as event ingest.
+//! care teams), HL7 v2 ADT messages and the HR roster (CSV, recognised by its header line)
+//! into the store, with the same framing and quarantine rules as event ingest.
 
 use crate::error::IngestError;
 use crate::ingest::{Source, frame};
@@ -13,6 +14,9 @@ use ward_store::{Batch, Checkpoint, Store};
 /// sends them back through the right context parser.
 pub const CONTEXT_FORMAT: &str = "fhir-context";
 pub const HL7_CONTEXT_FORMAT: &str = "hl7-context";
+/// Rows of an HR roster. A row is read in the light of its file's header line, so a
+/// quarantined row is mended by importing its file again rather than retried alone.
+pub const ROSTER_FORMAT: &str = "hr-roster";
 
 pub(crate) type ContextParser =
     fn(&[u8], &mut Vec<Result<ward_model::ContextResource, ward_decode::DecodeError>>);
@@ -50,7 +54,16 @@ pub fn import_context(
     // when the first lines are HL7.
     let mut parse: ContextParser = ward_decode::context::parse_context;
     let mut format = CONTEXT_FORMAT;
+    // An HR roster: its header line names the columns of every row after it.
+    let mut roster: Option<(ward_decode::roster::RosterColumns, u64)> = None;
     let (first, mut rest) = frame(source, 1024, 16 << 20, max_document_bytes, &mut |lines| {
+        if let Some(&(header, line)) = lines.first()
+            && let Some(columns) = ward_decode::roster::RosterColumns::from_header(header)
+        {
+            roster = Some((columns, line));
+            format = ROSTER_FORMAT;
+            return Ok(ward_decode::Framing::Lines);
+        }
         if lines
             .iter()
             .any(|(line, _)| ward_decode::hl7::starts_message(line))
@@ -104,7 +117,17 @@ pub fn import_context(
                 continue;
             }
             out.clear();
-            parse(bytes, &mut out);
+            match &roster {
+                Some((_, header)) if r.line == *header => continue,
+                Some((columns, _)) => {
+                    columns.parse_row(bytes, &mut out);
+                    if out.is_empty() {
+                        // A blank row holds nothing, and is nothing to quarantine.
+                        continue;
+                    }
+                }
+                None => parse(bytes, &mut out),
+            }
             if !checked {
                 // As for events: a source whose first record holds no context resource at all
                 // is not context, and is refused whole rather than quarantined line by line.
@@ -115,7 +138,7 @@ pub fn import_context(
                         .unwrap_or_else(|| "holds no resource".into());
                     return Err(IngestError::NotFormat {
                         source_name: name,
-                        format: "organisation context (FHIR Patient, Practitioner, PractitionerRole, Organization, Encounter, CareTeam, or HL7 v2 ADT)"
+                        format: "organisation context (FHIR Patient, Practitioner, PractitionerRole, Organization, Encounter, CareTeam, HL7 v2 ADT, or an HR roster CSV)"
                             .into(),
                         line: r.line,
                         reason,
@@ -149,4 +172,75 @@ pub fn import_context(
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ward_model::ContextSummary;
+    use ward_model::context::EmploymentStatus;
+    use ward_store::QuarantineQuery;
+    use ward_store::sqlite::SqliteStore;
+
+    #[test]
+    fn imports_an_hr_roster_recognised_by_its_header_and_quarantines_bad_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let roster = "login,name,department,role,hire_date,termination_date,status\n\
+            u1000,Jacob Ryan,MED,physician,2019-03-21,,active\n\
+            \n\
+            u1007,Hannah Robinson,MED,nurse,2015-03-13,2026-08-12,terminated\n\
+            u1008,Bad Date,MED,nurse,2015-03-13,someday,terminated\n";
+        let summary = import_context(
+            &store,
+            Source::new(
+                "hr-roster.csv",
+                std::io::Cursor::new(roster.as_bytes().to_vec()),
+            ),
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(summary.total(), 2, "{summary:?}");
+        assert_eq!(summary.quarantined, 1);
+        let stored = store
+            .get_context(ContextKind::Employment, "roster-u1007")
+            .unwrap()
+            .expect("the terminated row is stored");
+        let ContextSummary::Employment {
+            status, terminated, ..
+        } = stored.summary
+        else {
+            panic!("not an employment: {:?}", stored.summary);
+        };
+        assert_eq!(status, EmploymentStatus::Terminated);
+        assert!(terminated.is_some());
+        let quarantined = store.list_quarantine(&QuarantineQuery::default()).unwrap();
+        assert_eq!(quarantined.len(), 1);
+        assert_eq!(quarantined[0].record.format, ROSTER_FORMAT);
+        assert_eq!(quarantined[0].record.position.line, 5);
+        assert!(quarantined[0].record.reason.contains("termination_date"));
+    }
+
+    #[test]
+    fn a_csv_that_is_not_a_roster_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let assets = "hostname,ip,kind\nws-1,10.0.0.1,workstation\n";
+        let refused = import_context(
+            &store,
+            Source::new(
+                "assets.csv",
+                std::io::Cursor::new(assets.as_bytes().to_vec()),
+            ),
+            1 << 20,
+        );
+        assert!(
+            matches!(refused, Err(IngestError::NotFormat { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.count_context(ContextKind::PractitionerRole).unwrap(),
+            0
+        );
+    }
 }

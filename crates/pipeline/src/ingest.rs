@@ -6,8 +6,10 @@ use crate::error::{IngestError, excerpt};
 use crossbeam_channel::bounded;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use ward_decode::{Decoded, Decoder, Framing, SourceDecoder};
+use ward_detect::Engine;
 use ward_model::{NewQuarantined, Position};
 use ward_store::{Batch, Checkpoint, Store};
 
@@ -74,6 +76,8 @@ pub struct IngestSummary {
     pub duplicates: u64,
     pub quarantined: u64,
     pub bytes: u64,
+    /// Alerts written (new or updated) by the detectors, when an engine ran.
+    pub alerts: u64,
     pub elapsed: Duration,
 }
 
@@ -93,6 +97,7 @@ impl IngestSummary {
         self.duplicates += other.duplicates;
         self.quarantined += other.quarantined;
         self.bytes += other.bytes;
+        self.alerts += other.alerts;
         self.elapsed += other.elapsed;
     }
 }
@@ -107,11 +112,14 @@ pub(crate) fn known_formats() -> String {
 }
 
 /// Ingests one source into `store`. `progress` is called with the number of bytes read so far.
+/// With an `engine`, each committed batch's new events run through the detectors and their
+/// alerts are written after the batch.
 pub fn ingest(
     store: &dyn Store,
     source: Source,
     options: &IngestOptions,
     progress: &(dyn Fn(u64) + Sync),
+    engine: Option<&Mutex<Engine>>,
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
     let name = source.name.clone();
@@ -138,6 +146,7 @@ pub fn ingest(
         options.workers,
         options.year,
         progress,
+        engine,
         &mut summary,
     )?;
     summary.elapsed = started.elapsed();
@@ -523,6 +532,7 @@ fn run_stream<R: Read + Send>(
     workers: usize,
     year: Option<i32>,
     progress: &(dyn Fn(u64) + Sync),
+    engine: Option<&Mutex<Engine>>,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     let workers = workers.max(1);
@@ -578,12 +588,17 @@ fn run_stream<R: Read + Send>(
             }
             pending.insert(seq, (batch, records));
             while let Some((batch, records)) = pending.remove(&next) {
-                match store.commit(&batch) {
-                    Ok(receipt) => {
+                let committed = store.commit(&batch).and_then(|receipt| {
+                    let alerts = crate::detect::detect_committed(store, engine, &batch, &receipt)?;
+                    Ok((receipt, alerts))
+                });
+                match committed {
+                    Ok((receipt, alerts)) => {
                         summary.records += records;
                         summary.accepted += receipt.inserted;
                         summary.duplicates += receipt.duplicates;
                         summary.quarantined += receipt.quarantined;
+                        summary.alerts += alerts;
                         if let Some(c) = &batch.checkpoint {
                             summary.bytes = c.offset;
                         }

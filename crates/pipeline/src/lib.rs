@@ -1,5 +1,5 @@
-//! The ingest pipeline: sources → framing → decoders → (detectors, later) → batched store
-//! writer, connected by bounded channels so that a slow stage slows the reader instead of
+//! The ingest pipeline: sources → framing → decoders → batched store writer → detectors (on
+//! the events each commit newly stored) → alerts, connected by bounded channels so that a slow stage slows the reader instead of
 //! growing memory.
 //!
 //! This is the one place where records become durable: a record is either committed as an
@@ -9,6 +9,7 @@
 
 mod chunk;
 mod context;
+mod detect;
 mod error;
 mod ingest;
 mod records;
@@ -17,6 +18,7 @@ mod scan;
 
 pub use chunk::{Chunk, Chunker, RawRecord};
 pub use context::{ContextSummary, import_context};
+pub use detect::{detect, load_context};
 pub use error::IngestError;
 pub use ingest::{IngestOptions, IngestSummary, Source, ingest};
 pub use records::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};

@@ -5,7 +5,9 @@
 
 use crate::error::IngestError;
 use crate::ingest::push_decoded;
+use std::sync::Mutex;
 use ward_decode::Decoder;
+use ward_detect::Engine;
 use ward_model::{EventId, NewQuarantined, Position, Timestamp};
 use ward_store::{Batch, Checkpoint, Store};
 
@@ -34,18 +36,22 @@ pub struct RecordsReceipt {
     pub inserted: u64,
     pub duplicates: u64,
     pub quarantined: u64,
+    /// Alerts written (new or updated) by the detectors, when an engine ran.
+    pub alerts: u64,
 }
 
 /// Decodes `records` from `source` (a listener's name for the peer, e.g.
 /// `syslog-tcp://10.0.0.5:51234`) with `decoder`, or with the decoder each record is recognised
 /// as when `None`, and commits events and quarantined records in one transaction. Timestamps
-/// without a year take the year of `received`.
+/// without a year take the year of `received`. With an `engine`, the events newly stored run
+/// through the detectors and their alerts are written before this returns.
 pub fn ingest_records(
     store: &dyn Store,
     source: &str,
     decoder: Option<&'static dyn Decoder>,
     records: &[NetRecord<'_>],
     received: Timestamp,
+    engine: Option<&Mutex<Engine>>,
 ) -> Result<RecordsReceipt, IngestError> {
     let mut batch = Batch {
         events: Vec::with_capacity(records.len()),
@@ -110,11 +116,13 @@ pub fn ingest_records(
         });
     }
     let receipt = store.commit(&batch)?;
+    let alerts = crate::detect::detect_committed(store, engine, &batch, &receipt)?;
     Ok(RecordsReceipt {
         outcomes,
         inserted: receipt.inserted,
         duplicates: receipt.duplicates,
         quarantined: receipt.quarantined,
+        alerts,
     })
 }
 
@@ -154,6 +162,7 @@ mod tests {
             None,
             &records,
             Timestamp::now(),
+            None,
         )
         .unwrap();
         assert!(matches!(&receipt.outcomes[0], RecordOutcome::Stored { ids } if ids.len() == 1));
@@ -173,6 +182,7 @@ mod tests {
             None,
             &records[..1],
             Timestamp::now(),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -180,5 +190,44 @@ mod tests {
             (0, 1),
             "a retried record is not stored twice"
         );
+    }
+
+    #[test]
+    fn alerts_follow_the_commit_and_a_retried_record_is_detected_once() {
+        use ward_detect::sigma::{Collection, SigmaDetector};
+        const RULE: &str = "title: root password guessed\nid: t-1\nlevel: high\n\
+            logsource: {product: authlog, category: authentication}\n\
+            detection: {selection: {status: failure, actor.user.name: root}, condition: selection}\n";
+        let mut rules = Collection::new();
+        rules.add(RULE, "test").unwrap();
+        let engine = Mutex::new(Engine::new(vec![Box::new(
+            SigmaDetector::new(rules).unwrap(),
+        )]));
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let record = NetRecord {
+            bytes: LINE,
+            position: Position {
+                line: 1,
+                offset: 0,
+                entry: None,
+            },
+        };
+        let received = Timestamp::parse("2026-11-02T09:00:00Z").unwrap();
+        let first = ingest_records(&store, "s", None, &[record], received, Some(&engine)).unwrap();
+        assert_eq!(first.alerts, 1);
+        let alerts = store.list_alerts(&Default::default()).unwrap();
+        assert_eq!((alerts.len(), alerts[0].count), (1, 1));
+        let linked = store
+            .count_events(&EventQuery {
+                alert_id: Some(alerts[0].id.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(linked, 1, "the alert names its stored event");
+
+        let again = ingest_records(&store, "s", None, &[record], received, Some(&engine)).unwrap();
+        assert_eq!((again.duplicates, again.alerts), (1, 0));
+        assert_eq!(store.list_alerts(&Default::default()).unwrap()[0].count, 1);
     }
 }

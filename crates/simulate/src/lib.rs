@@ -118,8 +118,20 @@ pub struct SimSummary {
 }
 
 /// Writes the simulated hospital under `out` (created if missing; existing files of the same
-/// names are replaced).
+/// names are replaced). Incidents of each kind are spread evenly over the run at the rate
+/// each scenario has in a real organisation.
 pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
+    simulate_planted(config, None, out)
+}
+
+/// As [`simulate`], but with one incident of every kind planted on each of `incident_days`
+/// (0-based days of the run) instead of the natural spread: the demo plants every kind both
+/// in its history and in its live feed. Days beyond the run are ignored.
+pub fn simulate_planted(
+    config: &SimConfig,
+    incident_days: Option<&[u32]>,
+    out: &Path,
+) -> io::Result<SimSummary> {
     let context_dir = out.join("context");
     let telemetry_dir = out.join("telemetry");
     fs::create_dir_all(&context_dir)?;
@@ -152,9 +164,18 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
     let mut census = Census::new(&org);
     let mut queue = Queue::default();
     let scenarios = scenarios::all();
+    let planted_days: Vec<u32> = incident_days
+        .unwrap_or_default()
+        .iter()
+        .copied()
+        .filter(|d| *d < config.days)
+        .collect();
     let counts: Vec<u32> = scenarios
         .iter()
-        .map(|s| scenarios::count_for(*s, config.days))
+        .map(|s| match incident_days {
+            Some(_) => planted_days.len() as u32,
+            None => scenarios::count_for(*s, config.days),
+        })
         .collect();
 
     for day in 0..config.days {
@@ -180,7 +201,11 @@ pub fn simulate(config: &SimConfig, out: &Path) -> io::Result<SimSummary> {
         };
         for (k, scenario) in scenarios.iter().enumerate() {
             for i in 0..counts[k] {
-                if scenarios::day_of_incident(i, counts[k], config.days) != day {
+                let on = match incident_days {
+                    Some(_) => planted_days[i as usize],
+                    None => scenarios::day_of_incident(i, counts[k], config.days),
+                };
+                if on != day {
                     continue;
                 }
                 let mut rng = Rng::stream(config.seed, &[0x1C1D, k as u64, i as u64]);

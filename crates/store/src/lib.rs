@@ -10,17 +10,22 @@
 //! instead of plaintext (`patient_key`, `user_key`), and each committed batch is a row of
 //! `batches` with the hash of the previous batch (the hash chain `ward verify` checks).
 
+pub mod accounts;
 mod chain;
 mod codec;
 mod error;
 mod lookup;
 pub mod sqlite;
 
+pub use accounts::{
+    AUDIT_PRODUCT, Accounts, ApiTokenRecord, AuditQuery, SessionRecord, SessionStage, UserChange,
+    UserRecord,
+};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 use ward_model::{
     Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined,
-    QuarantinedRecord, Timestamp,
+    QuarantinedRecord, Severity, Timestamp,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -45,7 +50,7 @@ pub struct Batch {
 }
 
 /// What a committed batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Receipt {
     /// Events newly stored.
     pub inserted: u64,
@@ -55,6 +60,10 @@ pub struct Receipt {
     /// Sequence number of the batch in the store's hash chain; 0 when the batch stored
     /// nothing (it was empty, or held only duplicates and a checkpoint), which adds no link.
     pub batch_seq: u64,
+    /// Indices into the batch's `events` of the events newly stored, ascending: the events
+    /// detectors must see. A file ingested twice, or a record a sender retried, is stored
+    /// once and so reaches the detectors once.
+    pub new_events: Vec<usize>,
 }
 
 /// A filter over stored events. Every filter is optional; results come newest first.
@@ -92,7 +101,24 @@ pub struct AlertQuery {
     /// Alerts whose `last_seen` is at or after this instant.
     pub since: Option<Timestamp>,
     pub status: Option<AlertStatus>,
+    /// Alerts of exactly this severity.
+    pub severity: Option<Severity>,
+    pub rule_id: Option<String>,
+    /// Alerts naming this value as any of their entities (user, patient, address, host …),
+    /// compared exactly.
+    pub entity: Option<String>,
     pub limit: Option<usize>,
+}
+
+/// What people did with an alert, kept beside it so a detector updating the alert never
+/// overwrites it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertWorkflow {
+    /// The console user the alert is assigned to.
+    pub assignee: Option<String>,
+    /// Why it was closed (the last close, if it was reopened since).
+    pub close_reason: Option<String>,
+    pub updated_at: Option<Timestamp>,
 }
 
 /// What a source has delivered so far.
@@ -146,13 +172,26 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<ContextResource>>;
     fn count_context(&self, kind: ContextKind) -> Result<u64>;
 
-    /// Inserts an alert or updates the one with the same id (count, last_seen, status …), and
-    /// links the given events to it.
+    /// Inserts an alert or updates the one with the same id (count, last_seen, title …), and
+    /// links the given events to it. An existing alert keeps its stored status: a detector
+    /// seeing the same alert again must not reopen one a person acknowledged or closed.
     fn upsert_alert(&self, alert: &Alert, events: &[EventId]) -> Result<()>;
     fn get_alert(&self, id: &str) -> Result<Option<Alert>>;
     /// Alerts, most recently seen first (ties broken by id, descending).
     fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>>;
     fn set_alert_status(&self, id: &str, status: AlertStatus) -> Result<bool>;
+    /// Closes an alert and records why, in one step; `false` when there is no such alert.
+    fn close_alert(&self, id: &str, reason: &str) -> Result<bool>;
+    /// Assigns an alert to a user (`None` unassigns); `false` when there is no such alert.
+    fn assign_alert(&self, id: &str, assignee: Option<&str>) -> Result<bool>;
+    /// Assignment and close reason; the default when nobody has acted on the alert yet,
+    /// `None` when there is no such alert.
+    fn alert_workflow(&self, id: &str) -> Result<Option<AlertWorkflow>>;
+    /// Ids of the events linked to an alert, newest first, at most `limit`.
+    fn alert_events(&self, alert_id: &str, limit: usize) -> Result<Vec<EventId>>;
+
+    /// Console users, sessions, API tokens and Ward's own audit trail.
+    fn accounts(&self) -> &dyn Accounts;
 
     /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;

@@ -7,14 +7,15 @@
 //! `synchronous=FULL`: the commit returns after the log is on disk), never build SQL from a
 //! value (every value is a bound parameter), and never put event contents into an error.
 
+mod accounts;
 mod schema;
 
 use crate::chain::{self, BatchHasher, GENESIS};
 use crate::codec::{self, Encoder, json_error_summary};
 use crate::lookup::{LookupColumns, LookupKeys};
 use crate::{
-    AlertQuery, Batch, DEFAULT_LIMIT, EventQuery, QuarantineQuery, Receipt, Result, SourceState,
-    Store, StoreError, StoreStats,
+    AlertQuery, AlertWorkflow, Batch, DEFAULT_LIMIT, EventQuery, QuarantineQuery, Receipt, Result,
+    SourceState, Store, StoreError, StoreStats,
 };
 use rusqlite::types::Value;
 use rusqlite::{
@@ -643,6 +644,7 @@ impl Writer {
                     continue;
                 }
                 receipt.inserted += 1;
+                receipt.new_events.push(i);
                 let row = tx.last_insert_rowid();
                 event_seqs = Some((event_seqs.map_or(row, |(first, _)| first), row));
                 hasher.event(&event.id, body);
@@ -1097,11 +1099,10 @@ impl Store for SqliteStore {
                      ON CONFLICT (id) DO UPDATE SET
                          rule_id = excluded.rule_id,
                          severity_id = excluded.severity_id,
-                         status = excluded.status,
                          first_seen = excluded.first_seen,
                          last_seen = excluded.last_seen,
                          count = excluded.count,
-                         body = excluded.body",
+                         body = json_set(excluded.body, '$.status', alerts.status)",
                 )
                 .during(OP)?;
             upsert
@@ -1150,6 +1151,18 @@ impl Store for SqliteStore {
         if let Some(status) = query.status {
             filter.and("status = ?", Value::Text(status.as_str().into()));
         }
+        if let Some(severity) = query.severity {
+            filter.and("severity_id = ?", Value::Integer(severity.id().into()));
+        }
+        if let Some(rule_id) = &query.rule_id {
+            filter.and("rule_id = ?", Value::Text(rule_id.clone()));
+        }
+        if let Some(entity) = &query.entity {
+            filter.and(
+                "EXISTS (SELECT 1 FROM json_each(body, '$.entities') WHERE value = ?)",
+                Value::Text(entity.clone()),
+            );
+        }
         let sql = format!(
             "SELECT body FROM alerts{} ORDER BY last_seen DESC, id DESC LIMIT ?",
             filter.sql
@@ -1178,6 +1191,100 @@ impl Store for SqliteStore {
             .during(OP)?;
         let changed = stmt.execute(params![id, status.as_str()]).during(OP)?;
         Ok(changed > 0)
+    }
+
+    fn close_alert(&self, id: &str, reason: &str) -> Result<bool> {
+        const OP: &str = "close alert";
+        let now = Timestamp::now().millis();
+        let mut writer = self.writer();
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(OP)?;
+        let changed = tx
+            .prepare_cached(
+                "UPDATE alerts SET status = 'closed', body = json_set(body, '$.status', 'closed') WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute([id]))
+            .during(OP)?;
+        if changed > 0 {
+            tx.prepare_cached(
+                "INSERT INTO alert_workflow (alert_id, close_reason, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (alert_id) DO UPDATE SET close_reason = ?2, updated_at = ?3",
+            )
+            .and_then(|mut s| s.execute(params![id, reason, now]))
+            .during(OP)?;
+        }
+        tx.commit().during(OP)?;
+        Ok(changed > 0)
+    }
+
+    fn assign_alert(&self, id: &str, assignee: Option<&str>) -> Result<bool> {
+        const OP: &str = "assign alert";
+        let now = Timestamp::now().millis();
+        let writer = self.writer();
+        // The alert must exist: the foreign key refuses a workflow row for an unknown id.
+        let changed = writer
+            .conn
+            .prepare_cached(
+                "INSERT INTO alert_workflow (alert_id, assignee, updated_at)
+                 SELECT id, ?2, ?3 FROM alerts WHERE id = ?1
+                 ON CONFLICT (alert_id) DO UPDATE SET assignee = ?2, updated_at = ?3",
+            )
+            .and_then(|mut s| s.execute(params![id, assignee, now]))
+            .during(OP)?;
+        Ok(changed > 0)
+    }
+
+    fn alert_workflow(&self, id: &str) -> Result<Option<AlertWorkflow>> {
+        const OP: &str = "read alert workflow";
+        let reader = self.reader()?;
+        let row = reader
+            .prepare_cached(
+                "SELECT w.assignee, w.close_reason, w.updated_at
+                 FROM alerts a LEFT JOIN alert_workflow w ON w.alert_id = a.id WHERE a.id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id], |row| {
+                    Ok(AlertWorkflow {
+                        assignee: row.get(0)?,
+                        close_reason: row.get(1)?,
+                        updated_at: row.get::<_, Option<i64>>(2)?.map(Timestamp),
+                    })
+                })
+                .optional()
+            })
+            .during(OP)?;
+        Ok(row)
+    }
+
+    fn alert_events(&self, alert_id: &str, limit: usize) -> Result<Vec<EventId>> {
+        const OP: &str = "list alert events";
+        let reader = self.reader()?;
+        let mut stmt = reader
+            .prepare_cached(
+                "SELECT event_id FROM alert_events WHERE alert_id = ?1 ORDER BY event_id DESC LIMIT ?2",
+            )
+            .during(OP)?;
+        let rows = stmt
+            .query_map(params![alert_id, limit_value(Some(limit))], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })
+            .during(OP)?;
+        let mut ids = Vec::new();
+        for row in rows {
+            let bytes = row.during(OP)?;
+            let id = <[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt {
+                what: "an alert's event link".into(),
+                reason: format!("the event id is {} bytes, not 16", bytes.len()),
+            })?;
+            ids.push(EventId(id));
+        }
+        Ok(ids)
+    }
+
+    fn accounts(&self) -> &dyn crate::Accounts {
+        self
     }
 
     fn sources(&self) -> Result<Vec<SourceState>> {

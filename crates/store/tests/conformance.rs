@@ -14,8 +14,9 @@ use ward_model::{
     EventId, NewQuarantined, Position, Severity, Status, Timestamp,
 };
 use ward_store::{
-    AlertQuery, Batch, Checkpoint, DEFAULT_LIMIT, EventQuery, QuarantineQuery, Receipt,
-    SqliteStore, Store,
+    AlertQuery, AlertWorkflow, ApiTokenRecord, AuditQuery, Batch, Checkpoint, DEFAULT_LIMIT,
+    EventQuery, QuarantineQuery, Receipt, SessionRecord, SessionStage, SqliteStore, Store,
+    UserChange, UserRecord,
 };
 
 /// Expands to one `#[test]` per case for a backend.
@@ -51,6 +52,7 @@ macro_rules! conformance_suite {
                 releasing_quarantined_records_removes_them,
                 a_batch_of_only_quarantined_records_is_committed,
                 an_empty_batch_changes_nothing,
+                a_receipt_names_the_events_newly_stored,
                 batches_that_store_something_get_increasing_sequence_numbers,
                 checkpoints_update_sources_with_offsets_and_counts,
                 context_is_put_replaced_and_got_per_kind,
@@ -58,6 +60,17 @@ macro_rules! conformance_suite {
                 a_second_alert_upsert_updates_the_one_row,
                 alerts_list_most_recently_seen_first_with_filters,
                 alert_status_changes_are_kept,
+                a_detector_re_seeing_an_alert_keeps_the_status_people_gave_it,
+                alerts_filter_by_severity_rule_and_entity,
+                closing_records_the_reason_and_assignment_survives_updates,
+                alert_events_lists_linked_event_ids_newest_first,
+                users_are_created_once_listed_and_changed,
+                failed_sign_ins_lock_the_account_after_the_threshold,
+                sign_in_attempts_are_counted_per_key_within_a_window,
+                sessions_round_trip_move_on_and_expire,
+                api_tokens_are_found_by_hash_listed_and_revoked,
+                the_setup_token_is_consumed_exactly_once,
+                the_audit_trail_holds_only_wards_own_events,
                 stats_count_everything_stored,
                 concurrent_commits_from_several_threads_are_all_stored,
             );
@@ -826,6 +839,20 @@ fn a_batch_of_only_quarantined_records_is_committed<S: Store>(store: &S) {
     assert_eq!(store.count_events(&EventQuery::default()).unwrap(), 0);
 }
 
+/// Detectors see the events a commit newly stored, so a re-ingested file is detected on once.
+fn a_receipt_names_the_events_newly_stored<S: Store>(store: &S) {
+    assert_eq!(commit(store, events(0..2)).new_events, vec![0, 1]);
+    let mut mixed = events(1..4);
+    mixed.push(event(3)); // a duplicate within the batch itself
+    let receipt = commit(store, mixed);
+    assert_eq!(
+        receipt.new_events,
+        vec![1, 2],
+        "event 1 was stored before, 3 twice"
+    );
+    assert_eq!((receipt.inserted, receipt.duplicates), (2, 2));
+}
+
 fn an_empty_batch_changes_nothing<S: Store>(store: &S) {
     assert_eq!(store.commit(&Batch::default()).unwrap(), Receipt::default());
     assert_eq!(store.stats().unwrap(), Default::default());
@@ -859,7 +886,8 @@ fn batches_that_store_something_get_increasing_sequence_numbers<S: Store>(store:
             inserted: 0,
             duplicates: 3,
             quarantined: 0,
-            batch_seq: 0
+            batch_seq: 0,
+            new_events: vec![],
         }
     );
     assert_eq!(store.stats().unwrap().batches, 3);
@@ -1096,6 +1124,446 @@ fn alert_status_changes_are_kept<S: Store>(store: &S) {
         ..Default::default()
     };
     assert_eq!(store.list_alerts(&open).unwrap(), vec![]);
+}
+
+fn a_detector_re_seeing_an_alert_keeps_the_status_people_gave_it<S: Store>(store: &S) {
+    store.upsert_alert(&alert("a1", at(10), 1), &[]).unwrap();
+    assert!(
+        store
+            .set_alert_status("a1", AlertStatus::Acknowledged)
+            .unwrap()
+    );
+    // The detector sees it again and, knowing nothing of people, says "open".
+    let again = Alert {
+        title: "seen again".into(),
+        ..alert("a1", at(70), 4)
+    };
+    store.upsert_alert(&again, &[]).unwrap();
+    let stored = store.get_alert("a1").unwrap().unwrap();
+    assert_eq!(
+        stored,
+        Alert {
+            status: AlertStatus::Acknowledged,
+            ..again
+        }
+    );
+    let listed = store
+        .list_alerts(&AlertQuery {
+            status: Some(AlertStatus::Acknowledged),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(listed, vec![stored]);
+    store.close_alert("a1", "benign").unwrap();
+    store.upsert_alert(&alert("a1", at(80), 5), &[]).unwrap();
+    assert_eq!(
+        store.get_alert("a1").unwrap().map(|a| a.status),
+        Some(AlertStatus::Closed)
+    );
+}
+
+fn alerts_filter_by_severity_rule_and_entity<S: Store>(store: &S) {
+    store.upsert_alert(&alert("a1", at(10), 1), &[]).unwrap();
+    store
+        .upsert_alert(
+            &Alert {
+                severity: Severity::Low,
+                rule_id: "ward.auth.spray".into(),
+                entities: AlertEntities {
+                    src_ip: Some("10.0.0.9".into()),
+                    user: Some("asmith".into()),
+                    ..Default::default()
+                },
+                ..alert("a2", at(20), 1)
+            },
+            &[],
+        )
+        .unwrap();
+    store
+        .upsert_alert(
+            &Alert {
+                severity: Severity::Low,
+                ..alert("a3", at(30), 1)
+            },
+            &[],
+        )
+        .unwrap();
+    let listed = |query: AlertQuery| -> Vec<String> {
+        store
+            .list_alerts(&query)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(
+        listed(AlertQuery {
+            severity: Some(Severity::Low),
+            ..Default::default()
+        }),
+        vec!["a3", "a2"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            rule_id: Some("ward.auth.spray".into()),
+            ..Default::default()
+        }),
+        vec!["a2"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            entity: Some("10.0.0.9".into()),
+            ..Default::default()
+        }),
+        vec!["a2"]
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            entity: Some("jdoe".into()),
+            ..Default::default()
+        }),
+        vec!["a3", "a1"]
+    );
+    // Exact values only: a part of a value, or a field name, matches nothing.
+    assert_eq!(
+        listed(AlertQuery {
+            entity: Some("10.0.0".into()),
+            ..Default::default()
+        }),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            entity: Some("user".into()),
+            ..Default::default()
+        }),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(AlertQuery {
+            severity: Some(Severity::High),
+            entity: Some("p1".into()),
+            ..Default::default()
+        }),
+        vec!["a1"]
+    );
+}
+
+fn closing_records_the_reason_and_assignment_survives_updates<S: Store>(store: &S) {
+    store.upsert_alert(&alert("a1", at(10), 1), &[]).unwrap();
+    assert_eq!(
+        store.alert_workflow("a1").unwrap(),
+        Some(AlertWorkflow::default())
+    );
+    assert_eq!(store.alert_workflow("nope").unwrap(), None);
+    assert!(store.assign_alert("a1", Some("analyst1")).unwrap());
+    assert!(!store.assign_alert("nope", Some("analyst1")).unwrap());
+    assert!(
+        store
+            .close_alert("a1", "false positive: covering shift")
+            .unwrap()
+    );
+    assert!(!store.close_alert("nope", "x").unwrap());
+    store.upsert_alert(&alert("a1", at(20), 2), &[]).unwrap();
+    let workflow = store.alert_workflow("a1").unwrap().unwrap();
+    assert_eq!(workflow.assignee.as_deref(), Some("analyst1"));
+    assert_eq!(
+        workflow.close_reason.as_deref(),
+        Some("false positive: covering shift")
+    );
+    assert!(workflow.updated_at.is_some());
+    assert_eq!(
+        store.get_alert("a1").unwrap().map(|a| a.status),
+        Some(AlertStatus::Closed)
+    );
+    assert!(store.assign_alert("a1", None).unwrap());
+    assert_eq!(store.alert_workflow("a1").unwrap().unwrap().assignee, None);
+}
+
+fn alert_events_lists_linked_event_ids_newest_first<S: Store>(store: &S) {
+    commit(store, events(0..6));
+    store
+        .upsert_alert(&alert("a1", at(2), 2), &[event(1).id, event(4).id])
+        .unwrap();
+    store
+        .upsert_alert(&alert("a1", at(4), 3), &[event(2).id, event(4).id])
+        .unwrap();
+    assert_eq!(
+        store.alert_events("a1", 10).unwrap(),
+        vec![event(4).id, event(2).id, event(1).id]
+    );
+    assert_eq!(
+        store.alert_events("a1", 2).unwrap(),
+        vec![event(4).id, event(2).id]
+    );
+    assert_eq!(store.alert_events("a2", 10).unwrap(), vec![]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+fn user(name: &str, role: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        role: role.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$hash-of-{name}"),
+        totp_secret: None,
+        failed_logins: 0,
+        locked_until: None,
+        disabled: false,
+        created_at: at(1),
+    }
+}
+
+fn users_are_created_once_listed_and_changed<S: Store>(store: &S) {
+    let accounts = store.accounts();
+    assert_eq!(accounts.count_users().unwrap(), 0);
+    assert!(accounts.create_user(&user("bob", "analyst")).unwrap());
+    assert!(accounts.create_user(&user("alice", "admin")).unwrap());
+    assert!(!accounts.create_user(&user("bob", "admin")).unwrap());
+    assert_eq!(accounts.count_users().unwrap(), 2);
+    let names: Vec<String> = accounts
+        .list_users()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, vec!["alice", "bob"]);
+    assert_eq!(
+        accounts.get_user("bob").unwrap(),
+        Some(user("bob", "analyst"))
+    );
+    assert!(
+        accounts
+            .update_user(
+                "bob",
+                &UserChange {
+                    role: Some("privacy_officer".into()),
+                    totp_secret: Some(Some(vec![1, 2, 3])),
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+    );
+    let bob = accounts.get_user("bob").unwrap().unwrap();
+    assert_eq!(bob.role, "privacy_officer");
+    assert_eq!(bob.totp_secret, Some(vec![1, 2, 3]));
+    assert_eq!(bob.password_hash, user("bob", "x").password_hash);
+    accounts
+        .update_user(
+            "bob",
+            &UserChange {
+                totp_secret: Some(None),
+                disabled: Some(true),
+                password_hash: Some("new".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let bob = accounts.get_user("bob").unwrap().unwrap();
+    assert_eq!(
+        (bob.totp_secret, bob.disabled, bob.password_hash.as_str()),
+        (None, true, "new")
+    );
+    assert!(
+        !accounts
+            .update_user("nobody", &UserChange::default())
+            .unwrap()
+    );
+}
+
+fn failed_sign_ins_lock_the_account_after_the_threshold<S: Store>(store: &S) {
+    let accounts = store.accounts();
+    accounts.create_user(&user("bob", "analyst")).unwrap();
+    for n in 1..=2 {
+        let u = accounts
+            .record_failed_login("bob", 3, at(900))
+            .unwrap()
+            .unwrap();
+        assert_eq!((u.failed_logins, u.locked_until), (n, None));
+    }
+    let u = accounts
+        .record_failed_login("bob", 3, at(900))
+        .unwrap()
+        .unwrap();
+    assert_eq!((u.failed_logins, u.locked_until), (3, Some(at(900))));
+    assert_eq!(
+        accounts.record_failed_login("nobody", 3, at(900)).unwrap(),
+        None
+    );
+    accounts.record_successful_login("bob").unwrap();
+    let u = accounts.get_user("bob").unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until), (0, None));
+    accounts.record_failed_login("bob", 1, at(60)).unwrap();
+    accounts
+        .update_user(
+            "bob",
+            &UserChange {
+                unlock: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let u = accounts.get_user("bob").unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until), (0, None));
+}
+
+fn sign_in_attempts_are_counted_per_key_within_a_window<S: Store>(store: &S) {
+    let accounts = store.accounts();
+    for s in [10, 20, 30] {
+        accounts.record_login_attempt("10.0.0.1", at(s)).unwrap();
+    }
+    accounts.record_login_attempt("10.0.0.2", at(30)).unwrap();
+    assert_eq!(accounts.count_login_attempts("10.0.0.1", at(0)).unwrap(), 3);
+    assert_eq!(
+        accounts.count_login_attempts("10.0.0.1", at(20)).unwrap(),
+        2
+    );
+    assert_eq!(accounts.count_login_attempts("10.0.0.2", at(0)).unwrap(), 1);
+    assert_eq!(accounts.count_login_attempts("10.0.0.3", at(0)).unwrap(), 0);
+}
+
+fn sessions_round_trip_move_on_and_expire<S: Store>(store: &S) {
+    let accounts = store.accounts();
+    accounts.create_user(&user("bob", "analyst")).unwrap();
+    accounts.create_user(&user("eve", "analyst")).unwrap();
+    let session = |n: u8, name: &str, created: i64| SessionRecord {
+        token_sha256: [n; 32],
+        user: name.into(),
+        stage: SessionStage::Mfa,
+        created_at: at(created),
+        last_seen: at(created),
+        ip: Some("127.0.0.1".into()),
+    };
+    accounts.create_session(&session(1, "bob", 10)).unwrap();
+    accounts.create_session(&session(2, "bob", 20)).unwrap();
+    accounts.create_session(&session(3, "eve", 30)).unwrap();
+    assert_eq!(
+        accounts.get_session(&[1; 32]).unwrap(),
+        Some(session(1, "bob", 10))
+    );
+    assert_eq!(accounts.get_session(&[9; 32]).unwrap(), None);
+    assert!(
+        accounts
+            .touch_session(&[1; 32], at(50), Some(SessionStage::Full))
+            .unwrap()
+    );
+    // The idle clock never runs backwards.
+    accounts.touch_session(&[1; 32], at(40), None).unwrap();
+    let s = accounts.get_session(&[1; 32]).unwrap().unwrap();
+    assert_eq!((s.last_seen, s.stage), (at(50), SessionStage::Full));
+    assert!(!accounts.touch_session(&[9; 32], at(50), None).unwrap());
+    // Idle before 25 s: session 2 (last seen 20 s). Created before 15 s: none left but 1,
+    // which was active at 50 s yet began at 10 s.
+    assert_eq!(accounts.expire_sessions(at(25), at(0)).unwrap(), 1);
+    assert_eq!(accounts.get_session(&[2; 32]).unwrap(), None);
+    assert_eq!(accounts.expire_sessions(at(0), at(15)).unwrap(), 1);
+    assert_eq!(accounts.get_session(&[1; 32]).unwrap(), None);
+    accounts.create_session(&session(4, "eve", 40)).unwrap();
+    assert_eq!(accounts.delete_user_sessions("eve").unwrap(), 2);
+    accounts.create_session(&session(5, "bob", 40)).unwrap();
+    assert!(accounts.delete_session(&[5; 32]).unwrap());
+    assert!(!accounts.delete_session(&[5; 32]).unwrap());
+}
+
+fn api_tokens_are_found_by_hash_listed_and_revoked<S: Store>(store: &S) {
+    let accounts = store.accounts();
+    let token = |id: &str, n: u8, created: i64| ApiTokenRecord {
+        id: id.into(),
+        token_sha256: [n; 32],
+        name: format!("SOC feed {id}"),
+        role: "soc_partner".into(),
+        created_by: "alice".into(),
+        created_at: at(created),
+        expires_at: at(created + 86_400),
+        revoked: false,
+    };
+    assert!(accounts.create_api_token(&token("t1", 1, 10)).unwrap());
+    assert!(accounts.create_api_token(&token("t2", 2, 20)).unwrap());
+    assert!(!accounts.create_api_token(&token("t1", 3, 30)).unwrap());
+    assert_eq!(
+        accounts.get_api_token(&[2; 32]).unwrap(),
+        Some(token("t2", 2, 20))
+    );
+    assert_eq!(accounts.get_api_token(&[3; 32]).unwrap(), None);
+    let ids: Vec<String> = accounts
+        .list_api_tokens()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, vec!["t2", "t1"]);
+    assert!(accounts.revoke_api_token("t1").unwrap());
+    assert!(!accounts.revoke_api_token("t9").unwrap());
+    assert!(accounts.get_api_token(&[1; 32]).unwrap().unwrap().revoked);
+}
+
+fn the_setup_token_is_consumed_exactly_once<S: Store>(store: &S) {
+    let accounts = store.accounts();
+    assert!(!accounts.setup_token_pending().unwrap());
+    assert!(!accounts.consume_setup_token(&[1; 32]).unwrap());
+    accounts.set_setup_token(Some(&[1; 32])).unwrap();
+    accounts.set_setup_token(Some(&[2; 32])).unwrap();
+    assert!(accounts.setup_token_pending().unwrap());
+    assert!(!accounts.consume_setup_token(&[1; 32]).unwrap());
+    assert!(accounts.consume_setup_token(&[2; 32]).unwrap());
+    assert!(!accounts.consume_setup_token(&[2; 32]).unwrap());
+    assert!(!accounts.setup_token_pending().unwrap());
+    accounts.set_setup_token(Some(&[3; 32])).unwrap();
+    accounts.set_setup_token(None).unwrap();
+    assert!(!accounts.setup_token_pending().unwrap());
+}
+
+fn the_audit_trail_holds_only_wards_own_events<S: Store>(store: &S) {
+    let audit = |n: u32, who: &str, patient: Option<&str>| {
+        with(event(n), |e| {
+            e.metadata.product = "ward".into();
+            e.id = EventId::of_record("ward", e.time, &e.raw);
+            e.actor.user.name = Some(who.into());
+            e.patient.id = patient.map(String::from);
+        })
+    };
+    let others = with(event(5), |e| e.actor.user.name = Some("alice".into()));
+    let a1 = audit(1, "alice", None);
+    let a2 = audit(2, "bob", Some("p1"));
+    let a3 = audit(3, "alice", Some("p1"));
+    commit(store, vec![a1.clone(), a2.clone(), a3.clone(), others]);
+    let trail = |query: AuditQuery| -> Vec<EventId> {
+        store
+            .accounts()
+            .audit_events(&query)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(
+        trail(AuditQuery::default()),
+        ids(&[a3.clone(), a2.clone(), a1.clone()])
+    );
+    assert_eq!(
+        trail(AuditQuery {
+            user: Some("alice".into()),
+            ..Default::default()
+        }),
+        ids(&[a3.clone(), a1.clone()])
+    );
+    assert_eq!(
+        trail(AuditQuery {
+            patient: Some("p1".into()),
+            since: Some(at(3)),
+            ..Default::default()
+        }),
+        ids(std::slice::from_ref(&a3))
+    );
+    assert_eq!(
+        trail(AuditQuery {
+            until: Some(at(2)),
+            limit: Some(5),
+            ..Default::default()
+        }),
+        ids(&[a1])
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

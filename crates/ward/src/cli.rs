@@ -69,6 +69,15 @@ pub enum RulesCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// List the rules detection runs: the shipped healthcare pack and any `--rules` folder
+    /// (name, id, level, logsource, status, and where each comes from).
+    List {
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+        /// One JSON object a rule.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one Sigma rule over event files (EVTX, Windows JSON, any decoder's line format)
     /// without storing them, and show which events match and which searches matched.
     Test {
@@ -107,6 +116,9 @@ pub struct IngestArgs {
     /// Files to ingest; `-` for standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Sigma rules (a file or a folder of `.yml`) to detect with, beside the shipped pack.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -114,9 +126,17 @@ pub struct ServeArgs {
     /// Address of the HTTP server (FHIR, bulk ingest, health); overrides `[listen.http] bind`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
-    /// The simulated hospital with its console (not there yet: it needs the console, issue #8).
+    /// The simulated hospital: written on first start into the data directory (default
+    /// `./ward-demo` for the demo), its context imported, its telemetry fed live through the
+    /// detectors, and one console user per role created with their credentials printed.
     #[arg(long)]
     pub demo: bool,
+    /// How much faster than real time the demo's live feed runs (1 = real time).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", requires = "demo")]
+    pub demo_speed: f64,
+    /// The simulated hospital's seed (used when it is first written).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "demo")]
+    pub demo_seed: u64,
 }
 
 #[derive(Debug, Args)]

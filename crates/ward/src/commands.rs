@@ -38,6 +38,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 struct Runtime {
     config: Config,
     data_dir: PathBuf,
+    /// Whether the data directory was chosen (flag, environment or configuration) rather than
+    /// defaulted.
+    data_dir_given: bool,
 }
 
 impl Runtime {
@@ -51,12 +54,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .or_else(|| config.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("ward-data"));
-    let ctx = Runtime { config, data_dir };
+    let chosen = cli.data_dir.clone().or_else(|| config.data_dir.clone());
+    let data_dir_given = chosen.is_some();
+    let data_dir = chosen.unwrap_or_else(|| PathBuf::from("ward-data"));
+    let ctx = Runtime {
+        config,
+        data_dir,
+        data_dir_given,
+    };
     match cli.command {
         Command::Ingest(args) => ingest(&ctx, args),
         Command::Simulate(args) => simulate(args),
@@ -102,6 +107,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Hunt(args) => hunt(args),
         Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&paths),
+        Command::Rules(RulesCommand::List { rules, json }) => rules_list(&rules, json),
         Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
     }
 }
@@ -152,6 +158,108 @@ fn load_rule(path: &Path) -> Result<ward_detect::sigma::CompiledRule, LoadFailur
         })
 }
 
+/// Every Sigma document of one file (rules and correlation rules, `---` separated).
+fn load_file(path: &Path) -> Result<ward_detect::sigma::Collection, LoadFailure> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadFailure {
+        kind: "unreadable".into(),
+        message: format!("unreadable: {e}"),
+    })?;
+    let mut collection = ward_detect::sigma::Collection::new();
+    collection
+        .add(&text, &path.display().to_string())
+        .map_err(|e| LoadFailure {
+            kind: e.kind(),
+            message: e.to_string(),
+        })?;
+    Ok(collection)
+}
+
+/// The rules of every file under `paths`; each file that does not load is named on standard
+/// error and left out.
+pub(crate) fn load_folders(paths: &[PathBuf]) -> Result<ward_detect::sigma::Collection> {
+    let mut files = Vec::new();
+    for path in paths {
+        rule_files(path, &mut files)?;
+    }
+    let mut all = ward_detect::sigma::Collection::new();
+    for file in &files {
+        match load_file(file) {
+            Ok(c) => {
+                all.rules.extend(c.rules);
+                all.correlations.extend(c.correlations);
+            }
+            Err(e) => eprintln!("{}: not loaded: {e}", file.display()),
+        }
+    }
+    Ok(all)
+}
+
+/// The detection engine `ward ingest` runs: every standard detector over the configured
+/// inventory, with the extra rules, primed with every context resource stored.
+fn engine(
+    ctx: &Runtime,
+    store: &dyn Store,
+    rule_dirs: &[PathBuf],
+) -> Result<std::sync::Mutex<ward_detect::Engine>> {
+    let inventory = crate::detection::inventory_from_config(&ctx.config)?;
+    let detectors = crate::detection::detectors(inventory, rule_dirs)?;
+    let engine = std::sync::Mutex::new(ward_detect::Engine::new(detectors));
+    ward_pipeline::load_context(store, &engine)?;
+    Ok(engine)
+}
+
+fn rules_list(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    use ward_detect::sigma::{describe_logsource, pack, rule_key};
+    let shipped = pack::shipped()?;
+    let extra = load_folders(paths)?;
+    let mut out = std::io::stdout().lock();
+    for collection in [&shipped, &extra] {
+        let rules = collection.rules.iter().map(|(r, origin)| {
+            let r2 = &r.rule;
+            (
+                r2.name.clone(),
+                rule_key(r2.id.as_deref(), r2.name.as_deref(), &r2.title),
+                r2.title.clone(),
+                r2.level.clone(),
+                describe_logsource(&r2.logsource),
+                r2.status.clone(),
+                origin.clone(),
+            )
+        });
+        let correlations = collection.correlations.iter().map(|(c, origin)| {
+            let m = &c.meta;
+            (
+                m.name.clone(),
+                rule_key(m.id.as_deref(), m.name.as_deref(), &m.title),
+                m.title.clone(),
+                m.level.clone(),
+                format!("correlation {} of {}", c.kind.as_str(), c.rules.join(", ")),
+                m.status.clone(),
+                origin.clone(),
+            )
+        });
+        for (name, id, title, level, logsource, status, origin) in correlations.chain(rules) {
+            if json {
+                let line = serde_json::json!({
+                    "name": name, "id": id, "title": title, "level": level,
+                    "logsource": logsource, "status": status, "source": origin,
+                });
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{id}  {:<13} {:<8} {:<12} {title} [{logsource}] ({})",
+                    level.as_deref().unwrap_or("-"),
+                    status.as_deref().unwrap_or("-"),
+                    name.as_deref().unwrap_or("-"),
+                    origin
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
     use std::collections::BTreeMap;
     let mut files = Vec::new();
@@ -162,13 +270,15 @@ fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = std::io::stdout().lock();
     for file in &files {
-        match load_rule(file) {
-            Ok(rule) => {
-                loaded += 1;
-                if let ward_detect::sigma::Route::Nothing(why) = &rule.route {
-                    unrouted += 1;
-                    if paths.len() == 1 && files.len() == 1 {
-                        writeln!(out, "{}: loads, but matches nothing: {why}", file.display())?;
+        match load_file(file) {
+            Ok(collection) => {
+                loaded += collection.len();
+                for (rule, _) in &collection.rules {
+                    if let ward_detect::sigma::Route::Nothing(why) = &rule.route {
+                        unrouted += 1;
+                        if paths.len() == 1 && files.len() == 1 {
+                            writeln!(out, "{}: loads, but matches nothing: {why}", file.display())?;
+                        }
                     }
                 }
             }
@@ -181,8 +291,8 @@ fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let failures: usize = failed.values().sum();
     writeln!(
         out,
-        "{} rules: {loaded} loaded, {failures} failed; {unrouted} loaded rules have a \
-         logsource no decoder produces yet",
+        "{} files: {loaded} loaded (rules and correlations), {failures} failed; {unrouted} \
+         loaded rules have a logsource no decoder produces yet",
         files.len()
     )?;
     for (reason, count) in &failed {
@@ -302,6 +412,7 @@ fn progress_bar(size: Option<u64>, name: &str) -> Option<ProgressBar> {
 
 fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
     let store = ctx.open_store()?;
+    let engine = engine(ctx, &store, &args.rules)?;
     let defaults = IngestOptions::default();
     let options = IngestOptions {
         format: Some(args.format.clone()),
@@ -337,7 +448,7 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
                 bar.set_position(bytes);
             }
         };
-        let summary = ward_pipeline::ingest(&store, source, &options, &progress);
+        let summary = ward_pipeline::ingest(&store, source, &options, &progress, Some(&engine));
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
@@ -399,20 +510,22 @@ fn print_summary(out: &mut impl Write, s: &IngestSummary, json: bool) -> Result<
         let value = serde_json::json!({
             "source": s.source, "format": s.format, "records": s.records, "accepted": s.accepted,
             "duplicates": s.duplicates, "quarantined": s.quarantined, "bytes": s.bytes,
+            "alerts": s.alerts,
             "elapsed_ms": s.elapsed.as_millis() as u64, "events_per_second": s.events_per_second().round(),
         });
         writeln!(out, "{value}")?;
     } else {
         writeln!(
             out,
-            "{}: {} events accepted, {} duplicates skipped, {} quarantined ({}) in {:.2} s, {} events/s",
+            "{}: {} events accepted, {} duplicates skipped, {} quarantined ({}) in {:.2} s, {} events/s, {} alerts written",
             s.source,
             s.accepted,
             s.duplicates,
             s.quarantined,
             s.format,
             s.elapsed.as_secs_f64(),
-            s.events_per_second().round()
+            s.events_per_second().round(),
+            s.alerts
         )?;
     }
     Ok(())
@@ -565,6 +678,7 @@ fn alerts(ctx: &Runtime, args: AlertsArgs) -> Result<ExitCode> {
         since,
         status,
         limit: Some(args.limit),
+        ..Default::default()
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -653,49 +767,25 @@ fn verify(ctx: &Runtime) -> Result<ExitCode> {
 /// where they listen, and on SIGINT or SIGTERM stops accepting and lets the commits in flight
 /// finish (and be acknowledged) before exiting.
 fn serve(ctx: &Runtime, args: ServeArgs) -> Result<ExitCode> {
-    if args.demo {
-        return Err(BadInput(
-            "`serve --demo` is not available yet: the demo needs the console, issue #8".into(),
-        )
-        .into());
-    }
-    let mut config = ctx.config.listen.clone();
-    if let Some(addr) = args.listen {
-        config.http.bind = Some(addr);
-    }
-    config.http.enabled = Some(config.http.enabled.unwrap_or(true));
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(ctx.open_store()?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let listeners = ward_listen::Listeners::start(&config, store)
-            .await
-            .context("cannot start the listeners")?;
-        for bound in &listeners.bound {
-            println!("listening: {} on {}", bound.name, bound.addr);
-        }
-        if let Some(fingerprint) = &listeners.tls_fingerprint {
-            let origin = if listeners.tls_generated {
-                "generated self-signed"
-            } else {
-                "configured"
-            };
-            println!("TLS certificate ({origin}) SHA-256 fingerprint: {fingerprint}");
-        }
-        if listeners.bound.is_empty() {
-            println!("nothing to listen on: enable listeners in the [listen] section");
-        }
-        wait_for_signal().await?;
-        println!("shutting down: finishing commits in flight");
-        listeners.shutdown().await;
-        println!("stopped");
-        Ok(ExitCode::SUCCESS)
-    })
+    // The demo keeps its simulated hospital apart from real data unless told otherwise.
+    let data_dir = if args.demo && !ctx.data_dir_given {
+        PathBuf::from("ward-demo")
+    } else {
+        ctx.data_dir.clone()
+    };
+    crate::serve::serve(
+        &ctx.config,
+        crate::serve::ServeRequest {
+            data_dir,
+            listen: args.listen,
+            demo: args.demo,
+            demo_speed: args.demo_speed,
+            demo_seed: args.demo_seed,
+        },
+    )
 }
 
-async fn wait_for_signal() -> Result<()> {
+pub(crate) async fn wait_for_signal() -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     tokio::select! {
@@ -736,31 +826,81 @@ fn bench_sigma(rule_dirs: &[PathBuf], files: &[PathBuf]) -> Result<ExitCode> {
         paths.len(),
         events.len() as f64 / secs
     );
+    // The detection engine as `ward ingest` runs it (standard detectors, shipped pack,
+    // correlations, alert merging), over the same events, one thread, nothing stored.
+    let mut engine = ward_detect::Engine::new(ward_detect::standard()?);
+    let started = std::time::Instant::now();
+    let mut alerts = std::collections::HashSet::new();
+    for batch in events.chunks(4096) {
+        for finding in engine.observe(batch) {
+            alerts.insert(finding.alert.id);
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "detection engine ({}): {} events in {secs:.2} s = {:.0} events/s, {} alerts",
+        engine.detector_names().join(", "),
+        events.len(),
+        events.len() as f64 / secs,
+        alerts.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `ward hunt`: every event of the files against every rule, nothing stored. Matches go to
 /// standard output (text or JSON lines), the count of rules and events to standard error.
+/// Correlation rules in the files are evaluated on the same stream; each correlation alert is
+/// printed once, in its final state, after the matches.
 fn hunt(args: HuntArgs) -> Result<ExitCode> {
     let mut paths = Vec::new();
     rule_files(&args.rules, &mut paths)?;
     paths.sort();
     let mut rules = Vec::new();
+    let mut correlated = ward_detect::sigma::Collection::new();
     let mut failed = 0usize;
     for path in &paths {
-        match load_rule(path) {
-            Ok(rule) => rules.push(rule),
+        match load_file(path) {
+            Ok(collection) => {
+                if !collection.correlations.is_empty() {
+                    // The correlations' detector owns its own compiled copy of the file.
+                    if let Ok(again) = load_file(path) {
+                        correlated.rules.extend(again.rules);
+                        correlated.correlations.extend(again.correlations);
+                    }
+                }
+                rules.extend(collection.rules.into_iter().map(|(r, _)| r));
+            }
             Err(reason) => {
                 failed += 1;
                 eprintln!("{}: not loaded: {reason}", path.display());
             }
         }
     }
-    if rules.is_empty() {
+    if rules.is_empty() && correlated.is_empty() {
         return Err(BadInput(format!("no rule loads from {}", args.rules.display())).into());
     }
-    let loaded = rules.len();
+    let loaded = rules.len() + correlated.correlations.len();
     let set = ward_detect::sigma::RuleSet::new(rules);
+    let correlation_ids: std::collections::HashSet<String> = correlated
+        .correlations
+        .iter()
+        .map(|(c, _)| {
+            ward_detect::sigma::rule_key(
+                c.meta.id.as_deref(),
+                c.meta.name.as_deref(),
+                &c.meta.title,
+            )
+        })
+        .collect();
+    let mut engine = if correlated.correlations.is_empty() {
+        None
+    } else {
+        let detector = ward_detect::sigma::SigmaDetector::new(correlated)
+            .map_err(|e| BadInput(format!("{}: {e}", args.rules.display())))?;
+        Some(ward_detect::Engine::new(vec![Box::new(detector)]))
+    };
+    let mut correlations: std::collections::BTreeMap<String, ward_model::Alert> =
+        Default::default();
     let started = std::time::Instant::now();
     let (mut events, mut matches) = (0u64, 0u64);
     let mut out = std::io::stdout().lock();
@@ -780,6 +920,13 @@ fn hunt(args: HuntArgs) -> Result<ExitCode> {
                     written = write_match(&mut out, &rule.rule, &event, args.json);
                 }
             }
+            if let Some(engine) = &mut engine {
+                for finding in engine.observe(std::slice::from_ref(&event)) {
+                    if correlation_ids.contains(&finding.alert.rule_id) {
+                        correlations.insert(finding.alert.id.clone(), finding.alert);
+                    }
+                }
+            }
         })?;
         written?;
         if summary.failed > 0 {
@@ -790,12 +937,44 @@ fn hunt(args: HuntArgs) -> Result<ExitCode> {
             );
         }
     }
+    for alert in correlations.values() {
+        write_correlation(&mut out, alert, args.json)?;
+    }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{matches} matches: {events} events against {loaded} rules ({failed} not loaded) in {secs:.2} s, {:.0} events/s",
+        "{matches} matches, {} correlation alerts: {events} events against {loaded} rules ({failed} not loaded) in {secs:.2} s, {:.0} events/s",
+        correlations.len(),
         events as f64 / secs.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One correlation alert of a hunt, with its rule's attribution.
+fn write_correlation(
+    out: &mut impl Write,
+    alert: &ward_model::Alert,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(alert).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("correlation".into(), true.into());
+        }
+        return writeln!(out, "{value}");
+    }
+    writeln!(
+        out,
+        "{} {:<8} {} [{}] ×{} user={} host={} src={} (author: {})",
+        alert.last_seen,
+        alert.severity.as_str(),
+        alert.title,
+        alert.attack.join(","),
+        alert.count,
+        alert.entities.user.as_deref().unwrap_or("-"),
+        alert.entities.host.as_deref().unwrap_or("-"),
+        alert.entities.src_ip.as_deref().unwrap_or("-"),
+        alert.author.as_deref().unwrap_or("unknown")
+    )
 }
 
 /// One match: the rule's metadata, with its author and licence as the Detection Rule License

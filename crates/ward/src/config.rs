@@ -15,6 +15,16 @@ pub struct Config {
     /// Network listeners started by `ward serve` (see README, "Configuration").
     #[serde(default)]
     pub listen: ward_listen::ListenConfig,
+    #[serde(default)]
+    pub detect: DetectConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// A folder with the inventory files the threat detectors read (`zones.toml`,
+    /// `assets.csv`, `vendors.csv`, `partners.csv`, `hr-roster.csv`; docs/inventory-files.md).
+    pub inventory: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,10 @@ mod bench;
 mod cli;
 mod commands;
 mod config;
+mod demo;
+mod detection;
+mod serve;
+mod web;
 
 use clap::Parser;
 use std::process::ExitCode;

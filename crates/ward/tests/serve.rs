@@ -181,18 +181,8 @@ fn kill_mid_stream_loses_nothing_acknowledged_and_duplicates_nothing() {
 }
 
 #[test]
-fn serve_prints_its_listeners_and_demo_says_it_needs_the_console() {
+fn serve_refuses_a_misspelt_configuration_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["serve", "--demo"])
-        .env_remove("WARD_CONFIG")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the demo needs the console, issue #8"));
-
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[listen.mllp]\nenabeld = true\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ward"))

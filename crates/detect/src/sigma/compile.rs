@@ -171,6 +171,8 @@ pub struct RuleSet {
     by_channel_event: HashMap<(String, i64), Vec<usize>>,
     by_channel: HashMap<String, Vec<usize>>,
     any_windows: Vec<usize>,
+    /// Rules of Ward's own sources, by the decoder name they select.
+    by_decoder: HashMap<&'static str, Vec<usize>>,
 }
 
 impl RuleSet {
@@ -180,6 +182,10 @@ impl RuleSet {
             ..Default::default()
         };
         for (index, rule) in set.rules.iter().enumerate() {
+            if let Route::Product { decoder, .. } = &rule.route {
+                set.by_decoder.entry(decoder).or_default().push(index);
+                continue;
+            }
             let Route::Windows { channel, kinds } = &rule.route else {
                 continue; // selects nothing
             };
@@ -210,7 +216,18 @@ impl RuleSet {
 
     /// The rules the event matches, in the order the rules were given.
     pub fn matches<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a CompiledRule> {
+        self.matching(event).map(|(_, rule)| rule)
+    }
+
+    /// As [`RuleSet::matches`], with each rule's index in [`RuleSet::rules`].
+    pub fn matching<'a>(
+        &'a self,
+        event: &'a Event,
+    ) -> impl Iterator<Item = (usize, &'a CompiledRule)> {
         let mut candidates: Vec<usize> = Vec::new();
+        if let Some(rules) = self.by_decoder.get(event.metadata.product.as_str()) {
+            candidates.extend_from_slice(rules);
+        }
         if event.metadata.product == "windows" {
             let channel = match event.unmapped.get("Channel") {
                 Some(serde_json::Value::String(c)) => c.to_ascii_lowercase(),
@@ -230,8 +247,8 @@ impl RuleSet {
         }
         candidates
             .into_iter()
-            .map(|i| &self.rules[i])
-            .filter(move |r| r.matches(event))
+            .map(|i| (i, &self.rules[i]))
+            .filter(move |(_, r)| r.matches(event))
     }
 }
 

@@ -10,6 +10,16 @@
 //! | `category: process_creation` | Sysmon EventID 1, or Security EventID 4688 |
 //! | other `category` | the channel and EventIDs in [`CATEGORIES`] (Sysmon's numbering) |
 //!
+//! Ward's own sources (the healthcare pack's logsources) are routed by the decoder that read
+//! the event (`metadata.product`), optionally narrowed by `category` to OCSF classes and by
+//! `service` to a sub-source:
+//!
+//! | logsource | events |
+//! | --- | --- |
+//! | `product: P` for P in [`PRODUCTS`] | events whose decoder is the one named there |
+//! | `category: C` for C in [`WARD_CATEGORIES`] | those of the OCSF classes listed (`audit`: all) |
+//! | `service: S` (zeek, authlog only) | zeek: the log (`metadata.event_code`: conn, dns, ssl …); authlog: the program (`actor.app_name`: sshd, sudo) |
+//!
 //! Any other product, service or category routes to nothing: the rule loads but matches no
 //! event, and [`Route::Nothing`] says why, for `ward rules validate` to report. Field names are
 //! not renamed between Sysmon and Security (4688 writes `NewProcessName`, Sysmon `Image`); a
@@ -139,6 +149,42 @@ pub const CATEGORIES: &[(&str, &[ChannelEvents])] = &[
     ("ps_classic_script", &[(POWERSHELL_CLASSIC, &[800])]),
 ];
 
+/// Sigma `product` → the name of the Ward decoder whose events it selects.
+pub const PRODUCTS: &[(&str, &str)] = &[
+    ("fhir", "fhir"),
+    ("atna", "atna"),
+    ("hl7", "hl7"),
+    ("authlog", "authlog"),
+    ("zeek", "zeek"),
+    ("entra", "entra"),
+    ("okta", "okta"),
+    ("m365", "m365-trace"),
+    ("email", "email"),
+    ("postfix", "postfix"),
+    ("syslog", "syslog"),
+    ("cef", "cef"),
+    ("leef", "leef"),
+];
+
+/// `category` of a Ward product → the OCSF classes it selects (none listed: every event).
+pub const WARD_CATEGORIES: &[(&str, &[u32])] = &[
+    ("audit", &[]),
+    ("authentication", &[3002]),
+    ("account_change", &[3001]),
+    ("process_creation", &[1007]),
+    ("network_connection", &[4001]),
+    ("http", &[4002]),
+    ("dns", &[4003]),
+    ("email", &[4009]),
+    ("api_activity", &[6003]),
+];
+
+/// Products whose `service` names a sub-source, and the event field that holds it.
+pub const SERVICE_FIELDS: &[(&str, &str)] = &[
+    ("zeek", "metadata.event_code"),
+    ("authlog", "actor.app_name"),
+];
+
 /// The events a logsource selects, resolved once per rule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Route {
@@ -146,6 +192,13 @@ pub enum Route {
     Windows {
         channel: Option<&'static str>,
         kinds: &'static [ChannelEvents],
+    },
+    /// Events of one of Ward's decoders, optionally narrowed to OCSF classes and a service.
+    Product {
+        decoder: &'static str,
+        classes: &'static [u32],
+        /// The field naming the sub-source and the value it must have (case-insensitive).
+        service: Option<(&'static str, String)>,
     },
     /// No decoder produces these events yet; the reason names the logsource.
     Nothing(String),
@@ -156,7 +209,10 @@ impl Route {
         let nothing = |what: String| Route::Nothing(format!("no events for {what}"));
         match source.product.as_deref() {
             Some("windows") => {}
-            Some(other) => return nothing(format!("product `{other}`")),
+            Some(other) => match PRODUCTS.iter().find(|(name, _)| *name == other) {
+                Some((name, decoder)) => return Route::ward_product(name, decoder, source),
+                None => return nothing(format!("product `{other}`")),
+            },
             None => return nothing("a logsource without product".into()),
         }
         let channel = match source.service.as_deref() {
@@ -176,7 +232,51 @@ impl Route {
         Route::Windows { channel, kinds }
     }
 
+    fn ward_product(product: &str, decoder: &'static str, source: &LogSource) -> Route {
+        let classes: &'static [u32] = match source.category.as_deref() {
+            None => &[],
+            Some(c) => match WARD_CATEGORIES.iter().find(|(name, _)| *name == c) {
+                Some((_, classes)) => classes,
+                None => {
+                    return Route::Nothing(format!(
+                        "no events for category `{c}` of product `{product}`"
+                    ));
+                }
+            },
+        };
+        let service = match source.service.as_deref() {
+            None => None,
+            Some(s) => match SERVICE_FIELDS.iter().find(|(p, _)| *p == decoder) {
+                Some((_, field)) => Some((*field, s.to_string())),
+                None => {
+                    return Route::Nothing(format!(
+                        "no events for service `{s}` of product `{product}`"
+                    ));
+                }
+            },
+        };
+        Route::Product {
+            decoder,
+            classes,
+            service,
+        }
+    }
+
     pub fn selects(&self, event: &Event) -> bool {
+        if let Route::Product {
+            decoder,
+            classes,
+            service,
+        } = self
+        {
+            return event.metadata.product == *decoder
+                && (classes.is_empty() || classes.contains(&event.class_uid))
+                && service.as_ref().is_none_or(|(field, value)| {
+                    event
+                        .field(field)
+                        .is_some_and(|v| v.to_text().eq_ignore_ascii_case(value))
+                });
+        }
         let Route::Windows { channel, kinds } = self else {
             return false;
         };

@@ -4,9 +4,11 @@
 //!
 //! Semantics follow pySigma, the reference implementation: values match case-insensitively
 //! unless `cased` or `re`; `field: null` matches an absent field; `not filter` matches when the
-//! filtered field is absent. Features not implemented (`fieldref`, `expand`, correlation rules,
-//! deprecated `|` aggregations) are refused with [`RuleError::Unsupported`] and a reason, never
-//! silently ignored. Keyword searches (a list of bare values) look for the value in every
+//! filtered field is absent. Features not implemented (`expand`, Sigma 1 aggregations and
+//! `action:` collections) are refused with [`RuleError::Unsupported`] and a reason, never
+//! silently ignored. Sigma 2 correlation rules ([`correlation`]) are read from multi-document
+//! files ([`parse_documents`]) and evaluated on the stream by the [`SigmaDetector`], which
+//! turns matches into alerts; Ward's own healthcare rules ship inside the binary ([`pack`]). Keyword searches (a list of bare values) look for the value in every
 //! text field the source carried (`unmapped`), as pySigma's full-text search does for Windows. YAML is read with `yaml-rust2` (maintained, pure Rust, YAML 1.2, no serde
 //! layer) because `serde_yaml` is deprecated and unmaintained.
 //!
@@ -17,12 +19,22 @@
 
 mod compile;
 mod condition;
+pub mod correlation;
+mod detector;
 pub mod logsource;
+pub mod pack;
 mod parse;
 
 pub use compile::{CompiledRule, RuleSet, compile};
+pub use correlation::{Comparison, Condition, Correlation, CorrelationType};
+pub use detector::{
+    Collection, MAX_GROUPS, SigmaDetector, describe_logsource, entities_of, rule_key,
+};
 pub use logsource::Route;
-pub use parse::{Detection, FieldSpec, LogSource, Rule, Search, Value, parse_rule};
+pub use parse::{
+    Detection, Document, FieldSpec, LogSource, Meta, Rule, Search, Value, hipaa_citation,
+    parse_documents, parse_rule,
+};
 
 /// Why a rule could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

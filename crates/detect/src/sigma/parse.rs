@@ -10,11 +10,18 @@ use yaml_rust2::{Yaml, YamlLoader};
 pub struct Rule {
     pub title: String,
     pub id: Option<String>,
+    /// The name correlation rules refer to it by (Sigma 2), unique within a collection.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub falsepositives: Vec<String>,
     pub status: Option<String>,
     pub level: Option<String>,
     pub tags: Vec<String>,
     /// ATT&CK technique ids from the tags (`attack.t1059.001` → `T1059.001`).
     pub attack: Vec<String>,
+    /// HIPAA Security and Privacy Rule citations from the tags (`hipaa.164.312.b` →
+    /// `164.312(b)`), see [`hipaa_citation`].
+    pub hipaa: Vec<String>,
     /// Shown wherever the rule's matches are shown (Detection Rule License 1.1).
     pub author: Option<String>,
     pub references: Vec<String>,
@@ -74,9 +81,9 @@ impl Value {
     }
 }
 
-/// Parses one Sigma rule. A file of several YAML documents (Sigma 1 `action: global`
-/// collections, correlation rules with their base rules) is refused as unsupported rather than
-/// half read.
+/// Parses one Sigma rule. A file of several YAML documents (a correlation with its base
+/// rules, Sigma 1 `action: global` collections) is refused here; [`parse_documents`] reads
+/// those.
 pub fn parse_rule(text: &str) -> Result<Rule, RuleError> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))?;
     let doc = match docs.as_slice() {
@@ -85,18 +92,71 @@ pub fn parse_rule(text: &str) -> Result<Rule, RuleError> {
         _ => {
             return Err(RuleError::unsupported(
                 "multi-document rule",
-                "rule collections (several YAML documents) are not read yet",
+                "several YAML documents: load the file as a collection",
             ));
         }
     };
-    if doc.as_hash().is_none() {
-        return Err(RuleError::Invalid("the document is not a map".into()));
-    }
     if !doc["correlation"].is_badvalue() {
         return Err(RuleError::unsupported(
             "correlation rule",
-            "Sigma 2 correlation rules are not evaluated yet",
+            "a correlation rule needs its collection: load the file as a collection",
         ));
+    }
+    rule_from_yaml(doc)
+}
+
+/// One document of a Sigma file: a detection rule or a correlation rule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    Rule(Rule),
+    Correlation(super::correlation::Correlation),
+}
+
+/// Parses every YAML document of a Sigma file (`---` separated): detection rules and Sigma 2
+/// correlation rules. Sigma 1 `action:` collections (global, reset, repeat) are refused.
+pub fn parse_documents(text: &str) -> Result<Vec<Document>, RuleError> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))?;
+    if docs.is_empty() {
+        return Err(RuleError::Invalid("empty document".into()));
+    }
+    docs.iter()
+        .map(|doc| {
+            if !doc["action"].is_badvalue() {
+                return Err(RuleError::unsupported(
+                    "rule collection action",
+                    "Sigma 1 `action:` collections are not read; split the rules",
+                ));
+            }
+            if doc["correlation"].is_badvalue() {
+                rule_from_yaml(doc).map(Document::Rule)
+            } else {
+                super::correlation::parse(doc).map(Document::Correlation)
+            }
+        })
+        .collect()
+}
+
+/// The metadata every Sigma document carries, read the same way for rules and correlations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Meta {
+    pub title: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub description: Option<String>,
+    pub falsepositives: Vec<String>,
+    pub tags: Vec<String>,
+    pub attack: Vec<String>,
+    pub hipaa: Vec<String>,
+    pub author: Option<String>,
+    pub references: Vec<String>,
+    pub license: Option<String>,
+}
+
+pub(crate) fn meta(doc: &Yaml) -> Result<Meta, RuleError> {
+    if doc.as_hash().is_none() {
+        return Err(RuleError::Invalid("the document is not a map".into()));
     }
     let title = scalar(&doc["title"]).ok_or_else(|| RuleError::Invalid("no title".into()))?;
     let tags = strings(&doc["tags"]);
@@ -110,21 +170,84 @@ pub fn parse_rule(text: &str) -> Result<Rule, RuleError> {
                 .then(|| id.to_ascii_uppercase())
         })
         .collect();
-    let author = scalar(&doc["author"]);
+    let hipaa = tags.iter().filter_map(|t| hipaa_citation(t)).collect();
+    Ok(Meta {
+        title,
+        id: scalar(&doc["id"]),
+        name: scalar(&doc["name"]),
+        status: scalar(&doc["status"]),
+        level: scalar(&doc["level"]),
+        // Folded YAML (`>`) ends in a newline that is not part of the text.
+        description: scalar(&doc["description"]).map(|d| d.trim().to_string()),
+        falsepositives: strings(&doc["falsepositives"]),
+        tags,
+        attack,
+        hipaa,
+        author: scalar(&doc["author"]),
+        references: strings(&doc["references"]),
+        license: scalar(&doc["license"]),
+    })
+}
+
+/// A HIPAA citation from a tag of Ward's `hipaa.` namespace: the part of 45 CFR (`164`), the
+/// section, then one tag segment per paragraph level, written in lowercase as Sigma tags are
+/// and restored to the CFR's own case: `hipaa.164.312.b` → `164.312(b)`,
+/// `hipaa.164.308.a.1.ii.d` → `164.308(a)(1)(ii)(D)` (the fourth paragraph level of the CFR
+/// is an upper-case letter). Anything else in the namespace is not a citation: `None`.
+pub fn hipaa_citation(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("hipaa.")?;
+    let mut parts = rest.split('.');
+    let part = parts.next()?;
+    let section = parts.next()?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(part) || !digits(section) {
+        return None;
+    }
+    let mut citation = format!("{part}.{section}");
+    for (level, paragraph) in parts.enumerate() {
+        let ok = match level % 4 {
+            0 | 3 => paragraph.len() == 1 && paragraph.bytes().all(|b| b.is_ascii_alphabetic()),
+            1 => digits(paragraph),
+            _ => {
+                !paragraph.is_empty()
+                    && paragraph
+                        .bytes()
+                        .all(|b| b"ivxlc".contains(&b.to_ascii_lowercase()))
+            }
+        };
+        if !ok {
+            return None;
+        }
+        let shown = if level % 4 == 3 {
+            paragraph.to_ascii_uppercase()
+        } else {
+            paragraph.to_ascii_lowercase()
+        };
+        citation.push_str(&format!("({shown})"));
+    }
+    Some(citation)
+}
+
+fn rule_from_yaml(doc: &Yaml) -> Result<Rule, RuleError> {
+    let m = meta(doc)?;
     let logsource = &doc["logsource"];
     if logsource.as_hash().is_none() {
         return Err(RuleError::Invalid("no logsource map".into()));
     }
     Ok(Rule {
-        title,
-        id: scalar(&doc["id"]),
-        status: scalar(&doc["status"]),
-        level: scalar(&doc["level"]),
-        tags,
-        attack,
-        author,
-        references: strings(&doc["references"]),
-        license: scalar(&doc["license"]),
+        title: m.title,
+        id: m.id,
+        name: m.name,
+        description: m.description,
+        falsepositives: m.falsepositives,
+        status: m.status,
+        level: m.level,
+        tags: m.tags,
+        attack: m.attack,
+        hipaa: m.hipaa,
+        author: m.author,
+        references: m.references,
+        license: m.license,
         logsource: LogSource {
             product: scalar(&logsource["product"]),
             category: scalar(&logsource["category"]),
@@ -237,7 +360,7 @@ fn value(yaml: &Yaml) -> Option<Value> {
     }
 }
 
-fn scalar(yaml: &Yaml) -> Option<String> {
+pub(crate) fn scalar(yaml: &Yaml) -> Option<String> {
     match yaml {
         Yaml::String(s) => Some(s.clone()),
         Yaml::Integer(i) => Some(i.to_string()),
@@ -247,9 +370,38 @@ fn scalar(yaml: &Yaml) -> Option<String> {
     }
 }
 
-fn strings(yaml: &Yaml) -> Vec<String> {
+pub(crate) fn strings(yaml: &Yaml) -> Vec<String> {
     match yaml {
         Yaml::Array(items) => items.iter().filter_map(scalar).collect(),
         other => scalar(other).into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hipaa_citation;
+
+    #[test]
+    fn hipaa_tags_become_cfr_citations_in_the_cfr_case() {
+        assert_eq!(
+            hipaa_citation("hipaa.164.312.b").as_deref(),
+            Some("164.312(b)")
+        );
+        assert_eq!(
+            hipaa_citation("hipaa.164.308.a.1.ii.d").as_deref(),
+            Some("164.308(a)(1)(ii)(D)")
+        );
+        assert_eq!(
+            hipaa_citation("hipaa.164.312.a.2.ii").as_deref(),
+            Some("164.312(a)(2)(ii)")
+        );
+        for not_a_citation in [
+            "attack.t1110",
+            "hipaa.security",
+            "hipaa.164.x",
+            "hipaa.164.312.1",
+        ] {
+            assert_eq!(hipaa_citation(not_a_citation), None, "{not_a_citation}");
+        }
     }
 }

@@ -125,6 +125,68 @@ const MIGRATIONS: &[&str] = &[
         updated_at      INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 2: console accounts and the alert workflow.
+    //
+    // Secrets are never stored: passwords as argon2id PHC strings, session, API and setup
+    // tokens as SHA-256. `login_attempts` holds failed sign-ins per client address, for
+    // throttling; old rows are pruned as new ones arrive. `alert_workflow` keeps who an alert is
+    // assigned to and why it was closed, beside the alert row, so a detector re-seeing the alert
+    // rewrites neither. `events_ward_audit` indexes Ward's own audit trail (product `ward`): a
+    // partial index, so ingest of other events pays nothing for it.
+    r#"
+    CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        role          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        totp_secret   BLOB,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until  INTEGER,
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE sessions (
+        token_sha256 BLOB PRIMARY KEY,
+        user         TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        stage        TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        ip           TEXT
+    ) WITHOUT ROWID, STRICT;
+    CREATE INDEX sessions_user ON sessions(user);
+
+    CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        token_sha256 BLOB NOT NULL UNIQUE,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        created_by   TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        revoked      INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+
+    CREATE TABLE setup_token (
+        one          INTEGER PRIMARY KEY CHECK (one = 1),
+        token_sha256 BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE login_attempts (
+        key  TEXT NOT NULL,
+        time INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX login_attempts_key_time ON login_attempts(key, time);
+
+    CREATE TABLE alert_workflow (
+        alert_id     TEXT PRIMARY KEY REFERENCES alerts(id) ON DELETE CASCADE,
+        assignee     TEXT,
+        close_reason TEXT,
+        updated_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX alerts_rule ON alerts(rule_id, last_seen);
+
+    CREATE INDEX events_ward_audit ON events(time) WHERE product = 'ward';
+    "#,
 ];
 
 /// The schema version this code writes.

@@ -156,7 +156,8 @@ fn a_batch_of_only_duplicates_adds_no_link_to_the_chain() {
             inserted: 0,
             duplicates: 3,
             quarantined: 0,
-            batch_seq: 0
+            batch_seq: 0,
+            new_events: vec![],
         }
     );
     assert_eq!(store.stats().unwrap().batches, 1);

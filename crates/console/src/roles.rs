@@ -1,0 +1,149 @@
+//! Roles and what each may do. Least privilege: each role gets the permissions its work needs
+//! and nothing else, and only the privacy officer sees patient identities (names and ids) by
+//! default. This table and [`crate::routes::ROUTES`] are the whole access policy.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs Ward: users, tokens, settings; sees alerts and events with PHI masked.
+    Admin,
+    /// Triages alerts and investigates; PHI masked.
+    SecurityAnalyst,
+    /// Investigates snooping: the one role that sees patient identities, and the audit trail.
+    PrivacyOfficer,
+    /// Read-only view for audits: alerts, events, sources, quarantine; no PHI, no changes.
+    ComplianceAuditor,
+    /// An outside SOC/MDR: alerts only, PHI masked.
+    SocPartner,
+}
+
+/// What a route needs. Checked once, by the route middleware, against the caller's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Anyone, signed in or not (sign-in, setup, static files, the OpenAPI document).
+    Public,
+    /// A session whose password was accepted and whose TOTP code is due.
+    MfaStep,
+    /// Enrolling one's own MFA: a session that must enrol, or a full one.
+    EnrolMfa,
+    /// Any session, at any stage of sign-in (sign out).
+    AnySession,
+    /// Any fully signed-in user (the landing redirect).
+    SignedIn,
+    ViewOverview,
+    ViewAlerts,
+    ChangeAlerts,
+    Investigate,
+    ViewSources,
+    ViewQuarantine,
+    ViewAudit,
+    ManageUsers,
+    ManageTokens,
+    /// Not a route permission: whether patient names and ids are shown unmasked.
+    ViewPhi,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::SecurityAnalyst,
+        Role::PrivacyOfficer,
+        Role::ComplianceAuditor,
+        Role::SocPartner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::SecurityAnalyst => "security_analyst",
+            Role::PrivacyOfficer => "privacy_officer",
+            Role::ComplianceAuditor => "compliance_auditor",
+            Role::SocPartner => "soc_partner",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// How the role is named on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::SecurityAnalyst => "Security analyst",
+            Role::PrivacyOfficer => "Privacy officer",
+            Role::ComplianceAuditor => "Compliance auditor",
+            Role::SocPartner => "SOC partner",
+        }
+    }
+
+    /// Admins must use MFA; other roles may.
+    pub fn requires_mfa(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// The role's permissions beyond [`Permission::Public`] and the sign-in steps.
+    fn grants(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Admin => &[
+                SignedIn,
+                ViewOverview,
+                ViewAlerts,
+                ChangeAlerts,
+                Investigate,
+                ViewSources,
+                ViewQuarantine,
+                ViewAudit,
+                ManageUsers,
+                ManageTokens,
+            ],
+            Role::SecurityAnalyst => &[
+                SignedIn,
+                ViewOverview,
+                ViewAlerts,
+                ChangeAlerts,
+                Investigate,
+                ViewSources,
+                ViewQuarantine,
+            ],
+            Role::PrivacyOfficer => &[
+                SignedIn,
+                ViewOverview,
+                ViewAlerts,
+                ChangeAlerts,
+                Investigate,
+                ViewSources,
+                ViewAudit,
+                ViewPhi,
+            ],
+            Role::ComplianceAuditor => &[
+                SignedIn,
+                ViewOverview,
+                ViewAlerts,
+                Investigate,
+                ViewSources,
+                ViewQuarantine,
+            ],
+            Role::SocPartner => &[SignedIn, ViewAlerts, ChangeAlerts],
+        }
+    }
+
+    /// Whether a fully signed-in user of this role holds `permission`.
+    pub fn allows(self, permission: Permission) -> bool {
+        match permission {
+            Permission::Public
+            | Permission::MfaStep
+            | Permission::EnrolMfa
+            | Permission::AnySession => true,
+            p => self.grants().contains(&p),
+        }
+    }
+
+    pub fn sees_phi(self) -> bool {
+        self.allows(Permission::ViewPhi)
+    }
+}

@@ -1,0 +1,346 @@
+//! The shape every detector has, and the engine that runs them on the stream of stored events.
+//!
+//! A detector sees each newly stored event once, in commit order, and the organisation's
+//! context as it arrives; it concludes [`Finding`]s: an alert (the contract shape of
+//! `ward alerts --json`) and the ids of the events that are its evidence. The engine turns
+//! findings into alert upserts; the caller (the pipeline) writes them to the store after the
+//! events' own batch committed, so an alert never names an event that is not stored.
+//!
+//! Detectors do no IO and read no clock: time is the events' time, passed on by
+//! [`Detector::advance`], so replaying a file gives the same alerts as the live stream did.
+
+use ward_model::{Alert, ContextResource, Event, EventId, Timestamp};
+
+/// What a detector concluded: an alert and the events that are its evidence.
+///
+/// Findings with the same `alert.id` are the same alert seen again: the engine keeps the
+/// earliest `first_seen`, the latest `last_seen`, adds up `count`, and links every evidence
+/// event. The alert's workflow status (acknowledged, closed, assignee) belongs to people and
+/// is never changed by a finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub alert: Alert,
+    pub events: Vec<EventId>,
+}
+
+/// One detector: Sigma rules, a correlation, the privacy analytics, a threat analytic.
+pub trait Detector: Send {
+    /// Stable name (`sigma`, `privacy`, `credential` …), shown on the console's rules page.
+    fn name(&self) -> &str;
+
+    /// Context resources as they arrive: every stored resource at start-up, then each import
+    /// or ADT message. Detectors that need no context ignore it.
+    fn context(&mut self, _resources: &[ContextResource]) {}
+
+    /// One newly stored event (never a duplicate), in commit order.
+    fn observe(&mut self, event: &Event, out: &mut Vec<Finding>);
+
+    /// The stream's clock (the latest event time seen) moved to `now`: windows that closed
+    /// without a further event may conclude here.
+    fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Finding>) {}
+}
+
+/// The id of an alert: stable across runs and backends, derived from the rule, the entity key
+/// the detector groups by (a user, a user and patient, a source address …) and the start of
+/// the window the alert covers (a day, an hour, a correlation's timespan). 32 hex digits.
+pub fn alert_id(rule_id: &str, key: &str, window_start: Timestamp) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(rule_id.as_bytes());
+    hash.update([0]);
+    hash.update(key.as_bytes());
+    hash.update([0]);
+    hash.update(window_start.millis().to_be_bytes());
+    let digest = hash.finalize();
+    let mut id = String::with_capacity(32);
+    for byte in &digest[..16] {
+        use std::fmt::Write as _;
+        let _ = write!(id, "{byte:02x}");
+    }
+    id
+}
+
+/// Alerts the engine keeps in memory by default (their cumulative state, for merging).
+pub const DEFAULT_MAX_ALERTS: usize = 50_000;
+
+/// Runs every detector on each new event and merges their findings into alerts.
+///
+/// Findings of one alert (same id) are merged into its cumulative state: the earliest
+/// `first_seen`, the latest `last_seen`, the counts added up, the entities it did not name yet
+/// filled in. Each returned [`Finding`] carries that cumulative alert, ready to upsert, and
+/// only the evidence events that are new since the last call. The state of at most
+/// `max_alerts` alerts is kept; beyond, the least recently seen are forgotten (counted in
+/// [`Engine::forgotten`]), and a later finding of a forgotten alert resumes from the stored
+/// alert that the caller's lookup returns ([`Engine::observe_with`]), so counts continue
+/// rather than restart. The engine does no IO itself.
+pub struct Engine {
+    detectors: Vec<Box<dyn Detector>>,
+    alerts: std::collections::HashMap<String, Alert>,
+    max_alerts: usize,
+    clock: Option<Timestamp>,
+    forgotten: u64,
+}
+
+impl Engine {
+    pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
+        Self::with_max_alerts(detectors, DEFAULT_MAX_ALERTS)
+    }
+
+    pub fn with_max_alerts(detectors: Vec<Box<dyn Detector>>, max_alerts: usize) -> Self {
+        Engine {
+            detectors,
+            alerts: std::collections::HashMap::new(),
+            max_alerts: max_alerts.max(1),
+            clock: None,
+            forgotten: 0,
+        }
+    }
+
+    pub fn detector_names(&self) -> Vec<&str> {
+        self.detectors.iter().map(|d| d.name()).collect()
+    }
+
+    /// Hands context resources to every detector.
+    pub fn context(&mut self, resources: &[ContextResource]) {
+        for detector in &mut self.detectors {
+            detector.context(resources);
+        }
+    }
+
+    /// Runs the detectors over `events` (new events, in commit order), then moves their clock
+    /// to the latest event time seen; returns one finding per alert concluded or updated.
+    pub fn observe(&mut self, events: &[Event]) -> Vec<Finding> {
+        self.observe_with(events, &mut |_| None)
+    }
+
+    /// As [`Engine::observe`]; `stored` looks up an alert this engine holds no state for (one
+    /// from an earlier run, or forgotten), so its counts continue from what is stored.
+    pub fn observe_with(
+        &mut self,
+        events: &[Event],
+        stored: &mut dyn FnMut(&str) -> Option<Alert>,
+    ) -> Vec<Finding> {
+        let mut raw = Vec::new();
+        for event in events {
+            for detector in &mut self.detectors {
+                detector.observe(event, &mut raw);
+            }
+            self.clock = Some(self.clock.map_or(event.time, |c| c.max(event.time)));
+        }
+        if let (Some(now), false) = (self.clock, events.is_empty()) {
+            for detector in &mut self.detectors {
+                detector.advance(now, &mut raw);
+            }
+        }
+        let mut out: Vec<Finding> = Vec::new();
+        let mut position: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for finding in raw {
+            let id = finding.alert.id.clone();
+            let state = match self.alerts.get_mut(&id) {
+                Some(state) => {
+                    merge(state, &finding.alert);
+                    state.clone()
+                }
+                None => {
+                    let state = match stored(&id) {
+                        Some(mut previous) => {
+                            merge(&mut previous, &finding.alert);
+                            previous
+                        }
+                        None => finding.alert.clone(),
+                    };
+                    self.alerts.insert(id.clone(), state.clone());
+                    state
+                }
+            };
+            match position.get(&id) {
+                Some(&i) => {
+                    out[i].alert = state;
+                    for event in finding.events {
+                        if !out[i].events.contains(&event) {
+                            out[i].events.push(event);
+                        }
+                    }
+                }
+                None => {
+                    position.insert(id, out.len());
+                    out.push(Finding {
+                        alert: state,
+                        events: finding.events,
+                    });
+                }
+            }
+        }
+        self.bound();
+        out
+    }
+
+    /// Alerts whose state is held now.
+    pub fn alerts_held(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Alerts whose state was dropped to stay within the bound.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    fn bound(&mut self) {
+        if self.alerts.len() <= self.max_alerts {
+            return;
+        }
+        // Forget the least recently seen quarter at once: one sort per many insertions.
+        let mut seen: Vec<Timestamp> = self.alerts.values().map(|a| a.last_seen).collect();
+        seen.sort_unstable();
+        let keep = self.max_alerts - self.max_alerts / 4;
+        let cut = seen[seen.len() - keep.max(1)];
+        let before = self.alerts.len();
+        self.alerts.retain(|_, a| a.last_seen >= cut);
+        if self.alerts.len() > self.max_alerts {
+            // Many alerts share the cut's instant: drop by id order among them.
+            let mut ids: Vec<String> = self.alerts.keys().cloned().collect();
+            ids.sort_unstable_by_key(|id| (self.alerts[id].last_seen, id.clone()));
+            for id in &ids[..self.alerts.len() - keep.max(1)] {
+                self.alerts.remove(id);
+            }
+        }
+        self.forgotten += (before - self.alerts.len()) as u64;
+    }
+}
+
+/// Folds a new finding's alert into the cumulative state. Status and the rule's text stay as
+/// they are: the status belongs to people.
+fn merge(state: &mut Alert, new: &Alert) {
+    state.first_seen = state.first_seen.min(new.first_seen);
+    state.last_seen = state.last_seen.max(new.last_seen);
+    state.count = state.count.saturating_add(new.count);
+    let (s, n) = (&mut state.entities, &new.entities);
+    for (slot, value) in [
+        (&mut s.user, &n.user),
+        (&mut s.patient, &n.patient),
+        (&mut s.src_ip, &n.src_ip),
+        (&mut s.dst_ip, &n.dst_ip),
+        (&mut s.host, &n.host),
+        (&mut s.device, &n.device),
+        (&mut s.sender, &n.sender),
+        (&mut s.recipient, &n.recipient),
+        (&mut s.vendor, &n.vendor),
+    ] {
+        if slot.is_none() {
+            slot.clone_from(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_ids_differ_by_rule_key_and_window() {
+        let a = alert_id("r", "alice", Timestamp(0));
+        assert_eq!(a.len(), 32);
+        assert_eq!(a, alert_id("r", "alice", Timestamp(0)));
+        assert_ne!(a, alert_id("r2", "alice", Timestamp(0)));
+        assert_ne!(a, alert_id("r", "bob", Timestamp(0)));
+        assert_ne!(a, alert_id("r", "alice", Timestamp(1)));
+    }
+
+    /// Concludes one finding per event, keyed by the event's user, counting 1.
+    struct PerUser;
+
+    impl Detector for PerUser {
+        fn name(&self) -> &str {
+            "per-user"
+        }
+
+        fn observe(&mut self, event: &Event, out: &mut Vec<Finding>) {
+            let user = event.actor.user.name.clone().unwrap_or_default();
+            out.push(Finding {
+                alert: Alert {
+                    id: alert_id("per-user", &user, Timestamp(0)),
+                    rule_id: "per-user".into(),
+                    title: "t".into(),
+                    severity: ward_model::Severity::Low,
+                    first_seen: event.time,
+                    last_seen: event.time,
+                    count: 1,
+                    entities: ward_model::AlertEntities {
+                        user: Some(user),
+                        patient: event.patient.id.clone(),
+                        ..Default::default()
+                    },
+                    attack: vec![],
+                    hipaa: vec![],
+                    status: ward_model::AlertStatus::Open,
+                    author: None,
+                    license: None,
+                    references: vec![],
+                    description: None,
+                },
+                events: vec![event.id],
+            });
+        }
+    }
+
+    fn event(user: &str, ms: i64) -> Event {
+        let mut e = Event::from_record("test", Timestamp(ms), format!("{user}{ms}").into_bytes());
+        e.actor.user.name = Some(user.into());
+        e
+    }
+
+    #[test]
+    fn findings_of_one_alert_merge_into_cumulative_state() {
+        let mut engine = Engine::new(vec![Box::new(PerUser)]);
+        assert_eq!(engine.detector_names(), ["per-user"]);
+        let batch = [event("alice", 50), event("alice", 10), event("bob", 30)];
+        let found = engine.observe(&batch);
+        assert_eq!(found.len(), 2, "one finding per alert");
+        let alice = &found[0];
+        assert_eq!(alice.alert.count, 2);
+        assert_eq!(alice.alert.first_seen, Timestamp(10));
+        assert_eq!(alice.alert.last_seen, Timestamp(50));
+        assert_eq!(alice.events, [batch[0].id, batch[1].id]);
+
+        let mut later = event("alice", 90);
+        later.patient.id = Some("pt1".into());
+        let found = engine.observe(&[later.clone()]);
+        assert_eq!(found[0].alert.count, 3, "counts continue across batches");
+        assert_eq!(found[0].alert.first_seen, Timestamp(10));
+        assert_eq!(found[0].events, [later.id], "evidence: only the new events");
+        assert_eq!(found[0].alert.entities.patient.as_deref(), Some("pt1"));
+    }
+
+    #[test]
+    fn a_stored_alert_resumes_and_keeps_the_status_people_gave_it() {
+        let mut engine = Engine::new(vec![Box::new(PerUser)]);
+        let mut stored = engine.observe(&[event("carol", 5)]).remove(0).alert;
+        stored.count = 40;
+        stored.status = ward_model::AlertStatus::Acknowledged;
+        let mut fresh = Engine::new(vec![Box::new(PerUser)]);
+        let mut lookups = 0;
+        let found = fresh.observe_with(&[event("carol", 7), event("carol", 8)], &mut |id| {
+            lookups += 1;
+            (id == stored.id).then(|| stored.clone())
+        });
+        assert_eq!(lookups, 1, "looked up once, then held in memory");
+        assert_eq!(found[0].alert.count, 42);
+        assert_eq!(found[0].alert.status, ward_model::AlertStatus::Acknowledged);
+    }
+
+    #[test]
+    fn alert_state_is_bounded_by_forgetting_the_least_recently_seen() {
+        let mut engine = Engine::with_max_alerts(vec![Box::new(PerUser)], 100);
+        for i in 0..10_000 {
+            engine.observe(&[event(&format!("u{i}"), i)]);
+            assert!(engine.alerts_held() <= 100);
+        }
+        assert_eq!(engine.forgotten() + engine.alerts_held() as u64, 10_000);
+        // The most recent alert is still held: a repeat merges without a lookup.
+        let found = engine.observe_with(&[event("u9999", 20_000)], &mut |_| {
+            panic!("held alerts are not looked up")
+        });
+        assert_eq!(found[0].alert.count, 2);
+    }
+}

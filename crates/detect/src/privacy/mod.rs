@@ -1,0 +1,1169 @@
+//! Patient-privacy monitoring (issue #6): explanations first, then what is left is flagged.
+//!
+//! Every access to a patient's record (an audit event naming a user and a patient: FHIR
+//! AuditEvent, IHE ATNA) is first tested against explanation templates ([`explain`]): the user
+//! is on the patient's care team, works in the department serving the encounter, has an
+//! ancillary or back-office role that serves every current patient, declared an emergency, or
+//! fits a department-to-department pattern learned from the data. Only what no template
+//! explains is examined for suspicious patterns ([`patterns`]): self, family or household,
+//! co-worker, neighbour, VIP, sensitive or deceased patient's record. Some things are flagged
+//! whatever the explanation: accounts of staff who left or are on leave, mass exports, and
+//! break-the-glass without a clinical action after it. Unexplained accesses that fit no
+//! pattern are held for the length of the sweep window: many of them in a short time become
+//! one bulk-sweep alert; otherwise each becomes a low-severity "unexplained access" alert.
+//!
+//! Alerts are grouped by user and patient per day (by user per day for sweeps, exports and
+//! departed staff), say in plain words which explanations were tried and why each failed, and
+//! carry HIPAA citations. The relationship context ([`relations`]) is built from the context
+//! resources the detector receives and kept current as more arrive.
+//!
+//! This module does no IO, reads no clock (time is the events' time), never panics, and keeps
+//! memory bounded: context in proportion to the organisation, stream state in proportion to
+//! the sweep and follow-up windows (with hard caps).
+
+pub mod explain;
+pub mod patterns;
+pub mod relations;
+#[cfg(test)]
+mod tests;
+
+use crate::engine::{Detector, Finding, alert_id};
+use explain::{Access, Learned, Template};
+use patterns::Pattern;
+use relations::{PatientId, Relations, StaffId};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+use ward_model::event::{Severity, api_activity, class};
+use ward_model::{Alert, AlertEntities, AlertStatus, ContextResource, Event, EventId, Timestamp};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// 45 CFR citations. Information system activity review and audit controls apply to every
+/// privacy alert; the others where they fit.
+const ACTIVITY_REVIEW: &str = "164.308(a)(1)(ii)(D)";
+const AUDIT_CONTROLS: &str = "164.312(b)";
+const ACCESS_MANAGEMENT: &str = "164.308(a)(4)";
+const MINIMUM_NECESSARY: &str = "164.502(b)";
+const TERMINATION_PROCEDURES: &str = "164.308(a)(3)(ii)(C)";
+
+/// MITRE ATT&CK: Data from Information Repositories, and Valid Accounts.
+const DATA_FROM_REPOSITORIES: &str = "T1213";
+const VALID_ACCOUNTS: &str = "T1078";
+
+/// The detector's settings. The defaults suit a hospital's EHR audit trail; every window is
+/// event time, never the wall clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyOptions {
+    /// Charts are prepared before a visit: how long before an encounter a care relationship
+    /// already explains an access.
+    pub margin_before: Duration,
+    /// And completed after discharge: how long after an encounter it still does.
+    pub margin_after: Duration,
+    /// How long after an encounter health information management, billing and registration
+    /// still work on it.
+    pub back_office_window: Duration,
+    /// How long a declared emergency (break-the-glass) explains the user's accesses to that
+    /// patient.
+    pub break_glass_explains: Duration,
+    /// How soon after break-the-glass a clinical action (a create or update on the patient by
+    /// the same user) must follow.
+    pub break_glass_follow_up: Duration,
+    /// An access within this long after an explained access of the same user to the same
+    /// patient belongs to the same chart session and has the same explanation.
+    pub session_continuation: Duration,
+    /// Unexplained accesses to this many distinct patients by one user within
+    /// `sweep_window` are a bulk sweep.
+    pub sweep_min_patients: usize,
+    pub sweep_window: Duration,
+    /// Exports of this many distinct patients by one user within `export_window` are a mass
+    /// export, explained or not.
+    pub export_min_patients: usize,
+    pub export_window: Duration,
+    /// Identity matches (staff and patient the same person) at or above this confidence count.
+    pub identity_threshold: f32,
+    /// Role codes (case-insensitive) that serve every current patient.
+    pub ancillary_roles: Vec<String>,
+    /// Role codes of health information management, billing and registration.
+    pub back_office_roles: Vec<String>,
+    /// Department codes or names of those offices.
+    pub back_office_departments: Vec<String>,
+    /// Learn department-to-department templates from the data.
+    pub learn: bool,
+    pub learn_min_users: usize,
+    pub learn_min_patients: usize,
+    /// Flag self and family accesses even when a template explains them.
+    pub personal_links_regardless: bool,
+    /// Hard caps on stream state.
+    pub max_pending: usize,
+    pub max_tracked_per_user: usize,
+}
+
+impl Default for PrivacyOptions {
+    fn default() -> Self {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        PrivacyOptions {
+            margin_before: Duration::from_secs(12 * 3600),
+            margin_after: Duration::from_secs(24 * 3600),
+            back_office_window: Duration::from_secs(7 * 86_400),
+            break_glass_explains: Duration::from_secs(4 * 3600),
+            break_glass_follow_up: Duration::from_secs(2 * 3600),
+            session_continuation: Duration::from_secs(30 * 60),
+            sweep_min_patients: 15,
+            sweep_window: Duration::from_secs(3600),
+            export_min_patients: 20,
+            export_window: Duration::from_secs(3600),
+            identity_threshold: 0.9,
+            ancillary_roles: strings(&[
+                "lab",
+                "laboratory",
+                "phlebotomist",
+                "radiology",
+                "radiologist",
+                "radiographer",
+                "pharmacist",
+                "pharmacy",
+                "pharmacy technician",
+            ]),
+            back_office_roles: strings(&[
+                "him",
+                "health information management",
+                "medical records",
+                "coder",
+                "coding",
+                "billing",
+                "registration",
+                "release of information",
+            ]),
+            back_office_departments: strings(&[
+                "HIM",
+                "REG",
+                "BILL",
+                "ROI",
+                "Health Information Management",
+                "Patient Registration",
+                "Patient Financial Services",
+            ]),
+            learn: true,
+            learn_min_users: 3,
+            learn_min_patients: 5,
+            personal_links_regardless: true,
+            max_pending: 100_000,
+            max_tracked_per_user: 4_096,
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl PrivacyOptions {
+    pub fn margin_before_ms(&self) -> i64 {
+        ms(self.margin_before)
+    }
+    pub fn margin_after_ms(&self) -> i64 {
+        ms(self.margin_after)
+    }
+    pub fn back_office_window_ms(&self) -> i64 {
+        ms(self.back_office_window)
+    }
+    pub fn break_glass_explains_ms(&self) -> i64 {
+        ms(self.break_glass_explains)
+    }
+}
+
+/// What the detector has seen: the share of accesses explained, by template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrivacyStats {
+    /// Accesses to a patient's record by a known user.
+    pub accesses: u64,
+    /// Explained accesses, by template (in [`Template::ALL`] order).
+    pub explained: [u64; 7],
+    pub unexplained: u64,
+    /// Accesses whose user is not staff (system accounts, unknown logins): not assessed.
+    pub unknown_user: u64,
+    /// Learned templates in force (department pairs).
+    pub learned_templates: u64,
+    /// Unexplained accesses or break-the-glass declarations not held for judgement because
+    /// the stream state was at its cap (`max_pending`): each is a gap in the review, counted
+    /// so that it is never silent.
+    pub over_capacity: u64,
+}
+
+impl PrivacyStats {
+    pub fn explained_total(&self) -> u64 {
+        self.explained.iter().sum()
+    }
+
+    /// Explained accesses as a share of assessed accesses (1.0 when there were none).
+    pub fn explained_share(&self) -> f64 {
+        if self.accesses == 0 {
+            1.0
+        } else {
+            self.explained_total() as f64 / self.accesses as f64
+        }
+    }
+
+    pub fn by_template(&self) -> impl Iterator<Item = (Template, u64)> + '_ {
+        Template::ALL.into_iter().zip(self.explained)
+    }
+}
+
+/// What the detector concluded about one event, for reports that show which template
+/// explained each access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessOutcome {
+    /// Not an access to a patient's record by a known user (a login, a system account).
+    NotAssessed,
+    Explained(Template),
+    Unexplained,
+}
+
+/// An unexplained access waiting for the sweep decision.
+#[derive(Debug, Clone)]
+struct Pending {
+    time: i64,
+    user: StaffId,
+    patient: PatientId,
+    event: EventId,
+    /// The pattern alert the access raised, when it showed one below high severity: held so
+    /// that a sweep covering it absorbs it instead of adding one alert per patient.
+    finding: Option<Finding>,
+}
+
+/// A declared emergency waiting for its clinical follow-up.
+#[derive(Debug, Clone)]
+struct Glass {
+    time: i64,
+    user: StaffId,
+    patient: PatientId,
+    event: EventId,
+}
+
+/// The privacy detector (`privacy`).
+pub struct PrivacyDetector {
+    options: PrivacyOptions,
+    relations: Relations,
+    learned: Learned,
+    stats: PrivacyStats,
+    /// Unexplained accesses without a pattern, in time order.
+    pending: VecDeque<Pending>,
+    /// Per user: recent unexplained accesses and exports (time, patient, event).
+    recent_unexplained: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
+    recent_exports: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
+    /// User-level alerts raised (sweep, export, departed), as (user, day): they cover the
+    /// user's unexplained accesses that day.
+    covered: HashSet<(StaffId, i64)>,
+    /// (user, patient, day) already flagged by a pattern.
+    flagged: HashSet<(StaffId, PatientId, i64)>,
+    /// Break-the-glass declarations: the latest per (user, patient), and those awaiting
+    /// follow-up in time order.
+    glass: HashMap<(StaffId, PatientId), (i64, bool)>,
+    glass_queue: VecDeque<Glass>,
+    /// The last explained access per (user, patient): the rest of the same chart session is
+    /// explained by the same template, even when it runs past the end of a margin.
+    last_explained: HashMap<(StaffId, PatientId), (i64, Template)>,
+    now: i64,
+    last_cleanup_hour: i64,
+    last_outcome: AccessOutcome,
+}
+
+impl PrivacyDetector {
+    pub fn new(options: PrivacyOptions) -> Self {
+        PrivacyDetector {
+            options,
+            relations: Relations::default(),
+            learned: Learned::default(),
+            stats: PrivacyStats::default(),
+            pending: VecDeque::new(),
+            recent_unexplained: HashMap::new(),
+            recent_exports: HashMap::new(),
+            covered: HashSet::new(),
+            flagged: HashSet::new(),
+            glass: HashMap::new(),
+            glass_queue: VecDeque::new(),
+            last_explained: HashMap::new(),
+            now: i64::MIN,
+            last_cleanup_hour: i64::MIN,
+            last_outcome: AccessOutcome::NotAssessed,
+        }
+    }
+
+    pub fn options(&self) -> &PrivacyOptions {
+        &self.options
+    }
+
+    pub fn stats(&self) -> PrivacyStats {
+        let mut stats = self.stats.clone();
+        stats.learned_templates = self.learned.active().count() as u64;
+        stats
+    }
+
+    /// The relationship context as built so far.
+    pub fn relations(&self) -> &Relations {
+        &self.relations
+    }
+
+    /// The learned templates in force, as (user's department, patient's department) labels.
+    pub fn learned_templates(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .learned
+            .active()
+            .map(|(a, b)| {
+                (
+                    self.relations.dept_label(a).to_string(),
+                    self.relations.dept_label(b).to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// What the last observed event was judged: which template explained it, if any. (An
+    /// access held unexplained may still be explained by a template learned within the sweep
+    /// window; [`PrivacyDetector::stats`] counts it then.)
+    pub fn last_outcome(&self) -> AccessOutcome {
+        self.last_outcome
+    }
+
+    fn day_of(t: i64) -> i64 {
+        t.div_euclid(DAY_MS)
+    }
+
+    fn handle(&mut self, event: &Event, out: &mut Vec<Finding>) {
+        let Some(login) = event
+            .actor
+            .user
+            .name
+            .as_deref()
+            .or(event.actor.user.uid.as_deref())
+        else {
+            return;
+        };
+        let record_event = event.patient.id.is_some()
+            || matches!(event.metadata.product.as_str(), "fhir" | "atna");
+        if !record_event || event.status == ward_model::event::Status::Failure {
+            return;
+        }
+        let Some(user) = self.relations.staff_by_login(login) else {
+            if let Some(patient_ref) = event.patient.id.as_deref() {
+                if self.is_self_service(login, patient_ref) {
+                    self.stats.accesses += 1;
+                    self.stats.explained[slot(Template::SelfService)] += 1;
+                    self.last_outcome = AccessOutcome::Explained(Template::SelfService);
+                } else {
+                    self.stats.unknown_user += 1;
+                }
+            }
+            return;
+        };
+        let t = event.time.millis();
+        self.departed(user, event, out);
+        let Some(patient_ref) = event.patient.id.as_deref() else {
+            return;
+        };
+        let Some(patient) = self.relations.patient(patient_ref) else {
+            // A patient Ward has no context for cannot be explained: it is reported as such
+            // (one alert per user, patient and day) rather than silently passed.
+            self.stats.accesses += 1;
+            self.stats.unexplained += 1;
+            self.last_outcome = AccessOutcome::Unexplained;
+            self.unknown_patient(user, patient_ref, event, out);
+            return;
+        };
+        self.stats.accesses += 1;
+        let is_glass = is_break_glass(event);
+        if is_glass {
+            self.glass.insert((user, patient), (t, false));
+            if self.glass_queue.len() < self.options.max_pending {
+                self.glass_queue.push_back(Glass {
+                    time: t,
+                    user,
+                    patient,
+                    event: event.id,
+                });
+            } else {
+                self.stats.over_capacity += 1;
+            }
+        } else if is_clinical_action(event)
+            && let Some(entry) = self.glass.get_mut(&(user, patient))
+            && t >= entry.0
+        {
+            entry.1 = true;
+        }
+        let is_export = is_export(event);
+        if is_export {
+            self.export(user, patient, event, out);
+        }
+        let access = Access {
+            user,
+            patient,
+            time: t,
+        };
+        let glass_recent = self.glass.get(&(user, patient)).is_some_and(|&(at, _)| {
+            at <= t && t.saturating_sub(at) <= self.options.break_glass_explains_ms()
+        });
+        let explanation = explain::explain(
+            &self.relations,
+            &self.options,
+            &self.learned,
+            access,
+            glass_recent,
+        );
+        let continuation = ms(self.options.session_continuation);
+        let explanation = explanation.or_else(|| {
+            self.last_explained
+                .get(&(user, patient))
+                .filter(|&&(at, _)| at <= t && t.saturating_sub(at) <= continuation)
+                .map(|&(_, template)| template)
+        });
+        if let Some(template) = explanation {
+            self.last_explained.insert((user, patient), (t, template));
+        }
+        let day = Self::day_of(t);
+        self.last_outcome =
+            explanation.map_or(AccessOutcome::Unexplained, AccessOutcome::Explained);
+        match explanation {
+            Some(template) => {
+                self.stats.explained[slot(template)] += 1;
+                if self.options.personal_links_regardless {
+                    self.flag_personal(user, patient, event, template, out);
+                }
+            }
+            None => {
+                self.stats.unexplained += 1;
+                if self.options.learn {
+                    self.learned.observe(&self.relations, &self.options, access);
+                }
+                let (Some(staff), Some(record)) = (
+                    self.relations.staff.get(user as usize),
+                    self.relations.patients.get(patient as usize),
+                ) else {
+                    return;
+                };
+                let found = patterns::patterns(
+                    &self.relations,
+                    self.options.identity_threshold,
+                    user,
+                    staff,
+                    record,
+                    t,
+                );
+                let finding = found
+                    .first()
+                    .map(|first| self.pattern_finding(first, &found[1..], None, access, event));
+                if !is_export {
+                    self.sweep(user, patient, event, out);
+                }
+                match finding {
+                    Some(finding) if finding.alert.severity >= Severity::High => {
+                        self.flagged.insert((user, patient, day));
+                        out.push(finding);
+                    }
+                    finding => {
+                        if self.pending.len() < self.options.max_pending {
+                            self.pending.push_back(Pending {
+                                time: t,
+                                user,
+                                patient,
+                                event: event.id,
+                                finding,
+                            });
+                        } else {
+                            self.stats.over_capacity += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A portal account that is the patient's own: a login that is not staff and is one of
+    /// the identifiers of the patient whose record it opened.
+    fn is_self_service(&self, login: &str, patient_ref: &str) -> bool {
+        let patient = self.relations.patient(patient_ref);
+        patient.is_some() && self.relations.patient(login) == patient
+    }
+
+    /// Self and family accesses that a template explained: still a conflict of interest.
+    fn flag_personal(
+        &mut self,
+        user: StaffId,
+        patient: PatientId,
+        event: &Event,
+        template: Template,
+        out: &mut Vec<Finding>,
+    ) {
+        let (Some(staff), Some(record)) = (
+            self.relations.staff.get(user as usize),
+            self.relations.patients.get(patient as usize),
+        ) else {
+            return;
+        };
+        let found = patterns::patterns(
+            &self.relations,
+            self.options.identity_threshold,
+            user,
+            staff,
+            record,
+            event.time.millis(),
+        );
+        if let Some(first) = found.iter().find(|p| p.personal()) {
+            let access = Access {
+                user,
+                patient,
+                time: event.time.millis(),
+            };
+            let finding = self.pattern_finding(first, &[], Some(template), access, event);
+            self.flagged
+                .insert((user, patient, Self::day_of(event.time.millis())));
+            out.push(finding);
+        }
+    }
+
+    fn pattern_finding(
+        &self,
+        pattern: &Pattern,
+        also: &[Pattern],
+        explained_by: Option<Template>,
+        access: Access,
+        event: &Event,
+    ) -> Finding {
+        let rel = &self.relations;
+        let (staff, patient) = match (
+            rel.staff.get(access.user as usize),
+            rel.patients.get(access.patient as usize),
+        ) {
+            (Some(s), Some(p)) => (s, p),
+            _ => {
+                return self.plain_finding(
+                    pattern.rule_id(),
+                    pattern.title(),
+                    pattern.severity(),
+                    access.user,
+                    None,
+                    "the access matched a privacy pattern".into(),
+                    event,
+                );
+            }
+        };
+        let login = staff.login();
+        let mut text = format!(
+            "{login} {} the record of patient {} at {}: {}.",
+            verb(event),
+            patient.display,
+            event.time,
+            pattern.reason(rel, staff, patient)
+        );
+        for other in also {
+            text.push_str(&format!(" Also, {}.", other.reason(rel, staff, patient)));
+        }
+        let severity = match explained_by {
+            Some(template) => {
+                text.push_str(&format!(
+                    " The access has a clinical explanation ({}), but opening a record one is personally linked to is a conflict of interest.",
+                    template.describe()
+                ));
+                Severity::Medium.min(pattern.severity())
+            }
+            None => {
+                text.push_str(" No explanation applies: ");
+                text.push_str(&explain::why_not(rel, &self.options, access).join("; "));
+                text.push_str(&format!(
+                    ". It would look legitimate with an encounter or care team of {} naming {login}, or an encounter in {login}'s department.",
+                    patient.display
+                ));
+                pattern.severity()
+            }
+        };
+        let key = format!("{login}|{}", patient.display);
+        let mut hipaa = vec![ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT];
+        if explained_by.is_none() {
+            hipaa.push(MINIMUM_NECESSARY);
+        }
+        Finding {
+            alert: alert(
+                pattern.rule_id(),
+                pattern.title(),
+                severity,
+                &key,
+                event.time,
+                AlertEntities {
+                    user: Some(login.to_string()),
+                    patient: Some(patient.display.clone()),
+                    ..Default::default()
+                },
+                &[],
+                &hipaa,
+                text,
+            ),
+            events: vec![event.id],
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plain_finding(
+        &self,
+        rule: &str,
+        title: &str,
+        severity: Severity,
+        user: StaffId,
+        patient: Option<&str>,
+        text: String,
+        event: &Event,
+    ) -> Finding {
+        let login = self
+            .relations
+            .staff
+            .get(user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let key = match patient {
+            Some(p) => format!("{login}|{p}"),
+            None => login.clone(),
+        };
+        Finding {
+            alert: alert(
+                rule,
+                title,
+                severity,
+                &key,
+                event.time,
+                AlertEntities {
+                    user: Some(login),
+                    patient: patient.map(str::to_string),
+                    ..Default::default()
+                },
+                &[DATA_FROM_REPOSITORIES],
+                &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+                text,
+            ),
+            events: vec![event.id],
+        }
+    }
+
+    fn unknown_patient(
+        &mut self,
+        user: StaffId,
+        patient_ref: &str,
+        event: &Event,
+        out: &mut Vec<Finding>,
+    ) {
+        let login = self
+            .relations
+            .staff
+            .get(user as usize)
+            .map_or("unknown", |s| s.login());
+        let text = format!(
+            "{login} {} the record of patient {patient_ref} at {}, a patient Ward has no context for: no encounter, care team or demographics were imported, so no explanation could be tested. Import the patient and their encounters, or review the access.",
+            verb(event),
+            event.time
+        );
+        let finding = self.plain_finding(
+            "privacy.unexplained_access",
+            "Access to a patient Ward has no context for",
+            Severity::Low,
+            user,
+            Some(patient_ref),
+            text,
+            event,
+        );
+        out.push(finding);
+    }
+
+    /// Accounts of staff who left or are on leave: every health-record event is flagged,
+    /// whatever explains it, one alert per user and day.
+    fn departed(&mut self, user: StaffId, event: &Event, out: &mut Vec<Finding>) {
+        let t = event.time.millis();
+        let Some(staff) = self.relations.staff.get(user as usize) else {
+            return;
+        };
+        let login = staff.login().to_string();
+        let (rule, title, severity, why, attack): (_, _, _, String, &[&str]) = if let Some(since) =
+            staff.terminated_as_of(t)
+        {
+            (
+                "privacy.terminated_user",
+                "Terminated staff account used on the EHR",
+                Severity::Critical,
+                match since {
+                    Some(at) => format!(
+                        "{login}'s employment ended on {} (HR roster), yet the account was used",
+                        Timestamp(at).to_rfc3339().get(..10).unwrap_or_default()
+                    ),
+                    None => format!("{login} is terminated (HR roster), yet the account was used"),
+                },
+                &[VALID_ACCOUNTS, DATA_FROM_REPOSITORIES],
+            )
+        } else if staff.on_leave_at(t) {
+            (
+                "privacy.on_leave_user",
+                "Account of staff on leave used on the EHR",
+                Severity::High,
+                format!("{login} is on leave (HR roster), yet the account was used"),
+                &[VALID_ACCOUNTS, DATA_FROM_REPOSITORIES],
+            )
+        } else {
+            return;
+        };
+        let day = Self::day_of(t);
+        self.covered.insert((user, day));
+        let what = match event.patient.id.as_deref() {
+            Some(_) => {
+                let display = event
+                    .patient
+                    .id
+                    .as_deref()
+                    .and_then(|p| self.relations.patient(p))
+                    .and_then(|p| self.relations.patients.get(p as usize))
+                    .map(|p| p.display.clone())
+                    .unwrap_or_else(|| "an unknown patient".into());
+                format!("{} the record of patient {display}", verb(event))
+            }
+            None => event
+                .activity_name
+                .clone()
+                .unwrap_or_else(|| "used the EHR".into())
+                .to_lowercase(),
+        };
+        let text = format!(
+            "{why}: at {} the account {what}. No clinical explanation excuses the use of an account whose owner does not work: disable it and review everything it opened.",
+            event.time
+        );
+        out.push(Finding {
+            alert: alert(
+                rule,
+                title,
+                severity,
+                &login,
+                event.time,
+                AlertEntities {
+                    user: Some(login.clone()),
+                    ..Default::default()
+                },
+                attack,
+                &[
+                    ACTIVITY_REVIEW,
+                    AUDIT_CONTROLS,
+                    ACCESS_MANAGEMENT,
+                    TERMINATION_PROCEDURES,
+                ],
+                text,
+            ),
+            events: vec![event.id],
+        });
+    }
+
+    fn export(&mut self, user: StaffId, patient: PatientId, event: &Event, out: &mut Vec<Finding>) {
+        let t = event.time.millis();
+        let window = ms(self.options.export_window);
+        let cap = self.options.max_tracked_per_user;
+        let (distinct, window_events) = track(
+            self.recent_exports.entry(user).or_default(),
+            t,
+            window,
+            cap,
+            patient,
+            event.id,
+        );
+        if distinct < self.options.export_min_patients {
+            return;
+        }
+        let day = Self::day_of(t);
+        let first = self.covered.insert((user, day));
+        let events: Vec<EventId> = if first { window_events } else { vec![event.id] };
+        let login = self
+            .relations
+            .staff
+            .get(user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let minutes = window / 60_000;
+        let text = format!(
+            "{login} exported the records of {distinct} distinct patients within {minutes} minutes (up to {}), at or above the threshold of {}. Release-of-information work exports a handful a day; an export of this size is a disclosure of many records and needs a documented request behind it.",
+            event.time, self.options.export_min_patients
+        );
+        let mut finding = self.plain_finding(
+            "privacy.mass_export",
+            "Mass export of patient records",
+            Severity::Critical,
+            user,
+            None,
+            text,
+            event,
+        );
+        finding.events = events;
+        finding.alert.attack = vec![DATA_FROM_REPOSITORIES.into(), "T1005".into()];
+        out.push(finding);
+    }
+
+    /// Bulk sweep: many distinct unexplained patients by one user in a short time.
+    fn sweep(&mut self, user: StaffId, patient: PatientId, event: &Event, out: &mut Vec<Finding>) {
+        let t = event.time.millis();
+        let window = ms(self.options.sweep_window);
+        let cap = self.options.max_tracked_per_user;
+        let (distinct, window_events) = track(
+            self.recent_unexplained.entry(user).or_default(),
+            t,
+            window,
+            cap,
+            patient,
+            event.id,
+        );
+        if distinct < self.options.sweep_min_patients {
+            return;
+        }
+        let day = Self::day_of(t);
+        let first = self.covered.insert((user, day));
+        let events: Vec<EventId> = if first { window_events } else { vec![event.id] };
+        let login = self
+            .relations
+            .staff
+            .get(user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let text = format!(
+            "{login} opened the records of {distinct} distinct patients within {} minutes (up to {}) that no explanation covers: none was on {login}'s care teams, none had an encounter in {login}'s department, and {login}'s role serves no such patients. Threshold: {} patients.",
+            window / 60_000,
+            event.time,
+            self.options.sweep_min_patients
+        );
+        let mut finding = self.plain_finding(
+            "privacy.bulk_sweep",
+            "Bulk look-up of unrelated patients",
+            Severity::High,
+            user,
+            None,
+            text,
+            event,
+        );
+        finding.events = events;
+        out.push(finding);
+    }
+
+    /// Concludes what the clock passing `now` decides: held unexplained accesses become
+    /// alerts (unless a sweep, export or departure alert covers them), and break-the-glass
+    /// without follow-up is flagged.
+    fn expire(&mut self, now: i64, out: &mut Vec<Finding>) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        let hold = ms(self.options.sweep_window);
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.time.saturating_add(hold) < now)
+        {
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
+            self.conclude_pending(p, out);
+        }
+        let follow = ms(self.options.break_glass_follow_up);
+        while self
+            .glass_queue
+            .front()
+            .is_some_and(|g| g.time.saturating_add(follow) < now)
+        {
+            let Some(g) = self.glass_queue.pop_front() else {
+                break;
+            };
+            let followed = match self.glass.get(&(g.user, g.patient)) {
+                Some(&(at, followed)) if at == g.time => {
+                    self.glass.remove(&(g.user, g.patient));
+                    followed
+                }
+                // A later declaration on the same patient replaced this one; it is judged on
+                // its own.
+                Some(_) => continue,
+                None => true,
+            };
+            if !followed {
+                out.push(self.glass_finding(&g));
+            }
+        }
+        // Once an hour of event time: windows and sessions that closed are forgotten.
+        let hour = now.div_euclid(3_600_000);
+        let today = Self::day_of(now);
+        if hour > self.last_cleanup_hour {
+            self.last_cleanup_hour = hour;
+            self.covered.retain(|&(_, d)| d + 1 >= today);
+            self.flagged.retain(|&(_, _, d)| d + 1 >= today);
+            let sweep = ms(self.options.sweep_window);
+            let export = ms(self.options.export_window);
+            self.recent_unexplained.retain(|_, q| {
+                q.back()
+                    .is_some_and(|&(t, _, _)| t.saturating_add(sweep) >= now)
+            });
+            self.recent_exports.retain(|_, q| {
+                q.back()
+                    .is_some_and(|&(t, _, _)| t.saturating_add(export) >= now)
+            });
+            let explains = self.options.break_glass_explains_ms().max(follow);
+            self.glass
+                .retain(|_, &mut (t, _)| t.saturating_add(explains) >= now);
+            let continuation = ms(self.options.session_continuation);
+            self.last_explained
+                .retain(|_, &mut (t, _)| t.saturating_add(continuation) >= now);
+        }
+    }
+
+    fn conclude_pending(&mut self, p: Pending, out: &mut Vec<Finding>) {
+        let day = Self::day_of(p.time);
+        if self.covered.contains(&(p.user, day)) {
+            return;
+        }
+        if let Some(finding) = p.finding {
+            self.flagged.insert((p.user, p.patient, day));
+            out.push(finding);
+            return;
+        }
+        if self.flagged.contains(&(p.user, p.patient, day)) {
+            return;
+        }
+        let access = Access {
+            user: p.user,
+            patient: p.patient,
+            time: p.time,
+        };
+        // A template learned while the access was held explains it after all.
+        if self.options.learn
+            && let (Some(staff), Some(patient)) = (
+                self.relations.staff.get(p.user as usize),
+                self.relations.patients.get(p.patient as usize),
+            )
+            && self
+                .learned
+                .explains(&self.relations, &self.options, staff, patient, p.time)
+                .is_some()
+        {
+            self.stats.unexplained = self.stats.unexplained.saturating_sub(1);
+            self.stats.explained[slot(Template::Learned)] += 1;
+            return;
+        }
+        let (Some(staff), Some(patient)) = (
+            self.relations.staff.get(p.user as usize),
+            self.relations.patients.get(p.patient as usize),
+        ) else {
+            return;
+        };
+        let login = staff.login().to_string();
+        let display = patient.display.clone();
+        let text = format!(
+            "{login} opened the record of patient {display} at {} and no explanation applies: {}. No personal link, VIP label or other pattern was found either; the access is listed so that someone asks {login} why.",
+            Timestamp(p.time),
+            explain::why_not(&self.relations, &self.options, access).join("; ")
+        );
+        self.flagged.insert((p.user, p.patient, day));
+        out.push(Finding {
+            alert: alert(
+                "privacy.unexplained_access",
+                "Access to a patient record with no explanation",
+                Severity::Low,
+                &format!("{login}|{display}"),
+                Timestamp(p.time),
+                AlertEntities {
+                    user: Some(login),
+                    patient: Some(display),
+                    ..Default::default()
+                },
+                &[],
+                &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+                text,
+            ),
+            events: vec![p.event],
+        });
+    }
+
+    fn glass_finding(&self, g: &Glass) -> Finding {
+        let rel = &self.relations;
+        let login = rel
+            .staff
+            .get(g.user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let display = rel
+            .patients
+            .get(g.patient as usize)
+            .map_or_else(|| "unknown".to_string(), |p| p.display.clone());
+        let explained = explain::fixed_explanation(rel, &self.options, g.user, g.patient, g.time);
+        let context = match explained {
+            Some(template) => format!(
+                "the access itself has an explanation ({})",
+                template.describe()
+            ),
+            None => format!(
+                "nothing else explains the access: {}",
+                explain::why_not(
+                    rel,
+                    &self.options,
+                    Access {
+                        user: g.user,
+                        patient: g.patient,
+                        time: g.time
+                    }
+                )
+                .join("; ")
+            ),
+        };
+        let text = format!(
+            "{login} declared an emergency (break-the-glass) on patient {display} at {} and recorded no clinical action on the patient (no note, order, observation or other create or update) in the {} minutes after; {context}. An emergency override should be followed by care.",
+            Timestamp(g.time),
+            ms(self.options.break_glass_follow_up) / 60_000
+        );
+        Finding {
+            alert: alert(
+                "privacy.break_glass_without_follow_up",
+                "Break-the-glass without a following clinical action",
+                if explained.is_some() {
+                    Severity::Medium
+                } else {
+                    Severity::High
+                },
+                &format!("{login}|{display}"),
+                Timestamp(g.time),
+                AlertEntities {
+                    user: Some(login),
+                    patient: Some(display),
+                    ..Default::default()
+                },
+                &[DATA_FROM_REPOSITORIES],
+                &[
+                    ACTIVITY_REVIEW,
+                    AUDIT_CONTROLS,
+                    ACCESS_MANAGEMENT,
+                    MINIMUM_NECESSARY,
+                ],
+                text,
+            ),
+            events: vec![g.event],
+        }
+    }
+}
+
+impl Default for PrivacyDetector {
+    fn default() -> Self {
+        PrivacyDetector::new(PrivacyOptions::default())
+    }
+}
+
+impl Detector for PrivacyDetector {
+    fn name(&self) -> &str {
+        "privacy"
+    }
+
+    fn context(&mut self, resources: &[ContextResource]) {
+        for resource in resources {
+            self.relations.add(resource);
+        }
+    }
+
+    fn observe(&mut self, event: &Event, out: &mut Vec<Finding>) {
+        self.last_outcome = AccessOutcome::NotAssessed;
+        self.handle(event, out);
+        self.expire(event.time.millis(), out);
+    }
+
+    fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
+        self.expire(now.millis(), out);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn alert(
+    rule: &str,
+    title: &str,
+    severity: Severity,
+    key: &str,
+    at: Timestamp,
+    entities: AlertEntities,
+    attack: &[&str],
+    hipaa: &[&str],
+    description: String,
+) -> Alert {
+    let day = Timestamp(at.millis().div_euclid(DAY_MS).saturating_mul(DAY_MS));
+    Alert {
+        id: alert_id(rule, key, day),
+        rule_id: rule.to_string(),
+        title: title.to_string(),
+        severity,
+        first_seen: at,
+        last_seen: at,
+        count: 1,
+        entities,
+        attack: attack.iter().map(|s| s.to_string()).collect(),
+        hipaa: hipaa.iter().map(|s| s.to_string()).collect(),
+        status: AlertStatus::Open,
+        author: Some("Ward".into()),
+        license: None,
+        references: Vec::new(),
+        description: Some(description),
+    }
+}
+
+/// The index of a template in [`PrivacyStats::explained`].
+fn slot(template: Template) -> usize {
+    Template::ALL
+        .iter()
+        .position(|&t| t == template)
+        .unwrap_or_default()
+}
+
+/// Adds an access to a user's sliding window and returns the distinct patients in it and the
+/// window's events.
+fn track(
+    recent: &mut VecDeque<(i64, PatientId, EventId)>,
+    t: i64,
+    window: i64,
+    cap: usize,
+    patient: PatientId,
+    event: EventId,
+) -> (usize, Vec<EventId>) {
+    while recent
+        .front()
+        .is_some_and(|&(at, _, _)| at < t.saturating_sub(window))
+    {
+        recent.pop_front();
+    }
+    if recent.len() >= cap.max(1) {
+        recent.pop_front();
+    }
+    recent.push_back((t, patient, event));
+    let mut ids: Vec<PatientId> = recent.iter().map(|&(_, p, _)| p).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    (ids.len(), recent.iter().map(|&(_, _, e)| e).collect())
+}
+
+/// DICOM 110127 Emergency Override Started (with 110113 Security Alert), or a purpose of use
+/// of break-the-glass (`BTG`).
+fn is_break_glass(event: &Event) -> bool {
+    matches!(event.metadata.event_code.as_deref(), Some("110127"))
+        || event.purpose_of_use.iter().any(|p| p == "BTG")
+}
+
+/// DICOM 110106 Export.
+fn is_export(event: &Event) -> bool {
+    matches!(event.metadata.event_code.as_deref(), Some("110106"))
+}
+
+/// A create or update on the patient's record: care given, not only read.
+fn is_clinical_action(event: &Event) -> bool {
+    event.class_uid == class::API_ACTIVITY
+        && matches!(
+            event.activity_id,
+            api_activity::CREATE | api_activity::UPDATE
+        )
+}
+
+fn verb(event: &Event) -> &'static str {
+    if is_export(event) {
+        "exported"
+    } else if is_clinical_action(event) {
+        "changed"
+    } else {
+        "opened"
+    }
+}

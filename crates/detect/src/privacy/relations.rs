@@ -1,0 +1,760 @@
+//! The relationship context privacy analytics reason with: who the patients and the staff are,
+//! which departments exist, and which care relationships (encounters, care teams) tie staff to
+//! patients and when. Built from the [`ContextResource`]s the detector receives, in any order,
+//! and kept current as more arrive (an A08 replaces what an A01 said).
+//!
+//! Patients are one record however they are named: FHIR logical ids (`pt000123`), MRNs (HL7
+//! ADT keys patients by MRN, ATNA audit names them by MRN) and any other identifier all lead
+//! to the same record. Staff are one record per person, reached by EHR login (the
+//! Practitioner's identifier, the HR roster's `login`) or by `Practitioner/…` reference.
+//!
+//! Memory follows the size of the organisation's context, never the number of events. Lookups
+//! never panic: every index is checked.
+
+use std::collections::HashMap;
+use ward_model::context::{Address, EmploymentStatus, Identifier, Participant, PersonName};
+use ward_model::{ContextResource, ContextSummary};
+
+/// Index of a patient record.
+pub type PatientId = u32;
+/// Index of a staff record.
+pub type StaffId = u32;
+/// Index of a department (an Organization).
+pub type DeptId = u32;
+
+/// The most care relationships kept per patient: the most recent replace the oldest, so one
+/// patient with years of visits cannot grow memory without bound.
+const MAX_CARE_PER_PATIENT: usize = 256;
+
+#[derive(Debug, Clone, Default)]
+pub struct PatientRecord {
+    /// The id alerts name the patient by: the FHIR logical id when one is known, else the id
+    /// the first resource gave (an MRN from ADT).
+    pub display: String,
+    pub name: PersonName,
+    pub birth_date: Option<String>,
+    pub address: Option<Address>,
+    pub deceased: bool,
+    pub deceased_at: Option<i64>,
+    /// `meta.security` codes, upper-cased.
+    pub labels: Vec<String>,
+    pub contacts: Vec<PersonName>,
+    /// Care relationships (indices into [`Relations::care`]).
+    pub care: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StaffRecord {
+    pub logins: Vec<String>,
+    /// `Practitioner/…` references of this person.
+    pub practitioners: Vec<String>,
+    pub name: PersonName,
+    pub birth_date: Option<String>,
+    pub address: Option<Address>,
+    pub departments: Vec<DeptId>,
+    /// Role codes, lower-cased (`physician`, `nurse`, `him` …).
+    pub roles: Vec<String>,
+    /// From the HR roster.
+    pub status: Option<EmploymentStatus>,
+    pub terminated_at: Option<i64>,
+    pub leave: Option<(Option<i64>, Option<i64>)>,
+    /// The latest end of the person's FHIR PractitionerRoles when every one of them is
+    /// inactive: the EHR's own record of a departure, used when no roster says more.
+    pub roles_ended_at: Option<i64>,
+    pub any_active_role: bool,
+}
+
+impl StaffRecord {
+    /// The login alerts name the person by.
+    pub fn login(&self) -> &str {
+        self.logins
+            .first()
+            .map_or("an unknown user", String::as_str)
+    }
+
+    /// Since when the person no longer works here, as of `t`: the roster's termination date,
+    /// else the end of the last FHIR role when every role ended.
+    pub fn terminated_as_of(&self, t: i64) -> Option<Option<i64>> {
+        if let Some(at) = self.terminated_at {
+            return (at <= t).then_some(Some(at));
+        }
+        if self.status == Some(EmploymentStatus::Terminated) {
+            return Some(None);
+        }
+        if !self.any_active_role
+            && let Some(at) = self.roles_ended_at
+        {
+            return (at <= t).then_some(Some(at));
+        }
+        None
+    }
+
+    /// Whether the person is on leave at `t`, as the roster says.
+    pub fn on_leave_at(&self, t: i64) -> bool {
+        if self.status != Some(EmploymentStatus::OnLeave) {
+            return false;
+        }
+        match self.leave {
+            Some((from, until)) => {
+                from.is_none_or(|from| from <= t) && until.is_none_or(|until| t < until)
+            }
+            None => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeptRecord {
+    pub reference: String,
+    pub name: Option<String>,
+    /// Identifier values (department codes such as `MED`), as written.
+    pub codes: Vec<String>,
+    /// Whether any encounter names this department as its service provider: departments
+    /// that never do are back offices or ancillary services.
+    pub serves_encounters: bool,
+}
+
+impl DeptRecord {
+    /// How alerts name the department: its name, else its code, else its reference.
+    pub fn label(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.codes.first().map(String::as_str))
+            .unwrap_or(&self.reference)
+    }
+}
+
+/// One care relationship: an encounter or a care team, with its department and members.
+#[derive(Debug, Clone, Default)]
+pub struct CareRecord {
+    /// `Encounter/…` or `CareTeam/…`.
+    pub reference: String,
+    pub patient: Option<PatientId>,
+    pub departments: Vec<DeptId>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    /// Participant references as written (`Practitioner/…`, `PractitionerRole/…`) and their
+    /// own periods.
+    pub members: Vec<(String, Option<i64>, Option<i64>)>,
+}
+
+impl CareRecord {
+    /// Whether `t` falls in the relationship's period widened by `before` and `after`; an
+    /// open end is open.
+    pub fn covers(&self, t: i64, before: i64, after: i64) -> bool {
+        covers(self.start, self.end, t, before, after)
+    }
+}
+
+pub fn covers(start: Option<i64>, end: Option<i64>, t: i64, before: i64, after: i64) -> bool {
+    start.is_none_or(|s| s.saturating_sub(before) <= t)
+        && end.is_none_or(|e| t <= e.saturating_add(after))
+}
+
+/// The organisation's context, as privacy analytics need it.
+#[derive(Debug, Default)]
+pub struct Relations {
+    pub patients: Vec<PatientRecord>,
+    patient_alias: HashMap<String, PatientId>,
+    pub staff: Vec<StaffRecord>,
+    login_of: HashMap<String, StaffId>,
+    practitioner_of: HashMap<String, StaffId>,
+    /// `PractitionerRole/…` → `Practitioner/…`, to resolve care team members named by role.
+    role_practitioner: HashMap<String, String>,
+    /// Staff indexed by (family, first given name, birth date), lower-cased, for identity links.
+    staff_by_identity: HashMap<(String, String, String), Vec<StaffId>>,
+    pub depts: Vec<DeptRecord>,
+    dept_alias: HashMap<String, DeptId>,
+    pub care: Vec<CareRecord>,
+    care_of: HashMap<String, u32>,
+    /// Roster departments as written, waiting for an Organization that carries that code.
+    pending_roster_depts: Vec<(StaffId, String)>,
+}
+
+impl Relations {
+    pub fn add(&mut self, resource: &ContextResource) {
+        match &resource.summary {
+            ContextSummary::Patient {
+                identifiers,
+                name,
+                birth_date,
+                address,
+                deceased,
+                deceased_at,
+                security_labels,
+                contact_names,
+            } => self.add_patient(
+                &resource.id,
+                identifiers,
+                PatientRecord {
+                    display: resource.id.clone(),
+                    name: name.clone(),
+                    birth_date: birth_date.clone(),
+                    address: address.clone(),
+                    deceased: *deceased,
+                    deceased_at: deceased_at.map(|t| t.millis()),
+                    labels: security_labels
+                        .iter()
+                        .map(|l| l.to_ascii_uppercase())
+                        .collect(),
+                    contacts: contact_names.clone(),
+                    care: Vec::new(),
+                },
+            ),
+            ContextSummary::Practitioner {
+                identifiers,
+                name,
+                birth_date,
+                address,
+                ..
+            } => {
+                let reference = format!("Practitioner/{}", resource.id);
+                let logins: Vec<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
+                let s = self.staff_for(Some(&reference), &logins);
+                if let Some(rec) = self.staff.get_mut(s as usize) {
+                    if name.family.is_some() || !name.given.is_empty() {
+                        rec.name = name.clone();
+                    }
+                    if birth_date.is_some() {
+                        rec.birth_date = birth_date.clone();
+                    }
+                    if address.is_some() {
+                        rec.address = address.clone();
+                    }
+                }
+                self.index_identity(s);
+            }
+            ContextSummary::PractitionerRole {
+                practitioner,
+                organization,
+                codes,
+                active,
+                end,
+                ..
+            } => {
+                let Some(practitioner) = practitioner else {
+                    return;
+                };
+                self.role_practitioner.insert(
+                    format!("PractitionerRole/{}", resource.id),
+                    practitioner.clone(),
+                );
+                let s = self.staff_for(Some(practitioner), &[]);
+                let dept = organization.as_deref().map(|o| self.dept_for(o));
+                if let Some(rec) = self.staff.get_mut(s as usize) {
+                    if let Some(d) = dept {
+                        push_unique(&mut rec.departments, d);
+                    }
+                    for code in codes {
+                        push_unique(&mut rec.roles, code.to_ascii_lowercase());
+                    }
+                    if *active && end.is_none() {
+                        rec.any_active_role = true;
+                    } else if let Some(end) = end {
+                        rec.roles_ended_at =
+                            Some(rec.roles_ended_at.unwrap_or(i64::MIN).max(end.millis()));
+                    }
+                }
+            }
+            ContextSummary::Employment {
+                login,
+                name,
+                department,
+                role,
+                terminated,
+                status,
+                leave_start,
+                leave_end,
+                ..
+            } => {
+                let s = self.staff_for(None, &[login.as_str()]);
+                let dept = department.as_deref().and_then(|d| self.dept_by_code(d));
+                if let Some(rec) = self.staff.get_mut(s as usize) {
+                    if rec.name.family.is_none() && rec.name.given.is_empty() {
+                        rec.name = name.clone();
+                    }
+                    if let Some(role) = role {
+                        push_unique(&mut rec.roles, role.to_ascii_lowercase());
+                    }
+                    rec.status = Some(*status);
+                    rec.terminated_at = terminated.map(|t| t.millis());
+                    rec.leave = (leave_start.is_some() || leave_end.is_some()).then(|| {
+                        (
+                            leave_start.map(|t| t.millis()),
+                            leave_end.map(|t| t.millis()),
+                        )
+                    });
+                    match dept {
+                        Some(d) => push_unique(&mut rec.departments, d),
+                        None => {
+                            if let Some(d) = department {
+                                self.pending_roster_depts.push((s, d.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            ContextSummary::Organization { name, .. } => {
+                let reference = resource.reference();
+                let d = self.dept_for(&reference);
+                let codes = organization_codes(&resource.raw);
+                if let Some(rec) = self.depts.get_mut(d as usize) {
+                    if name.is_some() {
+                        rec.name = name.clone();
+                    }
+                    for code in &codes {
+                        push_unique(&mut rec.codes, code.clone());
+                    }
+                }
+                for alias in codes.iter().chain(name.iter()) {
+                    self.dept_alias
+                        .entry(alias.to_ascii_lowercase())
+                        .or_insert(d);
+                }
+                self.resolve_roster_departments();
+            }
+            ContextSummary::Encounter {
+                patient,
+                participants,
+                service_provider,
+                start,
+                end,
+                ..
+            } => self.add_care(
+                resource.reference(),
+                patient.as_deref(),
+                participants,
+                service_provider.iter().map(String::as_str),
+                start.map(|t| t.millis()),
+                end.map(|t| t.millis()),
+                true,
+            ),
+            ContextSummary::CareTeam {
+                patient,
+                participants,
+                managing_organizations,
+                start,
+                end,
+                ..
+            } => self.add_care(
+                resource.reference(),
+                patient.as_deref(),
+                participants,
+                managing_organizations.iter().map(String::as_str),
+                start.map(|t| t.millis()),
+                end.map(|t| t.millis()),
+                false,
+            ),
+        }
+    }
+
+    /// The patient an event names (a FHIR id, `Patient/…`, an MRN, or an identifier in HL7
+    /// CX form `MRN^^^…`).
+    pub fn patient(&self, id: &str) -> Option<PatientId> {
+        let id = id.trim();
+        let bare = id.strip_prefix("Patient/").unwrap_or(id);
+        let bare = bare.split('^').next().unwrap_or(bare);
+        self.patient_alias.get(bare).copied()
+    }
+
+    /// The staff member behind a login (`u1035`) or an identifier `system|value`.
+    pub fn staff_by_login(&self, login: &str) -> Option<StaffId> {
+        if let Some(&s) = self.login_of.get(login) {
+            return Some(s);
+        }
+        let value = login.rsplit('|').next()?;
+        self.login_of.get(value).copied()
+    }
+
+    /// Whether a care relationship member reference (`Practitioner/…` or `PractitionerRole/…`)
+    /// is this staff member.
+    pub fn is_member(&self, staff: &StaffRecord, reference: &str) -> bool {
+        let practitioner = self
+            .role_practitioner
+            .get(reference)
+            .map_or(reference, String::as_str);
+        staff.practitioners.iter().any(|p| p == practitioner)
+    }
+
+    /// Staff members whose name and birth date are the patient's.
+    pub fn staff_matching(&self, patient: &PatientRecord) -> &[StaffId] {
+        identity_key(&patient.name, patient.birth_date.as_deref())
+            .and_then(|k| self.staff_by_identity.get(&k))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn dept_label(&self, d: DeptId) -> &str {
+        self.depts.get(d as usize).map_or("?", DeptRecord::label)
+    }
+
+    fn add_patient(&mut self, id: &str, identifiers: &[Identifier], record: PatientRecord) {
+        let aliases: Vec<&str> = std::iter::once(id)
+            .chain(identifiers.iter().map(|i| i.value.as_str()))
+            .filter(|a| !a.is_empty())
+            .collect();
+        let existing = aliases
+            .iter()
+            .find_map(|a| self.patient_alias.get(*a).copied());
+        // A logical id that is not one of the patient's identifiers is a FHIR id: the name
+        // alerts should use. ADT keys patients by their MRN, which is an identifier.
+        let logical = !identifiers.iter().any(|i| i.value == id);
+        let p = match existing {
+            Some(p) => {
+                if let Some(rec) = self.patients.get_mut(p as usize) {
+                    if logical {
+                        rec.display = record.display;
+                    }
+                    if record.name.family.is_some() || !record.name.given.is_empty() {
+                        rec.name = record.name;
+                    }
+                    if record.birth_date.is_some() {
+                        rec.birth_date = record.birth_date;
+                    }
+                    if record.address.is_some() {
+                        rec.address = record.address;
+                    }
+                    rec.deceased |= record.deceased;
+                    if record.deceased_at.is_some() {
+                        rec.deceased_at = record.deceased_at;
+                    }
+                    for label in record.labels {
+                        push_unique(&mut rec.labels, label);
+                    }
+                    if !record.contacts.is_empty() {
+                        rec.contacts = record.contacts;
+                    }
+                }
+                p
+            }
+            None => {
+                self.patients.push(record);
+                (self.patients.len() - 1) as PatientId
+            }
+        };
+        for alias in aliases {
+            self.patient_alias.insert(alias.to_string(), p);
+        }
+    }
+
+    /// The staff record for a practitioner reference and/or logins, created if new; two
+    /// records found to be one person (a roster row met its Practitioner) are merged.
+    fn staff_for(&mut self, practitioner: Option<&str>, logins: &[&str]) -> StaffId {
+        let mut found: Vec<StaffId> = practitioner
+            .and_then(|p| self.practitioner_of.get(p).copied())
+            .into_iter()
+            .chain(logins.iter().filter_map(|l| self.login_of.get(*l).copied()))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        let s = match found.first() {
+            Some(&s) => s,
+            None => {
+                self.staff.push(StaffRecord::default());
+                (self.staff.len() - 1) as StaffId
+            }
+        };
+        for &other in found.iter().skip(1) {
+            self.merge_staff(s, other);
+        }
+        if let Some(p) = practitioner {
+            self.practitioner_of.insert(p.to_string(), s);
+            if let Some(rec) = self.staff.get_mut(s as usize) {
+                push_unique(&mut rec.practitioners, p.to_string());
+            }
+        }
+        for login in logins.iter().filter(|l| !l.is_empty()) {
+            self.login_of.insert(login.to_string(), s);
+            if let Some(rec) = self.staff.get_mut(s as usize) {
+                push_unique(&mut rec.logins, login.to_string());
+            }
+        }
+        s
+    }
+
+    /// Moves everything `from` knows into `into`; `from` stays behind empty and unreachable.
+    fn merge_staff(&mut self, into: StaffId, from: StaffId) {
+        let Some(taken) = self.staff.get_mut(from as usize).map(std::mem::take) else {
+            return;
+        };
+        for login in &taken.logins {
+            self.login_of.insert(login.clone(), into);
+        }
+        for p in &taken.practitioners {
+            self.practitioner_of.insert(p.clone(), into);
+        }
+        for ids in self.staff_by_identity.values_mut() {
+            ids.retain(|&s| s != from);
+        }
+        for pending in &mut self.pending_roster_depts {
+            if pending.0 == from {
+                pending.0 = into;
+            }
+        }
+        if let Some(rec) = self.staff.get_mut(into as usize) {
+            for l in taken.logins {
+                push_unique(&mut rec.logins, l);
+            }
+            for p in taken.practitioners {
+                push_unique(&mut rec.practitioners, p);
+            }
+            if rec.name.family.is_none() && rec.name.given.is_empty() {
+                rec.name = taken.name;
+            }
+            rec.birth_date = rec.birth_date.take().or(taken.birth_date);
+            rec.address = rec.address.take().or(taken.address);
+            for d in taken.departments {
+                push_unique(&mut rec.departments, d);
+            }
+            for r in taken.roles {
+                push_unique(&mut rec.roles, r);
+            }
+            rec.status = rec.status.or(taken.status);
+            rec.terminated_at = rec.terminated_at.or(taken.terminated_at);
+            rec.leave = rec.leave.or(taken.leave);
+            rec.roles_ended_at = rec.roles_ended_at.max(taken.roles_ended_at);
+            rec.any_active_role |= taken.any_active_role;
+        }
+        self.index_identity(into);
+    }
+
+    fn index_identity(&mut self, s: StaffId) {
+        let Some(rec) = self.staff.get(s as usize) else {
+            return;
+        };
+        if let Some(key) = identity_key(&rec.name, rec.birth_date.as_deref()) {
+            let ids = self.staff_by_identity.entry(key).or_default();
+            if !ids.contains(&s) {
+                ids.push(s);
+            }
+        }
+    }
+
+    fn dept_for(&mut self, reference: &str) -> DeptId {
+        if let Some(&d) = self.dept_alias.get(reference) {
+            return d;
+        }
+        self.depts.push(DeptRecord {
+            reference: reference.to_string(),
+            ..Default::default()
+        });
+        let d = (self.depts.len() - 1) as DeptId;
+        self.dept_alias.insert(reference.to_string(), d);
+        d
+    }
+
+    /// A department named by the roster: its code or name (case-insensitive), or a reference.
+    fn dept_by_code(&self, code: &str) -> Option<DeptId> {
+        self.dept_alias
+            .get(code)
+            .or_else(|| self.dept_alias.get(&code.to_ascii_lowercase()))
+            .copied()
+    }
+
+    fn resolve_roster_departments(&mut self) {
+        let pending = std::mem::take(&mut self.pending_roster_depts);
+        for (s, code) in pending {
+            match self.dept_by_code(&code) {
+                Some(d) => {
+                    if let Some(rec) = self.staff.get_mut(s as usize) {
+                        push_unique(&mut rec.departments, d);
+                    }
+                }
+                None => self.pending_roster_depts.push((s, code)),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_care<'a>(
+        &mut self,
+        reference: String,
+        patient: Option<&str>,
+        participants: &[Participant],
+        departments: impl Iterator<Item = &'a str>,
+        start: Option<i64>,
+        end: Option<i64>,
+        serves: bool,
+    ) {
+        let patient = patient.and_then(|p| self.patient(p));
+        let departments: Vec<DeptId> = departments.map(|d| self.dept_for(d)).collect();
+        if serves {
+            for &d in &departments {
+                if let Some(rec) = self.depts.get_mut(d as usize) {
+                    rec.serves_encounters = true;
+                }
+            }
+        }
+        let record = CareRecord {
+            reference: reference.clone(),
+            patient,
+            departments,
+            start,
+            end,
+            members: participants
+                .iter()
+                .map(|p| {
+                    (
+                        p.reference.clone(),
+                        p.start.map(|t| t.millis()),
+                        p.end.map(|t| t.millis()),
+                    )
+                })
+                .collect(),
+        };
+        let c = match self.care_of.get(&reference).copied() {
+            Some(c) => {
+                let old_patient = self.care.get(c as usize).and_then(|r| r.patient);
+                if old_patient != patient
+                    && let Some(old) = old_patient.and_then(|p| self.patients.get_mut(p as usize))
+                {
+                    old.care.retain(|&x| x != c);
+                }
+                if let Some(slot) = self.care.get_mut(c as usize) {
+                    *slot = record;
+                }
+                if old_patient == patient {
+                    return;
+                }
+                c
+            }
+            None => {
+                self.care.push(record);
+                let c = (self.care.len() - 1) as u32;
+                self.care_of.insert(reference, c);
+                c
+            }
+        };
+        if let Some(rec) = patient.and_then(|p| self.patients.get_mut(p as usize)) {
+            if rec.care.len() >= MAX_CARE_PER_PATIENT {
+                rec.care.remove(0);
+            }
+            rec.care.push(c);
+        }
+    }
+}
+
+/// Department codes of an Organization: its identifiers' values, read from the resource as
+/// imported (the summary keeps no identifiers).
+fn organization_codes(raw: &[u8]) -> Vec<String> {
+    // HL7 ADT and other non-JSON sources simply have none; Organizations are few, so a
+    // generic parse costs nothing that matters.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        return Vec::new();
+    };
+    value
+        .get("identifier")
+        .and_then(serde_json::Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i.get("value")?.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+pub fn lower(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+fn identity_key(name: &PersonName, birth_date: Option<&str>) -> Option<(String, String, String)> {
+    let family = lower(name.family.as_deref()?);
+    let given = lower(name.given.first()?);
+    let birth = birth_date?
+        .trim()
+        .get(..10)
+        .unwrap_or(birth_date?.trim())
+        .to_string();
+    (!family.is_empty() && !given.is_empty()).then_some((family, given, birth))
+}
+
+/// Whether two people are the same: name, birth date and home address compared, with the
+/// confidence of the match (0 when they are not the same person as far as can be told).
+pub fn identity_confidence(
+    a_name: &PersonName,
+    a_birth: Option<&str>,
+    a_address: Option<&Address>,
+    b_name: &PersonName,
+    b_birth: Option<&str>,
+    b_address: Option<&Address>,
+) -> f32 {
+    let (Some(a), Some(b)) = (identity_key(a_name, a_birth), identity_key(b_name, b_birth)) else {
+        return 0.0;
+    };
+    if a != b {
+        return 0.0;
+    }
+    match (a_address, b_address) {
+        (Some(x), Some(y)) if same_household(x, y) => 0.99,
+        (Some(x), Some(y)) if !same_postal_area(x, y) => 0.8,
+        _ => 0.9,
+    }
+}
+
+/// The first address line without its house number, and the number, lower-cased.
+fn street_and_number(address: &Address) -> Option<(String, String)> {
+    let line = lower(address.line.first()?);
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (first, rest) = line.split_once(' ')?;
+    if first.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        Some((rest.to_string(), first.to_string()))
+    } else {
+        Some((line.clone(), String::new()))
+    }
+}
+
+fn postal_area(address: &Address) -> Option<String> {
+    address
+        .postal_code
+        .as_deref()
+        .map(|p| {
+            lower(p)
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .take(5)
+                .collect()
+        })
+        .or_else(|| address.city.as_deref().map(lower))
+        .filter(|p: &String| !p.is_empty())
+}
+
+fn same_postal_area(a: &Address, b: &Address) -> bool {
+    matches!((postal_area(a), postal_area(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The same home: same street, house number and postal area.
+pub fn same_household(a: &Address, b: &Address) -> bool {
+    same_postal_area(a, b)
+        && matches!((street_and_number(a), street_and_number(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Neighbours: the same street in the same postal area, another house.
+pub fn same_street_other_house(a: &Address, b: &Address) -> bool {
+    if !same_postal_area(a, b) {
+        return false;
+    }
+    match (street_and_number(a), street_and_number(b)) {
+        (Some((sa, na)), Some((sb, nb))) => sa == sb && na != nb,
+        _ => false,
+    }
+}
+
+/// Whether a contact's name is this person's (given and family name).
+pub fn same_name(a: &PersonName, b: &PersonName) -> bool {
+    match (&a.family, &b.family, a.given.first(), b.given.first()) {
+        (Some(fa), Some(fb), Some(ga), Some(gb)) => {
+            lower(fa) == lower(fb) && lower(ga) == lower(gb)
+        }
+        _ => false,
+    }
+}
+
+pub fn same_family_name(a: &PersonName, b: &PersonName) -> bool {
+    matches!((&a.family, &b.family), (Some(x), Some(y)) if lower(x) == lower(y))
+}

@@ -1,0 +1,801 @@
+//! Behaviour of the privacy detector on hand-built context and events: one test per rule or
+//! explanation that the simulator's measurement (tests/privacy.rs) cannot isolate.
+
+use super::*;
+use ward_model::context::{Address, Identifier, Participant, PersonName};
+use ward_model::{ContextKind, ContextSummary};
+
+const H: i64 = 3_600_000;
+/// 2026-11-02T00:00:00Z.
+const T0: i64 = 1_793_577_600_000;
+
+fn name(given: &str, family: &str) -> PersonName {
+    PersonName {
+        family: Some(family.into()),
+        given: vec![given.into()],
+    }
+}
+
+fn address(line: &str, postal: &str) -> Option<Address> {
+    Some(Address {
+        line: vec![line.into()],
+        city: Some("Riverton".into()),
+        state: None,
+        postal_code: Some(postal.into()),
+    })
+}
+
+fn resource(kind: ContextKind, id: &str, summary: ContextSummary, raw: &str) -> ContextResource {
+    ContextResource {
+        kind,
+        id: id.into(),
+        summary,
+        raw: raw.as_bytes().to_vec(),
+    }
+}
+
+fn patient(id: &str, mrn: &str, person: PersonName, birth: &str, home: &str) -> ContextResource {
+    resource(
+        ContextKind::Patient,
+        id,
+        ContextSummary::Patient {
+            identifiers: vec![Identifier {
+                system: None,
+                type_code: Some("MR".into()),
+                value: mrn.into(),
+            }],
+            name: person,
+            birth_date: Some(birth.into()),
+            address: address(home, "12628"),
+            deceased: false,
+            deceased_at: None,
+            security_labels: Vec::new(),
+            contact_names: Vec::new(),
+        },
+        "{}",
+    )
+}
+
+fn practitioner(
+    id: &str,
+    login: &str,
+    person: PersonName,
+    birth: &str,
+    home: &str,
+) -> ContextResource {
+    resource(
+        ContextKind::Practitioner,
+        id,
+        ContextSummary::Practitioner {
+            identifiers: vec![Identifier {
+                system: Some("urn:oid:2.16.840.1.113883.19.5".into()),
+                type_code: None,
+                value: login.into(),
+            }],
+            name: person,
+            birth_date: Some(birth.into()),
+            address: address(home, "12628"),
+            active: true,
+        },
+        "{}",
+    )
+}
+
+fn role(id: &str, practitioner: &str, org: &str, code: &str) -> ContextResource {
+    resource(
+        ContextKind::PractitionerRole,
+        id,
+        ContextSummary::PractitionerRole {
+            practitioner: Some(format!("Practitioner/{practitioner}")),
+            organization: Some(format!("Organization/{org}")),
+            codes: vec![code.into()],
+            specialties: Vec::new(),
+            active: true,
+            start: None,
+            end: None,
+        },
+        "{}",
+    )
+}
+
+fn org(id: &str, label: &str, code: &str) -> ContextResource {
+    resource(
+        ContextKind::Organization,
+        id,
+        ContextSummary::Organization {
+            name: Some(label.into()),
+            part_of: None,
+            types: vec!["dept".into()],
+            active: true,
+        },
+        &format!(r#"{{"resourceType":"Organization","identifier":[{{"value":"{code}"}}]}}"#),
+    )
+}
+
+fn encounter(
+    id: &str,
+    patient: &str,
+    dept: &str,
+    start: i64,
+    end: Option<i64>,
+    members: &[&str],
+) -> ContextResource {
+    resource(
+        ContextKind::Encounter,
+        id,
+        ContextSummary::Encounter {
+            patient: Some(format!("Patient/{patient}")),
+            status: None,
+            class: Some("IMP".into()),
+            participants: members
+                .iter()
+                .map(|m| Participant {
+                    reference: format!("Practitioner/{m}"),
+                    role: Some("ATND".into()),
+                    start: None,
+                    end: None,
+                })
+                .collect(),
+            service_provider: Some(format!("Organization/{dept}")),
+            start: Some(Timestamp(start)),
+            end: end.map(Timestamp),
+        },
+        "{}",
+    )
+}
+
+fn roster(
+    login: &str,
+    status: ward_model::context::EmploymentStatus,
+    terminated: Option<i64>,
+) -> ContextResource {
+    resource(
+        ContextKind::PractitionerRole,
+        &format!("roster-{login}"),
+        ContextSummary::Employment {
+            login: login.into(),
+            name: PersonName::default(),
+            department: Some("MED".into()),
+            role: Some("nurse".into()),
+            hired: None,
+            terminated: terminated.map(Timestamp),
+            status,
+            leave_start: None,
+            leave_end: None,
+        },
+        "",
+    )
+}
+
+/// An EHR access: `code` is the FHIR interaction or DICOM event code.
+fn access(n: u32, user: &str, patient: Option<&str>, t: i64, code: &str) -> Event {
+    let mut e = Event::from_record("fhir", Timestamp(t), format!("{n}").into_bytes());
+    e.class_uid = class::API_ACTIVITY;
+    e.activity_id = match code {
+        "create" => api_activity::CREATE,
+        "update" => api_activity::UPDATE,
+        "read" | "110106" => api_activity::READ,
+        _ => api_activity::OTHER,
+    };
+    e.metadata.event_code = Some(code.into());
+    e.actor.user.name = Some(user.into());
+    e.patient.id = patient.map(str::to_string);
+    e
+}
+
+/// A small hospital: Internal Medicine (MED) with nurse u1 (pr1) and physician u2 (pr2), the
+/// laboratory (LAB) with u3 (pr3); patient pt1 (MRN1) admitted to MED under pr2.
+fn hospital() -> Vec<ContextResource> {
+    vec![
+        org("dept-med", "Internal Medicine", "MED"),
+        org("dept-lab", "Laboratory", "LAB"),
+        practitioner(
+            "pr1",
+            "u1",
+            name("Ann", "Lee"),
+            "1980-01-01",
+            "1 Oak Street",
+        ),
+        practitioner("pr2", "u2", name("Bob", "Ray"), "1970-02-02", "9 Elm Road"),
+        practitioner("pr3", "u3", name("Cy", "Fox"), "1990-03-03", "5 Pine Lane"),
+        role("prr1", "pr1", "dept-med", "nurse"),
+        role("prr2", "pr2", "dept-med", "physician"),
+        role("prr3", "pr3", "dept-lab", "lab"),
+        patient(
+            "pt1",
+            "MRN1",
+            name("Dee", "Kim"),
+            "1950-05-05",
+            "77 Birch Way",
+        ),
+        encounter("enc1", "pt1", "dept-med", T0, None, &["pr2"]),
+    ]
+}
+
+fn detector(resources: &[ContextResource]) -> PrivacyDetector {
+    let mut d = PrivacyDetector::default();
+    d.context(resources);
+    d
+}
+
+fn run(d: &mut PrivacyDetector, events: &[Event]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for e in events {
+        d.observe(e, &mut out);
+    }
+    let last = events.last().map_or(0, |e| e.time.millis());
+    d.advance(Timestamp(last + 48 * H), &mut out);
+    out
+}
+
+#[test]
+fn care_team_department_and_ancillary_explain_in_that_order() {
+    let mut d = detector(&hospital());
+    let mut out = Vec::new();
+    for (user, expected) in [
+        ("u2", Template::CareTeam),
+        ("u1", Template::Department),
+        ("u3", Template::Ancillary),
+    ] {
+        d.observe(&access(1, user, Some("pt1"), T0 + H, "read"), &mut out);
+        assert_eq!(
+            d.last_outcome(),
+            AccessOutcome::Explained(expected),
+            "{user}"
+        );
+    }
+    // The margins: 12 h before admission explains, 13 h before does not.
+    d.observe(&access(2, "u2", Some("pt1"), T0 - 11 * H, "read"), &mut out);
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::CareTeam)
+    );
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn adt_patients_keyed_by_mrn_join_fhir_patients_by_identifier() {
+    let mut resources = hospital();
+    // ADT names the patient by MRN; its encounter puts u1 on the team of pt1's second stay.
+    resources.push(patient(
+        "MRN1",
+        "MRN1",
+        name("Dee", "Kim"),
+        "1950-05-05",
+        "77 Birch Way",
+    ));
+    resources.push(encounter(
+        "enc2",
+        "MRN1",
+        "dept-lab",
+        T0 + 100 * H,
+        Some(T0 + 101 * H),
+        &["pr1"],
+    ));
+    let mut d = detector(&resources);
+    assert_eq!(d.relations().patients.len(), 1);
+    assert_eq!(d.relations().patients[0].display, "pt1");
+    let mut out = Vec::new();
+    // An ATNA event names the patient in HL7 CX form.
+    d.observe(
+        &access(1, "u1", Some("MRN1^^^WGH&1.2&ISO^MR"), T0 + 100 * H, "read"),
+        &mut out,
+    );
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::CareTeam)
+    );
+}
+
+#[test]
+fn co_worker_record_without_a_relationship_says_why_and_what_was_tried() {
+    let mut resources = hospital();
+    // u2 is also a patient here, with no encounter.
+    resources.push(patient(
+        "pt2",
+        "MRN2",
+        name("Bob", "Ray"),
+        "1970-02-02",
+        "9 Elm Road",
+    ));
+    let mut d = detector(&resources);
+    let out = run(&mut d, &[access(1, "u1", Some("pt2"), T0 + H, "read")]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let alert = &out[0].alert;
+    assert_eq!(alert.rule_id, "privacy.co_worker");
+    assert_eq!(
+        alert.severity,
+        Severity::High,
+        "same department is the more severe case"
+    );
+    assert_eq!(alert.entities.user.as_deref(), Some("u1"));
+    assert_eq!(alert.entities.patient.as_deref(), Some("pt2"));
+    assert_eq!(
+        alert.id,
+        alert_id("privacy.co_worker", "u1|pt2", Timestamp(T0))
+    );
+    let text = alert.description.as_deref().unwrap();
+    for part in [
+        "co-worker u2",
+        "care team:",
+        "department:",
+        "break-the-glass:",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    for cite in [
+        "164.308(a)(1)(ii)(D)",
+        "164.312(b)",
+        "164.308(a)(4)",
+        "164.502(b)",
+    ] {
+        assert!(alert.hipaa.iter().any(|h| h == cite), "{cite}");
+    }
+}
+
+#[test]
+fn own_record_is_flagged_even_when_the_department_explains_it() {
+    let mut resources = hospital();
+    resources.push(patient(
+        "pt9",
+        "MRN9",
+        name("Ann", "Lee"),
+        "1980-01-01",
+        "1 Oak Street",
+    ));
+    resources.push(encounter("enc9", "pt9", "dept-med", T0, None, &["pr2"]));
+    let mut d = detector(&resources);
+    let out = run(&mut d, &[access(1, "u1", Some("pt9"), T0 + H, "read")]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].alert.rule_id, "privacy.self_access");
+    let text = out[0].alert.description.as_deref().unwrap();
+    assert!(text.contains("clinical explanation"), "{text}");
+    assert!(text.contains("0.99"), "{text}");
+}
+
+#[test]
+fn household_neighbour_and_deceased_patterns() {
+    let mut resources = hospital();
+    resources.push(patient(
+        "pt3",
+        "MRN3",
+        name("Eve", "Lee"),
+        "2001-01-01",
+        "1 Oak Street",
+    ));
+    resources.push(patient(
+        "pt4",
+        "MRN4",
+        name("Gil", "Orr"),
+        "1961-01-01",
+        "12 Oak Street",
+    ));
+    let mut dead = patient("pt5", "MRN5", name("Hal", "Ng"), "1931-01-01", "3 Far Road");
+    if let ContextSummary::Patient {
+        deceased,
+        deceased_at,
+        ..
+    } = &mut dead.summary
+    {
+        *deceased = true;
+        *deceased_at = Some(Timestamp(T0 - 400 * 24 * H));
+    }
+    resources.push(dead);
+    let mut d = detector(&resources);
+    let out = run(
+        &mut d,
+        &[
+            access(1, "u1", Some("pt3"), T0 + H, "read"),
+            access(2, "u1", Some("pt4"), T0 + 2 * H, "read"),
+            access(3, "u1", Some("pt5"), T0 + 3 * H, "read"),
+        ],
+    );
+    let rules: Vec<&str> = out.iter().map(|f| f.alert.rule_id.as_str()).collect();
+    assert_eq!(
+        rules,
+        [
+            "privacy.family_member",
+            "privacy.neighbour",
+            "privacy.deceased"
+        ],
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn roster_termination_flags_every_use_of_the_account_whatever_the_order_context_arrives_in() {
+    use ward_model::context::EmploymentStatus;
+    let mut resources = vec![roster(
+        "u1",
+        EmploymentStatus::Terminated,
+        Some(T0 - 30 * 24 * H),
+    )];
+    resources.extend(hospital());
+    let mut d = detector(&resources);
+    let mut login = access(1, "u1", None, T0 + H, "110122");
+    login.class_uid = class::AUTHENTICATION;
+    login.activity_name = Some("Login".into());
+    let out = run(
+        &mut d,
+        &[login, access(2, "u1", Some("pt1"), T0 + H + 60_000, "read")],
+    );
+    assert!(
+        out.len() == 2
+            && out
+                .iter()
+                .all(|f| f.alert.rule_id == "privacy.terminated_user"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        out[0].alert.id, out[1].alert.id,
+        "one alert per user and day"
+    );
+    assert_eq!(out[0].alert.severity, Severity::Critical);
+    assert!(
+        out[0]
+            .alert
+            .hipaa
+            .iter()
+            .any(|h| h == "164.308(a)(3)(ii)(C)")
+    );
+    // The department explained the read; the account is flagged all the same.
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::Department)
+    );
+
+    let mut d = detector(&hospital());
+    d.context(&[roster("u1", EmploymentStatus::OnLeave, None)]);
+    let out = run(&mut d, &[access(1, "u1", Some("pt1"), T0 + H, "read")]);
+    assert_eq!(out[0].alert.rule_id, "privacy.on_leave_user");
+}
+
+#[test]
+fn break_the_glass_explains_but_must_be_followed_by_care() {
+    let mut resources = hospital();
+    resources.push(patient(
+        "pt7",
+        "MRN7",
+        name("Ida", "Yu"),
+        "1977-07-07",
+        "8 Lake Drive",
+    ));
+    let mut d = detector(&resources);
+    let btg = access(1, "u1", Some("pt7"), T0 + H, "110127");
+    let read = access(2, "u1", Some("pt7"), T0 + H + 30_000, "read");
+    let mut out = Vec::new();
+    d.observe(&btg, &mut out);
+    d.observe(&read, &mut out);
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::BreakGlass)
+    );
+    assert!(out.is_empty());
+    d.advance(Timestamp(T0 + 4 * H), &mut out);
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(
+        out[0].alert.rule_id,
+        "privacy.break_glass_without_follow_up"
+    );
+    assert_eq!(out[0].events, vec![btg.id]);
+
+    // The same, followed by a note: nothing to say.
+    let mut d = detector(&resources);
+    let out = run(
+        &mut d,
+        &[
+            btg.clone(),
+            read.clone(),
+            access(3, "u1", Some("pt7"), T0 + H + 90_000, "create"),
+        ],
+    );
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn many_unexplained_patients_in_an_hour_are_one_sweep_alert_not_one_per_patient() {
+    let mut resources = hospital();
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let id = format!("px{i}");
+        resources.push(patient(
+            &id,
+            &format!("MRNX{i}"),
+            name("Pat", &format!("X{i}")),
+            "1990-01-01",
+            &format!("{i} Far Road"),
+        ));
+        events.push(access(
+            i,
+            "u1",
+            Some(&id),
+            T0 + H + i as i64 * 60_000,
+            "read",
+        ));
+    }
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    let ids: std::collections::HashSet<&str> = out.iter().map(|f| f.alert.id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{out:#?}");
+    assert_eq!(out[0].alert.rule_id, "privacy.bulk_sweep");
+    assert_eq!(
+        out[0].events.len(),
+        15,
+        "the first alert carries the accesses that made it"
+    );
+    assert_eq!(out.iter().map(|f| f.events.len()).sum::<usize>(), 30);
+
+    // Fewer than the threshold: each is its own low-severity alert, after the window.
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events[..3]);
+    assert_eq!(out.len(), 3);
+    assert!(
+        out.iter()
+            .all(|f| f.alert.rule_id == "privacy.unexplained_access"
+                && f.alert.severity == Severity::Low)
+    );
+}
+
+#[test]
+fn exports_of_many_patients_are_a_mass_export_even_when_explained() {
+    let mut resources = hospital();
+    let mut events = Vec::new();
+    for i in 0..25u32 {
+        let id = format!("py{i}");
+        resources.push(patient(
+            &id,
+            &format!("MRNY{i}"),
+            name("Pat", &format!("Y{i}")),
+            "1990-01-01",
+            "2 Far Road",
+        ));
+        resources.push(encounter(
+            &format!("ey{i}"),
+            &id,
+            "dept-med",
+            T0,
+            None,
+            &["pr2"],
+        ));
+        events.push(access(
+            i,
+            "u2",
+            Some(&id),
+            T0 + H + i as i64 * 30_000,
+            "110106",
+        ));
+    }
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    let rules: std::collections::HashSet<&str> =
+        out.iter().map(|f| f.alert.rule_id.as_str()).collect();
+    assert_eq!(rules, ["privacy.mass_export"].into(), "{out:#?}");
+    assert_eq!(out[0].alert.severity, Severity::Critical);
+}
+
+#[test]
+fn learned_templates_explain_recurring_department_pairs_but_never_strangers() {
+    // Laboratory-like work from a department the fixed templates do not know as ancillary:
+    // three dietitians of NUTR read five MED inpatients each.
+    let mut resources = hospital();
+    resources.push(org("dept-nutr", "Nutrition", "NUTR"));
+    let mut events = Vec::new();
+    for u in 0..3 {
+        let pr = format!("prd{u}");
+        resources.push(practitioner(
+            &pr,
+            &format!("d{u}"),
+            name("Dia", &format!("D{u}")),
+            "1985-01-01",
+            "4 Sea Road",
+        ));
+        resources.push(role(&format!("prrd{u}"), &pr, "dept-nutr", "dietitian"));
+    }
+    for p in 0..5 {
+        let id = format!("pz{p}");
+        resources.push(patient(
+            &id,
+            &format!("MRNZ{p}"),
+            name("Pat", &format!("Z{p}")),
+            "1990-01-01",
+            "6 Far Road",
+        ));
+        resources.push(encounter(
+            &format!("ez{p}"),
+            &id,
+            "dept-med",
+            T0,
+            None,
+            &["pr2"],
+        ));
+    }
+    resources.push(patient(
+        "stranger",
+        "MRNS",
+        name("Sam", "S"),
+        "1990-01-01",
+        "7 Far Road",
+    ));
+    let mut n = 0;
+    for u in 0..3 {
+        for p in 0..5 {
+            n += 1;
+            events.push(access(
+                n,
+                &format!("d{u}"),
+                Some(&format!("pz{p}")),
+                T0 + H + n as i64 * 60_000,
+                "read",
+            ));
+        }
+    }
+    events.push(access(99, "d0", Some("stranger"), T0 + 2 * H, "read"));
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    assert_eq!(
+        d.learned_templates(),
+        vec![("Nutrition".to_string(), "Internal Medicine".to_string())]
+    );
+    let stats = d.stats();
+    assert!(stats.explained[6] >= 10, "{stats:?}");
+    // Only the stranger remains.
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].alert.entities.patient.as_deref(), Some("stranger"));
+}
+
+#[test]
+fn a_chart_session_running_past_the_margin_keeps_its_explanation() {
+    let mut resources = hospital();
+    resources.push(encounter(
+        "enc5",
+        "pt1",
+        "dept-lab",
+        T0,
+        Some(T0 + H),
+        &["pr1"],
+    ));
+    resources.retain(|r| r.id != "enc1");
+    let mut d = detector(&resources);
+    let end_of_margin = T0 + H + 24 * H;
+    let out = run(
+        &mut d,
+        &[
+            access(1, "u1", Some("pt1"), end_of_margin - 5_000, "read"),
+            access(2, "u1", Some("pt1"), end_of_margin + 20_000, "read"),
+        ],
+    );
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::CareTeam)
+    );
+    assert!(out.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn system_accounts_and_events_without_context_never_panic_or_alert_on_nothing() {
+    let mut d = PrivacyDetector::default();
+    let mut out = Vec::new();
+    let mut odd = access(1, "EPIC|WGH", Some("MRN1"), T0, "read");
+    d.observe(&odd, &mut out);
+    assert_eq!(d.stats().unknown_user, 1);
+    odd.actor.user.name = None;
+    d.observe(&odd, &mut out);
+    d.observe(&Event::default(), &mut out);
+    d.advance(Timestamp(i64::MAX), &mut out);
+    d.advance(Timestamp(i64::MIN), &mut out);
+    d.context(&[roster(
+        "",
+        ward_model::context::EmploymentStatus::Unknown,
+        None,
+    )]);
+    d.observe(&access(2, "", Some(""), i64::MAX, "110127"), &mut out);
+    d.observe(
+        &access(3, "x", Some("Patient/"), i64::MIN, "110106"),
+        &mut out,
+    );
+    assert!(out.is_empty(), "{out:#?}");
+
+    // A known user reading a patient Ward has no context for is said so.
+    let mut d = detector(&hospital());
+    let out = run(&mut d, &[access(1, "u1", Some("pt404"), T0, "read")]);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0]
+            .alert
+            .description
+            .as_deref()
+            .unwrap()
+            .contains("no context")
+    );
+}
+
+#[test]
+fn a_shared_address_alone_does_not_flag_an_explained_access() {
+    let mut resources = hospital();
+    // Another family at u2's address (an apartment building), admitted to u2's department.
+    resources.push(patient(
+        "pt8",
+        "MRN8",
+        name("Jo", "Park"),
+        "1999-09-09",
+        "9 Elm Road",
+    ));
+    resources.push(encounter("enc8", "pt8", "dept-med", T0, None, &["pr1"]));
+    // Family of u2 at the same address, admitted the same way.
+    resources.push(patient(
+        "pt6",
+        "MRN6",
+        name("Kay", "Ray"),
+        "1972-06-06",
+        "9 Elm Road",
+    ));
+    resources.push(encounter("enc6", "pt6", "dept-med", T0, None, &["pr1"]));
+    let mut d = detector(&resources);
+    let out = run(
+        &mut d,
+        &[
+            access(1, "u2", Some("pt8"), T0 + H, "read"),
+            access(2, "u2", Some("pt6"), T0 + H, "read"),
+        ],
+    );
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].alert.rule_id, "privacy.family_member");
+    assert_eq!(out[0].alert.entities.patient.as_deref(), Some("pt6"));
+    assert_eq!(out[0].alert.severity, Severity::Medium);
+}
+
+#[test]
+fn a_patient_reading_their_own_record_through_the_portal_is_self_service() {
+    let mut d = detector(&hospital());
+    let out = run(&mut d, &[access(1, "MRN1", Some("pt1"), T0 + H, "read")]);
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::SelfService)
+    );
+    // A portal account reading someone else's record is not explained by it.
+    let mut resources = hospital();
+    resources.push(patient(
+        "pt2",
+        "MRN2",
+        name("Lou", "Tan"),
+        "1966-06-06",
+        "3 Far Road",
+    ));
+    let mut d = detector(&resources);
+    let mut out = Vec::new();
+    d.observe(&access(2, "MRN2", Some("pt1"), T0 + H, "read"), &mut out);
+    assert_eq!(d.last_outcome(), AccessOutcome::NotAssessed);
+    assert_eq!(d.stats().unknown_user, 1);
+}
+
+#[test]
+fn stream_state_is_capped_and_what_the_cap_turns_away_is_counted() {
+    let mut resources = hospital();
+    let mut events = Vec::new();
+    for i in 0..5u32 {
+        let id = format!("pq{i}");
+        resources.push(patient(
+            &id,
+            &format!("MRNQ{i}"),
+            name("Pat", &format!("Q{i}")),
+            "1990-01-01",
+            "2 Far Road",
+        ));
+        events.push(access(
+            i,
+            "u1",
+            Some(&id),
+            T0 + H + i as i64 * 1_000,
+            "read",
+        ));
+    }
+    let mut d = PrivacyDetector::new(PrivacyOptions {
+        max_pending: 2,
+        ..PrivacyOptions::default()
+    });
+    d.context(&resources);
+    let out = run(&mut d, &events);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(d.stats().over_capacity, 3);
+}

@@ -1,0 +1,72 @@
+//! Reading what the detectors need from disk: the inventory files (zones, assets, vendors,
+//! partners, HR roster; `docs/inventory-files.md`) and the user's Sigma rule folders. The
+//! detectors themselves live in `crates/detect` and never touch files.
+
+use crate::commands::BadInput;
+use crate::config::Config;
+use anyhow::{Context as _, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use ward_detect::Detector;
+use ward_detect::threat::inventory::Inventory;
+
+/// The inventory files, by their names in an inventory folder (the simulator's `context/`
+/// layout).
+const ZONES: &str = "zones.toml";
+const ASSETS: &str = "assets.csv";
+const VENDORS: &str = "vendors.csv";
+const PARTNERS: &str = "partners.csv";
+const ROSTER: &str = "hr-roster.csv";
+
+/// Reads the inventory from `dir`; each file is optional, a file that is present must parse.
+pub fn inventory_from_dir(dir: &Path) -> Result<Inventory> {
+    let read = |name: &str| -> Result<Option<String>> {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    };
+    let bad = |name: &str, e: &dyn std::fmt::Display| -> anyhow::Error {
+        BadInput(format!("{}: {e}", dir.join(name).display())).into()
+    };
+    let mut inventory = Inventory::new();
+    if let Some(text) = read(ZONES)? {
+        inventory =
+            inventory.with_zones(Inventory::parse_zones(&text).map_err(|e| bad(ZONES, &e))?);
+    }
+    if let Some(text) = read(ASSETS)? {
+        inventory =
+            inventory.with_assets(Inventory::parse_assets(&text).map_err(|e| bad(ASSETS, &e))?);
+    }
+    if let Some(text) = read(VENDORS)? {
+        inventory =
+            inventory.with_vendors(Inventory::parse_vendors(&text).map_err(|e| bad(VENDORS, &e))?);
+    }
+    if let Some(text) = read(PARTNERS)? {
+        inventory = inventory
+            .with_partners(Inventory::parse_partners(&text).map_err(|e| bad(PARTNERS, &e))?);
+    }
+    if let Some(text) = read(ROSTER)? {
+        inventory =
+            inventory.with_staff(Inventory::parse_roster(&text).map_err(|e| bad(ROSTER, &e))?);
+    }
+    Ok(inventory)
+}
+
+/// The inventory named by `[detect] inventory` in the configuration, or an empty one.
+pub fn inventory_from_config(config: &Config) -> Result<Inventory> {
+    match &config.detect.inventory {
+        Some(dir) => inventory_from_dir(dir),
+        None => Ok(Inventory::new()),
+    }
+}
+
+/// Every detector Ward runs: the shipped Sigma pack plus the rule folders given, privacy
+/// monitoring and the threat analytics over `inventory`.
+pub fn detectors(inventory: Inventory, rule_dirs: &[PathBuf]) -> Result<Vec<Box<dyn Detector>>> {
+    let extra = crate::commands::load_folders(rule_dirs)?;
+    ward_detect::standard::standard_with(Arc::new(inventory), extra)
+        .map_err(|e| BadInput(format!("the detection rules do not load: {e}")).into())
+}

@@ -1,0 +1,275 @@
+//! `ward serve`: the listeners, the detection engine, and one HTTP server carrying the console,
+//! its API and the ingest endpoints; with `--demo`, the simulated hospital and its live feed.
+//!
+//! Plain HTTP is served only on a loopback address; anywhere else the server speaks TLS with
+//! the configured certificate (`[listen.tls]`) or a self-signed one generated at start, whose
+//! fingerprint is printed.
+
+use crate::commands::BadInput;
+use crate::config::Config;
+use crate::demo;
+use anyhow::{Context as _, Result};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use ward_detect::Engine;
+use ward_listen::http::PeerAddr;
+use ward_listen::{Committer, Listeners, SharedEngine};
+use ward_model::Timestamp;
+use ward_pipeline::{IngestOptions, Source};
+use ward_store::{SqliteStore, Store};
+
+/// What `ward serve` was asked to do.
+pub struct ServeRequest {
+    pub data_dir: PathBuf,
+    pub listen: Option<SocketAddr>,
+    pub demo: bool,
+    pub demo_speed: f64,
+    pub demo_seed: u64,
+}
+
+pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
+    if !(request.demo_speed.is_finite() && request.demo_speed > 0.0) {
+        return Err(BadInput("--demo-speed must be a positive number".into()).into());
+    }
+    std::fs::create_dir_all(&request.data_dir)
+        .with_context(|| format!("cannot create {}", request.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&request.data_dir)?);
+    let now = Timestamp::now();
+
+    let prepared = if request.demo {
+        println!(
+            "demo: preparing the simulated hospital in {}",
+            demo::simulated_dir(&request.data_dir).display()
+        );
+        let prepared = demo::prepare(&request.data_dir, request.demo_seed, now)?;
+        if prepared.generated {
+            println!(
+                "demo: simulated hospital written (seed {})",
+                request.demo_seed
+            );
+        }
+        // Imported once per store: a demo store removed by hand is filled again.
+        if store.count_context(ward_model::ContextKind::Patient)? == 0 {
+            import_demo_context(store.as_ref(), &prepared.dir)?;
+        }
+        Some(prepared)
+    } else {
+        None
+    };
+
+    let inventory = match &prepared {
+        Some(p) => crate::detection::inventory_from_dir(&p.dir.join("context"))?,
+        None => crate::detection::inventory_from_config(config)?,
+    };
+    let engine: SharedEngine = Arc::new(Mutex::new(Engine::new(crate::detection::detectors(
+        inventory,
+        &[],
+    )?)));
+    let context = ward_pipeline::load_context(store.as_ref(), &engine)?;
+    tracing::info!(resources = context, "detection engine loaded the context");
+
+    let mut listen = config.listen.clone();
+    let bind = request
+        .listen
+        .or(listen.http.bind)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let http_enabled = listen.http.enabled.unwrap_or(true);
+    // The HTTP server is started here, with the console merged in, not by the listeners.
+    listen.http.enabled = Some(false);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let store_for_async = store.clone();
+    runtime.block_on(async move {
+        let store = store_for_async;
+        let listeners = Listeners::start(&listen, store.clone(), Some(engine.clone()))
+            .await
+            .context("cannot start the listeners")?;
+        for bound in &listeners.bound {
+            println!("listening: {} on {}", bound.name, bound.addr);
+        }
+        if let Some(fingerprint) = &listeners.tls_fingerprint {
+            let origin = if listeners.tls_generated {
+                "generated self-signed"
+            } else {
+                "configured"
+            };
+            println!(
+                "TLS certificate of the listeners ({origin}) SHA-256 fingerprint: {fingerprint}"
+            );
+        }
+
+        let (trigger, shutdown) = ward_listen::shutdown_channel();
+        let mut server_task = None;
+        if http_enabled {
+            let plain = crate::web::plain_http_allowed(bind);
+            let committer = Committer::new(store.clone(), listen.max_pending_commits.unwrap_or(4))
+                .with_engine(Some(engine.clone()));
+            let ingest = ward_listen::http::router(
+                ward_listen::http::HttpState::new(committer, &listen.http)
+                    .context("cannot configure the HTTP ingest endpoints")?,
+            );
+            let console = ward_console::router(ward_console::ConsoleState::new(
+                store.clone(),
+                ward_console::ConsoleOptions {
+                    secure_cookies: !plain,
+                    ..ward_console::ConsoleOptions::default()
+                },
+            ));
+            let router = console
+                .merge(ingest)
+                .layer(axum::middleware::from_fn(client_addr));
+            let scheme = if plain {
+                let server = ward_listen::http::HttpServer::bind_router(bind, &listen.http, router)
+                    .await
+                    .context("cannot start the HTTP server")?;
+                let addr = server.local_addr();
+                println!("listening: http on {addr}");
+                let sd = shutdown.clone();
+                server_task = Some(tokio::spawn(server.run(sd)));
+                format!("http://{addr}")
+            } else {
+                let identity = ward_listen::tls::load_or_generate(&listen.tls)
+                    .context("cannot set up TLS for the console")?;
+                let origin = if identity.generated {
+                    "generated self-signed"
+                } else {
+                    "configured"
+                };
+                println!(
+                    "TLS certificate of the console ({origin}) SHA-256 fingerprint: {}",
+                    identity.fingerprint
+                );
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("cannot listen on {bind}"))?;
+                let addr = listener
+                    .local_addr()
+                    .context("cannot read the bound address")?;
+                println!("listening: https on {addr}");
+                let sd = shutdown.clone();
+                let max = listen.http.limits().max_connections;
+                server_task = Some(tokio::spawn(crate::web::serve_tls(
+                    listener,
+                    identity.acceptor(),
+                    router,
+                    max,
+                    sd,
+                )));
+                format!("https://{addr}")
+            };
+            let origin = scheme.replace("0.0.0.0", "127.0.0.1");
+            if request.demo {
+                let users = ward_console::create_demo_users(store.as_ref())
+                    .context("cannot create the demo users")?;
+                println!("console: {origin}/");
+                println!("demo users (passwords are new at every start):");
+                for user in &users {
+                    match &user.totp_secret {
+                        Some(secret) => println!(
+                            "  demo-user: {} {} {} totp={secret}",
+                            user.name,
+                            user.role.as_str(),
+                            user.password
+                        ),
+                        None => println!(
+                            "  demo-user: {} {} {}",
+                            user.name,
+                            user.role.as_str(),
+                            user.password
+                        ),
+                    }
+                }
+            } else {
+                println!("console: {origin}/");
+                if let Some(token) = ward_console::first_run_setup_token(store.as_ref())
+                    .context("cannot prepare the first-run setup")?
+                {
+                    println!("first run: create the first admin at {origin}/setup?token={token}");
+                }
+            }
+        }
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let feed = match &prepared {
+            Some(p) => {
+                let status = Arc::new(demo::FeedStatus::default());
+                let store = store.clone();
+                let engine = engine.clone();
+                let commit: Arc<demo::Commit> = Arc::new(move |events| {
+                    demo::commit_and_detect(store.as_ref(), &engine, events)
+                });
+                println!(
+                    "demo: live feed from {} at {}x real time",
+                    p.start, request.demo_speed
+                );
+                Some(demo::start_feed(
+                    p.dir.clone(),
+                    demo::telemetry_files(&p.dir),
+                    now,
+                    request.demo_speed,
+                    commit,
+                    status,
+                    stop.clone(),
+                ))
+            }
+            None => None,
+        };
+
+        crate::commands::wait_for_signal().await?;
+        println!("shutting down: finishing commits in flight");
+        stop.store(true, Ordering::Relaxed);
+        trigger.trigger();
+        if let Some(task) = server_task {
+            let _ = task.await;
+        }
+        listeners.shutdown().await;
+        if let Some(feed) = feed {
+            let joined = tokio::task::spawn_blocking(move || feed.join()).await;
+            if let Ok(Ok(Err(e))) = joined {
+                eprintln!("ward: the demo feed failed: {e:#}");
+            }
+        }
+        println!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The console finds the client's address as [`ward_console::ClientAddr`]; the servers here
+/// know it as the listeners' [`PeerAddr`].
+async fn client_addr(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<PeerAddr>>()
+        .map(|info| info.0.0.ip());
+    if let Some(ip) = peer {
+        request
+            .extensions_mut()
+            .insert(ward_console::ClientAddr(ip));
+    }
+    next.run(request).await
+}
+
+/// Imports the simulated organisation as a customer would with `ward context import`.
+fn import_demo_context(store: &dyn Store, dir: &Path) -> Result<()> {
+    let options = IngestOptions::default();
+    let mut total = 0;
+    for path in demo::context_files(dir) {
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let source = Source::new(demo::source_name(dir, &path), std::io::BufReader::new(file));
+        let summary = ward_pipeline::import_context(store, source, options.max_document_bytes)
+            .with_context(|| format!("cannot import {}", path.display()))?;
+        total += summary.total();
+    }
+    println!("demo: imported {total} context resources (staff, patients, encounters, care teams)");
+    Ok(())
+}
