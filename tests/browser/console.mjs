@@ -182,6 +182,16 @@ try {
   const audit = await pages.privacy_officer.textContent("main");
   check(audit.includes(user("privacy_officer").name), "the audit trail does not name the privacy officer");
 
+  // 9. The admin issues an API token (shown once) for the API's conformance run.
+  step("admin issues an API token");
+  await admin.goto(`${origin}/tokens`);
+  await admin.fill("#t-name", "openapi conformance");
+  await admin.selectOption("#t-role", "admin");
+  await Promise.all([admin.waitForNavigation(), admin.click("form[action='/tokens'] button")]);
+  const token = (await admin.textContent("code.secret")).trim();
+  check(/^ward_[0-9a-f]+$/.test(token), "no API token was shown");
+  console.log(`api-token=${token}`);
+
   check(problems.length === 0, `the pages reported errors:\n${problems.join("\n")}`);
   console.log("browser: all steps passed");
 } catch (e) {

@@ -29,6 +29,17 @@ fn query<T: DeserializeOwned>(
         .map_err(|_| ConsoleError::BadRequest("the query string is not valid".into()))
 }
 
+/// The API refuses a `limit` above what the OpenAPI document allows instead of quietly
+/// returning fewer rows than asked for (pages clamp; a machine should be told).
+fn check_limit(limit: Option<usize>, max: usize) -> Result<(), ConsoleError> {
+    match limit {
+        Some(n) if n == 0 || n > max => Err(ConsoleError::BadRequest(format!(
+            "limit must be between 1 and {max}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ConsoleError> {
     serde_json::from_slice(bytes)
         .map_err(|_| ConsoleError::BadRequest("the body is not the JSON this call takes".into()))
@@ -114,6 +125,7 @@ pub(crate) async fn alerts(
 ) -> ApiResult {
     let p = caller.principal()?.clone();
     let filter = query(q)?;
+    check_limit(filter.limit, views::ALERT_LIMIT)?;
     let listed = state
         .blocking(move |store| views::alerts(store, &filter))
         .await?;
@@ -170,6 +182,11 @@ pub(crate) async fn alert(
     .into_response())
 }
 
+/// Most quarantined records one API call returns.
+const QUARANTINE_LIMIT: usize = 1000;
+/// Longest close reason, as the console's form allows.
+const MAX_REASON_CHARS: usize = 500;
+
 #[derive(Deserialize)]
 struct StatusBody {
     status: String,
@@ -185,6 +202,14 @@ pub(crate) async fn alert_status(
 ) -> ApiResult {
     let p = caller.principal()?.clone();
     let b: StatusBody = body(&bytes)?;
+    if b.reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(ConsoleError::BadRequest(format!(
+            "reason is at most {MAX_REASON_CHARS} characters"
+        )));
+    }
     let change = match AlertStatus::parse(&b.status) {
         Some(AlertStatus::Closed) => AlertChange::Close(b.reason.unwrap_or_default()),
         Some(s) => AlertChange::Status(s),
@@ -198,9 +223,17 @@ pub(crate) async fn alert_status(
     Ok(Json(json!({"id": id, "status": b.status})).into_response())
 }
 
+/// `assignee` must be present: a user name, or `null` to unassign.
 #[derive(Deserialize)]
 struct AssignBody {
+    #[serde(deserialize_with = "present")]
     assignee: Option<String>,
+}
+
+/// Deserialises a field that must be given but may be `null` (serde treats a missing
+/// `Option` as `None` unless the field has its own deserialiser).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
 }
 
 pub(crate) async fn alert_assign(
@@ -233,6 +266,7 @@ pub(crate) async fn events(
 ) -> ApiResult {
     let p = caller.principal()?.clone();
     let search = query(q)?;
+    check_limit(search.limit, crate::views::EVENT_LIMIT)?;
     let eq = search.to_query()?;
     let (found, total) = state
         .blocking(move |store| Ok((store.query_events(&eq)?, store.count_events(&eq)?)))
@@ -295,12 +329,13 @@ pub(crate) async fn quarantine(
     q: Result<Query<QuarantineParams>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let params = query(q)?;
+    check_limit(params.limit, QUARANTINE_LIMIT)?;
     let records = state
         .blocking(move |store| {
             Ok(store.list_quarantine(&QuarantineQuery {
                 source: params.source,
                 after_id: params.after_id,
-                limit: Some(params.limit.unwrap_or(500).min(1000)),
+                limit: Some(params.limit.unwrap_or(500).min(QUARANTINE_LIMIT)),
             })?)
         })
         .await?;
@@ -331,6 +366,7 @@ pub(crate) async fn audit(
 ) -> ApiResult {
     let p = caller.principal()?.clone();
     let filter = query(q)?;
+    check_limit(filter.limit, crate::pages::AUDIT_LIMIT)?;
     let fhir = match filter.format.as_deref() {
         None | Some("json") => false,
         Some("fhir") => true,

@@ -19,6 +19,12 @@ fn ok(schema: &str, description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
 }
 
+/// A point in time as the API reads it: an RFC 3339 time or a calendar date; empty (as an
+/// HTML form sends an unfilled field) means no bound.
+fn instant() -> Value {
+    json!({"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}, {"maxLength": 0}]})
+}
+
 /// Parameters, request body and success answer of one API route.
 fn operation(spec: &RouteSpec) -> Option<Value> {
     let alert_id = param("id", "path", true, string(), "The alert's id");
@@ -27,7 +33,7 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
             "limit",
             "query",
             false,
-            json!({"type": "integer", "minimum": 0, "maximum": max}),
+            json!({"type": "integer", "minimum": 1, "maximum": max}),
             "At most this many results",
         )
     };
@@ -101,14 +107,14 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
                     "since",
                     "query",
                     false,
-                    string(),
+                    instant(),
                     "Inclusive start, RFC 3339 or a date",
                 ),
                 param(
                     "until",
                     "query",
                     false,
-                    string(),
+                    instant(),
                     "Exclusive end, RFC 3339 or a date",
                 ),
                 param("user", "query", false, string(), "actor.user.name (or uid)"),
@@ -171,7 +177,13 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
                     string(),
                     "Events naming this patient",
                 ),
-                param("since", "query", false, string(), "Inclusive start"),
+                param(
+                    "since",
+                    "query",
+                    false,
+                    instant(),
+                    "Inclusive start, RFC 3339 or a date",
+                ),
                 param(
                     "format",
                     "query",
@@ -275,11 +287,13 @@ fn schemas() -> Value {
             "events": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}}},
         "StatusChange": {"type": "object", "required": ["status"], "properties": {
             "status": {"type": "string", "enum": ["open", "acknowledged", "closed"]},
-            "reason": {"type": "string", "description": "Required when closing", "maxLength": 500}}},
+            "reason": {"type": ["string", "null"], "description": "Required when closing", "maxLength": 500}},
+            "if": {"properties": {"status": {"const": "closed"}}},
+            "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": "\\S"}}}},
         "StatusChanged": {"type": "object", "required": ["id", "status"], "properties": {
             "id": {"type": "string"}, "status": {"type": "string"}}},
         "Assignment": {"type": "object", "required": ["assignee"], "properties": {
-            "assignee": {"type": ["string", "null"], "description": "A user name; null unassigns"}}},
+            "assignee": {"type": ["string", "null"], "description": "A user name (404 when there is no such user); null unassigns"}}},
         "Assigned": {"type": "object", "required": ["id", "assignee"], "properties": {
             "id": {"type": "string"}, "assignee": opt_string}},
         "Event": {"type": "object", "required": ["id", "time", "class_uid", "activity_id", "metadata"], "description": "An OCSF-shaped event (see docs/fields.md)", "properties": {

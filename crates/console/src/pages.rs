@@ -1209,7 +1209,8 @@ pub(crate) async fn change_alert(
                     if let Some(a) = &assignee
                         && store.accounts().get_user(a)?.is_none()
                     {
-                        return Err(ConsoleError::BadRequest("no such user to assign to".into()));
+                        // The user named does not exist: 404, like an alert that does not.
+                        return Err(ConsoleError::NotFound);
                     }
                     store.assign_alert(&alert_id, assignee.as_deref())?
                 }

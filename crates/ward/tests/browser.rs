@@ -168,6 +168,17 @@ fn a_newcomer_signs_in_sees_a_live_alert_and_each_role_sees_only_what_it_may() {
     let browser_out = String::from_utf8_lossy(&browser.stdout).to_string()
         + &String::from_utf8_lossy(&browser.stderr);
 
+    // The API against its OpenAPI document (schemathesis), with the token the admin issued.
+    let api_check = browser.status.success().then(|| {
+        let token = browser_out
+            .lines()
+            .find_map(|l| l.strip_prefix("api-token="))
+            .expect("the browser test printed no API token")
+            .trim()
+            .to_string();
+        schemathesis(&origin, &token)
+    });
+
     // Stop ward cleanly, then look at everything it logged.
     unsafe {
         libc::kill(ward.id() as i32, libc::SIGTERM);
@@ -182,6 +193,9 @@ fn a_newcomer_signs_in_sees_a_live_alert_and_each_role_sees_only_what_it_may() {
         status.success(),
         "ward serve did not stop cleanly ({status})\n{rest}"
     );
+    if let Some(Err(report)) = api_check {
+        panic!("{report}");
+    }
 
     let logged = std::fs::read_to_string(&log_path).unwrap();
     assert!(
@@ -206,6 +220,37 @@ fn a_newcomer_signs_in_sees_a_live_alert_and_each_role_sees_only_what_it_may() {
             !logged.contains(&user.password),
             "a demo password reached Ward's log"
         );
+    }
+}
+
+/// Runs schemathesis (`st`, from PyPI) against the live API: every operation of
+/// `/api/v1/openapi.json`, generated and boundary inputs, every check (no server error, every
+/// answer matching its schema, invalid input refused, valid input accepted). Skipped with a
+/// message when `st` is missing, unless `CI` is set.
+fn schemathesis(origin: &str, token: &str) -> Result<(), String> {
+    let st = std::env::var("SCHEMATHESIS").unwrap_or_else(|_| "st".into());
+    let run = Command::new(&st)
+        .args(["run", &format!("{origin}/api/v1/openapi.json")])
+        .args(["--checks", "all", "--max-examples", "25", "--seed", "1"])
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {token}"))
+        .output();
+    match run {
+        Err(e) if std::env::var_os("CI").is_some() => Err(format!(
+            "CI is set but schemathesis (`{st}`) cannot run: {e}"
+        )),
+        Err(e) => {
+            eprintln!(
+                "skipping the OpenAPI conformance run: `{st}` cannot run ({e}); pip install schemathesis"
+            );
+            Ok(())
+        }
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "schemathesis found problems in the API:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )),
     }
 }
 
