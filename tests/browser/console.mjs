@@ -134,11 +134,11 @@ try {
   // 6. Each role sees only what it may.
   step("each role sees only what it may");
   const expectations = {
-    security_analyst: { allowed: ["/overview", "/alerts", "/investigate", "/quarantine"], denied: ["/users", "/audit", "/tokens"] },
-    privacy_officer: { allowed: ["/overview", "/alerts", "/investigate", "/audit"], denied: ["/users", "/tokens"] },
-    compliance_auditor: { allowed: ["/overview", "/alerts", "/investigate"], denied: ["/users", "/tokens", "/audit"] },
-    soc_partner: { allowed: ["/alerts"], denied: ["/overview", "/investigate", "/users", "/audit", "/quarantine"] },
-    admin: { allowed: ["/users", "/audit", "/tokens", "/overview"], denied: [] },
+    security_analyst: { allowed: ["/overview", "/alerts", "/investigate", "/quarantine", "/rules"], denied: ["/users", "/audit", "/tokens", "/privacy"] },
+    privacy_officer: { allowed: ["/overview", "/alerts", "/investigate", "/audit", "/privacy", "/rules"], denied: ["/users", "/tokens"] },
+    compliance_auditor: { allowed: ["/overview", "/alerts", "/investigate", "/privacy", "/rules"], denied: ["/users", "/tokens", "/audit"] },
+    soc_partner: { allowed: ["/alerts"], denied: ["/overview", "/investigate", "/users", "/audit", "/quarantine", "/privacy", "/rules"] },
+    admin: { allowed: ["/users", "/audit", "/tokens", "/overview", "/privacy", "/rules"], denied: [] },
   };
   const pages = { admin, security_analyst: analyst };
   for (const [role, { allowed, denied }] of Object.entries(expectations)) {
@@ -175,6 +175,17 @@ try {
       check(masked, `${role} sees an unmasked patient`);
     }
   }
+
+  // 7b. The privacy officer's work list holds the planted snooping cases, and the rules page
+  // lists what detection runs.
+  step("privacy cases and rules");
+  await pages.privacy_officer.goto(`${origin}/privacy`);
+  const cases = await pages.privacy_officer.textContent("main");
+  check(/VIP record opened|co-worker/i.test(cases), "the privacy cases page shows no snooping case");
+  await pages.security_analyst.goto(`${origin}/rules`);
+  const rulesPage = await pages.security_analyst.textContent("main");
+  check(rulesPage.includes("privacy.vip") && rulesPage.includes("threat.credential.password_spray"),
+    "the rules page does not list the privacy and credential rules");
 
   // 8. The privacy officer's views of PHI are in Ward's own audit trail.
   step("PHI views are in the audit trail");

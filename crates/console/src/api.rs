@@ -5,7 +5,9 @@
 
 use crate::audit;
 use crate::mask::Masker;
-use crate::pages::{AlertChange, AuditFilter, change_alert, record_phi_views};
+use crate::pages::{
+    AlertChange, AuditFilter, RuleFilter, change_alert, record_phi_views, rules_with_counts,
+};
 use crate::routes::Caller;
 use crate::views::{self, AlertFilter, EventSearch};
 use crate::{ConsoleError, ConsoleState, auth, openapi};
@@ -180,6 +182,58 @@ pub(crate) async fn alert(
         "events": events,
     }))
     .into_response())
+}
+
+pub(crate) async fn privacy(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult {
+    let p = caller.principal()?.clone();
+    let (cases, truncated) = state.blocking(views::privacy_cases).await?;
+    let masker = masker(&state, p.role.sees_phi());
+    let mut shown = BTreeSet::new();
+    let cases: Vec<Value> = cases
+        .into_iter()
+        .map(|case| {
+            if !masker.enabled {
+                shown.extend(case.patients.iter().cloned());
+            }
+            let patients: Vec<String> = case
+                .patients
+                .iter()
+                .map(|id| masker.patient_id(id))
+                .collect();
+            let alerts: Vec<_> = case.alerts.into_iter().map(|a| masker.alert(a)).collect();
+            json!({
+                "user": case.user,
+                "severity": case.severity,
+                "first_seen": case.first_seen,
+                "last_seen": case.last_seen,
+                "accesses": case.accesses,
+                "patients": patients,
+                "alerts": alerts,
+            })
+        })
+        .collect();
+    record_phi_views(&state, &p, "GET /api/v1/privacy", shown).await?;
+    Ok(Json(json!({"cases": cases, "truncated": truncated})).into_response())
+}
+
+pub(crate) async fn rules(
+    State(state): State<ConsoleState>,
+    q: Result<Query<RuleFilter>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let filter = query(q)?;
+    let (rules, truncated) = rules_with_counts(&state, &filter).await?;
+    let rows: Vec<Value> = rules
+        .into_iter()
+        .map(|(rule, open)| {
+            let mut row = json!(rule);
+            row["open_alerts"] = json!(open);
+            row
+        })
+        .collect();
+    Ok(Json(json!({"rules": rows, "open_alerts_truncated": truncated})).into_response())
 }
 
 /// Most quarantined records one API call returns.

@@ -188,12 +188,24 @@ pub(crate) async fn record(
     }
     let now = state.now();
     let events = records.iter().map(|r| r.to_event(now)).collect();
+    let hook = state.options().on_audit.clone();
     state
         .blocking(move |store| {
-            store.commit(&Batch {
+            let batch = Batch {
                 events,
                 ..Default::default()
-            })?;
+            };
+            let receipt = store.commit(&batch)?;
+            if let Some(hook) = hook {
+                let new: Vec<_> = receipt
+                    .new_events
+                    .iter()
+                    .filter_map(|&i| batch.events.get(i).cloned())
+                    .collect();
+                if !new.is_empty() {
+                    hook(store, &new);
+                }
+            }
             Ok(())
         })
         .await

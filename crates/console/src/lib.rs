@@ -1,6 +1,6 @@
 //! The web console and HTTP API of Ward: sign-in with passwords and TOTP, roles with least
-//! privilege, server-rendered pages (alerts, investigation, timelines, sources, quarantine,
-//! users, audit trail, API tokens), a JSON API under `/api/v1` with its OpenAPI document, and
+//! privilege, server-rendered pages (alerts, privacy cases, rules, investigation, timelines,
+//! sources, quarantine, users, audit trail, API tokens), a JSON API under `/api/v1` with its OpenAPI document, and
 //! Ward's own audit trail of every sign-in, PHI view and change.
 //!
 //! [`router`] is the whole surface; the binary mounts it beside `ward_listen::http::router` and
@@ -25,6 +25,7 @@ mod pages;
 pub mod password;
 pub mod roles;
 pub mod routes;
+mod rules;
 mod setup;
 pub mod totp;
 mod views;
@@ -32,6 +33,8 @@ mod views;
 pub use error::ConsoleError;
 pub use roles::{Permission, Role};
 pub use routes::router;
+pub use rules::RuleInfo;
+
 pub use setup::{DemoUser, create_demo_users, first_run_setup_token};
 
 use std::collections::HashMap;
@@ -70,7 +73,17 @@ pub struct ConsoleOptions {
     /// A source that has delivered nothing for this long is marked silent on the overview.
     pub silent_source_after: Duration,
     pub clock: Clock,
+    /// The detection rules that run, for the rules page. Filled by the binary from the
+    /// detectors; empty (the page says so) when it is not.
+    pub rules: Arc<Vec<RuleInfo>>,
+    /// Called on a blocking thread with Ward's own audit events once they are committed, so
+    /// the detectors watch Ward too (failed sign-ins to the console are logins like any
+    /// other). `None`: audit events are only stored.
+    pub on_audit: Option<AuditHook>,
 }
+
+/// See [`ConsoleOptions::on_audit`].
+pub type AuditHook = Arc<dyn Fn(&dyn Store, &[ward_model::Event]) + Send + Sync>;
 
 impl Default for ConsoleOptions {
     fn default() -> Self {
@@ -85,6 +98,8 @@ impl Default for ConsoleOptions {
             throttle_window: Duration::from_secs(15 * 60),
             silent_source_after: Duration::from_secs(24 * 3600),
             clock: Arc::new(Timestamp::now),
+            rules: Arc::new(Vec::new()),
+            on_audit: None,
         }
     }
 }

@@ -60,9 +60,20 @@ impl Masker<'_> {
         event
     }
 
+    /// The alert with its patient pseudonymised, in its entities and in its description: a
+    /// privacy detector names the patient in the plain-language reason ("opened the record of
+    /// patient pt-1001").
     pub fn alert(&self, mut alert: Alert) -> Alert {
-        if let Some(id) = &alert.entities.patient {
-            alert.entities.patient = Some(self.patient_id(id));
+        if let Some(id) = alert.entities.patient.take() {
+            let pseudonym = self.patient_id(&id);
+            if self.enabled
+                && !id.is_empty()
+                && let Some(text) = &mut alert.description
+                && text.contains(id.as_str())
+            {
+                *text = text.replace(id.as_str(), &pseudonym);
+            }
+            alert.entities.patient = Some(pseudonym);
         }
         alert
     }

@@ -101,6 +101,25 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
             Some(json!({"$ref": "#/components/schemas/Assignment"})),
             ok("Assigned", "The new assignee"),
         ),
+        (RouteMethod::Get, "/api/v1/privacy") => (
+            vec![],
+            None,
+            ok(
+                "PrivacyCaseList",
+                "Cases, the most severe and most recently seen first",
+            ),
+        ),
+        (RouteMethod::Get, "/api/v1/rules") => (
+            vec![param(
+                "detector",
+                "query",
+                false,
+                string(),
+                "Only rules of this detector (sigma, threat, privacy …); empty for all",
+            )],
+            None,
+            ok("RuleList", "Rules in the order the detectors gave them"),
+        ),
         (RouteMethod::Get, "/api/v1/events") => (
             vec![
                 param(
@@ -326,6 +345,25 @@ fn schemas() -> Value {
             "disabled": {"type": "boolean"}, "locked": {"type": "boolean"}, "created_at": time}},
         "UserList": {"type": "object", "required": ["users"], "properties": {
             "users": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
+        "PrivacyCase": {"type": "object", "required": ["user", "severity", "first_seen", "last_seen", "accesses", "patients", "alerts"], "properties": {
+            "user": {"type": ["string", "null"], "description": "The user the alerts name; null for alerts naming nobody"},
+            "severity": {"type": "string", "enum": ["unknown", "informational", "low", "medium", "high", "critical", "fatal", "other"], "description": "The highest of its alerts"},
+            "first_seen": time, "last_seen": time,
+            "accesses": {"type": "integer", "minimum": 0, "description": "Sum of the alerts' counts"},
+            "patients": {"type": "array", "items": {"type": "string"}, "description": "Patient ids, or masked-… pseudonyms for roles without PHI"},
+            "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}, "description": "Most severe first, then most recent"}}},
+        "PrivacyCaseList": {"type": "object", "required": ["cases", "truncated"], "properties": {
+            "cases": {"type": "array", "items": {"$ref": "#/components/schemas/PrivacyCase"}},
+            "truncated": {"type": "boolean", "description": "More open alerts than one answer reads: cases may miss alerts"}}},
+        "Rule": {"type": "object", "required": ["id", "title", "detector", "level", "logsource", "attack", "hipaa", "author", "license", "description", "open_alerts"], "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "detector": {"type": "string"}, "level": {"type": "string"},
+            "logsource": opt_string, "attack": {"type": "array", "items": {"type": "string"}},
+            "hipaa": {"type": "array", "items": {"type": "string"}},
+            "author": opt_string, "license": opt_string, "description": opt_string,
+            "open_alerts": {"type": "integer", "minimum": 0}}},
+        "RuleList": {"type": "object", "required": ["rules", "open_alerts_truncated"], "properties": {
+            "rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}},
+            "open_alerts_truncated": {"type": "boolean", "description": "Counts are lower bounds"}}},
         "Stats": {"type": "object", "required": ["events", "alerts", "quarantined", "open_alerts", "trend", "top_entities", "sources"], "properties": {
             "events": {"type": "integer"}, "alerts": {"type": "integer"}, "quarantined": {"type": "integer"},
             "open_alerts": {"type": "object"}, "trend": {"type": "array", "items": {"type": "object"}},

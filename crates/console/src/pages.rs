@@ -1065,6 +1065,7 @@ pub(crate) async fn alert_detail(
     let row = alert_row(&alert, masker, &mut shown);
     let events = event_rows(evidence, masker, &mut shown);
     record_phi_views(&state, &p, "GET /alerts/{id}", shown).await?;
+    let description = masker.alert(alert.clone()).description;
     render(&AlertPage {
         chrome: Chrome::new(&p, "/alerts", &alert.title),
         a: row,
@@ -1079,7 +1080,7 @@ pub(crate) async fn alert_detail(
             .into_iter()
             .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
             .collect(),
-        description: alert.description,
+        description,
         assignee: workflow.assignee,
         close_reason: (alert.status == AlertStatus::Closed)
             .then_some(workflow.close_reason)
@@ -1328,6 +1329,171 @@ pub(crate) async fn timeline(
         total,
         chart_svg,
         events: rows,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Privacy cases
+
+struct CaseAlert {
+    a: AlertRow,
+    description: Option<String>,
+}
+
+struct CaseView {
+    user: String,
+    user_href: Option<String>,
+    severity: &'static str,
+    first_seen: String,
+    last_seen: String,
+    accesses: u64,
+    patients: Vec<EntityLink>,
+    alerts: Vec<CaseAlert>,
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    chrome: Chrome,
+    cases: Vec<CaseView>,
+    truncated: bool,
+}
+
+/// Shown for a case whose alerts name no user.
+const NO_USER: &str = "(no user named)";
+
+pub(crate) async fn privacy(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let (cases, truncated) = state.blocking(views::privacy_cases).await?;
+    let masker = masker(&state, &p);
+    let mut shown = BTreeSet::new();
+    let cases = cases
+        .into_iter()
+        .map(|case| CaseView {
+            user_href: case.user.as_deref().map(|u| timeline_href("user", u)),
+            user: case.user.unwrap_or_else(|| NO_USER.into()),
+            severity: case.severity.as_str(),
+            first_seen: fmt_time(case.first_seen),
+            last_seen: fmt_time(case.last_seen),
+            accesses: case.accesses,
+            patients: case
+                .patients
+                .iter()
+                .map(|id| {
+                    let value = masker.patient_id(id);
+                    EntityLink {
+                        kind: "patient",
+                        href: (!Masker::is_masked(&value))
+                            .then(|| timeline_href("patient", &value)),
+                        value,
+                    }
+                })
+                .collect(),
+            alerts: case
+                .alerts
+                .into_iter()
+                .map(|alert| {
+                    let a = alert_row(&alert, masker, &mut shown);
+                    CaseAlert {
+                        a,
+                        description: masker.alert(alert).description,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    record_phi_views(&state, &p, "GET /privacy", shown).await?;
+    render(&PrivacyPage {
+        chrome: Chrome::new(&p, "/privacy", "Privacy cases"),
+        cases,
+        truncated,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+struct RuleRow {
+    href: String,
+    rule: crate::RuleInfo,
+    open: u64,
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+struct RulesPage {
+    chrome: Chrome,
+    rows: Vec<RuleRow>,
+    total: usize,
+    detector_options: Vec<(String, bool)>,
+    truncated: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct RuleFilter {
+    #[serde(default)]
+    pub detector: Option<String>,
+}
+
+impl RuleFilter {
+    pub fn detector(&self) -> Option<&str> {
+        self.detector
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+    }
+}
+
+/// The rules the filter keeps, each with its open alerts; and whether the counts are lower
+/// bounds (see [`views::open_alerts_by_rule`]).
+pub(crate) async fn rules_with_counts(
+    state: &ConsoleState,
+    filter: &RuleFilter,
+) -> Result<(Vec<(crate::RuleInfo, u64)>, bool), ConsoleError> {
+    let (counts, truncated) = state.blocking(views::open_alerts_by_rule).await?;
+    let rules = state
+        .options()
+        .rules
+        .iter()
+        .filter(|r| filter.detector().is_none_or(|d| r.detector == d))
+        .map(|r| (r.clone(), counts.get(&r.id).copied().unwrap_or(0)))
+        .collect();
+    Ok((rules, truncated))
+}
+
+pub(crate) async fn rules(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Query(filter): Query<RuleFilter>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let (rules, truncated) = rules_with_counts(&state, &filter).await?;
+    let detectors: BTreeSet<&str> = state
+        .options()
+        .rules
+        .iter()
+        .map(|r| r.detector.as_str())
+        .collect();
+    let detector_options = std::iter::once("")
+        .chain(detectors)
+        .map(|d| (d.to_string(), filter.detector().unwrap_or("") == d))
+        .collect();
+    render(&RulesPage {
+        chrome: Chrome::new(&p, "/rules", "Rules"),
+        rows: rules
+            .into_iter()
+            .map(|(rule, open)| RuleRow {
+                href: format!("/alerts?rule={}", percent_encode(&rule.id)),
+                rule,
+                open,
+            })
+            .collect(),
+        total: state.options().rules.len(),
+        detector_options,
+        truncated,
     })
 }
 

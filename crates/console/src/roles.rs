@@ -1,6 +1,15 @@
 //! Roles and what each may do. Least privilege: each role gets the permissions its work needs
 //! and nothing else, and only the privacy officer sees patient identities (names and ids) by
 //! default. This table and [`crate::routes::ROUTES`] are the whole access policy.
+//!
+//! Privacy cases (snooping alerts grouped per workforce member) are the privacy officer's work
+//! list; the admin sees them because the admin answers for the whole deployment, and the
+//! compliance auditor because checking that snooping is followed up is what an audit of
+//! 164.308(a)(1)(ii)(D) asks; both see patients masked, and none of them changes an alert
+//! from that page. The security analyst and the SOC partner work on threats, not on who read
+//! which chart, so they do not get the list (they still see single alerts in the alert list,
+//! masked, as before). The rule list is for every in-house role that judges alerts (what can
+//! fire, from which detector, with which mappings); the outside SOC partner gets alerts only.
 
 use serde::Serialize;
 
@@ -11,9 +20,11 @@ pub enum Role {
     Admin,
     /// Triages alerts and investigates; PHI masked.
     SecurityAnalyst,
-    /// Investigates snooping: the one role that sees patient identities, and the audit trail.
+    /// Investigates snooping (privacy cases): the one role that sees patient identities, and the
+    /// audit trail.
     PrivacyOfficer,
-    /// Read-only view for audits: alerts, events, sources, quarantine; no PHI, no changes.
+    /// Read-only view for audits: alerts, privacy cases, rules, events, sources, quarantine; no
+    /// PHI, no changes.
     ComplianceAuditor,
     /// An outside SOC/MDR: alerts only, PHI masked.
     SocPartner,
@@ -42,6 +53,10 @@ pub enum Permission {
     ViewAudit,
     ManageUsers,
     ManageTokens,
+    /// The privacy officer's work list: privacy alerts grouped per user.
+    ViewPrivacyCases,
+    /// The detection rules that run, with their open alerts.
+    ViewRules,
     /// Not a route permission: whether patient names and ids are shown unmasked.
     ViewPhi,
 }
@@ -100,6 +115,8 @@ impl Role {
                 ViewAudit,
                 ManageUsers,
                 ManageTokens,
+                ViewPrivacyCases,
+                ViewRules,
             ],
             Role::SecurityAnalyst => &[
                 SignedIn,
@@ -109,6 +126,7 @@ impl Role {
                 Investigate,
                 ViewSources,
                 ViewQuarantine,
+                ViewRules,
             ],
             Role::PrivacyOfficer => &[
                 SignedIn,
@@ -118,6 +136,8 @@ impl Role {
                 Investigate,
                 ViewSources,
                 ViewAudit,
+                ViewPrivacyCases,
+                ViewRules,
                 ViewPhi,
             ],
             Role::ComplianceAuditor => &[
@@ -127,6 +147,8 @@ impl Role {
                 Investigate,
                 ViewSources,
                 ViewQuarantine,
+                ViewPrivacyCases,
+                ViewRules,
             ],
             Role::SocPartner => &[SignedIn, ViewAlerts, ChangeAlerts],
         }

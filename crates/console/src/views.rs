@@ -320,3 +320,110 @@ pub(crate) fn alert_evidence(
     }
     Ok(events)
 }
+
+/// Alerts of one status read at most to build the privacy cases or the open-alert counts per
+/// rule; beyond it the answer says it is incomplete rather than quietly under-counting.
+pub(crate) const CASE_ALERTS: usize = 20_000;
+
+/// Rule ids of the privacy detector start with this.
+pub(crate) const PRIVACY_RULE_PREFIX: &str = "privacy.";
+
+/// One privacy case: the open and acknowledged privacy alerts of one workforce member.
+#[derive(Debug, Clone)]
+pub(crate) struct PrivacyCase {
+    /// The user the alerts name; `None` for alerts that name nobody (bulk exports by an
+    /// unknown account), kept together as one case.
+    pub user: Option<String>,
+    /// Most severe first, then most recent.
+    pub alerts: Vec<Alert>,
+    /// Patients the alerts name, unmasked (mask at the edge), sorted.
+    pub patients: Vec<String>,
+    pub severity: Severity,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Accesses in all: the sum of the alerts' counts.
+    pub accesses: u64,
+}
+
+/// Most severe first, then the most recently seen. Severities compare by
+/// [`severity_index`], so `other` and `unknown` rank with informational, not above critical.
+fn most_severe_then_recent(
+    a: (Severity, Timestamp),
+    b: (Severity, Timestamp),
+) -> std::cmp::Ordering {
+    severity_index(b.0)
+        .cmp(&severity_index(a.0))
+        .then(b.1.cmp(&a.1))
+}
+
+/// The privacy officer's work list: open and acknowledged alerts of the privacy detector,
+/// one case per user, most severe and most recent first. The flag says whether an alert list
+/// hit [`CASE_ALERTS`], so cases may be missing alerts.
+pub(crate) fn privacy_cases(store: &dyn Store) -> Result<(Vec<PrivacyCase>, bool), ConsoleError> {
+    let mut truncated = false;
+    let mut by_user: HashMap<Option<String>, Vec<Alert>> = HashMap::new();
+    for status in [AlertStatus::Open, AlertStatus::Acknowledged] {
+        let listed = store.list_alerts(&AlertQuery {
+            status: Some(status),
+            limit: Some(CASE_ALERTS),
+            ..Default::default()
+        })?;
+        truncated |= listed.len() >= CASE_ALERTS;
+        for alert in listed {
+            if alert.rule_id.starts_with(PRIVACY_RULE_PREFIX) {
+                by_user
+                    .entry(alert.entities.user.clone())
+                    .or_default()
+                    .push(alert);
+            }
+        }
+    }
+    let mut cases: Vec<PrivacyCase> = by_user
+        .into_iter()
+        .filter_map(|(user, mut alerts)| {
+            alerts.sort_by(|a, b| {
+                most_severe_then_recent((a.severity, a.last_seen), (b.severity, b.last_seen))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            let first = alerts.first()?;
+            let mut patients: Vec<String> = alerts
+                .iter()
+                .filter_map(|a| a.entities.patient.clone())
+                .collect();
+            patients.sort();
+            patients.dedup();
+            Some(PrivacyCase {
+                severity: first.severity,
+                first_seen: alerts.iter().map(|a| a.first_seen).min()?,
+                last_seen: alerts.iter().map(|a| a.last_seen).max()?,
+                accesses: alerts.iter().map(|a| a.count).sum(),
+                user,
+                patients,
+                alerts,
+            })
+        })
+        .collect();
+    cases.sort_by(|a, b| {
+        most_severe_then_recent((a.severity, a.last_seen), (b.severity, b.last_seen))
+            .then_with(|| a.user.cmp(&b.user))
+    });
+    Ok((cases, truncated))
+}
+
+/// Open alerts per rule id. The flag says whether the count hit [`CASE_ALERTS`], so counts
+/// are lower bounds.
+pub(crate) fn open_alerts_by_rule(
+    store: &dyn Store,
+) -> Result<(HashMap<String, u64>, bool), ConsoleError> {
+    let open = store.list_alerts(&AlertQuery {
+        status: Some(AlertStatus::Open),
+        limit: Some(CASE_ALERTS),
+        ..Default::default()
+    })?;
+    let truncated = open.len() >= CASE_ALERTS;
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for alert in open {
+        *counts.entry(alert.rule_id).or_default() += 1;
+    }
+    Ok((counts, truncated))
+}

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tower::ServiceExt;
 use ward_console::routes::{ROUTES, RouteMethod};
 use ward_console::{
-    ClientAddr, ConsoleOptions, ConsoleState, DemoUser, Permission, Role, create_demo_users,
-    first_run_setup_token, totp,
+    ClientAddr, ConsoleOptions, ConsoleState, DemoUser, Permission, Role, RuleInfo,
+    create_demo_users, first_run_setup_token, totp,
 };
 use ward_model::event::class;
 use ward_model::{Alert, AlertEntities, AlertStatus, Event, EventId, Severity, Timestamp};
@@ -985,6 +985,350 @@ fn every_phi_view_is_in_the_audit_trail_and_exports_as_fhir_audit_events() {
     });
 }
 
+/// A privacy alert as the privacy detector raises it: user and patient entities, and a
+/// description that names the patient and the explanations that failed. Open, as detectors
+/// raise them; tests change the status as a person would.
+fn privacy_alert(
+    id: &str,
+    rule: &str,
+    user: &str,
+    patient: &str,
+    severity: Severity,
+    last_seen: i64,
+    count: u64,
+) -> Alert {
+    Alert {
+        id: id.into(),
+        rule_id: rule.into(),
+        title: format!("Unexplained access ({rule})"),
+        severity,
+        first_seen: Timestamp(last_seen - 60_000),
+        last_seen: Timestamp(last_seen),
+        count,
+        entities: AlertEntities {
+            user: Some(user.into()),
+            patient: Some(patient.into()),
+            ..Default::default()
+        },
+        attack: vec![],
+        hipaa: vec!["164.312(b)".into()],
+        status: AlertStatus::Open,
+        author: Some("Ward".into()),
+        license: None,
+        references: vec![],
+        description: Some(format!(
+            "{user} read the record of patient {patient}; care team: no encounter links them; \
+             department: not the same ({id})"
+        )),
+    }
+}
+
+#[test]
+fn privacy_cases_group_a_users_alerts_mask_patients_for_the_auditor_and_audit_the_officer() {
+    rt().block_on(async {
+        let h = harness();
+        let hour = 3_600_000;
+        for alert in [
+            privacy_alert(
+                "p1",
+                "privacy.co_worker",
+                "u1035",
+                "pt-2002",
+                Severity::High,
+                T0 - 2 * hour,
+                3,
+            ),
+            privacy_alert(
+                "p2",
+                "privacy.vip",
+                "u1035",
+                "pt-3003",
+                Severity::Medium,
+                T0 - hour,
+                2,
+            ),
+            privacy_alert(
+                "p3",
+                "privacy.self_access",
+                "u2000",
+                "pt-4004",
+                Severity::Low,
+                T0 - hour / 2,
+                1,
+            ),
+            // Closed alerts are dealt with; they are no longer on the work list.
+            privacy_alert(
+                "p4",
+                "privacy.neighbour",
+                "u1035",
+                "pt-5005",
+                Severity::Critical,
+                T0,
+                9,
+            ),
+        ] {
+            h.store.upsert_alert(&alert, &[]).unwrap();
+        }
+        h.store
+            .set_alert_status("p2", AlertStatus::Acknowledged)
+            .unwrap();
+        h.store
+            .close_alert("p4", "appropriate: covering a colleague")
+            .unwrap();
+
+        let mut privacy = h.sign_in(Role::PrivacyOfficer).await;
+        let api = h.get(&mut privacy, "/api/v1/privacy").await;
+        assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+        let cases = api.json()["cases"].as_array().unwrap().clone();
+        // a1 (not a privacy rule) and p4 (closed) are left out; u1035's case is the more severe.
+        assert_eq!(cases.len(), 2, "{cases:?}");
+        let case = &cases[0];
+        assert_eq!(case["user"], "u1035");
+        assert_eq!(case["severity"], "high");
+        assert_eq!(case["accesses"], 5);
+        assert_eq!(case["patients"], serde_json::json!(["pt-2002", "pt-3003"]));
+        let ids: Vec<&str> = case["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["p1", "p2"]);
+        assert_eq!(
+            case["first_seen"],
+            serde_json::json!(Timestamp(T0 - 2 * hour - 60_000))
+        );
+        assert_eq!(case["last_seen"], serde_json::json!(Timestamp(T0 - hour)));
+        assert_eq!(cases[1]["user"], "u2000");
+
+        let page = h.get(&mut privacy, "/privacy").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for shown in [
+            "u1035",
+            "pt-2002",
+            "pt-3003",
+            "href=\"/alerts/p1\"",
+            "href=\"/alerts/p2\"",
+            "care team: no encounter links them",
+        ] {
+            assert!(page.body.contains(shown), "{shown} not on the page");
+        }
+        assert!(!page.body.contains("/alerts/p4") && !page.body.contains("/alerts/a1\""));
+        assert!(
+            page.body.find("u1035").unwrap() < page.body.find("u2000").unwrap(),
+            "most severe case first"
+        );
+        assert!(
+            page.body
+                .contains(r#"href="/privacy" aria-current="page">Privacy cases"#)
+        );
+        assert!(!page.body.contains(" style=") && !page.body.contains("<script>"));
+        // The officer saw the patients unmasked: each view is in the audit trail, per place.
+        for place in ["GET /privacy", "GET /api/v1/privacy"] {
+            for patient in ["pt-2002", "pt-3003", "pt-4004"] {
+                let views = h
+                    .store
+                    .accounts()
+                    .audit_events(&AuditQuery {
+                        user: Some("privacy".into()),
+                        patient: Some(patient.into()),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                assert!(
+                    views
+                        .iter()
+                        .any(|e| e.resource.id.as_deref() == Some(place)),
+                    "no PHI view of {patient} at {place}"
+                );
+            }
+        }
+
+        // The auditor sees the same cases with patients masked, as the alert page masks them.
+        let mut auditor = h.sign_in(Role::ComplianceAuditor).await;
+        let alert_page = h.get(&mut auditor, "/alerts/p1").await;
+        let at = alert_page
+            .body
+            .find("masked-")
+            .expect("a pseudonym on the alert page");
+        let pseudonym = &alert_page.body[at..at + "masked-".len() + 10];
+        for path in ["/privacy", "/api/v1/privacy"] {
+            let answer = h.get(&mut auditor, path).await;
+            assert_eq!(answer.status, StatusCode::OK, "{path}");
+            for patient in ["pt-2002", "pt-3003", "pt-4004"] {
+                assert!(!answer.body.contains(patient), "{path} shows {patient}");
+            }
+            assert!(answer.body.contains(pseudonym), "{path} lacks {pseudonym}");
+            assert!(answer.body.contains("u1035"));
+        }
+        let api = h.get(&mut auditor, "/api/v1/privacy").await.json();
+        assert_eq!(api["cases"][0]["alerts"].as_array().unwrap().len(), 2);
+        assert!(
+            api["cases"][0]["alerts"][0]["description"]
+                .as_str()
+                .unwrap()
+                .contains(pseudonym),
+            "the description names the patient by pseudonym"
+        );
+        let auditor_views = h
+            .store
+            .accounts()
+            .audit_events(&AuditQuery {
+                user: Some("auditor".into()),
+                patient: Some("pt-2002".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(auditor_views.is_empty(), "masked views are not PHI views");
+        // Nor is the work list for the roles that do not follow up snooping.
+        for role in [Role::SecurityAnalyst, Role::SocPartner] {
+            let mut b = h.sign_in(role).await;
+            assert_eq!(
+                h.get(&mut b, "/privacy").await.status,
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                h.get(&mut b, "/api/v1/privacy").await.status,
+                StatusCode::FORBIDDEN
+            );
+        }
+    });
+}
+
+fn rule(id: &str, title: &str, detector: &str) -> RuleInfo {
+    RuleInfo {
+        id: id.into(),
+        title: title.into(),
+        detector: detector.into(),
+        level: "high".into(),
+        logsource: (detector == "sigma").then(|| "windows/security".into()),
+        attack: vec!["T1110.003".into()],
+        hipaa: vec!["164.308(a)(5)(ii)(C)".into()],
+        author: Some("Ward".into()),
+        license: Some("DRL-1.1".into()),
+        description: Some(format!("{title}, described")),
+    }
+}
+
+#[test]
+fn the_rules_page_lists_each_rule_with_its_open_alerts_and_filters_by_detector() {
+    rt().block_on(async {
+        let sigma_id = "5a1e9b8c-0d2f-4e6a-9b3c-7d8e9f0a1b2c";
+        let h = harness_with(|o| {
+            o.rules = Arc::new(vec![
+                rule("privacy.co_worker", "Co-worker's record opened", "privacy"),
+                rule(
+                    "threat.credential.password_spray",
+                    "Password spray",
+                    "threat",
+                ),
+                rule(sigma_id, "Many failed logons", "sigma"),
+            ]);
+        });
+        let hour = 3_600_000;
+        for alert in [
+            privacy_alert(
+                "p1",
+                "privacy.co_worker",
+                "u1",
+                "pt-1",
+                Severity::High,
+                T0 - hour,
+                1,
+            ),
+            privacy_alert(
+                "p2",
+                "privacy.co_worker",
+                "u2",
+                "pt-2",
+                Severity::High,
+                T0 - hour,
+                1,
+            ),
+            privacy_alert(
+                "p3",
+                "privacy.co_worker",
+                "u3",
+                "pt-3",
+                Severity::High,
+                T0 - hour,
+                1,
+            ),
+            privacy_alert("s1", sigma_id, "u4", "pt-4", Severity::High, T0 - hour, 1),
+        ] {
+            h.store.upsert_alert(&alert, &[]).unwrap();
+        }
+        // Closed alerts are not open alerts.
+        h.store.close_alert("p3", "appropriate").unwrap();
+
+        let mut analyst = h.sign_in(Role::SecurityAnalyst).await;
+        let api = h.get(&mut analyst, "/api/v1/rules").await;
+        assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+        let api = api.json();
+        let open: Vec<(&str, u64)> = api["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap(),
+                    r["open_alerts"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            open,
+            [
+                ("privacy.co_worker", 2),
+                ("threat.credential.password_spray", 0),
+                (sigma_id, 1)
+            ]
+        );
+        assert_eq!(api["rules"][2]["logsource"], "windows/security");
+        assert_eq!(api["rules"][0]["hipaa"][0], "164.308(a)(5)(ii)(C)");
+
+        let page = h.get(&mut analyst, "/rules").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for shown in [
+            "Co-worker&#39;s record opened",
+            "href=\"/alerts?rule=privacy.co_worker\"",
+            &format!("href=\"/alerts?rule={sigma_id}\""),
+            "href=\"/alerts?rule=privacy.co_worker\">2</a>",
+            "T1110.003",
+            "windows/security",
+        ] {
+            assert!(page.body.contains(shown), "{shown} not on the page");
+        }
+        assert!(
+            page.body
+                .contains(r#"href="/rules" aria-current="page">Rules"#)
+        );
+        // The link leads to the rule's alerts.
+        let alerts = h.get(&mut analyst, "/alerts?rule=privacy.co_worker").await;
+        assert!(alerts.body.contains("/alerts/p1") && !alerts.body.contains("/alerts/s1"));
+
+        let threat = h.get(&mut analyst, "/rules?detector=threat").await;
+        assert!(threat.body.contains("Password spray"));
+        assert!(!threat.body.contains("privacy.co_worker") && !threat.body.contains(sigma_id));
+        let api = h
+            .get(&mut analyst, "/api/v1/rules?detector=sigma")
+            .await
+            .json();
+        assert_eq!(api["rules"].as_array().unwrap().len(), 1);
+        assert_eq!(api["rules"][0]["id"], sigma_id);
+
+        let mut soc = h.sign_in(Role::SocPartner).await;
+        assert_eq!(
+            h.get(&mut soc, "/rules").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            h.get(&mut soc, "/api/v1/rules").await.status,
+            StatusCode::FORBIDDEN
+        );
+    });
+}
+
 #[test]
 fn security_headers_are_on_every_response() {
     rt().block_on(async {
@@ -1153,5 +1497,42 @@ fn the_setup_token_creates_the_first_admin_once() {
             StatusCode::NOT_FOUND
         );
         assert_eq!(first_run_setup_token(store.as_ref()).unwrap(), None);
+    });
+}
+
+#[test]
+fn wards_own_audit_events_reach_the_detectors_once_stored() {
+    rt().block_on(async {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let h = harness_with(move |o| {
+            o.on_audit = Some(Arc::new(
+                move |store: &dyn Store, events: &[ward_model::Event]| {
+                    for e in events {
+                        // The hook runs after the commit: every event it is given is stored.
+                        assert!(store.get_event(&e.id).unwrap().is_some());
+                        sink.lock()
+                            .unwrap()
+                            .push(format!("{}:{:?}", e.class_uid, e.actor.user.name));
+                    }
+                },
+            ));
+        });
+        let mut b = Browser::default();
+        h.get(&mut b, "/login").await;
+        let answer = h
+            .post(
+                &mut b,
+                "/login",
+                &[("name", "analyst"), ("password", "wrong password 123")],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![format!("{}:Some(\"analyst\")", class::AUTHENTICATION)],
+            "the failed sign-in went to the detectors"
+        );
     });
 }

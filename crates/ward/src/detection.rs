@@ -70,3 +70,66 @@ pub fn detectors(inventory: Inventory, rule_dirs: &[PathBuf]) -> Result<Vec<Box<
     ward_detect::standard::standard_with(Arc::new(inventory), extra)
         .map_err(|e| BadInput(format!("the detection rules do not load: {e}")).into())
 }
+
+/// Every rule the standard detectors can raise, for the console's rules page: the Sigma rules
+/// and correlations (shipped pack and the folders given), the privacy rules and the threat
+/// analytics' rules.
+pub fn catalogue(rule_dirs: &[PathBuf]) -> Result<Vec<ward_console::RuleInfo>> {
+    use ward_detect::sigma::{describe_logsource, pack, rule_key};
+    let mut rules = Vec::new();
+    for collection in [pack::shipped()?, crate::commands::load_folders(rule_dirs)?] {
+        for (compiled, _) in &collection.rules {
+            let r = &compiled.rule;
+            rules.push(ward_console::RuleInfo {
+                id: rule_key(r.id.as_deref(), r.name.as_deref(), &r.title),
+                title: r.title.clone(),
+                detector: "sigma".into(),
+                level: r.level.clone().unwrap_or_else(|| "medium".into()),
+                logsource: Some(describe_logsource(&r.logsource)),
+                attack: r.attack.clone(),
+                hipaa: r.hipaa.clone(),
+                author: r.author.clone(),
+                license: r.license.clone(),
+                description: r.description.clone(),
+            });
+        }
+        for (correlation, _) in &collection.correlations {
+            let m = &correlation.meta;
+            rules.push(ward_console::RuleInfo {
+                id: rule_key(m.id.as_deref(), m.name.as_deref(), &m.title),
+                title: m.title.clone(),
+                detector: "sigma correlation".into(),
+                level: m.level.clone().unwrap_or_else(|| "medium".into()),
+                logsource: None,
+                attack: m.attack.clone(),
+                hipaa: m.hipaa.clone(),
+                author: m.author.clone(),
+                license: m.license.clone(),
+                description: m.description.clone(),
+            });
+        }
+    }
+    use ward_detect::threat::{credential, mail, network};
+    for (detector, table) in [
+        ("privacy", ward_detect::privacy::RULES),
+        ("credential", credential::RULES),
+        ("network", network::RULES),
+        ("mail", mail::RULES),
+    ] {
+        for rule in table {
+            rules.push(ward_console::RuleInfo {
+                id: rule.id.into(),
+                title: rule.title.into(),
+                detector: detector.into(),
+                level: rule.severity.as_str().into(),
+                logsource: None,
+                attack: rule.attack.iter().map(|s| s.to_string()).collect(),
+                hipaa: rule.hipaa.iter().map(|s| s.to_string()).collect(),
+                author: Some("Ward".into()),
+                license: Some("Apache-2.0".into()),
+                description: None,
+            });
+        }
+    }
+    Ok(rules)
+}

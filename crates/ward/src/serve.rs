@@ -68,6 +68,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         inventory,
         &[],
     )?)));
+    let rules = Arc::new(crate::detection::catalogue(&[])?);
     let context = ward_pipeline::load_context(store.as_ref(), &engine)?;
     tracing::info!(resources = context, "detection engine loaded the context");
 
@@ -118,6 +119,8 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                 store.clone(),
                 ward_console::ConsoleOptions {
                     secure_cookies: !plain,
+                    rules: rules.clone(),
+                    on_audit: Some(audit_hook(engine.clone())),
                     ..ward_console::ConsoleOptions::default()
                 },
             ));
@@ -256,6 +259,16 @@ async fn client_addr(
             .insert(ward_console::ClientAddr(ip));
     }
     next.run(request).await
+}
+
+/// Ward watches itself: its own audit events (console sign-ins, PHI views, changes) go through
+/// the same detectors as everything else once stored.
+fn audit_hook(engine: SharedEngine) -> ward_console::AuditHook {
+    Arc::new(move |store: &dyn Store, events: &[ward_model::Event]| {
+        if let Err(e) = ward_pipeline::detect(store, &engine, events) {
+            tracing::warn!(error = %e, "detection on Ward's own audit events failed");
+        }
+    })
 }
 
 /// Imports the simulated organisation as a customer would with `ward context import`.

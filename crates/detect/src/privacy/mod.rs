@@ -46,6 +46,119 @@ const ACCESS_MANAGEMENT: &str = "164.308(a)(4)";
 const MINIMUM_NECESSARY: &str = "164.502(b)";
 const TERMINATION_PROCEDURES: &str = "164.308(a)(3)(ii)(C)";
 
+/// Every rule this detector can raise, for the console's rules page and `ward rules list`.
+/// The alerts carry these ids; the citations are the ones every privacy alert carries plus the
+/// rule's own (the alert itself is authoritative).
+pub const RULES: &[crate::threat::Rule] = &[
+    privacy_rule(
+        "privacy.self_access",
+        "Staff member opened their own patient record",
+        Severity::Medium,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT],
+    ),
+    privacy_rule(
+        "privacy.family_member",
+        "Staff member opened a family or household member's record",
+        Severity::High,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.co_worker",
+        "Staff member opened a co-worker's record without a care relationship",
+        Severity::High,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.vip",
+        "VIP record opened without a care relationship",
+        Severity::High,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.neighbour",
+        "Staff member opened a neighbour's record",
+        Severity::Medium,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.deceased",
+        "Deceased patient's record opened without a reason",
+        Severity::Medium,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.sensitive_record",
+        "Restricted record opened without a care relationship",
+        Severity::Medium,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.terminated_user",
+        "Terminated staff account used on the EHR",
+        Severity::Critical,
+        &["T1078"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, TERMINATION_PROCEDURES],
+    ),
+    privacy_rule(
+        "privacy.on_leave_user",
+        "Account of staff on leave used on the EHR",
+        Severity::High,
+        &["T1078"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT],
+    ),
+    privacy_rule(
+        "privacy.bulk_sweep",
+        "Bulk look-up of unrelated patients",
+        Severity::High,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.mass_export",
+        "Mass export of patient records",
+        Severity::Critical,
+        &["T1005", "T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
+        "privacy.break_glass_without_follow_up",
+        "Break-the-glass without a following clinical action",
+        Severity::High,
+        &["T1078"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT],
+    ),
+    privacy_rule(
+        "privacy.unexplained_access",
+        "Access to a patient record with no explanation",
+        Severity::Low,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS],
+    ),
+];
+
+const fn privacy_rule(
+    id: &'static str,
+    title: &'static str,
+    severity: Severity,
+    attack: &'static [&'static str],
+    hipaa: &'static [&'static str],
+) -> crate::threat::Rule {
+    crate::threat::Rule {
+        id,
+        title,
+        severity,
+        attack,
+        hipaa,
+    }
+}
+
 /// MITRE ATT&CK: Data from Information Repositories, and Valid Accounts.
 const DATA_FROM_REPOSITORIES: &str = "T1213";
 const VALID_ACCOUNTS: &str = "T1078";

@@ -799,3 +799,16 @@ fn stream_state_is_capped_and_what_the_cap_turns_away_is_counted() {
     assert_eq!(out.len(), 2, "{out:#?}");
     assert_eq!(d.stats().over_capacity, 3);
 }
+
+#[test]
+fn every_listed_rule_is_one_the_detector_raises() {
+    let source = concat!(include_str!("mod.rs"), include_str!("patterns.rs"));
+    for rule in super::RULES {
+        let quoted = format!("\"{}\"", rule.id);
+        assert!(
+            source.matches(&quoted).count() >= 2,
+            "{} is listed but never raised",
+            rule.id
+        );
+    }
+}
