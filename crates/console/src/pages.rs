@@ -936,12 +936,51 @@ pub(crate) async fn overview(
 struct AlertsPage {
     chrome: Chrome,
     rows: Vec<AlertRow>,
+    /// Alerts read for the page, grouped or not.
+    listed: usize,
     limit: usize,
     rule: String,
     entity: String,
     status_options: Vec<(&'static str, &'static str, bool)>,
     severity_options: Vec<(&'static str, &'static str, bool)>,
     sort_options: Vec<(&'static str, &'static str, bool)>,
+    group_options: Vec<(&'static str, &'static str, bool)>,
+    /// What the groups are of ("rule", "entity"); empty when the list is not grouped.
+    grouped_by: &'static str,
+    groups: Vec<GroupRow>,
+}
+
+/// One group on the alerts page: a rule or an entity value, with a link to its alerts (none
+/// for a masked patient, whose pseudonym cannot be searched for).
+struct GroupRow {
+    key: String,
+    label: String,
+    href: Option<String>,
+    alerts: u64,
+    severity: &'static str,
+    last_seen: String,
+}
+
+fn group_rows(groups: Vec<views::AlertGroup>, grouping: views::Grouping) -> Vec<GroupRow> {
+    groups
+        .into_iter()
+        .map(|g| {
+            let href = match grouping {
+                views::Grouping::None => None,
+                views::Grouping::Rule => Some(format!("/alerts?rule={}", percent_encode(&g.key))),
+                views::Grouping::Entity => (!Masker::is_masked(&g.key))
+                    .then(|| format!("/alerts?entity={}", percent_encode(&g.key))),
+            };
+            GroupRow {
+                href,
+                alerts: g.alerts,
+                severity: g.severity.as_str(),
+                last_seen: fmt_time(g.last_seen),
+                key: g.key,
+                label: g.label,
+            }
+        })
+        .collect()
 }
 
 fn options(
@@ -963,6 +1002,7 @@ pub(crate) async fn alerts(
     if filter.status.is_none() {
         filter.status = Some("open".into());
     }
+    let grouping = views::Grouping::parse(&filter.group)?;
     let masked = masker(&state, &p).enabled;
     if masked && filter.entity.as_deref().is_some_and(Masker::is_masked) {
         return Err(ConsoleError::BadRequest(
@@ -977,10 +1017,30 @@ pub(crate) async fn alerts(
     };
     let masker = masker(&state, &p);
     let mut shown = BTreeSet::new();
-    let rows = listed
-        .iter()
-        .map(|a| alert_row(a, masker, &mut shown))
-        .collect();
+    let listed_count = listed.len();
+    let (rows, groups) = if grouping == views::Grouping::None {
+        let rows = listed
+            .iter()
+            .map(|a| alert_row(a, masker, &mut shown))
+            .collect();
+        (rows, Vec::new())
+    } else {
+        let masked_alerts: Vec<_> = listed
+            .into_iter()
+            .map(|a| {
+                // Patients appear on the page only when grouping by entity.
+                if grouping == views::Grouping::Entity
+                    && !masker.enabled
+                    && let Some(patient) = &a.entities.patient
+                {
+                    shown.insert(patient.clone());
+                }
+                masker.alert(a)
+            })
+            .collect();
+        let groups = views::group_alerts(&masked_alerts, grouping);
+        (Vec::new(), group_rows(groups, grouping))
+    };
     record_phi_views(&state, &p, "GET /alerts", shown).await?;
     let severities: Vec<(&'static str, &'static str)> = std::iter::once(("", "any"))
         .chain(views::severity_names().into_iter().map(|s| (s, s)))
@@ -988,6 +1048,7 @@ pub(crate) async fn alerts(
     render(&AlertsPage {
         chrome: Chrome::new(&p, "/alerts", "Alerts"),
         rows,
+        listed: listed_count,
         limit: views::ALERT_LIMIT,
         rule: filter.rule.clone().unwrap_or_default(),
         entity: filter.entity.clone().unwrap_or_default(),
@@ -1010,6 +1071,21 @@ pub(crate) async fn alerts(
             ],
             filter.sort.as_deref().or(Some("last_seen")),
         ),
+        group_options: options(
+            &views::Grouping::CHOICES,
+            filter
+                .group
+                .as_deref()
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .or(Some("none")),
+        ),
+        grouped_by: match grouping {
+            views::Grouping::None => "",
+            views::Grouping::Rule => "rule",
+            views::Grouping::Entity => "entity",
+        },
+        groups,
     })
 }
 

@@ -1329,6 +1329,142 @@ fn the_rules_page_lists_each_rule_with_its_open_alerts_and_filters_by_detector()
     });
 }
 
+/// The rows of the alerts page's group table.
+fn group_rows(body: &str) -> Vec<&str> {
+    body.split("<tr class=\"group\">")
+        .skip(1)
+        .map(|rest| rest.split("</tr>").next().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn the_alerts_page_groups_alerts_by_rule_and_by_entity() {
+    rt().block_on(async {
+        let h = harness();
+        // Only the alerts below are open.
+        h.store.close_alert("a1", "appropriate").unwrap();
+        let hour = 3_600_000;
+        for alert in [
+            privacy_alert(
+                "g1",
+                "test.rule_a",
+                "u1",
+                "pt-1",
+                Severity::Medium,
+                T0 - 2 * hour,
+                1,
+            ),
+            privacy_alert(
+                "g2",
+                "test.rule_a",
+                "u1",
+                "pt-2",
+                Severity::High,
+                T0 - hour,
+                5,
+            ),
+            privacy_alert(
+                "g3",
+                "test.rule_b",
+                "u2",
+                "pt-3",
+                Severity::Low,
+                T0 - hour,
+                1,
+            ),
+        ] {
+            h.store.upsert_alert(&alert, &[]).unwrap();
+        }
+        let mut analyst = h.sign_in(Role::SecurityAnalyst).await;
+
+        let page = h.get(&mut analyst, "/alerts?group=rule").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains(r#"<option value="rule" selected>"#));
+        let rows = group_rows(&page.body);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        // The larger group first: two alerts (not the sum of their repeats), the highest
+        // severity, the latest last seen, and a link to the rule's alerts.
+        assert!(
+            rows[0].contains(r#"href="/alerts?rule=test.rule_a""#),
+            "{}",
+            rows[0]
+        );
+        assert!(rows[0].contains(r#"<td class="num">2</td>"#), "{}", rows[0]);
+        assert!(rows[0].contains("sev-high"), "{}", rows[0]);
+        assert!(
+            rows[1].contains(r#"href="/alerts?rule=test.rule_b""#),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[1].contains(r#"<td class="num">1</td>"#), "{}", rows[1]);
+        // Grouped, the alerts themselves are not listed.
+        assert!(!page.body.contains("/alerts/g1"));
+
+        let page = h.get(&mut analyst, "/alerts?group=entity").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let rows = group_rows(&page.body);
+        let u1: Vec<&&str> = rows
+            .iter()
+            .filter(|r| r.contains(r#"href="/alerts?entity=u1""#))
+            .collect();
+        assert_eq!(u1.len(), 1, "{rows:?}");
+        assert!(u1[0].contains(r#"<td class="num">2</td>"#), "{}", u1[0]);
+        assert!(
+            u1[0].contains("sev-high") && u1[0].contains("user"),
+            "{}",
+            u1[0]
+        );
+        // u2, and each patient, once.
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        // The analyst does not see PHI: patients are pseudonyms, with no link.
+        assert!(!page.body.contains("pt-1") && page.body.contains("masked-"));
+        assert!(!page.body.contains("entity=masked-"));
+        // The link leads to u1's alerts.
+        let listed = h.get(&mut analyst, "/alerts?entity=u1").await;
+        assert!(listed.body.contains("/alerts/g1") && listed.body.contains("/alerts/g2"));
+        assert!(!listed.body.contains("/alerts/g3"));
+
+        // The privacy officer sees patients, linked, and the view is audited (signing in
+        // opened the plain list, audited already: count the grouped view's own record).
+        let mut privacy = h.sign_in(Role::PrivacyOfficer).await;
+        let list_views_of_pt3 = || {
+            h.store
+                .accounts()
+                .audit_events(&AuditQuery {
+                    patient: Some("pt-3".into()),
+                    ..Default::default()
+                })
+                .unwrap()
+                .iter()
+                .filter(|e| e.resource.id.as_deref() == Some("GET /alerts"))
+                .count()
+        };
+        let before = list_views_of_pt3();
+        let page = h.get(&mut privacy, "/alerts?group=entity").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains(r#"href="/alerts?entity=pt-1""#));
+        assert_eq!(group_rows(&page.body).len(), 5);
+        assert_eq!(
+            list_views_of_pt3(),
+            before + 1,
+            "the grouped view of pt-3 is not audited"
+        );
+        // Grouped by rule, no patient is shown, so none is recorded.
+        h.get(&mut privacy, "/alerts?group=rule").await;
+        assert_eq!(list_views_of_pt3(), before + 1);
+
+        for bad in ["/alerts?group=severity", "/alerts?group=RULE"] {
+            let answer = h.get(&mut analyst, bad).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        // Blank or none is today's list.
+        let page = h.get(&mut analyst, "/alerts?group=").await;
+        assert!(page.body.contains("/alerts/g1") && group_rows(&page.body).is_empty());
+        let page = h.get(&mut analyst, "/alerts?group=none").await;
+        assert!(page.body.contains("/alerts/g3"));
+    });
+}
+
 #[test]
 fn security_headers_are_on_every_response() {
     rt().block_on(async {
