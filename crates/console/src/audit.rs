@@ -197,14 +197,7 @@ pub(crate) async fn record(
             };
             let receipt = store.commit(&batch)?;
             if let Some(hook) = hook {
-                let new: Vec<_> = receipt
-                    .new_events
-                    .iter()
-                    .filter_map(|&i| batch.events.get(i).cloned())
-                    .collect();
-                if !new.is_empty() {
-                    hook(store, &new);
-                }
+                hook(store, &batch, &receipt);
             }
             Ok(())
         })

@@ -83,7 +83,9 @@ pub struct ConsoleOptions {
 }
 
 /// See [`ConsoleOptions::on_audit`].
-pub type AuditHook = Arc<dyn Fn(&dyn Store, &[ward_model::Event]) + Send + Sync>;
+/// It is given the committed batch and its receipt (which names the events newly stored).
+pub type AuditHook =
+    Arc<dyn Fn(&dyn Store, &ward_store::Batch, &ward_store::Receipt) + Send + Sync>;
 
 impl Default for ConsoleOptions {
     fn default() -> Self {

@@ -1643,8 +1643,10 @@ fn wards_own_audit_events_reach_the_detectors_once_stored() {
         let sink = seen.clone();
         let h = harness_with(move |o| {
             o.on_audit = Some(Arc::new(
-                move |store: &dyn Store, events: &[ward_model::Event]| {
-                    for e in events {
+                move |store: &dyn Store,
+                      batch: &ward_store::Batch,
+                      receipt: &ward_store::Receipt| {
+                    for e in receipt.new_events.iter().map(|&i| &batch.events[i]) {
                         // The hook runs after the commit: every event it is given is stored.
                         assert!(store.get_event(&e.id).unwrap().is_some());
                         sink.lock()

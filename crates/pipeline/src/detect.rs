@@ -37,7 +37,7 @@ pub fn load_context(store: &dyn Store, engine: &Mutex<Engine>) -> Result<u64, St
 
 /// Runs the events `receipt` says were newly stored from `batch` through the engine and
 /// upserts the alerts concluded. Returns how many alerts were written.
-pub(crate) fn detect_committed(
+pub fn detect_committed(
     store: &dyn Store,
     engine: Option<&Mutex<Engine>>,
     batch: &Batch,

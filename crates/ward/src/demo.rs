@@ -309,15 +309,6 @@ pub fn commit_and_detect(
         checkpoint: None,
     };
     let receipt = store.commit(&batch)?;
-    if receipt.new_events.len() == batch.events.len() {
-        ward_pipeline::detect(store, engine, &batch.events)?;
-    } else {
-        let new: Vec<Event> = receipt
-            .new_events
-            .iter()
-            .filter_map(|&i| batch.events.get(i).cloned())
-            .collect();
-        ward_pipeline::detect(store, engine, &new)?;
-    }
+    ward_pipeline::detect_committed(store, Some(engine), &batch, &receipt)?;
     Ok((receipt.inserted, receipt.duplicates))
 }

@@ -95,13 +95,9 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             println!("listening: {} on {}", bound.name, bound.addr);
         }
         if let Some(fingerprint) = &listeners.tls_fingerprint {
-            let origin = if listeners.tls_generated {
-                "generated self-signed"
-            } else {
-                "configured"
-            };
             println!(
-                "TLS certificate of the listeners ({origin}) SHA-256 fingerprint: {fingerprint}"
+                "TLS certificate of the listeners ({}) SHA-256 fingerprint: {fingerprint}",
+                certificate_origin(listeners.tls_generated)
             );
         }
 
@@ -139,13 +135,9 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             } else {
                 let identity = ward_listen::tls::load_or_generate(&listen.tls)
                     .context("cannot set up TLS for the console")?;
-                let origin = if identity.generated {
-                    "generated self-signed"
-                } else {
-                    "configured"
-                };
                 println!(
-                    "TLS certificate of the console ({origin}) SHA-256 fingerprint: {}",
+                    "TLS certificate of the console ({}) SHA-256 fingerprint: {}",
+                    certificate_origin(identity.generated),
                     identity.fingerprint
                 );
                 let listener = tokio::net::TcpListener::bind(bind)
@@ -173,20 +165,17 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                 println!("console: {origin}/");
                 println!("demo users (passwords are new at every start):");
                 for user in &users {
-                    match &user.totp_secret {
-                        Some(secret) => println!(
-                            "  demo-user: {} {} {} totp={secret}",
-                            user.name,
-                            user.role.as_str(),
-                            user.password
-                        ),
-                        None => println!(
-                            "  demo-user: {} {} {}",
-                            user.name,
-                            user.role.as_str(),
-                            user.password
-                        ),
-                    }
+                    let totp = user
+                        .totp_secret
+                        .as_ref()
+                        .map(|secret| format!(" totp={secret}"))
+                        .unwrap_or_default();
+                    println!(
+                        "  demo-user: {} {} {}{totp}",
+                        user.name,
+                        user.role.as_str(),
+                        user.password
+                    );
                 }
             } else {
                 println!("console: {origin}/");
@@ -243,6 +232,14 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     })
 }
 
+fn certificate_origin(generated: bool) -> &'static str {
+    if generated {
+        "generated self-signed"
+    } else {
+        "configured"
+    }
+}
+
 /// The console finds the client's address as [`ward_console::ClientAddr`]; the servers here
 /// know it as the listeners' [`PeerAddr`].
 async fn client_addr(
@@ -264,11 +261,13 @@ async fn client_addr(
 /// Ward watches itself: its own audit events (console sign-ins, PHI views, changes) go through
 /// the same detectors as everything else once stored.
 fn audit_hook(engine: SharedEngine) -> ward_console::AuditHook {
-    Arc::new(move |store: &dyn Store, events: &[ward_model::Event]| {
-        if let Err(e) = ward_pipeline::detect(store, &engine, events) {
-            tracing::warn!(error = %e, "detection on Ward's own audit events failed");
-        }
-    })
+    Arc::new(
+        move |store: &dyn Store, batch: &ward_store::Batch, receipt: &ward_store::Receipt| {
+            if let Err(e) = ward_pipeline::detect_committed(store, Some(&engine), batch, receipt) {
+                tracing::warn!(error = %e, "detection on Ward's own audit events failed");
+            }
+        },
+    )
 }
 
 /// Imports the simulated organisation as a customer would with `ward context import`.
