@@ -79,7 +79,15 @@ pub struct Engine {
     max_alerts: usize,
     clock: Option<Timestamp>,
     forgotten: u64,
+    /// Alerts stored since the last [`Engine::drain_outbox`], for whoever delivers them to
+    /// people; `None` until [`Engine::enable_outbox`].
+    outbox: Option<Vec<Alert>>,
+    outbox_dropped: u64,
 }
+
+/// Alerts the outbox holds at most between two drains; beyond, the oldest are dropped and
+/// counted (they are stored all the same; only their notification is lost).
+const MAX_OUTBOX: usize = 100_000;
 
 impl Engine {
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
@@ -93,7 +101,33 @@ impl Engine {
             max_alerts: max_alerts.max(1),
             clock: None,
             forgotten: 0,
+            outbox: None,
+            outbox_dropped: 0,
         }
+    }
+
+    /// Keeps the alerts posted with [`Engine::post`] until drained (notifications).
+    pub fn enable_outbox(&mut self) {
+        self.outbox.get_or_insert_with(Vec::new);
+    }
+
+    /// Records alerts the caller stored, when the outbox is enabled.
+    pub fn post(&mut self, alerts: impl IntoIterator<Item = Alert>) {
+        if let Some(outbox) = &mut self.outbox {
+            outbox.extend(alerts);
+            if outbox.len() > MAX_OUTBOX {
+                let excess = outbox.len() - MAX_OUTBOX;
+                outbox.drain(..excess);
+                self.outbox_dropped += excess as u64;
+            }
+        }
+    }
+
+    /// The alerts posted since the last drain, oldest first, and how many were dropped
+    /// because the outbox was full (since the engine started).
+    pub fn drain_outbox(&mut self) -> (Vec<Alert>, u64) {
+        let alerts = self.outbox.as_mut().map(std::mem::take).unwrap_or_default();
+        (alerts, self.outbox_dropped)
     }
 
     pub fn detector_names(&self) -> Vec<&str> {

@@ -83,7 +83,10 @@ pub fn detect(
     for finding in &findings {
         store.upsert_alert(&finding.alert, &finding.events)?;
     }
-    Ok(findings.len() as u64)
+    let written = findings.len() as u64;
+    // Stored: now they may be announced (notifications drain the engine's outbox).
+    lock(engine).post(findings.into_iter().map(|f| f.alert));
+    Ok(written)
 }
 
 /// Detectors never panic by contract; if one did, the engine's state is still usable.

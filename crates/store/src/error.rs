@@ -14,6 +14,8 @@ pub enum StoreError {
         operation: &'static str,
         reason: String,
     },
+    #[error("store keys: {0}")]
+    Keys(String),
     #[error("a stored record is corrupt ({what}): {reason}; run `ward verify`")]
     Corrupt { what: String, reason: String },
 }

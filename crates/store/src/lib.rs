@@ -11,9 +11,12 @@
 //! `batches` with the hash of the previous batch (the hash chain `ward verify` checks).
 
 pub mod accounts;
+pub mod deliveries;
 mod chain;
 mod codec;
 mod error;
+mod keyring;
+pub mod incidents;
 mod lookup;
 pub mod sqlite;
 
@@ -21,8 +24,10 @@ pub use accounts::{
     AUDIT_PRODUCT, Accounts, ApiTokenRecord, AuditQuery, SessionRecord, SessionStage, UserChange,
     UserRecord,
 };
+pub use deliveries::{Deliveries, DeliveryQuery, DeliveryRecord, DeliveryState, NewDelivery};
 pub use error::StoreError;
-pub use sqlite::SqliteStore;
+pub use incidents::Incidents;
+pub use sqlite::{ChainReport, Reencrypted, SqliteStore};
 use ward_model::{
     Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined,
     QuarantinedRecord, Severity, Timestamp,
@@ -163,7 +168,9 @@ pub trait Store: Send + Sync {
     /// Inserts or replaces context resources by (kind, id); returns how many were written.
     fn put_context(&self, resources: &[ContextResource]) -> Result<u64>;
     fn get_context(&self, kind: ContextKind, id: &str) -> Result<Option<ContextResource>>;
-    /// Context resources of one kind in id order, starting after `after_id`, for paging.
+    /// Context resources of one kind in a stable order, starting after the resource whose id
+    /// is `after_id`, for paging: id order, or the order of the ids' keyed hashes in a store
+    /// that encrypts them.
     fn list_context(
         &self,
         kind: ContextKind,
@@ -192,6 +199,12 @@ pub trait Store: Send + Sync {
 
     /// Console users, sessions, API tokens and Ward's own audit trail.
     fn accounts(&self) -> &dyn Accounts;
+
+    /// Incidents, their tasks, timeline, evidence locker, assessments and deadlines.
+    fn incidents(&self) -> &dyn Incidents;
+
+    /// The notification delivery queue.
+    fn deliveries(&self) -> &dyn Deliveries;
 
     /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;

@@ -8,17 +8,23 @@
 use std::borrow::Cow;
 use ward_model::Event;
 
-/// Maps a user name or patient id to the value stored in `user_key` / `patient_key`.
+/// Maps a user name, patient id, context id or alert entity to the value stored for lookups.
 ///
-/// Today this is the plaintext. A later issue makes it an HMAC keyed hash (the key held by the
-/// vault), so the database alone no longer says whose records were read, while equality lookups
-/// keep working; that change belongs here and nowhere else.
+/// In an encrypted store, the keyed hash of the value (HMAC-SHA-256 under the store's lookup
+/// key, `ward_vault::LookupKey`), so the database alone no longer says whose records were
+/// read while equality lookups keep working; in a store without encryption (tests, tools),
+/// the value itself.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct LookupKeys;
+pub(crate) struct LookupKeys {
+    pub(crate) key: Option<ward_vault::LookupKey>,
+}
 
 impl LookupKeys {
     pub(crate) fn lookup_key<'a>(&self, value: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(value)
+        match &self.key {
+            Some(key) => Cow::Owned(key.hash(value)),
+            None => Cow::Borrowed(value),
+        }
     }
 }
 

@@ -8,15 +8,22 @@
 //! value (every value is a bound parameter), and never put event contents into an error.
 
 mod accounts;
+mod deliveries;
+mod incidents;
+mod keys;
 mod schema;
 
 use crate::chain::{self, BatchHasher, GENESIS};
 use crate::codec::{self, Encoder, json_error_summary};
+use crate::keyring::{self, Keyring, aad};
 use crate::lookup::{LookupColumns, LookupKeys};
 use crate::{
     AlertQuery, AlertWorkflow, Batch, DEFAULT_LIMIT, EventQuery, QuarantineQuery, Receipt, Result,
     SourceState, Store, StoreError, StoreStats,
 };
+use base64::Engine as _;
+pub use keys::{KeyInfo, Reencrypted};
+use keys::{holds_plaintext, last_checkpoint, write_checkpoint};
 use rusqlite::types::Value;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params, params_from_iter,
@@ -24,12 +31,17 @@ use rusqlite::{
 use std::fmt;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use ward_model::{
     Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined, Position,
     QuarantinedRecord, Timestamp,
 };
+
+/// Sign a checkpoint of the hash chain at least this often (when batches are committed) …
+const CHECKPOINT_INTERVAL_MS: i64 = 60_000;
+/// … and at least every this many batches.
+const CHECKPOINT_BATCHES: u64 = 1_000;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "ward.db";
@@ -55,6 +67,30 @@ const MAX_IDLE_READERS: usize = 4;
 /// Query shapes vary with the filters given; enough slots to keep all common ones prepared.
 const STATEMENT_CACHE: usize = 64;
 
+/// What [`SqliteStore::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Batches that verified, from the first.
+    pub batches: u64,
+    /// The last batch that verified.
+    pub last_batch: u64,
+    /// The first batch whose rows, hash or link do not verify.
+    pub first_bad_batch: Option<u64>,
+    /// Signed checkpoints whose signature and batch hash verified.
+    pub checkpoints: u64,
+    /// The newest verified checkpoint: its batch and when it was signed.
+    pub last_checkpoint: Option<(u64, Timestamp)>,
+    /// The first checkpoint whose signature does not verify, or that names a batch the store
+    /// no longer holds as signed (batches were rewritten, or removed from the end).
+    pub bad_checkpoint: Option<u64>,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.first_bad_batch.is_none() && self.bad_checkpoint.is_none()
+    }
+}
+
 /// The embedded store. See the module documentation.
 pub struct SqliteStore {
     path: PathBuf,
@@ -63,12 +99,18 @@ pub struct SqliteStore {
     idle_readers: Mutex<Vec<Connection>>,
     writer: Mutex<Writer>,
     keys: LookupKeys,
+    /// The unwrapped keys of an encrypted store; `None` for a store without encryption.
+    vault: Option<Keyring>,
+    /// Where the key-encryption key came from, to read it again after a rotation.
+    kek_source: Option<ward_vault::KekSource>,
 }
 
 struct Writer {
     conn: Connection,
     /// The last batch of the hash chain, kept so a commit need not read it back.
     head: ChainHead,
+    /// When the last signed checkpoint was written (encrypted stores), and for which batch.
+    checkpointed: (i64, u64),
 }
 
 #[derive(Clone, Copy)]
@@ -101,9 +143,23 @@ impl<T> During<T> for rusqlite::Result<T> {
 }
 
 impl SqliteStore {
-    /// Opens the store in `dir`, creating the directory and the database when they do not
-    /// exist, and bringing an older schema up to date.
+    /// Opens a store without encryption in `dir` (for tests and tools: Ward itself always
+    /// opens its store with [`SqliteStore::open_encrypted`]), creating the directory and the
+    /// database when they do not exist, and bringing an older schema up to date. Refuses an
+    /// encrypted store.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, None)
+    }
+
+    /// Opens the store in `dir` with PHI encrypted at rest under the key-encryption key from
+    /// `kek`. A new store gets its keys; a store that held plaintext is encrypted in place
+    /// first (every sealed column and keyed lookup rewritten; the hash chain, which covers
+    /// plaintext, is unchanged).
+    pub fn open_encrypted(dir: &Path, kek: &ward_vault::KekSource) -> Result<Self> {
+        Self::open_with(dir, Some(kek))
+    }
+
+    fn open_with(dir: &Path, kek_source: Option<&ward_vault::KekSource>) -> Result<Self> {
         let failed = |reason: String| StoreError::Open {
             path: dir.display().to_string(),
             reason,
@@ -129,12 +185,117 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let head = chain_head(&conn)?;
-        Ok(SqliteStore {
+        let stored_keys = keys::load(&conn)?;
+        let mut convert = false;
+        let vault = match kek_source {
+            None if !stored_keys.is_empty() => {
+                return Err(failed(
+                    "the store is encrypted; Ward needs its key-encryption key (see docs/keys.md)"
+                        .into(),
+                ));
+            }
+            None => None,
+            Some(source) => {
+                let kek = source.load().map_err(|e| StoreError::Keys(e.to_string()))?;
+                let stored_keys = if stored_keys.is_empty() {
+                    convert = holds_plaintext(&conn)?;
+                    keys::initialise(&mut conn, &kek)?;
+                    keys::load(&conn)?
+                } else {
+                    stored_keys
+                };
+                Some(Keyring::unwrap(kek, &stored_keys, Timestamp::now())?)
+            }
+        };
+        let checkpointed = last_checkpoint(&conn)?;
+        let store = SqliteStore {
             path,
-            writer: Mutex::new(Writer { conn, head }),
+            writer: Mutex::new(Writer {
+                conn,
+                head,
+                checkpointed,
+            }),
             idle_readers: Mutex::new(Vec::new()),
-            keys: LookupKeys,
-        })
+            keys: LookupKeys {
+                key: vault.as_ref().map(|v| v.lookup.clone()),
+            },
+            vault,
+            kek_source: kek_source.cloned(),
+        };
+        if convert {
+            store.reencrypt(|_| {})?;
+            // The plaintext the rows held stays in freed pages until overwritten: rebuild the
+            // file and empty the log, so no copy of it is left on disk.
+            let writer = store.writer();
+            writer
+                .conn
+                .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+                .during("rewrite the store after encrypting it")?;
+        }
+        Ok(store)
+    }
+
+    /// A secret derived from the store's keys for one purpose, stable for the store's life;
+    /// `None` for a store without encryption.
+    pub fn derived_secret(&self, label: &str) -> Option<[u8; 32]> {
+        self.vault.as_ref().map(|v| v.lookup.derive(label))
+    }
+
+    /// Whether the store encrypts PHI at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.vault.is_some()
+    }
+
+    /// The public key that verifies this store's signed checkpoints (encrypted stores), to
+    /// keep somewhere an attacker with the data directory cannot reach.
+    pub fn checkpoint_public_key(&self) -> Option<[u8; 32]> {
+        self.vault.as_ref().map(|v| v.signing.1.public_key())
+    }
+
+    /// The data key sealing what is written now, started when the period has none yet.
+    fn sealing_key(&self) -> Result<Option<Arc<ward_vault::DataKey>>> {
+        let Some(vault) = &self.vault else {
+            return Ok(None);
+        };
+        if let Some(key) = vault.current(Timestamp::now()) {
+            return Ok(Some(key));
+        }
+        let mut writer = self.writer();
+        if let Some(key) = vault.current(Timestamp::now()) {
+            return Ok(Some(key));
+        }
+        match keys::new_data_key(&mut writer.conn, vault) {
+            Err(StoreError::Keys(_)) if self.reload_kek() => {
+                keys::new_data_key(&mut writer.conn, vault).map(Some)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Reads the key-encryption key again from where it came from (after another process
+    /// rotated it); whether a different key was found and taken.
+    fn reload_kek(&self) -> bool {
+        let (Some(vault), Some(source)) = (&self.vault, &self.kek_source) else {
+            return false;
+        };
+        match source.load() {
+            Ok(kek) if kek.id() != vault.kek().id() => {
+                vault.replace_kek(kek);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Re-wraps every key of the store under `new` (the key-encryption key is being
+    /// rotated). Rewrites no data; the store keeps serving. Returns how many keys were
+    /// re-wrapped.
+    pub fn rotate_kek(&self, new: ward_vault::Kek) -> Result<usize> {
+        let vault = self.vault.as_ref().ok_or_else(|| {
+            StoreError::Keys("the store is not encrypted; it has no keys to rotate".into())
+        })?;
+        let mut writer = self.writer();
+        keys::rewrap(&mut writer.conn, vault, new)
     }
 
     /// The database file.
@@ -145,10 +306,20 @@ impl SqliteStore {
     /// Recomputes the hash chain over every stored batch. Returns the sequence number of the
     /// first batch whose rows or links do not match its recorded hash (stored data was
     /// altered, removed or reordered from that batch on), or `None` when the chain is intact.
+    /// [`SqliteStore::verify`] says more.
+    pub fn verify_chain(&self) -> Result<Option<u64>> {
+        Ok(self.verify()?.first_bad_batch)
+    }
+
+    /// Checks the whole store: every batch against its hash and the previous batch's (each
+    /// event's body and indexed columns, each quarantined record; in an encrypted store every
+    /// sealed value must also open), and every signed checkpoint against the store's signing
+    /// key and the batch it names.
     ///
     /// What it cannot see without an anchor kept elsewhere: removal of the newest batches
-    /// together with their rows.
-    pub fn verify_chain(&self) -> Result<Option<u64>> {
+    /// after the last checkpoint, together with their rows; keep the checkpoint public key
+    /// and the last checkpoint outside the data directory for that.
+    pub fn verify(&self) -> Result<ChainReport> {
         const OP: &str = "verify hash chain";
         let reader = self.reader()?;
         let tx = reader.unchecked_transaction().during(OP)?;
@@ -174,6 +345,8 @@ impl SqliteStore {
                 .during(OP)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().during(OP)?
         };
+        let mut report = ChainReport::default();
+        let mut hashes: std::collections::HashMap<u64, Vec<u8>> = std::collections::HashMap::new();
         let mut expected_prev = ChainHead {
             seq: 0,
             hash: GENESIS,
@@ -182,18 +355,59 @@ impl SqliteStore {
             let seq = u64::try_from(batch.seq).unwrap_or(0);
             let linked = seq == expected_prev.seq + 1 && batch.prev_hash == expected_prev.hash;
             if !linked
-                || recompute_batch_hash(&tx, &expected_prev.hash, &batch)?
-                    .as_ref()
-                    .map(|h| &h[..])
+                || recompute_batch_hash(
+                    &tx,
+                    &self.keys,
+                    self.vault.as_ref(),
+                    &expected_prev.hash,
+                    &batch,
+                )?
+                .as_ref()
+                .map(|h| &h[..])
                     != Some(&batch.hash[..])
             {
-                return Ok(Some(seq));
+                report.first_bad_batch = Some(seq);
+                break;
             }
+            report.batches += 1;
             let mut hash = [0u8; 32];
             hash.copy_from_slice(&batch.hash);
+            hashes.insert(seq, batch.hash);
             expected_prev = ChainHead { seq, hash };
         }
-        Ok(None)
+        report.last_batch = expected_prev.seq;
+        if let Some(vault) = &self.vault {
+            let public = vault.signing.1.public_key();
+            let mut stmt = tx
+                .prepare("SELECT batch_seq, hash, signed_at, signature FROM checkpoints ORDER BY batch_seq")
+                .during(OP)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Vec<u8>>(3)?,
+                    ))
+                })
+                .during(OP)?;
+            for row in rows {
+                let (seq, hash, signed_at, signature) = row.during(OP)?;
+                let message = keys::checkpoint_message(seq, &hash, signed_at);
+                let useq = u64::try_from(seq).unwrap_or(0);
+                let signed = ward_vault::verify_signature(&public, &message, &signature);
+                let matches = hashes.get(&useq).is_some_and(|h| *h == hash);
+                if !signed || (!matches && report.first_bad_batch.is_none_or(|bad| useq < bad)) {
+                    report.bad_checkpoint.get_or_insert(useq);
+                    continue;
+                }
+                if matches {
+                    report.checkpoints += 1;
+                    report.last_checkpoint = Some((useq, Timestamp(signed_at)));
+                }
+            }
+        }
+        Ok(report)
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
@@ -297,6 +511,19 @@ impl SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
+        // Sign the head of the chain on the way out, so a clean shutdown leaves it anchored.
+        if let Some(vault) = &self.vault {
+            let writer = self.writer();
+            if writer.head.seq > writer.checkpointed.1 {
+                let _ = write_checkpoint(
+                    &writer.conn,
+                    vault,
+                    int(writer.head.seq),
+                    &writer.head.hash,
+                    Timestamp::now().millis(),
+                );
+            }
+        }
         // SQLite's advice for long-lived connections: refresh planner statistics on close.
         let _ = self.writer().conn.execute_batch("PRAGMA optimize");
     }
@@ -458,8 +685,8 @@ fn uint(value: i64) -> u64 {
 
 const INSERT_EVENT: &str =
     "INSERT INTO events (id, batch_seq, time, class_uid, activity_id, severity_id, status_id,
-        product, user_key, patient_key, src_ip, host, codec, body, hour)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+        product, user_key, patient_key, src_ip, host, codec, body, hour, key_id)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
     ON CONFLICT (id) DO NOTHING";
 
 /// The hour bucket leading the lookup indexes.
@@ -475,8 +702,8 @@ const HOURS_CTE: &str = "WITH RECURSIVE lookup_hours(h) AS (SELECT ? UNION ALL S
 
 const INSERT_QUARANTINE: &str =
     "INSERT INTO quarantine (batch_seq, source, format, line, byte_offset, entry, reason,
-        raw, raw_len, quarantined_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        raw, raw_len, quarantined_at, key_id)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 const UPSERT_SOURCE: &str =
     "INSERT INTO sources (source, byte_offset, events, quarantined, last_event_time, updated_at)
@@ -494,29 +721,65 @@ const INSERT_BATCH: &str =
         last_event_seq, prev_hash, hash)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/// The bodies of a batch's events, encoded before the writer lock is taken so that threads
-/// committing at once only queue for the database work.
+/// The bodies of a batch's events, encoded (and sealed, in an encrypted store) before the
+/// writer lock is taken so that threads committing at once only queue for the database work.
+/// The hash chain covers the plain body; the row stores the sealed one.
 struct EncodedBodies {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
+    plain: Vec<u8>,
+    plain_ends: Vec<usize>,
+    sealed: Vec<u8>,
+    sealed_ends: Vec<usize>,
+    key_id: Option<i64>,
 }
 
 impl EncodedBodies {
-    fn encode(events: &[Event]) -> Result<Self> {
+    fn encode(events: &[Event], key: Option<&ward_vault::DataKey>) -> Result<Self> {
         let mut encoder = Encoder::default();
         // Compressed bodies of typical events are well under a kilobyte.
-        let mut bytes = Vec::with_capacity(events.len() * 1024);
-        let mut ends = Vec::with_capacity(events.len());
+        let mut plain = Vec::with_capacity(events.len() * 1024);
+        let mut plain_ends = Vec::with_capacity(events.len());
         for event in events {
-            encoder.encode_into(event, &mut bytes)?;
-            ends.push(bytes.len());
+            encoder.encode_into(event, &mut plain)?;
+            plain_ends.push(plain.len());
         }
-        Ok(EncodedBodies { bytes, ends })
+        let mut bodies = EncodedBodies {
+            plain,
+            plain_ends,
+            sealed: Vec::new(),
+            sealed_ends: Vec::new(),
+            key_id: key.map(|k| k.id()),
+        };
+        if let Some(key) = key {
+            bodies
+                .sealed
+                .reserve(bodies.plain.len() + events.len() * 28);
+            for (i, event) in events.iter().enumerate() {
+                let start = if i == 0 { 0 } else { bodies.plain_ends[i - 1] };
+                key.seal_into(
+                    &event.id.0,
+                    &bodies.plain[start..bodies.plain_ends[i]],
+                    &mut bodies.sealed,
+                )
+                .map_err(|e| StoreError::Keys(e.to_string()))?;
+                bodies.sealed_ends.push(bodies.sealed.len());
+            }
+        }
+        Ok(bodies)
     }
 
-    fn get(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
+    /// The encoded body, as the hash chain covers it.
+    fn plain(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.plain_ends[i - 1] };
+        &self.plain[start..self.plain_ends[i]]
+    }
+
+    /// The body as stored.
+    fn stored(&self, i: usize) -> &[u8] {
+        if self.key_id.is_none() {
+            return self.plain(i);
+        }
+        let start = if i == 0 { 0 } else { self.sealed_ends[i - 1] };
+        &self.sealed[start..self.sealed_ends[i]]
     }
 }
 
@@ -582,10 +845,11 @@ impl Writer {
     fn commit(
         &mut self,
         keys: &LookupKeys,
+        vault: Option<&Keyring>,
         batch: &Batch,
         bodies: &EncodedBodies,
     ) -> Result<Receipt> {
-        let result = self.try_commit(keys, batch, bodies);
+        let result = self.try_commit(keys, vault, batch, bodies);
         if result.is_err() {
             // The transaction rolled back; re-read the head in case the failure was in COMMIT
             // itself and the database knows better than memory what was made durable.
@@ -599,6 +863,7 @@ impl Writer {
     fn try_commit(
         &mut self,
         keys: &LookupKeys,
+        vault: Option<&Keyring>,
         batch: &Batch,
         bodies: &EncodedBodies,
     ) -> Result<Receipt> {
@@ -618,7 +883,6 @@ impl Writer {
         if !batch.events.is_empty() {
             let mut insert = tx.prepare_cached(INSERT_EVENT).during(OP)?;
             for (i, event) in batch.events.iter().enumerate() {
-                let body = bodies.get(i);
                 let columns = LookupColumns::of(keys, event);
                 let changed = insert
                     .execute(params![
@@ -635,8 +899,9 @@ impl Writer {
                         columns.src_ip,
                         columns.host,
                         codec::LZ4_DICT_1,
-                        body,
+                        bodies.stored(i),
                         hour_of(event.time),
+                        bodies.key_id,
                     ])
                     .during(OP)?;
                 if changed == 0 {
@@ -647,13 +912,35 @@ impl Writer {
                 receipt.new_events.push(i);
                 let row = tx.last_insert_rowid();
                 event_seqs = Some((event_seqs.map_or(row, |(first, _)| first), row));
-                hasher.event(&event.id, body);
+                hasher.event(&event.id, bodies.plain(i));
                 sources.event(&event.metadata.log_name, event.time);
             }
         }
         if !batch.quarantined.is_empty() {
             let mut insert = tx.prepare_cached(INSERT_QUARANTINE).during(OP)?;
+            let key = match (vault, bodies.key_id) {
+                (Some(vault), Some(id)) => Some(vault.data_key(id)?),
+                _ => None,
+            };
             for record in &batch.quarantined {
+                let (reason, raw) = match &key {
+                    None => (
+                        record.reason.as_str(),
+                        std::borrow::Cow::Borrowed(&record.raw[..]),
+                    ),
+                    Some(key) => {
+                        let plain = keyring::join_parts(&[record.reason.as_bytes(), &record.raw]);
+                        let aad = aad::quarantine(
+                            &record.source,
+                            record.position.line,
+                            record.position.offset,
+                        );
+                        let sealed = key
+                            .seal(&aad, &plain)
+                            .map_err(|e| StoreError::Keys(e.to_string()))?;
+                        ("", std::borrow::Cow::Owned(sealed))
+                    }
+                };
                 insert
                     .execute(params![
                         seq_value,
@@ -662,10 +949,11 @@ impl Writer {
                         int(record.position.line),
                         int(record.position.offset),
                         record.position.entry.map(int),
-                        record.reason,
-                        record.raw,
+                        reason,
+                        &raw[..],
                         int(record.raw_len),
                         now.millis(),
+                        key.as_ref().map(|k| k.id()),
                     ])
                     .during(OP)?;
                 let id = tx.last_insert_rowid();
@@ -710,10 +998,22 @@ impl Writer {
                 })
                 .during(OP)?;
             receipt.batch_seq = seq;
+            if let Some(vault) = vault
+                && (now.millis() - self.checkpointed.0 >= CHECKPOINT_INTERVAL_MS
+                    || seq - self.checkpointed.1 >= CHECKPOINT_BATCHES)
+            {
+                write_checkpoint(&tx, vault, seq_value, &hash, now.millis())?;
+            }
         }
         tx.commit().during(OP)?;
         if wrote_rows {
             self.head = ChainHead { seq, hash };
+            if vault.is_some()
+                && (now.millis() - self.checkpointed.0 >= CHECKPOINT_INTERVAL_MS
+                    || seq - self.checkpointed.1 >= CHECKPOINT_BATCHES)
+            {
+                self.checkpointed = (now.millis(), seq);
+            }
         }
         Ok(receipt)
     }
@@ -722,49 +1022,164 @@ impl Writer {
 // ---------------------------------------------------------------------------------------------
 // Reading rows back
 
-fn decode_event_row(row: &Row<'_>) -> Result<Event> {
+/// The columns [`decode_event_row`] reads, in its order.
+const EVENT_COLUMNS: &str = "seq, codec, id, body, key_id";
+
+/// An event from its row (selected as [`EVENT_COLUMNS`]); in an encrypted store the body is
+/// opened first.
+fn decode_event_row(row: &Row<'_>, vault: Option<&Keyring>) -> Result<Event> {
+    Ok(plain_event_row(row, vault)?.1)
+}
+
+/// The plain encoded body of an event row and the event it holds.
+fn plain_event_row(row: &Row<'_>, vault: Option<&Keyring>) -> Result<(Vec<u8>, Event)> {
     const OP: &str = "read event";
     let seq: i64 = row.get(0).during(OP)?;
     let codec: i64 = row.get(1).during(OP)?;
     let id = row.get_ref(2).and_then(|v| Ok(v.as_blob()?)).during(OP)?;
     let body = row.get_ref(3).and_then(|v| Ok(v.as_blob()?)).during(OP)?;
+    let key_id: Option<i64> = row.get(4).during(OP)?;
     let corrupt = |reason: String| StoreError::Corrupt {
         what: format!("event row {seq}"),
         reason,
     };
-    let event = codec::decode(codec, body).map_err(corrupt)?;
+    let body = match (key_id, vault) {
+        (None, _) => body.to_vec(),
+        (Some(key_id), Some(vault)) => vault
+            .data_key(key_id)?
+            .open(id, body)
+            .map_err(|e| corrupt(e.to_string()))?,
+        (Some(_), None) => {
+            return Err(corrupt(
+                "the body is sealed and the store has no keys".into(),
+            ));
+        }
+    };
+    let event = codec::decode(codec, &body).map_err(corrupt)?;
     if event.id.0[..] != *id {
         return Err(corrupt("the body belongs to a different event id".into()));
     }
-    Ok(event)
+    Ok((body, event))
 }
 
-const QUARANTINE_COLUMNS: &str = "SELECT id, source, format, line, byte_offset, entry, reason, raw, raw_len, quarantined_at FROM quarantine";
+const QUARANTINE_COLUMNS: &str = "SELECT id, source, format, line, byte_offset, entry, reason, raw, raw_len, quarantined_at, key_id, batch_seq FROM quarantine";
 
-fn quarantine_row(row: &Row<'_>) -> rusqlite::Result<QuarantinedRecord> {
-    Ok(QuarantinedRecord {
-        id: row.get(0)?,
+/// A quarantined record from its row (selected as [`QUARANTINE_COLUMNS`]), opened when
+/// sealed, with the batch that stored it.
+fn quarantine_row(row: &Row<'_>, vault: Option<&Keyring>) -> Result<(QuarantinedRecord, i64)> {
+    const OP: &str = "read quarantined record";
+    let mut record = QuarantinedRecord {
+        id: row.get(0).during(OP)?,
         record: NewQuarantined {
-            source: row.get(1)?,
-            format: row.get(2)?,
+            source: row.get(1).during(OP)?,
+            format: row.get(2).during(OP)?,
             position: Position {
-                line: uint(row.get(3)?),
-                offset: uint(row.get(4)?),
-                entry: row.get::<_, Option<i64>>(5)?.map(uint),
+                line: uint(row.get(3).during(OP)?),
+                offset: uint(row.get(4).during(OP)?),
+                entry: row.get::<_, Option<i64>>(5).during(OP)?.map(uint),
             },
-            reason: row.get(6)?,
-            raw: row.get(7)?,
-            raw_len: uint(row.get(8)?),
+            reason: row.get(6).during(OP)?,
+            raw: row.get(7).during(OP)?,
+            raw_len: uint(row.get(8).during(OP)?),
         },
-        quarantined_at: Timestamp(row.get(9)?),
-    })
+        quarantined_at: Timestamp(row.get(9).during(OP)?),
+    };
+    let key_id: Option<i64> = row.get(10).during(OP)?;
+    let batch_seq: i64 = row.get(11).during(OP)?;
+    if let Some(key_id) = key_id {
+        let what = format!("quarantined record {}", record.id);
+        let vault = vault.ok_or_else(|| StoreError::Corrupt {
+            what: what.clone(),
+            reason: "it is sealed and the store has no keys".into(),
+        })?;
+        let r = &record.record;
+        let aad = aad::quarantine(&r.source, r.position.line, r.position.offset);
+        let plain = vault.open(key_id, &aad, &r.raw, &what)?;
+        let parts = keyring::split_parts(&plain, 2).ok_or_else(|| StoreError::Corrupt {
+            what,
+            reason: "its sealed parts do not fit together".into(),
+        })?;
+        record.record.reason = String::from_utf8_lossy(parts[0]).into_owned();
+        record.record.raw = parts[1].to_vec();
+    }
+    Ok((record, batch_seq))
 }
 
-fn parse_alert(body: &str) -> Result<Alert> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-        what: "an alert".into(),
-        reason: json_error_summary(&e),
-    })
+/// The columns [`alert_row`] reads.
+const ALERT_COLUMNS: &str = "id, body, status, key_id";
+
+/// An alert row as stored: id, body, status, key id.
+type AlertRow = (String, String, String, Option<i64>);
+
+fn alert_row(row: &Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn base64_engine() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// Every entity value an alert names (user, patient, addresses, host …), for lookups.
+fn alert_entity_values(alert: &Alert) -> serde_json::Result<Vec<String>> {
+    let entities = serde_json::to_value(&alert.entities)?;
+    Ok(entities
+        .as_object()
+        .into_iter()
+        .flat_map(|map| map.values())
+        .filter_map(|v| v.as_str())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+impl SqliteStore {
+    /// An alert from its row: opened when sealed; its status is the row's (people change it
+    /// without rewriting the body).
+    fn parse_alert(&self, row: AlertRow) -> Result<Alert> {
+        let (id, body, status, key_id) = row;
+        let what = || format!("alert {id}");
+        let body = match key_id {
+            None => body.into_bytes(),
+            Some(key_id) => {
+                let vault = self.vault.as_ref().ok_or_else(|| StoreError::Corrupt {
+                    what: what(),
+                    reason: "it is sealed and the store has no keys".into(),
+                })?;
+                let sealed = base64_engine()
+                    .decode(&body)
+                    .map_err(|_| StoreError::Corrupt {
+                        what: what(),
+                        reason: "its sealed body is not base64".into(),
+                    })?;
+                vault.open(key_id, &aad::alert(&id), &sealed, &what())?
+            }
+        };
+        let mut alert: Alert = serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt {
+            what: what(),
+            reason: json_error_summary(&e),
+        })?;
+        if let Some(status) = AlertStatus::parse(&status) {
+            alert.status = status;
+        }
+        Ok(alert)
+    }
+}
+
+/// Whether an event row's indexed columns (selected after [`EVENT_COLUMNS`] and
+/// `batch_seq`) are what its body says.
+fn columns_match(row: &Row<'_>, keys: &LookupKeys, event: &Event) -> rusqlite::Result<bool> {
+    let lookup = LookupColumns::of(keys, event);
+    Ok(row.get::<_, i64>(6)? == event.time.millis()
+        && row.get::<_, i64>(7)? == hour_of(event.time)
+        && row.get::<_, i64>(8)? == i64::from(event.class_uid)
+        && row.get::<_, i64>(9)? == i64::from(event.activity_id)
+        && row.get::<_, i64>(10)? == i64::from(event.severity.id())
+        && row.get::<_, i64>(11)? == i64::from(event.status.id())
+        && row.get::<_, String>(12)? == event.metadata.product
+        && row.get::<_, Option<String>>(13)?.as_deref() == lookup.user_key.as_deref()
+        && row.get::<_, Option<String>>(14)?.as_deref() == lookup.patient_key.as_deref()
+        && row.get::<_, Option<String>>(15)?.as_deref() == lookup.src_ip
+        && row.get::<_, Option<String>>(16)?.as_deref() == lookup.host)
 }
 
 struct StoredBatch {
@@ -779,8 +1194,28 @@ struct StoredBatch {
 
 /// The hash `batch` should have given its rows, or `None` when its rows do not even have the
 /// shape it records (missing, extra or foreign rows).
+///
+/// Besides the hash, every event row's own columns must be what its body says (time, class,
+/// lookup keys …), so a changed byte in an indexed column is found too, and in an encrypted
+/// store every sealed value must open (AES-GCM authenticates each one).
 fn recompute_batch_hash(
     conn: &Connection,
+    keys: &LookupKeys,
+    vault: Option<&Keyring>,
+    prev_hash: &[u8; 32],
+    batch: &StoredBatch,
+) -> Result<Option<[u8; 32]>> {
+    match recompute_batch_hash_inner(conn, keys, vault, prev_hash, batch) {
+        // A sealed value that does not open, or names a key the store lacks, is damage.
+        Err(StoreError::Corrupt { .. } | StoreError::Keys(_)) => Ok(None),
+        other => other,
+    }
+}
+
+fn recompute_batch_hash_inner(
+    conn: &Connection,
+    keys: &LookupKeys,
+    vault: Option<&Keyring>,
     prev_hash: &[u8; 32],
     batch: &StoredBatch,
 ) -> Result<Option<[u8; 32]>> {
@@ -789,22 +1224,23 @@ fn recompute_batch_hash(
     let mut events = 0i64;
     if let (Some(first), Some(last)) = (batch.first_event_seq, batch.last_event_seq) {
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT batch_seq, id, body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
-            )
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, batch_seq, time, hour, class_uid, activity_id, severity_id,
+                     status_id, product, user_key, patient_key, src_ip, host
+                 FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"
+            ))
             .during(OP)?;
         let mut rows = stmt.query([first, last]).during(OP)?;
         while let Some(row) = rows.next().during(OP)? {
-            let batch_seq: i64 = row.get(0).during(OP)?;
-            let id = row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).during(OP)?;
-            let body = row.get_ref(2).and_then(|v| Ok(v.as_blob()?)).during(OP)?;
-            let Ok(id) = <[u8; 16]>::try_from(id) else {
-                return Ok(None);
-            };
+            let batch_seq: i64 = row.get(5).during(OP)?;
             if batch_seq != batch.seq {
                 return Ok(None);
             }
-            hasher.event(&EventId(id), body);
+            let (body, event) = plain_event_row(row, vault)?;
+            if !columns_match(row, keys, &event).during(OP)? {
+                return Ok(None);
+            }
+            hasher.event(&event.id, &body);
             events += 1;
         }
     }
@@ -816,9 +1252,9 @@ fn recompute_batch_hash(
     if batch.quarantined > 0 {
         let sql = format!("{QUARANTINE_COLUMNS} WHERE batch_seq = ?1");
         let mut stmt = conn.prepare_cached(&sql).during(OP)?;
-        let rows = stmt.query_map([batch.seq], quarantine_row).during(OP)?;
-        for record in rows {
-            let record = record.during(OP)?;
+        let mut rows = stmt.query([batch.seq]).during(OP)?;
+        while let Some(row) = rows.next().during(OP)? {
+            let (record, _) = quarantine_row(row, vault)?;
             digests.push((
                 record.id,
                 chain::quarantine_digest(record.id, &record.record, record.quarantined_at),
@@ -858,8 +1294,16 @@ impl Store for SqliteStore {
         if batch.events.is_empty() && batch.quarantined.is_empty() && batch.checkpoint.is_none() {
             return Ok(Receipt::default());
         }
-        let bodies = EncodedBodies::encode(&batch.events)?;
-        self.writer().commit(&self.keys, batch, &bodies)
+        // The sealing key is taken (or started, at a new period) before the batch is encoded,
+        // and quarantined records of a batch without events are sealed under it as well.
+        let key = if batch.events.is_empty() && batch.quarantined.is_empty() {
+            None
+        } else {
+            self.sealing_key()?
+        };
+        let bodies = EncodedBodies::encode(&batch.events, key.as_deref())?;
+        self.writer()
+            .commit(&self.keys, self.vault.as_ref(), batch, &bodies)
     }
 
     fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
@@ -867,7 +1311,7 @@ impl Store for SqliteStore {
         let reader = self.reader()?;
         let mut filter = self.event_filter(query, self.lookup_hours(&reader, query)?);
         let sql = format!(
-            "{}SELECT seq, codec, id, body FROM events{} ORDER BY time DESC, id DESC LIMIT ?",
+            "{}SELECT {EVENT_COLUMNS} FROM events{} ORDER BY time DESC, id DESC LIMIT ?",
             filter.prefix, filter.sql
         );
         filter.args.push(limit_value(query.limit));
@@ -875,7 +1319,7 @@ impl Store for SqliteStore {
         let mut rows = stmt.query(params_from_iter(&filter.args)).during(OP)?;
         let mut events = Vec::new();
         while let Some(row) = rows.next().during(OP)? {
-            events.push(decode_event_row(row)?);
+            events.push(decode_event_row(row, self.vault.as_ref())?);
         }
         Ok(events)
     }
@@ -896,11 +1340,11 @@ impl Store for SqliteStore {
         const OP: &str = "get event";
         let reader = self.reader()?;
         let mut stmt = reader
-            .prepare_cached("SELECT seq, codec, id, body FROM events WHERE id = ?1")
+            .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))
             .during(OP)?;
         let mut rows = stmt.query([&id.0[..]]).during(OP)?;
         match rows.next().during(OP)? {
-            Some(row) => decode_event_row(row).map(Some),
+            Some(row) => decode_event_row(row, self.vault.as_ref()).map(Some),
             None => Ok(None),
         }
     }
@@ -918,10 +1362,12 @@ impl Store for SqliteStore {
         filter.args.push(limit_value(query.limit));
         let reader = self.reader()?;
         let mut stmt = reader.prepare_cached(&sql).during(OP)?;
-        let rows = stmt
-            .query_map(params_from_iter(&filter.args), quarantine_row)
-            .during(OP)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().during(OP)
+        let mut rows = stmt.query(params_from_iter(&filter.args)).during(OP)?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next().during(OP)? {
+            records.push(quarantine_row(row, self.vault.as_ref())?.0);
+        }
+        Ok(records)
     }
 
     fn release_quarantine(&self, ids: &[i64]) -> Result<u64> {
@@ -938,11 +1384,7 @@ impl Store for SqliteStore {
         let mut released = 0;
         {
             let mut select = tx
-                .prepare_cached(
-                    "SELECT id, source, format, line, byte_offset, entry, reason, raw, raw_len, quarantined_at,
-                         batch_seq
-                     FROM quarantine WHERE id = ?1",
-                )
+                .prepare_cached(&format!("{QUARANTINE_COLUMNS} WHERE id = ?1"))
                 .during(OP)?;
             let mut keep_digest = tx
                 .prepare_cached(
@@ -953,12 +1395,12 @@ impl Store for SqliteStore {
                 .prepare_cached("DELETE FROM quarantine WHERE id = ?1")
                 .during(OP)?;
             for &id in ids {
-                let found = select.query_row([id], |row| {
-                    Ok((quarantine_row(row)?, row.get::<_, i64>(10)?))
-                });
-                let Some((stored, batch_seq)) = found.optional().during(OP)? else {
+                let mut rows = select.query([id]).during(OP)?;
+                let Some(row) = rows.next().during(OP)? else {
                     continue;
                 };
+                let (stored, batch_seq) = quarantine_row(row, self.vault.as_ref())?;
+                drop(rows);
                 let digest = chain::quarantine_digest(id, &stored.record, stored.quarantined_at);
                 keep_digest
                     .execute(params![id, batch_seq, &digest[..], now])
@@ -984,6 +1426,7 @@ impl Store for SqliteStore {
                 operation: OP,
                 reason: json_error_summary(&e),
             })?;
+        let key = self.sealing_key()?;
         let mut writer = self.writer();
         let tx = writer
             .conn
@@ -993,17 +1436,38 @@ impl Store for SqliteStore {
         {
             let mut put = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO context (kind, id, summary, raw, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR REPLACE INTO context (kind, id, summary, raw, updated_at, key_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .during(OP)?;
             for (resource, summary) in resources.iter().zip(&summaries) {
+                let kind = resource.kind.as_str();
+                let stored_id = self.keys.lookup_key(&resource.id);
+                let (summary, raw) = match &key {
+                    None => (
+                        summary.as_str(),
+                        std::borrow::Cow::Borrowed(&resource.raw[..]),
+                    ),
+                    Some(key) => {
+                        let plain = keyring::join_parts(&[
+                            resource.id.as_bytes(),
+                            summary.as_bytes(),
+                            &resource.raw,
+                        ]);
+                        let sealed = key
+                            .seal(&aad::context(kind, &stored_id), &plain)
+                            .map_err(|e| StoreError::Keys(e.to_string()))?;
+                        ("", std::borrow::Cow::Owned(sealed))
+                    }
+                };
                 written += put
                     .execute(params![
-                        resource.kind.as_str(),
-                        resource.id,
+                        kind,
+                        &*stored_id,
                         summary,
-                        resource.raw,
-                        now
+                        &raw[..],
+                        now,
+                        key.as_ref().map(|k| k.id())
                     ])
                     .during(OP)? as u64;
             }
@@ -1016,20 +1480,18 @@ impl Store for SqliteStore {
         const OP: &str = "get context";
         let reader = self.reader()?;
         let mut stmt = reader
-            .prepare_cached("SELECT id, summary, raw FROM context WHERE kind = ?1 AND id = ?2")
+            .prepare_cached(
+                "SELECT id, summary, raw, key_id FROM context WHERE kind = ?1 AND id = ?2",
+            )
             .during(OP)?;
         let row = stmt
-            .query_row(params![kind.as_str(), id], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                ))
-            })
+            .query_row(
+                params![kind.as_str(), &*self.keys.lookup_key(id)],
+                context_row,
+            )
             .optional()
             .during(OP)?;
-        row.map(|(id, summary, raw)| context_resource(kind, id, &summary, raw))
-            .transpose()
+        row.map(|row| self.context_resource(kind, row)).transpose()
     }
 
     fn list_context(
@@ -1039,31 +1501,29 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<ContextResource>> {
         const OP: &str = "list context";
+        // Pages follow the stored ids: in an encrypted store, the keyed hashes of the ids, an
+        // order as stable as the ids' own.
         let mut filter = Filter::default();
         filter.and("kind = ?", Value::Text(kind.as_str().into()));
         if let Some(after) = after_id {
-            filter.and("id > ?", Value::Text(after.into()));
+            filter.and(
+                "id > ?",
+                Value::Text(self.keys.lookup_key(after).into_owned()),
+            );
         }
         let sql = format!(
-            "SELECT id, summary, raw FROM context{} ORDER BY id LIMIT ?",
+            "SELECT id, summary, raw, key_id FROM context{} ORDER BY id LIMIT ?",
             filter.sql
         );
         filter.args.push(limit_value(Some(limit)));
         let reader = self.reader()?;
         let mut stmt = reader.prepare_cached(&sql).during(OP)?;
         let rows = stmt
-            .query_map(params_from_iter(&filter.args), |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                ))
-            })
+            .query_map(params_from_iter(&filter.args), context_row)
             .during(OP)?;
         let mut resources = Vec::new();
         for row in rows {
-            let (id, summary, raw) = row.during(OP)?;
-            resources.push(context_resource(kind, id, &summary, raw)?);
+            resources.push(self.context_resource(kind, row.during(OP)?)?);
         }
         Ok(resources)
     }
@@ -1082,10 +1542,20 @@ impl Store for SqliteStore {
 
     fn upsert_alert(&self, alert: &Alert, events: &[EventId]) -> Result<()> {
         const OP: &str = "store alert";
-        let body = serde_json::to_string(alert).map_err(|e| StoreError::Backend {
+        let json_failed = |e: serde_json::Error| StoreError::Backend {
             operation: OP,
             reason: json_error_summary(&e),
-        })?;
+        };
+        let body = serde_json::to_string(alert).map_err(json_failed)?;
+        let key = self.sealing_key()?;
+        let body = match &key {
+            None => body,
+            Some(key) => base64_engine().encode(
+                key.seal(&aad::alert(&alert.id), body.as_bytes())
+                    .map_err(|e| StoreError::Keys(e.to_string()))?,
+            ),
+        };
+        let entities = alert_entity_values(alert).map_err(json_failed)?;
         let mut writer = self.writer();
         let tx = writer
             .conn
@@ -1094,15 +1564,16 @@ impl Store for SqliteStore {
         {
             let mut upsert = tx
                 .prepare_cached(
-                    "INSERT INTO alerts (id, rule_id, severity_id, status, first_seen, last_seen, count, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO alerts (id, rule_id, severity_id, status, first_seen, last_seen, count, body, key_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (id) DO UPDATE SET
                          rule_id = excluded.rule_id,
                          severity_id = excluded.severity_id,
                          first_seen = excluded.first_seen,
                          last_seen = excluded.last_seen,
                          count = excluded.count,
-                         body = json_set(excluded.body, '$.status', alerts.status)",
+                         body = excluded.body,
+                         key_id = excluded.key_id",
                 )
                 .during(OP)?;
             upsert
@@ -1115,8 +1586,22 @@ impl Store for SqliteStore {
                     alert.last_seen.millis(),
                     int(alert.count),
                     body,
+                    key.as_ref().map(|k| k.id()),
                 ])
                 .during(OP)?;
+            tx.prepare_cached("DELETE FROM alert_entities WHERE alert_id = ?1")
+                .and_then(|mut s| s.execute([&alert.id]))
+                .during(OP)?;
+            let mut entity = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO alert_entities (entity_key, alert_id) VALUES (?1, ?2)",
+                )
+                .during(OP)?;
+            for value in &entities {
+                entity
+                    .execute(params![&*self.keys.lookup_key(value), alert.id])
+                    .during(OP)?;
+            }
             let mut link = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)",
@@ -1133,13 +1618,10 @@ impl Store for SqliteStore {
         const OP: &str = "get alert";
         let reader = self.reader()?;
         let mut stmt = reader
-            .prepare_cached("SELECT body FROM alerts WHERE id = ?1")
+            .prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"))
             .during(OP)?;
-        let body: Option<String> = stmt
-            .query_row([id], |row| row.get(0))
-            .optional()
-            .during(OP)?;
-        body.map(|b| parse_alert(&b)).transpose()
+        let row = stmt.query_row([id], alert_row).optional().during(OP)?;
+        row.map(|row| self.parse_alert(row)).transpose()
     }
 
     fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>> {
@@ -1159,25 +1641,23 @@ impl Store for SqliteStore {
         }
         if let Some(entity) = &query.entity {
             filter.and(
-                "EXISTS (SELECT 1 FROM json_each(body, '$.entities') WHERE value = ?)",
-                Value::Text(entity.clone()),
+                "id IN (SELECT alert_id FROM alert_entities WHERE entity_key = ?)",
+                Value::Text(self.keys.lookup_key(entity).into_owned()),
             );
         }
         let sql = format!(
-            "SELECT body FROM alerts{} ORDER BY last_seen DESC, id DESC LIMIT ?",
+            "SELECT {ALERT_COLUMNS} FROM alerts{} ORDER BY last_seen DESC, id DESC LIMIT ?",
             filter.sql
         );
         filter.args.push(limit_value(query.limit));
         let reader = self.reader()?;
         let mut stmt = reader.prepare_cached(&sql).during(OP)?;
         let rows = stmt
-            .query_map(params_from_iter(&filter.args), |row| {
-                row.get::<_, String>(0)
-            })
+            .query_map(params_from_iter(&filter.args), alert_row)
             .during(OP)?;
         let mut alerts = Vec::new();
-        for body in rows {
-            alerts.push(parse_alert(&body.during(OP)?)?);
+        for row in rows {
+            alerts.push(self.parse_alert(row.during(OP)?)?);
         }
         Ok(alerts)
     }
@@ -1187,7 +1667,7 @@ impl Store for SqliteStore {
         let writer = self.writer();
         let mut stmt = writer
             .conn
-            .prepare_cached("UPDATE alerts SET status = ?2, body = json_set(body, '$.status', ?2) WHERE id = ?1")
+            .prepare_cached("UPDATE alerts SET status = ?2 WHERE id = ?1")
             .during(OP)?;
         let changed = stmt.execute(params![id, status.as_str()]).during(OP)?;
         Ok(changed > 0)
@@ -1196,23 +1676,32 @@ impl Store for SqliteStore {
     fn close_alert(&self, id: &str, reason: &str) -> Result<bool> {
         const OP: &str = "close alert";
         let now = Timestamp::now().millis();
+        let key = self.sealing_key()?;
         let mut writer = self.writer();
         let tx = writer
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(OP)?;
         let changed = tx
-            .prepare_cached(
-                "UPDATE alerts SET status = 'closed', body = json_set(body, '$.status', 'closed') WHERE id = ?1",
-            )
+            .prepare_cached("UPDATE alerts SET status = 'closed' WHERE id = ?1")
             .and_then(|mut s| s.execute([id]))
             .during(OP)?;
         if changed > 0 {
+            let (reason, key_id) = match &key {
+                None => (reason.to_string(), None),
+                Some(key) => (
+                    base64_engine().encode(
+                        key.seal(&aad::close_reason(id), reason.as_bytes())
+                            .map_err(|e| StoreError::Keys(e.to_string()))?,
+                    ),
+                    Some(key.id()),
+                ),
+            };
             tx.prepare_cached(
-                "INSERT INTO alert_workflow (alert_id, close_reason, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (alert_id) DO UPDATE SET close_reason = ?2, updated_at = ?3",
+                "INSERT INTO alert_workflow (alert_id, close_reason, updated_at, key_id) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (alert_id) DO UPDATE SET close_reason = ?2, updated_at = ?3, key_id = ?4",
             )
-            .and_then(|mut s| s.execute(params![id, reason, now]))
+            .and_then(|mut s| s.execute(params![id, reason, now, key_id]))
             .during(OP)?;
         }
         tx.commit().during(OP)?;
@@ -1241,21 +1730,42 @@ impl Store for SqliteStore {
         let reader = self.reader()?;
         let row = reader
             .prepare_cached(
-                "SELECT w.assignee, w.close_reason, w.updated_at
+                "SELECT w.assignee, w.close_reason, w.updated_at, w.key_id
                  FROM alerts a LEFT JOIN alert_workflow w ON w.alert_id = a.id WHERE a.id = ?1",
             )
             .and_then(|mut s| {
                 s.query_row([id], |row| {
-                    Ok(AlertWorkflow {
-                        assignee: row.get(0)?,
-                        close_reason: row.get(1)?,
-                        updated_at: row.get::<_, Option<i64>>(2)?.map(Timestamp),
-                    })
+                    Ok((
+                        AlertWorkflow {
+                            assignee: row.get(0)?,
+                            close_reason: row.get(1)?,
+                            updated_at: row.get::<_, Option<i64>>(2)?.map(Timestamp),
+                        },
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
                 })
                 .optional()
             })
             .during(OP)?;
-        Ok(row)
+        let Some((mut workflow, key_id)) = row else {
+            return Ok(None);
+        };
+        if let (Some(key_id), Some(sealed)) = (key_id, &workflow.close_reason) {
+            let what = format!("the close reason of alert {id}");
+            let vault = self.vault.as_ref().ok_or_else(|| StoreError::Corrupt {
+                what: what.clone(),
+                reason: "it is sealed and the store has no keys".into(),
+            })?;
+            let sealed = base64_engine()
+                .decode(sealed)
+                .map_err(|_| StoreError::Corrupt {
+                    what: what.clone(),
+                    reason: "it is not base64".into(),
+                })?;
+            let plain = vault.open(key_id, &aad::close_reason(id), &sealed, &what)?;
+            workflow.close_reason = Some(String::from_utf8_lossy(&plain).into_owned());
+        }
+        Ok(Some(workflow))
     }
 
     fn alert_events(&self, alert_id: &str, limit: usize) -> Result<Vec<EventId>> {
@@ -1284,6 +1794,14 @@ impl Store for SqliteStore {
     }
 
     fn accounts(&self) -> &dyn crate::Accounts {
+        self
+    }
+
+    fn incidents(&self) -> &dyn crate::Incidents {
+        self
+    }
+
+    fn deliveries(&self) -> &dyn crate::Deliveries {
         self
     }
 
@@ -1335,22 +1853,52 @@ impl Store for SqliteStore {
     }
 }
 
-fn context_resource(
-    kind: ContextKind,
-    id: String,
-    summary: &str,
-    raw: Vec<u8>,
-) -> Result<ContextResource> {
-    let summary = serde_json::from_str(summary).map_err(|e| StoreError::Corrupt {
-        what: format!("a {} context resource", kind.as_str()),
-        reason: json_error_summary(&e),
-    })?;
-    Ok(ContextResource {
-        kind,
-        id,
-        summary,
-        raw,
-    })
+/// A context row as stored: id, summary, raw, key id.
+type ContextRow = (String, String, Vec<u8>, Option<i64>);
+
+fn context_row(row: &Row<'_>) -> rusqlite::Result<ContextRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+impl SqliteStore {
+    fn context_resource(&self, kind: ContextKind, row: ContextRow) -> Result<ContextResource> {
+        let (stored_id, summary, raw, key_id) = row;
+        let what = || format!("a {} context resource", kind.as_str());
+        let (id, summary, raw) = match key_id {
+            None => (stored_id, summary, raw),
+            Some(key_id) => {
+                let vault = self.vault.as_ref().ok_or_else(|| StoreError::Corrupt {
+                    what: what(),
+                    reason: "it is sealed and the store has no keys".into(),
+                })?;
+                let plain = vault.open(
+                    key_id,
+                    &aad::context(kind.as_str(), &stored_id),
+                    &raw,
+                    &what(),
+                )?;
+                let parts = keyring::split_parts(&plain, 3).ok_or_else(|| StoreError::Corrupt {
+                    what: what(),
+                    reason: "its sealed parts do not fit together".into(),
+                })?;
+                (
+                    String::from_utf8_lossy(parts[0]).into_owned(),
+                    String::from_utf8_lossy(parts[1]).into_owned(),
+                    parts[2].to_vec(),
+                )
+            }
+        };
+        let summary = serde_json::from_str(&summary).map_err(|e| StoreError::Corrupt {
+            what: what(),
+            reason: json_error_summary(&e),
+        })?;
+        Ok(ContextResource {
+            kind,
+            id,
+            summary,
+            raw,
+        })
+    }
 }
 
 #[cfg(test)]

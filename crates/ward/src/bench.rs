@@ -209,6 +209,62 @@ pub fn ingest(events: u64, workers: Option<usize>, dir: Option<&Path>) -> Result
     Ok(())
 }
 
+/// `ward bench encryption`: ingest of one generated file into a plain and an encrypted store,
+/// alternating so that the machine's drift affects both alike; medians of `rounds` each.
+pub fn encryption(events: u64, rounds: usize) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("audit-events.ndjson");
+    write_audit_events(&file, events)?;
+    let kek = ward_vault::KekSource::File(tmp.path().join("kek"));
+    if let ward_vault::KekSource::File(path) = &kek {
+        ward_vault::Kek::create_file(path)?;
+    }
+    let options = ward_pipeline::IngestOptions {
+        format: Some("fhir".into()),
+        ..Default::default()
+    };
+    let mut plain = Vec::new();
+    let mut sealed = Vec::new();
+    for round in 0..rounds.max(1) {
+        for encrypted in [false, true] {
+            let dir = tmp.path().join(format!("store-{round}-{encrypted}"));
+            let store = if encrypted {
+                ward_store::SqliteStore::open_encrypted(&dir, &kek)?
+            } else {
+                ward_store::SqliteStore::open(&dir)?
+            };
+            let source = ward_pipeline::Source::new("bench", std::fs::File::open(&file)?);
+            let t = Instant::now();
+            let summary = ward_pipeline::ingest(&store, source, &options, &|_| {}, None)?;
+            let secs = t.elapsed().as_secs_f64();
+            if summary.accepted != events {
+                bail!("ingest accepted {} of {events} events", summary.accepted);
+            }
+            drop(store);
+            std::fs::remove_dir_all(&dir)?;
+            (if encrypted { &mut sealed } else { &mut plain }).push(events as f64 / secs);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (p, e) = (median(&mut plain), median(&mut sealed));
+    println!(
+        "ingest without encryption: {p:.0} events/s (median of {})",
+        plain.len()
+    );
+    println!(
+        "ingest with encryption:    {e:.0} events/s (median of {})",
+        sealed.len()
+    );
+    println!(
+        "encryption costs {:.1}% of throughput",
+        (1.0 - e / p) * 100.0
+    );
+    Ok(())
+}
+
 /// `ward bench simulate`: the simulator's generation rate, whole run included.
 pub fn simulate(events: u64, dir: Option<&Path>) -> Result<()> {
     let tmp = tempfile::tempdir()?;

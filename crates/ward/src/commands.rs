@@ -2,7 +2,7 @@
 
 use crate::cli::{
     AlertsArgs, BenchCommand, Cli, Command, ContextCommand, EventsArgs, HuntArgs, IngestArgs,
-    QuarantineCommand, RulesCommand, ServeArgs, SimulateArgs,
+    KeysCommand, QuarantineCommand, RulesCommand, ServeArgs, SimulateArgs,
 };
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -45,7 +45,21 @@ struct Runtime {
 
 impl Runtime {
     fn open_store(&self) -> Result<SqliteStore> {
-        Ok(SqliteStore::open(&self.data_dir)?)
+        crate::keys::open_store(&self.config, &self.data_dir)
+    }
+}
+
+/// A store that does not open names its directory and what to check, whichever step failed
+/// (a read-only directory fails only when the schema is read).
+pub(crate) fn open_error(e: ward_store::StoreError, dir: &Path) -> anyhow::Error {
+    match e {
+        ward_store::StoreError::Open { .. }
+        | ward_store::StoreError::SchemaTooNew { .. }
+        | ward_store::StoreError::Keys(_) => e.into(),
+        e => anyhow::Error::new(e).context(format!(
+            "cannot open the store at {} (is the directory writable by this user, on a disk with free space?)",
+            dir.display()
+        )),
     }
 }
 
@@ -91,6 +105,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => verify(&ctx),
+        Command::Keys(KeysCommand::Generate { path }) => crate::keys::generate(&path),
+        Command::Keys(KeysCommand::Show) => crate::keys::show(&ctx.config, &ctx.data_dir),
+        Command::Keys(KeysCommand::Rotate { new_kek_file }) => {
+            crate::keys::rotate(&ctx.config, &ctx.data_dir, new_kek_file.as_deref())
+        }
+        Command::Keys(KeysCommand::Reencrypt) => crate::keys::reencrypt(&ctx.config, &ctx.data_dir),
         Command::Serve(args) => serve(&ctx, args),
         Command::Bench(BenchCommand::Sigma { rules, files }) => bench_sigma(&rules, &files),
         Command::Bench(BenchCommand::Simulate { events, dir }) => {
@@ -103,6 +123,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             dir,
         }) => {
             crate::bench::ingest(events, workers, dir.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Encryption { events, rounds }) => {
+            crate::bench::encryption(events, rounds)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hunt(args) => hunt(args),
@@ -452,7 +476,15 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
-        let summary = summary?;
+        let summary = summary.map_err(|e| {
+            if e.is_bad_input() {
+                anyhow::Error::new(e)
+            } else {
+                anyhow::Error::new(e).context(format!(
+                    "ingest of {name} stopped (the batches committed before are kept; a re-run stores only the rest)"
+                ))
+            }
+        })?;
         tracing::info!(source = %name, accepted = summary.accepted, quarantined = summary.quarantined, "ingested");
         print_summary(&mut stdout.lock(), &summary, args.json)?;
         total.add(&summary);
@@ -748,19 +780,33 @@ fn events(ctx: &Runtime, args: EventsArgs) -> Result<ExitCode> {
 fn verify(ctx: &Runtime) -> Result<ExitCode> {
     let store = ctx.open_store()?;
     let stats = store.stats()?;
-    match store.verify_chain().context("verifying the batch chain")? {
-        None => {
-            println!(
-                "verified {} batches ({} events, {} quarantined records): chain intact",
-                stats.batches, stats.events, stats.quarantined
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(seq) => {
-            println!("batch {seq} does not verify: stored data was changed after it was written");
-            Ok(ExitCode::from(1))
-        }
+    let report = store.verify().context("verifying the batch chain")?;
+    if let Some(seq) = report.first_bad_batch {
+        println!("batch {seq} does not verify: stored data was changed after it was written");
     }
+    if let Some(seq) = report.bad_checkpoint {
+        println!(
+            "the signed checkpoint of batch {seq} does not verify: batches were rewritten or removed, or the checkpoint was forged"
+        );
+    }
+    if !report.is_intact() {
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "verified {} batches ({} events, {} quarantined records): chain intact",
+        report.batches, stats.events, stats.quarantined
+    );
+    match report.last_checkpoint {
+        Some((seq, at)) => println!(
+            "{} signed checkpoints verified; the last covers batch {seq} (signed {at}) of {}",
+            report.checkpoints, report.last_batch
+        ),
+        None if store.is_encrypted() && report.batches > 0 => {
+            println!("no signed checkpoint yet")
+        }
+        None => {}
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `ward serve`: opens the store, starts the enabled listeners and the HTTP server, prints

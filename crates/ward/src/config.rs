@@ -17,6 +17,24 @@ pub struct Config {
     pub listen: ward_listen::ListenConfig,
     #[serde(default)]
     pub detect: DetectConfig,
+    /// Where the key-encryption key comes from (docs/keys.md).
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Notification channels, routes and on-call (docs/notify.md); none without it.
+    pub notify: Option<ward_notify::NotifyConfig>,
+}
+
+/// The source of the key-encryption key: at most one of the three. Without any, Ward reads
+/// `WARD_KEK`, else the file beside the data directory (`ward-data.kek`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// A file holding the key as 64 hexadecimal digits, readable by its owner only.
+    pub kek_file: Option<PathBuf>,
+    /// An environment variable holding the key.
+    pub kek_env: Option<String>,
+    /// A command (program, then arguments; no shell) printing the key: a KMS client.
+    pub kek_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

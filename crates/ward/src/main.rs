@@ -9,6 +9,8 @@ mod commands;
 mod config;
 mod demo;
 mod detection;
+mod keys;
+mod notify;
 mod serve;
 mod web;
 

@@ -19,7 +19,7 @@ use ward_listen::http::PeerAddr;
 use ward_listen::{Committer, Listeners, SharedEngine};
 use ward_model::Timestamp;
 use ward_pipeline::{IngestOptions, Source};
-use ward_store::{SqliteStore, Store};
+use ward_store::Store;
 
 /// What `ward serve` was asked to do.
 pub struct ServeRequest {
@@ -36,7 +36,14 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&request.data_dir)
         .with_context(|| format!("cannot create {}", request.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&request.data_dir)?);
+    let sqlite = crate::keys::open_store(config, &request.data_dir)?;
+    // Notifications name patients by pseudonym; a key derived from the store's keeps the same
+    // patient under the same pseudonym across restarts.
+    let pseudonym_key = match sqlite.derived_secret("notification pseudonyms") {
+        Some(key) => key,
+        None => *ward_vault::Kek::generate_bytes()?,
+    };
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let now = Timestamp::now();
 
     let prepared = if request.demo {
@@ -69,6 +76,12 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         &[],
     )?)));
     let rules = Arc::new(crate::detection::catalogue(&[])?);
+    let notifier = crate::notify::start(
+        config.notify.as_ref(),
+        store.clone(),
+        &engine,
+        pseudonym_key,
+    )?;
     let context = ward_pipeline::load_context(store.as_ref(), &engine)?;
     tracing::info!(resources = context, "detection engine loaded the context");
 
@@ -187,6 +200,19 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             }
         }
 
+        let notify_task = notifier.map(|n| {
+            println!(
+                "notifications: on ({} channels)",
+                config.notify.as_ref().map_or(0, |c| c.channels.len())
+            );
+            tokio::spawn(crate::notify::run(
+                n,
+                engine.clone(),
+                store.clone(),
+                shutdown.clone(),
+            ))
+        });
+
         let stop = Arc::new(AtomicBool::new(false));
         let feed = match &prepared {
             Some(p) => {
@@ -221,6 +247,9 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             let _ = task.await;
         }
         listeners.shutdown().await;
+        if let Some(task) = notify_task {
+            let _ = task.await;
+        }
         if let Some(feed) = feed {
             let joined = tokio::task::spawn_blocking(move || feed.join()).await;
             if let Ok(Ok(Err(e))) = joined {

@@ -61,6 +61,12 @@ fn serve(dir: &Path) -> (Child, SocketAddr, BufReader<std::process::ChildStdout>
     }
 }
 
+/// The store `ward serve` wrote, opened with the key it created beside the data directory.
+fn open_store(dir: &Path) -> SqliteStore {
+    let kek = ward_vault::KekSource::File(dir.join("data.kek"));
+    SqliteStore::open_encrypted(&dir.join("data"), &kek).unwrap()
+}
+
 /// Reads one MLLP-framed ACK: (MSA-1 code, MSA-2 control id).
 fn read_ack(stream: &mut impl Read) -> Option<(String, String)> {
     let mut frame = Vec::new();
@@ -121,7 +127,7 @@ fn kill_mid_stream_loses_nothing_acknowledged_and_duplicates_nothing() {
 
     // Everything acknowledged is stored, before any resend.
     {
-        let store = SqliteStore::open(&dir.path().join("data")).unwrap();
+        let store = open_store(dir.path());
         for id in &acknowledged {
             let i: usize = id.trim_start_matches('K').parse().unwrap();
             let query = EventQuery {
@@ -157,7 +163,7 @@ fn kill_mid_stream_loses_nothing_acknowledged_and_duplicates_nothing() {
     stdout.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("stopped"), "{rest}");
 
-    let store = SqliteStore::open(&dir.path().join("data")).unwrap();
+    let store = open_store(dir.path());
     assert_eq!(
         store.count_events(&EventQuery::default()).unwrap(),
         MESSAGES as u64

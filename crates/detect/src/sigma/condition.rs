@@ -23,6 +23,10 @@ enum Token {
     Name(String),
 }
 
+/// Deepest nesting of parentheses and `not` accepted. Real conditions nest a few levels; the
+/// parser recurses per level, so without a bound a hostile condition overflows the stack.
+const MAX_DEPTH: usize = 64;
+
 /// Parses `text` against the search `names`; the error is the reason.
 pub(crate) fn parse(text: &str, names: &[&str]) -> Result<Expr, String> {
     if text.contains('|') {
@@ -33,6 +37,7 @@ pub(crate) fn parse(text: &str, names: &[&str]) -> Result<Expr, String> {
         tokens,
         at: 0,
         names,
+        depth: 0,
     };
     let expr = parser.or()?;
     match parser.tokens.get(parser.at) {
@@ -80,6 +85,7 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     at: usize,
     names: &'a [&'a str],
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -113,10 +119,23 @@ impl Parser<'_> {
         })
     }
 
+    fn descend(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "nested deeper than {MAX_DEPTH} levels of parentheses and `not`"
+            ));
+        }
+        Ok(())
+    }
+
     fn not(&mut self) -> Result<Expr, String> {
         if self.peek() == Some(&Token::Not) {
             self.at += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.descend()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.atom()
     }
@@ -126,7 +145,9 @@ impl Parser<'_> {
         self.at += 1;
         match token {
             Some(Token::Open) => {
+                self.descend()?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Token::Close) {
                     return Err("missing `)`".into());
                 }
@@ -227,5 +248,15 @@ mod tests {
         assert!(parse("selection | count() > 5", NAMES).is_err());
         assert!(parse("(selection", NAMES).is_err());
         assert!(parse("1 of x*", NAMES).is_err());
+    }
+
+    /// Found by the `sigma` fuzz target: 100,000 nested parentheses overflowed the stack.
+    #[test]
+    fn conditions_nested_past_the_limit_are_refused_not_a_stack_overflow() {
+        let nested = |n: usize| format!("{}selection{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(parse(&nested(MAX_DEPTH), NAMES), Ok(Expr::Search(0)));
+        let err = parse(&nested(100_000), NAMES).unwrap_err();
+        assert!(err.contains("nested deeper"), "{err}");
+        assert!(parse(&format!("{}selection", "not ".repeat(100_000)), NAMES).is_err());
     }
 }

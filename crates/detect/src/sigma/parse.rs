@@ -3,7 +3,67 @@
 //! patterns, the condition) is checked by compilation. Never panics on any input.
 
 use super::RuleError;
-use yaml_rust2::{Yaml, YamlLoader};
+use std::collections::HashMap;
+use yaml_rust2::parser::{MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+use yaml_rust2::{Event, Yaml, YamlLoader};
+
+/// Most YAML nodes a rule file may expand to, aliases expanded. The largest SigmaHQ rules
+/// have a few thousand; an alias copies its anchored node, so a few lines of nested aliases
+/// can expand to billions ("billion laughs") and exhaust memory while loading.
+const MAX_YAML_NODES: u64 = 100_000;
+
+/// Counts the nodes a YAML text expands to without building them.
+#[derive(Default)]
+struct NodeCount {
+    nodes: u64,
+    /// Each open sequence or mapping: its anchor and the count where it started.
+    open: Vec<(usize, u64)>,
+    /// What each anchor expands to.
+    anchored: HashMap<usize, u64>,
+}
+
+impl MarkedEventReceiver for NodeCount {
+    fn on_event(&mut self, event: Event, _mark: Marker) {
+        match event {
+            Event::Scalar(_, _, anchor, _) => {
+                self.nodes += 1;
+                if anchor > 0 {
+                    self.anchored.insert(anchor, 1);
+                }
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.nodes += 1;
+                self.open.push((anchor, self.nodes));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, start)) = self.open.pop()
+                    && anchor > 0
+                {
+                    self.anchored.insert(anchor, self.nodes - start + 1);
+                }
+            }
+            Event::Alias(anchor) => {
+                let size = self.anchored.get(&anchor).copied().unwrap_or(1);
+                self.nodes = self.nodes.saturating_add(size);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Loads YAML documents, refusing texts whose aliases would expand past [`MAX_YAML_NODES`].
+fn load_yaml(text: &str) -> Result<Vec<Yaml>, RuleError> {
+    let mut count = NodeCount::default();
+    // A syntax error stops the count early; the loader below reports it.
+    let _ = Parser::new_from_str(text).load(&mut count, true);
+    if count.nodes > MAX_YAML_NODES {
+        return Err(RuleError::Invalid(format!(
+            "the YAML expands to more than {MAX_YAML_NODES} nodes (aliases expanded)"
+        )));
+    }
+    YamlLoader::load_from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))
+}
 
 /// One Sigma rule as written.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -85,7 +145,7 @@ impl Value {
 /// rules, Sigma 1 `action: global` collections) is refused here; [`parse_documents`] reads
 /// those.
 pub fn parse_rule(text: &str) -> Result<Rule, RuleError> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))?;
+    let docs = load_yaml(text)?;
     let doc = match docs.as_slice() {
         [one] => one,
         [] => return Err(RuleError::Invalid("empty document".into())),
@@ -115,7 +175,7 @@ pub enum Document {
 /// Parses every YAML document of a Sigma file (`---` separated): detection rules and Sigma 2
 /// correlation rules. Sigma 1 `action:` collections (global, reset, repeat) are refused.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, RuleError> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))?;
+    let docs = load_yaml(text)?;
     if docs.is_empty() {
         return Err(RuleError::Invalid("empty document".into()));
     }
@@ -379,7 +439,31 @@ pub(crate) fn strings(yaml: &Yaml) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::hipaa_citation;
+    use super::{MAX_YAML_NODES, hipaa_citation, parse_documents, parse_rule};
+    use crate::sigma::RuleError;
+
+    /// Found by the `sigma` fuzz target: nine levels of nine aliases expand to 9^9 nodes,
+    /// which exhausted memory while the YAML loaded.
+    #[test]
+    fn alias_bombs_are_refused_before_they_expand() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9u8 {
+            let (name, previous) = ((b'a' + level) as char, (b'a' + level - 1) as char);
+            let aliases = vec![format!("*{previous}"); 9].join(", ");
+            text.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        for result in [
+            parse_rule(&text).map(|_| ()),
+            parse_documents(&text).map(|_| ()),
+        ] {
+            match result {
+                Err(RuleError::Invalid(reason)) => {
+                    assert!(reason.contains(&MAX_YAML_NODES.to_string()), "{reason}")
+                }
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn hipaa_tags_become_cfr_citations_in_the_cfr_case() {

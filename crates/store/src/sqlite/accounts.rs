@@ -4,7 +4,7 @@
 //!
 //! Must never build SQL from a value, and never name a token, hash or password in an error.
 
-use super::{During, SqliteStore, decode_event_row, limit_value, uint};
+use super::{During, EVENT_COLUMNS, SqliteStore, decode_event_row, limit_value, uint};
 use crate::accounts::{
     AUDIT_PRODUCT, Accounts, ApiTokenRecord, AuditQuery, SessionRecord, SessionStage, UserChange,
     UserRecord,
@@ -31,6 +31,57 @@ fn user_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         disabled: row.get::<_, i64>(6)? != 0,
         created_at: Timestamp(row.get(7)?),
     })
+}
+
+/// A sealed TOTP secret: this marker, the data key's id (8 bytes, little-endian), then the
+/// sealed secret. A plain secret (a store without encryption) is 20 random bytes and never
+/// this long.
+const SEALED_TOTP: &[u8] = b"WK1";
+
+impl SqliteStore {
+    /// What the `totp_secret` column holds for `secret`: sealed in an encrypted store.
+    fn seal_totp(&self, name: &str, secret: &[u8]) -> Result<Vec<u8>> {
+        let Some(key) = self.sealing_key()? else {
+            return Ok(secret.to_vec());
+        };
+        let mut out = SEALED_TOTP.to_vec();
+        out.extend_from_slice(&key.id().to_le_bytes());
+        key.seal_into(&totp_aad(name), secret, &mut out)
+            .map_err(|e| crate::StoreError::Keys(e.to_string()))?;
+        Ok(out)
+    }
+
+    /// The user as stored, with the TOTP secret opened.
+    fn open_totp(&self, mut user: UserRecord) -> Result<UserRecord> {
+        let Some(stored) = &user.totp_secret else {
+            return Ok(user);
+        };
+        if stored.len() < SEALED_TOTP.len() + 8 + 28 || !stored.starts_with(SEALED_TOTP) {
+            return Ok(user);
+        }
+        let what = format!("the TOTP secret of {}", user.name);
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| crate::StoreError::Corrupt {
+                what: what.clone(),
+                reason: "it is sealed and the store has no keys".into(),
+            })?;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&stored[3..11]);
+        let opened = vault.open(
+            i64::from_le_bytes(id),
+            &totp_aad(&user.name),
+            &stored[11..],
+            &what,
+        )?;
+        user.totp_secret = Some(opened);
+        Ok(user)
+    }
+}
+
+fn totp_aad(name: &str) -> Vec<u8> {
+    format!("totp\0{name}").into_bytes()
 }
 
 const SESSION_COLUMNS: &str =
@@ -94,6 +145,11 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 impl Accounts for SqliteStore {
     fn create_user(&self, user: &UserRecord) -> Result<bool> {
         const OP: &str = "create user";
+        let totp = user
+            .totp_secret
+            .as_deref()
+            .map(|secret| self.seal_totp(&user.name, secret))
+            .transpose()?;
         let writer = self.writer();
         let inserted = writer
             .conn
@@ -106,7 +162,7 @@ impl Accounts for SqliteStore {
                     user.name,
                     user.role,
                     user.password_hash,
-                    user.totp_secret,
+                    totp,
                     i64::from(user.failed_logins),
                     user.locked_until.map(Timestamp::millis),
                     i64::from(user.disabled),
@@ -124,10 +180,11 @@ impl Accounts for SqliteStore {
         const OP: &str = "get user";
         let reader = self.reader()?;
         let sql = format!("{USER_COLUMNS} WHERE name = ?1");
-        reader
+        let user = reader
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row([name], user_row).optional())
-            .during(OP)
+            .during(OP)?;
+        user.map(|u| self.open_totp(u)).transpose()
     }
 
     fn list_users(&self) -> Result<Vec<UserRecord>> {
@@ -136,7 +193,8 @@ impl Accounts for SqliteStore {
         let sql = format!("{USER_COLUMNS} ORDER BY name");
         let mut stmt = reader.prepare_cached(&sql).during(OP)?;
         let rows = stmt.query_map([], user_row).during(OP)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().during(OP)
+        let users = rows.collect::<rusqlite::Result<Vec<_>>>().during(OP)?;
+        users.into_iter().map(|u| self.open_totp(u)).collect()
     }
 
     fn count_users(&self) -> Result<u64> {
@@ -151,6 +209,12 @@ impl Accounts for SqliteStore {
 
     fn update_user(&self, name: &str, change: &UserChange) -> Result<bool> {
         const OP: &str = "update user";
+        // Sealed before the writer lock is taken: starting a period's data key needs it.
+        let totp = match &change.totp_secret {
+            None => None,
+            Some(None) => Some(Value::Null),
+            Some(Some(secret)) => Some(Value::Blob(self.seal_totp(name, secret)?)),
+        };
         let mut writer = self.writer();
         let tx = writer
             .conn
@@ -181,8 +245,7 @@ impl Accounts for SqliteStore {
                 Value::Text(hash.clone()),
             )?;
         }
-        if let Some(secret) = &change.totp_secret {
-            let value = secret.clone().map_or(Value::Null, Value::Blob);
+        if let Some(value) = totp {
             run("UPDATE users SET totp_secret = ?2 WHERE name = ?1", value)?;
         }
         if let Some(disabled) = change.disabled {
@@ -226,7 +289,7 @@ impl Accounts for SqliteStore {
             .and_then(|mut s| s.query_row([name], user_row).optional())
             .during(OP)?;
         tx.commit().during(OP)?;
-        Ok(user)
+        user.map(|u| self.open_totp(u)).transpose()
     }
 
     fn record_successful_login(&self, name: &str) -> Result<()> {
@@ -488,8 +551,7 @@ impl Accounts for SqliteStore {
         debug_assert_eq!(AUDIT_PRODUCT, "ward");
         // The product is written into the SQL (not bound) so the planner can match the partial
         // index `events_ward_audit`.
-        let mut sql =
-            String::from("SELECT seq, codec, id, body FROM events WHERE product = 'ward'");
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE product = 'ward'");
         let mut args: Vec<Value> = Vec::new();
         if let Some(since) = query.since {
             sql.push_str(" AND time >= ?");
@@ -514,7 +576,7 @@ impl Accounts for SqliteStore {
         let mut rows = stmt.query(params_from_iter(&args)).during(OP)?;
         let mut events = Vec::new();
         while let Some(row) = rows.next().during(OP)? {
-            events.push(decode_event_row(row)?);
+            events.push(decode_event_row(row, self.vault.as_ref())?);
         }
         Ok(events)
     }

@@ -187,6 +187,15 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX events_ward_audit ON events(time) WHERE product = 'ward';
     "#,
+    // The notification delivery queue (`sqlite/deliveries.rs`).
+    super::deliveries::DELIVERIES_SCHEMA,
+    // Incidents, their tasks, timeline, evidence locker with chain of custody, breach
+    // assessments, notification deadlines, law-enforcement delays, exercises, reviews and
+    // follow-ups (`sqlite/incidents.rs`).
+    super::incidents::INCIDENTS_SCHEMA,
+    // PHI encryption at rest: wrapped keys, sealed rows' key ids, alert entities by keyed
+    // hash, signed checkpoints (`sqlite/keys.rs`).
+    super::keys::ENCRYPTION_SCHEMA,
 ];
 
 /// The schema version this code writes.
