@@ -221,7 +221,10 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
         (RouteMethod::Get, "/api/v1/users") => {
             (vec![], None, ok("UserList", "Console users, by name"))
         }
-        _ => return None,
+        (RouteMethod::Get, "/api/v1/deliveries") => {
+            crate::deliveries::api_operation(spec.method, spec.path)?
+        }
+        (method, path) => crate::incidents::api_operation(method, path)?,
     };
     let method = spec.method.as_str().to_ascii_lowercase();
     let mut op = json!({
@@ -276,7 +279,7 @@ pub(crate) fn document() -> Value {
             "responses": {
                 "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
-            "schemas": schemas(),
+            "schemas": crate::deliveries::with_schemas(crate::incidents::with_schemas(schemas())),
         },
     })
 }

@@ -33,23 +33,23 @@ type PageResult = Result<Response, ConsoleError>;
 // Shared pieces
 
 pub(crate) struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    current: bool,
+    pub(crate) href: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) current: bool,
 }
 
 /// What every signed-in page shows around its content.
 pub(crate) struct Chrome {
-    title: String,
-    user: String,
-    role: &'static str,
-    masked: bool,
-    csrf: String,
-    nav: Vec<NavItem>,
+    pub(crate) title: String,
+    pub(crate) user: String,
+    pub(crate) role: &'static str,
+    pub(crate) masked: bool,
+    pub(crate) csrf: String,
+    pub(crate) nav: Vec<NavItem>,
 }
 
 impl Chrome {
-    fn new(p: &Principal, current: &str, title: &str) -> Self {
+    pub(crate) fn new(p: &Principal, current: &str, title: &str) -> Self {
         let nav = ROUTES
             .iter()
             .filter(|r| r.method == RouteMethod::Get && !r.api)
@@ -72,14 +72,14 @@ impl Chrome {
     }
 }
 
-fn render(template: &impl Template) -> PageResult {
+pub(crate) fn render(template: &impl Template) -> PageResult {
     template
         .render()
         .map(|html| Html(html).into_response())
         .map_err(|_| ConsoleError::Internal("a page template failed to render"))
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -95,7 +95,7 @@ fn timeline_href(kind: &str, value: &str) -> String {
     format!("/timeline/{kind}/{}", percent_encode(value))
 }
 
-fn masker<'a>(state: &'a ConsoleState, p: &Principal) -> Masker<'a> {
+pub(crate) fn masker<'a>(state: &'a ConsoleState, p: &Principal) -> Masker<'a> {
     Masker {
         enabled: !p.role.sees_phi(),
         secret: state.secret(),
@@ -874,6 +874,7 @@ struct OverviewPage {
     sources_svg: String,
     top: Vec<TopEntity>,
     sources: Vec<SourceView>,
+    incident_board: Option<Vec<crate::incidents::BoardRow>>,
 }
 
 pub(crate) async fn overview(
@@ -911,6 +912,7 @@ pub(crate) async fn overview(
         })
         .collect();
     record_phi_views(&state, &p, "GET /overview", shown).await?;
+    let incident_board = crate::incidents::board(&state, &p).await?;
     let mut per_source: Vec<(String, u64)> = o
         .sources
         .iter()
@@ -925,6 +927,7 @@ pub(crate) async fn overview(
         sources: source_views(&o.sources),
         top,
         o,
+        incident_board,
     })
 }
 
@@ -1103,6 +1106,7 @@ struct AlertPage {
     assignee: Option<String>,
     close_reason: Option<String>,
     can_change: bool,
+    can_open_incident: bool,
     users: Vec<String>,
     events: Vec<EventRow>,
 }
@@ -1162,6 +1166,7 @@ pub(crate) async fn alert_detail(
             .then_some(workflow.close_reason)
             .flatten(),
         can_change,
+        can_open_incident: p.role.allows(Permission::ManageIncidents),
         users,
         events,
     })

@@ -10,6 +10,12 @@
 //! which chart, so they do not get the list (they still see single alerts in the alert list,
 //! masked, as before). The rule list is for every in-house role that judges alerts (what can
 //! fire, from which detector, with which mappings); the outside SOC partner gets alerts only.
+//!
+//! Incidents: the privacy officer and the admin open them and record the breach assessment,
+//! law-enforcement delays and deadlines; the security analyst also works their tasks and
+//! evidence; the compliance auditor reads them; the SOC partner does not see them. Letters and
+//! evidence content name patients, so only the privacy officer (the one role with PHI) gets
+//! them; everyone else sees linked patients masked.
 
 use serde::Serialize;
 
@@ -57,6 +63,16 @@ pub enum Permission {
     ViewPrivacyCases,
     /// The detection rules that run, with their open alerts.
     ViewRules,
+    /// Notification deliveries: channel, alert, state, errors; never their contents.
+    ViewDeliveries,
+    /// Incidents, their tasks, deadlines and evidence list (docs/incidents.md).
+    ViewIncidents,
+    /// Working an incident's tasks and evidence: completing tasks, adding and verifying evidence.
+    WorkIncidents,
+    /// Opening incidents, the breach assessment and law-enforcement delays.
+    ManageIncidents,
+    /// Notification letters and evidence content: they name patients.
+    ViewIncidentPhi,
     /// Not a route permission: whether patient names and ids are shown unmasked.
     ViewPhi,
 }
@@ -117,6 +133,10 @@ impl Role {
                 ManageTokens,
                 ViewPrivacyCases,
                 ViewRules,
+                ViewIncidents,
+                WorkIncidents,
+                ManageIncidents,
+                ViewDeliveries,
             ],
             Role::SecurityAnalyst => &[
                 SignedIn,
@@ -127,6 +147,9 @@ impl Role {
                 ViewSources,
                 ViewQuarantine,
                 ViewRules,
+                ViewIncidents,
+                WorkIncidents,
+                ViewDeliveries,
             ],
             Role::PrivacyOfficer => &[
                 SignedIn,
@@ -138,6 +161,10 @@ impl Role {
                 ViewAudit,
                 ViewPrivacyCases,
                 ViewRules,
+                ViewIncidents,
+                WorkIncidents,
+                ManageIncidents,
+                ViewIncidentPhi,
                 ViewPhi,
             ],
             Role::ComplianceAuditor => &[
@@ -149,6 +176,7 @@ impl Role {
                 ViewQuarantine,
                 ViewPrivacyCases,
                 ViewRules,
+                ViewIncidents,
             ],
             Role::SocPartner => &[SignedIn, ViewAlerts, ChangeAlerts],
         }

@@ -6,7 +6,7 @@
 use crate::auth::{self, Principal, Via};
 use crate::error::ErrorKind;
 use crate::roles::Permission;
-use crate::{ClientAddr, ConsoleError, ConsoleState, api, headers, pages, setup};
+use crate::{ClientAddr, ConsoleError, ConsoleState, api, headers, incidents, pages, setup};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -86,12 +86,26 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/alerts/{id}/status", ChangeAlerts, PAGE, None, "Acknowledge or reopen an alert", pages::alert_status),
     route!(Post "/alerts/{id}/assign", ChangeAlerts, PAGE, None, "Assign an alert", pages::alert_assign),
     route!(Post "/alerts/{id}/close", ChangeAlerts, PAGE, None, "Close an alert with a reason", pages::alert_close),
+    route!(Get "/incidents", ViewIncidents, PAGE, Some("Incidents"), "Incidents with their next deadline", incidents::list),
+    route!(Post "/incidents", ManageIncidents, PAGE, None, "Open an incident by hand", incidents::open_by_hand),
+    route!(Post "/alerts/{id}/incident", ManageIncidents, PAGE, None, "Open an incident from an alert", incidents::open_from_alert),
+    route!(Get "/incidents/{id}", ViewIncidents, PAGE, None, "One incident: timeline, tasks, assessment, deadlines, evidence", incidents::detail),
+    route!(Post "/incidents/{id}/task", WorkIncidents, PAGE, None, "Move an incident task on", incidents::task),
+    route!(Post "/incidents/{id}/evidence", WorkIncidents, PAGE, None, "Add text evidence to the locker", incidents::add_evidence),
+    route!(Post "/incidents/{id}/verify", WorkIncidents, PAGE, None, "Verify the evidence and its chain of custody", incidents::verify),
+    route!(Post "/incidents/{id}/assessment", ManageIncidents, PAGE, None, "Record the breach assessment", incidents::assess),
+    route!(Post "/incidents/{id}/delay", ManageIncidents, PAGE, None, "Record a law-enforcement delay", incidents::delay),
+    route!(Post "/incidents/{id}/deadlines", ManageIncidents, PAGE, None, "Compute the notification deadlines", incidents::deadlines),
+    route!(Get "/incidents/{id}/evidence", ViewIncidentPhi, PAGE, None, "One evidence file's content (logged in the custody chain)", incidents::evidence_content),
+    route!(Get "/incidents/{id}/letter", ViewIncidentPhi, PAGE, None, "Notification letter form", incidents::letter_form),
+    route!(Post "/incidents/{id}/letter", ViewIncidentPhi, PAGE, None, "Draft a notification letter", incidents::letter),
     route!(Get "/privacy", ViewPrivacyCases, PAGE, Some("Privacy cases"), "Privacy cases: privacy alerts grouped per user", pages::privacy),
     route!(Get "/investigate", Investigate, PAGE, Some("Investigate"), "Search events", pages::investigate),
     route!(Get "/timeline/{kind}/{value}", Investigate, PAGE, None, "An entity's timeline", pages::timeline),
     route!(Get "/sources", ViewSources, PAGE, Some("Sources"), "Sources", pages::sources),
     route!(Get "/rules", ViewRules, PAGE, Some("Rules"), "Detection rules with their open alerts", pages::rules),
     route!(Get "/quarantine", ViewQuarantine, PAGE, Some("Quarantine"), "Quarantined records", pages::quarantine),
+    route!(Get "/deliveries", ViewDeliveries, PAGE, Some("Notifications"), "Notification deliveries (without their contents)", crate::deliveries::page),
     route!(Get "/users", ManageUsers, PAGE, Some("Users"), "Users", pages::users),
     route!(Post "/users", ManageUsers, PAGE, None, "Create a user", pages::user_create),
     route!(Post "/users/{name}/role", ManageUsers, PAGE, None, "Change a user's role", pages::user_role),
@@ -116,8 +130,12 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/api/v1/timeline/{kind}/{value}", Investigate, API, None, "An entity's timeline", api::timeline),
     route!(Get "/api/v1/sources", ViewSources, API, None, "Sources and their last event", api::sources),
     route!(Get "/api/v1/quarantine", ViewQuarantine, API, None, "Quarantined records (without their raw bytes)", api::quarantine),
+    route!(Get "/api/v1/deliveries", ViewDeliveries, API, None, "Notification deliveries, newest first, without their contents", crate::deliveries::api_list),
     route!(Get "/api/v1/audit", ViewAudit, API, None, "Ward's own audit trail; format=fhir for a Bundle of AuditEvents", api::audit),
     route!(Get "/api/v1/users", ManageUsers, API, None, "Console users", api::users),
+    route!(Get "/api/v1/incidents", ViewIncidents, API, None, "Incidents, newest first, with their next deadline", incidents::api_list),
+    route!(Post "/api/v1/incidents", ManageIncidents, API, None, "Open an incident from alerts", incidents::api_open),
+    route!(Get "/api/v1/incidents/{id}", ViewIncidents, API, None, "One incident with tasks, alerts, assessment, deadlines and evidence", incidents::api_detail),
 ];
 
 /// The console and API router. Merge it with the listeners' router and serve both.

@@ -83,6 +83,16 @@ pub struct Engine {
     /// people; `None` until [`Engine::enable_outbox`].
     outbox: Option<Vec<Alert>>,
     outbox_dropped: u64,
+    /// Per detector, in the order of `detectors`: time spent and events seen (metrics).
+    timings: Vec<DetectorTiming>,
+}
+
+/// What one detector has cost so far: cumulative time in `observe` and `advance`, measured
+/// with the monotonic clock (for metrics only; no decision reads it), and the events it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectorTiming {
+    pub nanos: u64,
+    pub events: u64,
 }
 
 /// Alerts the outbox holds at most between two drains; beyond, the oldest are dropped and
@@ -103,6 +113,7 @@ impl Engine {
             forgotten: 0,
             outbox: None,
             outbox_dropped: 0,
+            timings: Vec::new(),
         }
     }
 
@@ -134,6 +145,15 @@ impl Engine {
         self.detectors.iter().map(|d| d.name()).collect()
     }
 
+    /// Each detector's name with its cumulative time and event count since the engine started.
+    pub fn detector_timings(&self) -> Vec<(&str, DetectorTiming)> {
+        self.detectors
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name(), self.timings.get(i).copied().unwrap_or_default()))
+            .collect()
+    }
+
     /// Hands context resources to every detector.
     pub fn context(&mut self, resources: &[ContextResource]) {
         for detector in &mut self.detectors {
@@ -155,15 +175,28 @@ impl Engine {
         stored: &mut dyn FnMut(&str) -> Option<Alert>,
     ) -> Vec<Finding> {
         let mut raw = Vec::new();
+        self.timings
+            .resize(self.detectors.len(), DetectorTiming::default());
+        // One clock read per detector call: each call ends where the next one's time starts.
+        let mut mark = std::time::Instant::now();
+        let mut lap = |timing: &mut DetectorTiming| {
+            let now = std::time::Instant::now();
+            let spent = u64::try_from(now.duration_since(mark).as_nanos()).unwrap_or(u64::MAX);
+            timing.nanos = timing.nanos.saturating_add(spent);
+            mark = now;
+        };
         for event in events {
-            for detector in &mut self.detectors {
+            for (detector, timing) in self.detectors.iter_mut().zip(&mut self.timings) {
                 detector.observe(event, &mut raw);
+                timing.events += 1;
+                lap(timing);
             }
             self.clock = Some(self.clock.map_or(event.time, |c| c.max(event.time)));
         }
         if let (Some(now), false) = (self.clock, events.is_empty()) {
-            for detector in &mut self.detectors {
+            for (detector, timing) in self.detectors.iter_mut().zip(&mut self.timings) {
                 detector.advance(now, &mut raw);
+                lap(timing);
             }
         }
         let mut out: Vec<Finding> = Vec::new();
@@ -343,6 +376,10 @@ mod tests {
         assert_eq!(found[0].alert.count, 3, "counts continue across batches");
         assert_eq!(found[0].alert.first_seen, Timestamp(10));
         assert_eq!(found[0].events, [later.id], "evidence: only the new events");
+        let timings = engine.detector_timings();
+        assert_eq!(timings.len(), 1);
+        assert_eq!((timings[0].0, timings[0].1.events), ("per-user", 4));
+        assert!(timings[0].1.nanos > 0, "time spent is measured");
         assert_eq!(found[0].alert.entities.patient.as_deref(), Some("pt1"));
     }
 

@@ -9,7 +9,7 @@ pub mod sigma;
 
 pub mod engine;
 
-pub use engine::{Detector, Engine, Finding};
+pub use engine::{Detector, DetectorTiming, Engine, Finding};
 pub mod standard;
 pub use standard::standard;
 pub mod privacy;

@@ -74,7 +74,8 @@ impl HttpState {
     }
 }
 
-fn parse_hash(hex: &str) -> Option<[u8; 32]> {
+/// A `token_sha256` entry (64 hexadecimal digits) as bytes.
+pub fn parse_hash(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim();
     if hex.len() != 64 {
         return None;
@@ -96,7 +97,7 @@ pub fn token_hash(token: &str) -> String {
 
 /// Compares the token's hash with every configured hash without stopping at a match, so the
 /// time taken says nothing about which bytes matched.
-fn token_is_valid(tokens: &[[u8; 32]], presented: &str) -> bool {
+pub fn token_is_valid(tokens: &[[u8; 32]], presented: &str) -> bool {
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     let mut found = 0u8;
     for hash in tokens {

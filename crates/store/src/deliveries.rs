@@ -108,4 +108,8 @@ pub trait Deliveries: Send + Sync {
     ) -> Result<bool>;
     /// Deliveries for display, newest first.
     fn list(&self, query: &DeliveryQuery) -> Result<Vec<DeliveryRecord>>;
+
+    /// How many deliveries each channel has in each state, by channel then state (metrics);
+    /// reads no payload.
+    fn counts(&self) -> Result<Vec<(String, DeliveryState, u64)>>;
 }

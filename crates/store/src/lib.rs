@@ -196,6 +196,8 @@ pub trait Store: Send + Sync {
     fn alert_workflow(&self, id: &str) -> Result<Option<AlertWorkflow>>;
     /// Ids of the events linked to an alert, newest first, at most `limit`.
     fn alert_events(&self, alert_id: &str, limit: usize) -> Result<Vec<EventId>>;
+    /// How many alerts there are of each severity and status (metrics); reads no body.
+    fn alert_counts(&self) -> Result<Vec<(Severity, AlertStatus, u64)>>;
 
     /// Console users, sessions, API tokens and Ward's own audit trail.
     fn accounts(&self) -> &dyn Accounts;

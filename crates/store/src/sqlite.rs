@@ -241,6 +241,30 @@ impl SqliteStore {
         self.vault.as_ref().map(|v| v.lookup.derive(label))
     }
 
+    /// Writes a consistent copy of the database to `dest` (which must not exist) while the
+    /// store keeps serving: SQLite's `VACUUM INTO` reads one snapshot of the database and
+    /// writes it compacted. Returns the sequence number and hash of the last batch the copy
+    /// holds, read from the copy itself.
+    pub fn snapshot(&self, dest: &Path) -> Result<(u64, [u8; 32])> {
+        const OP: &str = "snapshot the store";
+        let dest_text = dest.to_str().ok_or_else(|| StoreError::Backend {
+            operation: OP,
+            reason: "the destination path is not UTF-8".into(),
+        })?;
+        let reader = self.reader()?;
+        reader.execute("VACUUM INTO ?1", [dest_text]).during(OP)?;
+        drop(reader);
+        let copy = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY).during(OP)?;
+        let head = chain_head(&copy)?;
+        Ok((head.seq, head.hash))
+    }
+
+    /// The last committed batch: its sequence number and hash.
+    pub fn chain_head(&self) -> (u64, [u8; 32]) {
+        let writer = self.writer();
+        (writer.head.seq, writer.head.hash)
+    }
+
     /// Whether the store encrypts PHI at rest.
     pub fn is_encrypted(&self) -> bool {
         self.vault.is_some()
@@ -1791,6 +1815,37 @@ impl Store for SqliteStore {
             ids.push(EventId(id));
         }
         Ok(ids)
+    }
+
+    // Metrics (issue 12): counts by the plain columns, no body is opened.
+    fn alert_counts(&self) -> Result<Vec<(ward_model::Severity, AlertStatus, u64)>> {
+        const OP: &str = "count alerts";
+        let reader = self.reader()?;
+        let mut stmt = reader
+            .prepare_cached(
+                "SELECT severity_id, status, count(*) FROM alerts GROUP BY severity_id, status ORDER BY severity_id, status",
+            )
+            .during(OP)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })
+            .during(OP)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (severity, status, n) = row.during(OP)?;
+            let status = AlertStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                what: "the alerts table".into(),
+                reason: "an alert status Ward does not write".into(),
+            })?;
+            let severity = ward_model::Severity::from_id(u8::try_from(severity).unwrap_or(0));
+            out.push((severity, status, uint(n)));
+        }
+        Ok(out)
     }
 
     fn accounts(&self) -> &dyn crate::Accounts {

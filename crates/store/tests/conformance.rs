@@ -64,6 +64,7 @@ macro_rules! conformance_suite {
                 alerts_filter_by_severity_rule_and_entity,
                 closing_records_the_reason_and_assignment_survives_updates,
                 alert_events_lists_linked_event_ids_newest_first,
+                alert_and_delivery_counts_group_by_severity_status_channel_and_state,
                 users_are_created_once_listed_and_changed,
                 failed_sign_ins_lock_the_account_after_the_threshold,
                 sign_in_attempts_are_counted_per_key_within_a_window,
@@ -1061,6 +1062,59 @@ fn context_lists_in_a_stable_order_with_paging<S: Store>(store: &S) {
 
 // ---------------------------------------------------------------------------------------------
 // Alerts
+
+/// Metrics (issue 12) read counts without opening bodies or payloads.
+fn alert_and_delivery_counts_group_by_severity_status_channel_and_state<S: Store>(store: &S) {
+    assert!(store.alert_counts().unwrap().is_empty());
+    store.upsert_alert(&alert("a1", at(1), 1), &[]).unwrap();
+    store.upsert_alert(&alert("a2", at(2), 1), &[]).unwrap();
+    let medium = Alert {
+        severity: Severity::Medium,
+        ..alert("a3", at(3), 1)
+    };
+    store.upsert_alert(&medium, &[]).unwrap();
+    store.set_alert_status("a2", AlertStatus::Closed).unwrap();
+    let mut counts = store.alert_counts().unwrap();
+    counts.sort_by_key(|(severity, status, _)| (severity.id(), status.as_str()));
+    assert_eq!(
+        counts,
+        [
+            (Severity::Medium, AlertStatus::Open, 1),
+            (Severity::High, AlertStatus::Closed, 1),
+            (Severity::High, AlertStatus::Open, 1),
+        ]
+    );
+
+    let queue = store.deliveries();
+    for (key, channel) in [("k1", "mail"), ("k2", "mail"), ("k3", "soc")] {
+        queue
+            .enqueue(&ward_store::NewDelivery {
+                key: key.into(),
+                channel: channel.into(),
+                alert_id: "a1".into(),
+                payload: "{}".into(),
+                not_before: at(0),
+                created_at: at(0),
+            })
+            .unwrap();
+    }
+    let k1 = queue
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|d| d.key == "k1")
+        .unwrap();
+    queue.mark_delivered(k1.id, at(1)).unwrap();
+    use ward_store::DeliveryState::{Delivered, Pending};
+    assert_eq!(
+        queue.counts().unwrap(),
+        [
+            ("mail".to_string(), Delivered, 1),
+            ("mail".to_string(), Pending, 1),
+            ("soc".to_string(), Pending, 1),
+        ]
+    );
+}
 
 fn a_second_alert_upsert_updates_the_one_row<S: Store>(store: &S) {
     store.upsert_alert(&alert("a1", at(10), 1), &[]).unwrap();

@@ -257,3 +257,154 @@ mod tests {
         ));
     }
 }
+
+/// Chunked sealing of a whole file (a backup): `u32 LE length ‖ sealed chunk` repeated, each
+/// chunk of at most [`STREAM_CHUNK`] plaintext bytes sealed with its index and whether it is
+/// the last as associated data, so chunks cannot be reordered, dropped or cut off at the end
+/// without opening failing.
+pub const STREAM_CHUNK: usize = 1 << 20;
+
+const STREAM_LABEL: &[u8] = b"ward stream v1";
+
+fn stream_aad(index: u64, last: bool) -> Vec<u8> {
+    let mut aad = STREAM_LABEL.to_vec();
+    aad.extend_from_slice(&index.to_le_bytes());
+    aad.push(u8::from(last));
+    aad
+}
+
+/// Reads up to `buf.len()` bytes, fewer only at the end of `input`.
+fn fill(input: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl DataKey {
+    /// Seals everything `input` holds into `output`; returns the plaintext length.
+    pub fn seal_stream(
+        &self,
+        mut input: impl std::io::Read,
+        mut output: impl std::io::Write,
+    ) -> std::io::Result<u64> {
+        let mut current = vec![0u8; STREAM_CHUNK];
+        let mut next = vec![0u8; STREAM_CHUNK];
+        let mut len = fill(&mut input, &mut current)?;
+        let mut index = 0u64;
+        let mut total = 0u64;
+        let mut sealed = Vec::with_capacity(STREAM_CHUNK + NONCE_LEN + TAG_LEN);
+        loop {
+            let next_len = if len == STREAM_CHUNK {
+                fill(&mut input, &mut next)?
+            } else {
+                0
+            };
+            let last = next_len == 0;
+            sealed.clear();
+            self.seal_into(&stream_aad(index, last), &current[..len], &mut sealed)
+                .map_err(std::io::Error::other)?;
+            output.write_all(&(sealed.len() as u32).to_le_bytes())?;
+            output.write_all(&sealed)?;
+            total += len as u64;
+            if last {
+                break;
+            }
+            std::mem::swap(&mut current, &mut next);
+            len = next_len;
+            index += 1;
+        }
+        output.flush()?;
+        Ok(total)
+    }
+
+    /// Opens what [`DataKey::seal_stream`] wrote into `output`; fails on any change, on
+    /// reordered or missing chunks and on a stream cut short. Returns the plaintext length.
+    pub fn open_stream(
+        &self,
+        mut input: impl std::io::Read,
+        mut output: impl std::io::Write,
+    ) -> std::io::Result<u64> {
+        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let read_len = |input: &mut dyn std::io::Read| -> std::io::Result<Option<usize>> {
+            let mut header = [0u8; 4];
+            match fill(&mut { input }, &mut header)? {
+                0 => Ok(None),
+                4 => Ok(Some(u32::from_le_bytes(header) as usize)),
+                _ => Err(bad("the stream ends inside a chunk header")),
+            }
+        };
+        let mut len = read_len(&mut input)?.ok_or_else(|| bad("the stream is empty"))?;
+        let mut index = 0u64;
+        let mut total = 0u64;
+        let mut sealed = Vec::new();
+        loop {
+            if !(NONCE_LEN + TAG_LEN..=STREAM_CHUNK + NONCE_LEN + TAG_LEN).contains(&len) {
+                return Err(bad("a chunk length is out of range"));
+            }
+            sealed.resize(len, 0);
+            if fill(&mut input, &mut sealed)? != len {
+                return Err(bad("the stream ends inside a chunk"));
+            }
+            let next = read_len(&mut input)?;
+            let plain = self
+                .open(&stream_aad(index, next.is_none()), &sealed)
+                .map_err(|_| bad("a chunk does not open: the stream was changed, reordered or cut short"))?;
+            output.write_all(&plain)?;
+            total += plain.len() as u64;
+            match next {
+                None => break,
+                Some(n) => len = n,
+            }
+            index += 1;
+        }
+        output.flush()?;
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    fn round_trip(len: usize) -> (Vec<u8>, Vec<u8>) {
+        let key = DataKey::new(9, &[5u8; 32]);
+        let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut sealed = Vec::new();
+        assert_eq!(key.seal_stream(&plain[..], &mut sealed).unwrap(), len as u64);
+        let mut opened = Vec::new();
+        key.open_stream(&sealed[..], &mut opened).unwrap();
+        assert_eq!(opened, plain);
+        (plain, sealed)
+    }
+
+    #[test]
+    fn streams_of_any_length_round_trip() {
+        for len in [0, 1, STREAM_CHUNK - 1, STREAM_CHUNK, STREAM_CHUNK + 1, 2 * STREAM_CHUNK + 5] {
+            round_trip(len);
+        }
+    }
+
+    #[test]
+    fn a_stream_cut_short_changed_or_reordered_does_not_open() {
+        let key = DataKey::new(9, &[5u8; 32]);
+        let (_, sealed) = round_trip(2 * STREAM_CHUNK + 5);
+        let first = 4 + STREAM_CHUNK + NONCE_LEN + TAG_LEN;
+        // Cut after whole chunks: the new last chunk was not sealed as last.
+        assert!(key.open_stream(&sealed[..first], &mut Vec::new()).is_err());
+        let mut flipped = sealed.clone();
+        flipped[first + 100] ^= 1;
+        assert!(key.open_stream(&flipped[..], &mut Vec::new()).is_err());
+        // Swap the first two chunks.
+        let mut swapped = sealed[first..2 * first].to_vec();
+        swapped.extend_from_slice(&sealed[..first]);
+        swapped.extend_from_slice(&sealed[2 * first..]);
+        assert!(key.open_stream(&swapped[..], &mut Vec::new()).is_err());
+    }
+}

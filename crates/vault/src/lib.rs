@@ -22,7 +22,7 @@ mod kek;
 mod keys;
 
 pub use kek::{Kek, KekSource};
-pub use keys::{DataKey, KeyPurpose, LookupKey, SigningKey, verify_signature};
+pub use keys::{DataKey, KeyPurpose, LookupKey, STREAM_CHUNK, SigningKey, verify_signature};
 
 use thiserror::Error;
 

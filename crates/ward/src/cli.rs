@@ -48,6 +48,22 @@ pub enum Command {
     /// Checks the hash chain of stored batches (every event, quarantined record and Ward's
     /// own audit trail) and the signed checkpoints; names the first batch that does not verify.
     Verify,
+    /// An online, consistent, encrypted copy of the store into the empty folder DEST, with a
+    /// manifest of hashes (the key-encryption key is not in it; keep it apart).
+    Backup {
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+    },
+    /// Restore a backup into the data directory (which must hold no store), checking every
+    /// hash and the restored hash chain.
+    Restore {
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        /// The key-encryption key the backup was made under, when it is not where the
+        /// configuration (or the default beside the data directory) says.
+        #[arg(long, value_name = "FILE")]
+        kek_file: Option<PathBuf>,
+    },
     /// The keys that encrypt PHI at rest: generate, show, rotate, re-encrypt (docs/keys.md).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -63,6 +79,9 @@ pub enum Command {
     /// Sigma detection rules: check that they load, try them on event files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Incidents: list, show, open from alerts, deadlines, evidence, verification, report.
+    #[command(subcommand)]
+    Incidents(crate::incidents::IncidentsCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -105,6 +105,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => verify(&ctx),
+        Command::Backup { dest } => crate::backup::backup(&ctx.config, &ctx.data_dir, &dest),
+        Command::Restore { src, kek_file } => {
+            crate::backup::restore(&ctx.config, &ctx.data_dir, &src, kek_file.as_deref())
+        }
         Command::Keys(KeysCommand::Generate { path }) => crate::keys::generate(&path),
         Command::Keys(KeysCommand::Show) => crate::keys::show(&ctx.config, &ctx.data_dir),
         Command::Keys(KeysCommand::Rotate { new_kek_file }) => {
@@ -133,6 +137,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&paths),
         Command::Rules(RulesCommand::List { rules, json }) => rules_list(&rules, json),
         Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
+        Command::Incidents(command) => crate::incidents::run(&ctx.config, &ctx.data_dir, command),
     }
 }
 

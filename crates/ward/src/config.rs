@@ -22,6 +22,17 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Notification channels, routes and on-call (docs/notify.md); none without it.
     pub notify: Option<ward_notify::NotifyConfig>,
+    /// `GET /metrics` for a Prometheus scraper (docs/notify.md, "Metrics").
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// SHA-256 (hex) of the scrapers' bearer tokens; without any, `/metrics` refuses everyone.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
 }
 
 /// The source of the key-encryption key: at most one of the three. Without any, Ward reads
@@ -43,6 +54,11 @@ pub struct DetectConfig {
     /// A folder with the inventory files the threat detectors read (`zones.toml`,
     /// `assets.csv`, `vendors.csv`, `partners.csv`, `hr-roster.csv`; docs/inventory-files.md).
     pub inventory: Option<PathBuf>,
+    /// A watched source that sends nothing for this long is an alert (default 60; 0: off).
+    pub silence_after_minutes: Option<u64>,
+    /// Per source (as named in the alert and the metrics): minutes, 0 never.
+    #[serde(default)]
+    pub silence: std::collections::HashMap<String, u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,15 +3,19 @@
 //!
 //! Exit codes: 0 success, 1 failure, 2 bad usage or bad input.
 
+mod backup;
 mod bench;
 mod cli;
 mod commands;
 mod config;
 mod demo;
 mod detection;
+mod incidents;
 mod keys;
+mod metrics;
 mod notify;
 mod serve;
+mod silence;
 mod web;
 
 use clap::Parser;

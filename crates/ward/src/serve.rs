@@ -45,6 +45,11 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     };
     let store: Arc<dyn Store> = Arc::new(sqlite);
     let now = Timestamp::now();
+    let metrics_tokens = Arc::new(crate::metrics::parse_tokens(&config.metrics.token_sha256)?);
+    let silence = crate::silence::SilenceSettings {
+        after_minutes: config.detect.silence_after_minutes.unwrap_or(60),
+        overrides: config.detect.silence.clone(),
+    };
 
     let prepared = if request.demo {
         println!(
@@ -133,8 +138,16 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     ..ward_console::ConsoleOptions::default()
                 },
             ));
+            let metrics = crate::metrics::router(crate::metrics::MetricsState {
+                store: store.clone(),
+                engine: engine.clone(),
+                data_dir: request.data_dir.clone(),
+                start_time: now,
+                tokens: metrics_tokens.clone(),
+            });
             let router = console
                 .merge(ingest)
+                .merge(metrics)
                 .layer(axum::middleware::from_fn(client_addr));
             let scheme = if plain {
                 let server = ward_listen::http::HttpServer::bind_router(bind, &listen.http, router)
@@ -213,6 +226,13 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             ))
         });
 
+        let silence_task = tokio::spawn(crate::silence::run(
+            silence,
+            store.clone(),
+            engine.clone(),
+            shutdown.clone(),
+        ));
+
         let stop = Arc::new(AtomicBool::new(false));
         let feed = match &prepared {
             Some(p) => {
@@ -250,6 +270,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         if let Some(task) = notify_task {
             let _ = task.await;
         }
+        let _ = silence_task.await;
         if let Some(feed) = feed {
             let joined = tokio::task::spawn_blocking(move || feed.join()).await;
             if let Ok(Ok(Err(e))) = joined {

@@ -194,19 +194,32 @@ impl Parser<'_> {
     }
 }
 
-/// `*` matches any run of characters in a search name pattern.
+/// `*` matches any run of characters in a search name pattern. Iterative, going back only to
+/// the last `*`, so the time is bounded by pattern length × name length however many `*` the
+/// pattern holds (the `sigma` fuzz target found the recursive form exponential).
 fn glob(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|&i| rest.is_char_boundary(i))
-                .any(|i| glob(tail, &rest[i..]))
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    let (mut p, mut n) = (0, 0);
+    // After the last `*` seen: where the pattern goes on, and where in the name that `*`'s
+    // match ends so far.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if pattern.get(p) == Some(&'*') {
+            p += 1;
+            star = Some((p, n));
+        } else if pattern.get(p) == Some(&name[n]) {
+            p += 1;
+            n += 1;
+        } else if let Some((after, end)) = star {
+            p = after;
+            n = end + 1;
+            star = Some((after, end + 1));
+        } else {
+            return false;
         }
     }
+    pattern[p..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -248,6 +261,25 @@ mod tests {
         assert!(parse("selection | count() > 5", NAMES).is_err());
         assert!(parse("(selection", NAMES).is_err());
         assert!(parse("1 of x*", NAMES).is_err());
+    }
+
+    /// Found by the `sigma` fuzz target: `1 of sel****…*ection_ip_*` took minutes.
+    #[test]
+    fn name_patterns_with_many_stars_match_in_linear_time() {
+        let many = format!("sel{}ection_ip_*", "*".repeat(70));
+        let names = ["selection_ip_1", "selection_cmd", "filter_main"];
+        let started = std::time::Instant::now();
+        assert!(glob(&many, names[0]));
+        assert!(!glob(&many, names[1]));
+        assert!(!glob(&format!("{}x", "*".repeat(70)), &"a".repeat(200)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(glob("filter_*", "filter_main") && glob("*", "") && glob("a*b*c", "aXbYc"));
+        assert!(!glob("a*b", "ab_") && !glob("selection", "selection_ip_1"));
+        let condition = format!("1 of {many}");
+        assert_eq!(
+            parse(&condition, &names),
+            Ok(Expr::Or(vec![Expr::Search(0)]))
+        );
     }
 
     /// Found by the `sigma` fuzz target: 100,000 nested parentheses overflowed the stack.

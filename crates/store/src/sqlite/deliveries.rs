@@ -235,6 +235,35 @@ impl Deliveries for SqliteStore {
             .during(OP)?;
         collect(self, rows, OP)
     }
+
+    fn counts(&self) -> Result<Vec<(String, DeliveryState, u64)>> {
+        const OP: &str = "count deliveries";
+        let reader = self.reader()?;
+        let mut stmt = reader
+            .prepare_cached(
+                "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state ORDER BY channel, state",
+            )
+            .during(OP)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })
+            .during(OP)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (channel, state, n) = row.during(OP)?;
+            let state = DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                what: format!("deliveries of channel {channel}"),
+                reason: "unknown delivery state".into(),
+            })?;
+            out.push((channel, state, uint(n)));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

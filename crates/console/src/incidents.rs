@@ -1,0 +1,1659 @@
+//! Incidents in the console and the API: the list, one incident's page (timeline, tasks,
+//! alerts, breach assessment, deadlines, evidence locker and custody), the forms that move an
+//! incident on, the notification letter, the deadline panel of the overview, and the
+//! `/api/v1/incidents` twins. Every step is a call into `ward-respond` or the store's
+//! `Incidents`; the HIPAA reasoning lives there, not here.
+//!
+//! Linked patients are masked for roles without the PHI permission; letters and evidence
+//! content (which name patients) need [`Permission::ViewIncidentPhi`], and every view that
+//! shows a patient unmasked is written to Ward's audit trail before the answer is sent.
+//!
+//! Must never put evidence content, a letter or a patient id in a log or an error message.
+
+use crate::audit::{self, AuditRecord};
+use crate::auth::Principal;
+use crate::pages::{Chrome, fmt_time, masker, record_phi_views, render, see_other};
+use crate::roles::Permission;
+use crate::routes::{Caller, RouteMethod};
+use crate::totp::percent_encode;
+use crate::{ConsoleError, ConsoleState};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::{Extension, Form};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+use ward_model::event::{api_activity, class};
+use ward_model::{Alert, Status, Timestamp};
+use ward_respond::assessment::{
+    Exception, ExceptionClaim, Factor, FactorAssessment, Risk, SafeHarbour,
+};
+use ward_respond::deadlines::status_of;
+use ward_respond::incident::utc_date;
+use ward_respond::letter::{BreachFacts, Sender};
+use ward_respond::{
+    AssessmentInput, DeadlineStatus, DelayStatement, IncidentType, LawEnforcementDelay, Plan,
+    RespondError, Responder, Role as ClockRole, StatementForm,
+};
+use ward_store::Store;
+use ward_store::incidents::{
+    AssessmentRecord, CustodyAction, DeadlineRecord, EvidenceRecord, EvidenceVerification,
+    IncidentQuery, IncidentRecord, LinkKind, NewEvidence, TaskRecord, TaskStatus, TimelineEntry,
+    hex,
+};
+
+type PageResult = Result<Response, ConsoleError>;
+
+/// The console follows the plan Ward ships (docs/incidents.md); an organisation's edited plan
+/// is read by the command line.
+static PLAN: LazyLock<Plan> = LazyLock::new(Plan::shipped);
+
+/// Deadlines due within this many days are on the overview's panel (overdue ones always).
+const BOARD_HORIZON_DAYS: u64 = 60;
+
+/// Largest text evidence taken from the form: the route middleware reads at most 64 KiB of a
+/// form to find its CSRF field, and the rest of the form must fit beside it.
+const MAX_TEXT_EVIDENCE_BYTES: usize = 60 * 1024;
+
+fn respond_error(e: RespondError) -> ConsoleError {
+    match e {
+        RespondError::Store(e) => ConsoleError::Store(e),
+        RespondError::NoSuchIncident(_) => ConsoleError::NotFound,
+        // Responder messages name rules, elements and counts, never PHI.
+        other => ConsoleError::BadRequest(other.to_string()),
+    }
+}
+
+fn parse_id(text: &str) -> Result<i64, ConsoleError> {
+    text.parse().map_err(|_| ConsoleError::NotFound)
+}
+
+fn today(state: &ConsoleState) -> NaiveDate {
+    utc_date(state.now())
+}
+
+fn incident_href(id: i64) -> String {
+    format!("/incidents/{id}")
+}
+
+/// Records a change to an incident in Ward's audit trail.
+async fn audit_change(
+    state: &ConsoleState,
+    p: &Principal,
+    place: &str,
+    incident_id: i64,
+    detail: String,
+) -> Result<(), ConsoleError> {
+    audit::record(
+        state,
+        vec![AuditRecord::alert_change(
+            &p.audit_name(),
+            p.ip.clone(),
+            place,
+            &format!("incident:{incident_id}"),
+            detail,
+        )],
+    )
+    .await
+}
+
+fn load(store: &dyn Store, id: i64) -> Result<IncidentRecord, ConsoleError> {
+    store
+        .incidents()
+        .get_incident(id)?
+        .ok_or(ConsoleError::NotFound)
+}
+
+/// The first deadline not yet met, soonest first.
+fn next_deadline(deadlines: &[DeadlineRecord]) -> Option<&DeadlineRecord> {
+    deadlines
+        .iter()
+        .filter(|d| d.notified_on.is_none())
+        .min_by_key(|d| d.due_on)
+}
+
+fn notice_label(d: &DeadlineRecord) -> String {
+    if d.jurisdiction.is_empty() {
+        d.kind.clone()
+    } else {
+        format!("{} ({})", d.kind, d.jurisdiction)
+    }
+}
+
+/// A deadline's standing as a CSS class and words.
+fn standing(status: DeadlineStatus) -> (&'static str, String) {
+    match status {
+        DeadlineStatus::Met { on, late: false } => ("met", format!("given on {on}")),
+        DeadlineStatus::Met { on, late: true } => ("late", format!("given late, on {on}")),
+        DeadlineStatus::Overdue { days } => ("overdue", format!("overdue by {days} days")),
+        DeadlineStatus::DueSoon { days_left } => ("due-soon", format!("due in {days_left} days")),
+        DeadlineStatus::Upcoming { days_left } => ("upcoming", format!("due in {days_left} days")),
+    }
+}
+
+fn status_json(status: DeadlineStatus) -> &'static str {
+    match status {
+        DeadlineStatus::Met { late: false, .. } => "met",
+        DeadlineStatus::Met { late: true, .. } => "met_late",
+        DeadlineStatus::Overdue { .. } => "overdue",
+        DeadlineStatus::DueSoon { .. } => "due_soon",
+        DeadlineStatus::Upcoming { .. } => "upcoming",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The overview's panel
+
+/// One row of the overview's deadline panel.
+pub(crate) struct BoardRow {
+    pub(crate) href: String,
+    pub(crate) title: String,
+    pub(crate) notice: String,
+    pub(crate) due_on: String,
+    pub(crate) class: &'static str,
+    pub(crate) standing: String,
+    pub(crate) citation: String,
+}
+
+/// Overdue and upcoming notices for the overview, `None` for roles that do not see incidents.
+pub(crate) async fn board(
+    state: &ConsoleState,
+    p: &Principal,
+) -> Result<Option<Vec<BoardRow>>, ConsoleError> {
+    if !p.role.allows(Permission::ViewIncidents) {
+        return Ok(None);
+    }
+    let today = today(state);
+    let rows = state
+        .blocking(move |store| {
+            Responder::new(store, &PLAN)
+                .deadline_board(today, BOARD_HORIZON_DAYS)
+                .map_err(respond_error)
+        })
+        .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(pending, status)| {
+                let (class, standing) = standing(status);
+                BoardRow {
+                    href: incident_href(pending.incident_id),
+                    title: pending.incident_title,
+                    notice: notice_label(&pending.deadline),
+                    due_on: pending.deadline.due_on.to_string(),
+                    class,
+                    standing,
+                    citation: pending.deadline.citation,
+                }
+            })
+            .collect(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+struct ListRow {
+    href: String,
+    id: i64,
+    title: String,
+    status: &'static str,
+    severity: &'static str,
+    incident_type: String,
+    opened: String,
+    next_deadline: Option<NextView>,
+}
+
+struct NextView {
+    notice: String,
+    standing: String,
+    class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<ListRow>,
+    can_manage: bool,
+    types: Vec<&'static str>,
+    today: String,
+}
+
+/// Incidents with their next unmet deadline, newest first.
+fn list_with_deadlines(
+    store: &dyn Store,
+) -> Result<Vec<(IncidentRecord, Option<DeadlineRecord>)>, ConsoleError> {
+    let incidents = store.incidents();
+    let list = incidents.list_incidents(&IncidentQuery {
+        limit: Some(500),
+        ..Default::default()
+    })?;
+    let mut out = Vec::with_capacity(list.len());
+    for incident in list {
+        let deadlines = incidents.deadlines(incident.id)?;
+        let next = next_deadline(&deadlines).cloned();
+        out.push((incident, next));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let today = today(&state);
+    let list = state.blocking(list_with_deadlines).await?;
+    let rows = list
+        .into_iter()
+        .map(|(i, next)| ListRow {
+            href: incident_href(i.id),
+            id: i.id,
+            title: i.title,
+            status: i.status.as_str(),
+            severity: i.severity.as_str(),
+            incident_type: i.incident_type,
+            opened: fmt_time(i.opened_at),
+            next_deadline: next.map(|d| {
+                let (class, standing) = standing(status_of(d.due_on, today, None));
+                NextView {
+                    notice: format!("{} by {}", notice_label(&d), d.due_on),
+                    standing,
+                    class,
+                }
+            }),
+        })
+        .collect();
+    render(&ListPage {
+        chrome: Chrome::new(&p, "/incidents", "Incidents"),
+        rows,
+        can_manage: p.role.allows(Permission::ManageIncidents),
+        types: IncidentType::ALL.iter().map(|t| t.as_str()).collect(),
+        today: today.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+
+#[derive(Deserialize)]
+pub(crate) struct HandForm {
+    incident_type: String,
+    title: String,
+    /// A calendar date; empty means today.
+    #[serde(default)]
+    discovered_on: String,
+}
+
+fn date_field(text: &str, what: &str) -> Result<Option<NaiveDate>, ConsoleError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| ConsoleError::BadRequest(format!("{what} must be a date like 2026-11-28")))
+}
+
+fn start_of(day: NaiveDate) -> Timestamp {
+    Timestamp(
+        day.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap_or_default(),
+    )
+}
+
+fn incident_type(text: &str) -> Result<Option<IncidentType>, ConsoleError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    IncidentType::parse(text)
+        .map(Some)
+        .ok_or_else(|| ConsoleError::BadRequest("unknown incident type".into()))
+}
+
+pub(crate) async fn open_by_hand(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Form(form): Form<HandForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let kind = incident_type(&form.incident_type)?
+        .ok_or_else(|| ConsoleError::BadRequest("choose the incident type".into()))?;
+    let title = form.title.trim().to_string();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(ConsoleError::BadRequest(
+            "give a title of at most 200 characters".into(),
+        ));
+    }
+    let now = state.now();
+    let discovered = date_field(&form.discovered_on, "the discovery date")?
+        .map(start_of)
+        .unwrap_or(now);
+    let actor = p.audit_name();
+    let opened = state
+        .blocking(move |store| {
+            Responder::new(store, &PLAN)
+                .open_by_hand(kind, &title, discovered, &actor, now)
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents",
+        opened.incident_id,
+        format!("incident opened by hand ({})", kind.as_str()),
+    )
+    .await?;
+    Ok(see_other(&incident_href(opened.incident_id)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FromAlertForm {
+    /// Empty: the response plan's route decides.
+    #[serde(default)]
+    incident_type: String,
+}
+
+/// Opens one incident from alerts named by id; `NotFound` when one does not exist.
+async fn open_from(
+    state: &ConsoleState,
+    p: &Principal,
+    alert_ids: Vec<String>,
+    kind: Option<IncidentType>,
+) -> Result<ward_respond::Opened, ConsoleError> {
+    let now = state.now();
+    let actor = p.audit_name();
+    state
+        .blocking(move |store| {
+            let mut alerts: Vec<Alert> = Vec::with_capacity(alert_ids.len());
+            for id in &alert_ids {
+                alerts.push(store.get_alert(id)?.ok_or(ConsoleError::NotFound)?);
+            }
+            Responder::new(store, &PLAN)
+                .open_from_alerts(&alerts, kind, None, &actor, now)
+                .map_err(respond_error)
+        })
+        .await
+}
+
+pub(crate) async fn open_from_alert(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(alert_id): Path<String>,
+    Form(form): Form<FromAlertForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let kind = incident_type(&form.incident_type)?;
+    let opened = open_from(&state, &p, vec![alert_id.clone()], kind).await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /alerts/{id}/incident",
+        opened.incident_id,
+        format!(
+            "incident opened from alert {alert_id} ({})",
+            opened.incident_type.as_str()
+        ),
+    )
+    .await?;
+    Ok(see_other(&incident_href(opened.incident_id)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// One incident
+
+/// Everything one incident's page and answer show, read in one blocking call.
+struct Gathered {
+    incident: IncidentRecord,
+    alerts: Vec<(String, Option<Alert>)>,
+    links: Vec<(LinkKind, String)>,
+    tasks: Vec<TaskRecord>,
+    timeline: Vec<TimelineEntry>,
+    evidence: Vec<EvidenceRecord>,
+    custody_entries: usize,
+    last_verified: Option<(Timestamp, String)>,
+    assessment: Option<AssessmentRecord>,
+    deadlines: Vec<DeadlineRecord>,
+    delays: Vec<ward_store::incidents::LawEnforcementDelayRecord>,
+    affected: ward_respond::Affected,
+}
+
+fn gather(store: &dyn Store, id: i64) -> Result<Gathered, ConsoleError> {
+    let incident = load(store, id)?;
+    let incidents = store.incidents();
+    let mut alerts = Vec::new();
+    for alert_id in incidents.incident_alerts(id)? {
+        let alert = store.get_alert(&alert_id)?;
+        alerts.push((alert_id, alert));
+    }
+    let custody = incidents.custody_log(id)?;
+    let last_verified = custody
+        .iter()
+        .rev()
+        .find(|e| e.action == CustodyAction::Verified)
+        .map(|e| (e.at, e.actor.clone()));
+    Ok(Gathered {
+        alerts,
+        links: incidents.incident_links(id)?,
+        tasks: incidents.tasks(id)?,
+        timeline: incidents.timeline(id)?,
+        evidence: incidents.list_evidence(id)?,
+        custody_entries: custody.len(),
+        last_verified,
+        assessment: incidents.assessments(id)?.pop(),
+        deadlines: incidents.deadlines(id)?,
+        delays: incidents.law_enforcement_delays(id)?,
+        affected: Responder::new(store, &PLAN)
+            .affected(id)
+            .map_err(respond_error)?,
+        incident,
+    })
+}
+
+struct AlertView {
+    href: String,
+    id: String,
+    title: String,
+    severity: &'static str,
+    status: &'static str,
+}
+
+struct LinkView {
+    kind: &'static str,
+    value: String,
+}
+
+struct TaskView {
+    id: i64,
+    phase: String,
+    title: String,
+    detail: String,
+    role: String,
+    assignee: String,
+    status: &'static str,
+    open: bool,
+}
+
+struct TimelineView {
+    at: String,
+    actor: String,
+    kind: &'static str,
+    text: String,
+}
+
+struct EvidenceView {
+    id: i64,
+    name: String,
+    media_type: String,
+    size: u64,
+    sha256: String,
+    added_by: String,
+    added_at: String,
+}
+
+struct DeadlineView {
+    notice: String,
+    due_on: String,
+    citation: String,
+    explanation: String,
+    class: &'static str,
+    standing: String,
+}
+
+struct FactorView {
+    factor: String,
+    risk: String,
+    reasoning: String,
+}
+
+struct AssessmentView {
+    conclusion: String,
+    assessed_by: String,
+    assessed_at: String,
+    reasons: Vec<String>,
+    factors: Vec<FactorView>,
+}
+
+fn assessment_view(a: &AssessmentRecord) -> AssessmentView {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    AssessmentView {
+        conclusion: a.conclusion.clone(),
+        assessed_by: a.assessed_by.clone(),
+        assessed_at: fmt_time(a.assessed_at),
+        reasons: a.body["reasons"]
+            .as_array()
+            .map(|r| r.iter().map(text).collect())
+            .unwrap_or_default(),
+        factors: a.body["input"]["factors"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .map(|f| FactorView {
+                        factor: text(&f["factor"]),
+                        risk: text(&f["risk"]),
+                        reasoning: text(&f["reasoning"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+struct DelayView {
+    official: String,
+    agency: String,
+    form: String,
+    stated_on: String,
+    until: String,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct DetailPage {
+    chrome: Chrome,
+    id: i64,
+    href: String,
+    title: String,
+    status: &'static str,
+    severity: &'static str,
+    incident_type: String,
+    opened: String,
+    opened_by: String,
+    discovered: String,
+    plan_version: String,
+    alerts: Vec<AlertView>,
+    links: Vec<LinkView>,
+    affected_total: u64,
+    affected_by_state: Vec<StateCount>,
+    tasks: Vec<TaskView>,
+    timeline: Vec<TimelineView>,
+    evidence: Vec<EvidenceView>,
+    custody_entries: usize,
+    last_verified: Option<String>,
+    verification: Option<Verification>,
+    assessment: Option<AssessmentView>,
+    deadlines: Vec<DeadlineView>,
+    delays: Vec<DelayView>,
+    can_work: bool,
+    can_manage: bool,
+    can_phi: bool,
+    factors: Vec<FactorForm>,
+}
+
+struct StateCount {
+    state: String,
+    count: u64,
+}
+
+/// What a verification just run found.
+struct Verification {
+    ok: bool,
+    text: String,
+}
+
+struct FactorForm {
+    key: &'static str,
+    citation: &'static str,
+    question: &'static str,
+}
+
+/// Renders one incident's page; `verification` is the result of a verification just run.
+async fn detail_page(
+    state: &ConsoleState,
+    p: &Principal,
+    id: i64,
+    verification: Option<Verification>,
+) -> PageResult {
+    let g = state.blocking(move |store| gather(store, id)).await?;
+    let masker = masker(state, p);
+    let mut shown = BTreeSet::new();
+    let links = g
+        .links
+        .iter()
+        .map(|(kind, value)| LinkView {
+            kind: kind.as_str(),
+            value: if *kind == LinkKind::Patient {
+                if !masker.enabled {
+                    shown.insert(value.clone());
+                }
+                masker.patient_id(value)
+            } else {
+                value.clone()
+            },
+        })
+        .collect();
+    record_phi_views(state, p, "GET /incidents/{id}", shown).await?;
+    let today = today(state);
+    let i = &g.incident;
+    render(&DetailPage {
+        chrome: Chrome::new(p, "/incidents", &format!("Incident {}", i.id)),
+        id: i.id,
+        href: incident_href(i.id),
+        title: i.title.clone(),
+        status: i.status.as_str(),
+        severity: i.severity.as_str(),
+        incident_type: i.incident_type.clone(),
+        opened: fmt_time(i.opened_at),
+        opened_by: i.opened_by.clone(),
+        discovered: utc_date(i.discovered_at).to_string(),
+        plan_version: i.plan_version.clone(),
+        alerts: g
+            .alerts
+            .iter()
+            .map(|(id, alert)| AlertView {
+                href: format!("/alerts/{}", percent_encode(id)),
+                id: id.clone(),
+                title: alert
+                    .as_ref()
+                    .map_or("(no longer stored)".into(), |a| a.title.clone()),
+                severity: alert.as_ref().map_or("unknown", |a| a.severity.as_str()),
+                status: alert.as_ref().map_or("", |a| a.status.as_str()),
+            })
+            .collect(),
+        links,
+        affected_total: g.affected.total,
+        affected_by_state: g
+            .affected
+            .by_state
+            .iter()
+            .map(|(s, n)| StateCount {
+                state: s.clone(),
+                count: *n,
+            })
+            .collect(),
+        tasks: g
+            .tasks
+            .iter()
+            .map(|t| TaskView {
+                id: t.id,
+                phase: t.phase.clone(),
+                title: t.title.clone(),
+                detail: t.detail.clone(),
+                role: t.role.clone(),
+                assignee: t.assignee.clone().unwrap_or_else(|| "unassigned".into()),
+                status: t.status.as_str(),
+                open: matches!(t.status, TaskStatus::Todo | TaskStatus::InProgress),
+            })
+            .collect(),
+        timeline: g
+            .timeline
+            .iter()
+            .map(|e| TimelineView {
+                at: fmt_time(e.at),
+                actor: e.actor.clone(),
+                kind: e.kind.as_str(),
+                text: e.text.clone(),
+            })
+            .collect(),
+        evidence: g
+            .evidence
+            .iter()
+            .map(|e| EvidenceView {
+                id: e.id,
+                name: e.name.clone(),
+                media_type: e.media_type.clone(),
+                size: e.size,
+                sha256: hex(&e.sha256),
+                added_by: e.added_by.clone(),
+                added_at: fmt_time(e.added_at),
+            })
+            .collect(),
+        custody_entries: g.custody_entries,
+        last_verified: g
+            .last_verified
+            .as_ref()
+            .map(|(at, by)| format!("{} by {by}", fmt_time(*at))),
+        verification,
+        assessment: g.assessment.as_ref().map(assessment_view),
+        deadlines: g
+            .deadlines
+            .iter()
+            .map(|d| {
+                let (class, standing) = standing(status_of(d.due_on, today, d.notified_on));
+                DeadlineView {
+                    notice: notice_label(d),
+                    due_on: d.due_on.to_string(),
+                    citation: d.citation.clone(),
+                    explanation: d.explanation.clone(),
+                    class,
+                    standing,
+                }
+            })
+            .collect(),
+        delays: g
+            .delays
+            .iter()
+            .map(|d| DelayView {
+                official: d.official.clone(),
+                agency: d.agency.clone(),
+                form: d.form.clone(),
+                stated_on: d.stated_on.to_string(),
+                until: d.until.map(|u| u.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+        can_work: p.role.allows(Permission::WorkIncidents),
+        can_manage: p.role.allows(Permission::ManageIncidents),
+        can_phi: p.role.allows(Permission::ViewIncidentPhi),
+        factors: Factor::ALL
+            .iter()
+            .map(|f| FactorForm {
+                key: factor_key(*f),
+                citation: f.citation(),
+                question: f.question(),
+            })
+            .collect(),
+    })
+}
+
+fn factor_key(f: Factor) -> &'static str {
+    match f {
+        Factor::NatureAndExtent => "nature_and_extent",
+        Factor::UnauthorisedRecipient => "unauthorised_recipient",
+        Factor::AcquiredOrViewed => "acquired_or_viewed",
+        Factor::Mitigation => "mitigation",
+    }
+}
+
+pub(crate) async fn detail(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    detail_page(&state, &p, parse_id(&id)?, None).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks, evidence, verification
+
+#[derive(Deserialize)]
+pub(crate) struct TaskForm {
+    task_id: i64,
+    status: String,
+}
+
+pub(crate) async fn task(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<TaskForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let status = TaskStatus::parse(&form.status).ok_or_else(|| {
+        ConsoleError::BadRequest("status must be todo, in_progress, done or not_applicable".into())
+    })?;
+    let now = state.now();
+    let actor = p.audit_name();
+    let task_id = form.task_id;
+    state
+        .blocking(move |store| {
+            load(store, id)?;
+            let incidents = store.incidents();
+            // The task must belong to this incident: a form for one incident moves no other.
+            if !incidents.tasks(id)?.iter().any(|t| t.id == task_id) {
+                return Err(ConsoleError::NotFound);
+            }
+            incidents.update_task(task_id, status, None, &actor, now)?;
+            Ok(())
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/task",
+        id,
+        format!("task {task_id} set to {}", status.as_str()),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EvidenceForm {
+    name: String,
+    content: String,
+}
+
+pub(crate) async fn add_evidence(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<EvidenceForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let name = form.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ConsoleError::BadRequest(
+            "name the evidence in at most 200 characters".into(),
+        ));
+    }
+    if form.content.is_empty() || form.content.len() > MAX_TEXT_EVIDENCE_BYTES {
+        return Err(ConsoleError::BadRequest(format!(
+            "text evidence must be 1 to {MAX_TEXT_EVIDENCE_BYTES} bytes; add larger files with the command line"
+        )));
+    }
+    let evidence = NewEvidence {
+        name,
+        media_type: "text/plain; charset=utf-8".into(),
+        content: form.content.into_bytes(),
+        added_by: p.audit_name(),
+        added_at: state.now(),
+    };
+    let record = state
+        .blocking(move |store| {
+            load(store, id)?;
+            Ok(store.incidents().add_evidence(id, &evidence)?)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/evidence",
+        id,
+        format!(
+            "evidence {} added, sha256 {}",
+            record.id,
+            hex(&record.sha256)
+        ),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+pub(crate) async fn verify(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let now = state.now();
+    let actor = p.audit_name();
+    let result = state
+        .blocking(move |store| {
+            load(store, id)?;
+            Ok(store.incidents().verify_evidence(id, &actor, now)?)
+        })
+        .await?;
+    let outcome = match result {
+        EvidenceVerification::Intact {
+            files,
+            custody_entries,
+        } => Verification {
+            ok: true,
+            text: format!(
+                "intact: {files} files match their SHA-256 and {custody_entries} custody entries chain"
+            ),
+        },
+        EvidenceVerification::Failed(failure) => Verification {
+            ok: false,
+            text: format!("FAILED: {failure}"),
+        },
+    };
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/verify",
+        id,
+        format!(
+            "evidence verified: {}",
+            if outcome.ok { "intact" } else { "failed" }
+        ),
+    )
+    .await?;
+    detail_page(&state, &p, id, Some(outcome)).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EvidenceQuery {
+    item: i64,
+}
+
+#[derive(Template)]
+#[template(path = "incident_evidence.html")]
+struct EvidencePage {
+    chrome: Chrome,
+    href: String,
+    name: String,
+    sha256: String,
+    content: String,
+}
+
+/// Patients linked to an incident: whose data its letters and evidence may show.
+fn linked_patients(store: &dyn Store, id: i64) -> Result<BTreeSet<String>, ConsoleError> {
+    Ok(store
+        .incidents()
+        .incident_links(id)?
+        .into_iter()
+        .filter(|(k, _)| *k == LinkKind::Patient)
+        .map(|(_, v)| v)
+        .collect())
+}
+
+pub(crate) async fn evidence_content(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<EvidenceQuery>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let item = q.item;
+    let patients = state
+        .blocking(move |store| {
+            load(store, id)?;
+            if !store
+                .incidents()
+                .list_evidence(id)?
+                .iter()
+                .any(|e| e.id == item)
+            {
+                return Err(ConsoleError::NotFound);
+            }
+            linked_patients(store, id)
+        })
+        .await?;
+    // Evidence is free-form and may name anyone: the view is recorded before it is read, as
+    // a read of the evidence and of each patient the incident concerns.
+    let place = "GET /incidents/{id}/evidence";
+    let mut records = vec![AuditRecord {
+        class_uid: class::API_ACTIVITY,
+        activity_id: api_activity::READ,
+        activity_name: "Read",
+        status: Status::Success,
+        user: p.audit_name(),
+        ip: p.ip.clone(),
+        place: place.into(),
+        target: Some(format!("incident:{id}/evidence:{item}")),
+        patient: None,
+        detail: Some("evidence content shown".into()),
+    }];
+    records.extend(
+        patients
+            .iter()
+            .map(|pt| AuditRecord::phi_view(&p.audit_name(), p.ip.clone(), place, pt)),
+    );
+    audit::record(&state, records).await?;
+    let now = state.now();
+    let actor = p.audit_name();
+    let (record, content) = state
+        .blocking(move |store| {
+            store
+                .incidents()
+                .open_evidence(
+                    item,
+                    CustodyAction::Read,
+                    &actor,
+                    now,
+                    "viewed in the console",
+                )?
+                .ok_or(ConsoleError::NotFound)
+        })
+        .await?;
+    render(&EvidencePage {
+        chrome: Chrome::new(&p, "/incidents", &record.name),
+        href: incident_href(id),
+        name: record.name,
+        sha256: hex(&record.sha256),
+        content: String::from_utf8_lossy(&content).into_owned(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assessment, law-enforcement delay, deadlines
+
+#[derive(Deserialize)]
+pub(crate) struct AssessmentForm {
+    #[serde(default)]
+    safe_harbour_method: String,
+    #[serde(default)]
+    safe_harbour_reasoning: String,
+    #[serde(default)]
+    exception: String,
+    #[serde(default)]
+    exception_reasoning: String,
+    #[serde(default)]
+    nature_and_extent: String,
+    #[serde(default)]
+    nature_and_extent_reasoning: String,
+    #[serde(default)]
+    unauthorised_recipient: String,
+    #[serde(default)]
+    unauthorised_recipient_reasoning: String,
+    #[serde(default)]
+    acquired_or_viewed: String,
+    #[serde(default)]
+    acquired_or_viewed_reasoning: String,
+    #[serde(default)]
+    mitigation: String,
+    #[serde(default)]
+    mitigation_reasoning: String,
+}
+
+fn risk(text: &str) -> Result<Option<Risk>, ConsoleError> {
+    Ok(match text.trim() {
+        "" => None,
+        "low" => Some(Risk::Low),
+        "moderate" => Some(Risk::Moderate),
+        "high" => Some(Risk::High),
+        _ => {
+            return Err(ConsoleError::BadRequest(
+                "a factor's risk is low, moderate or high".into(),
+            ));
+        }
+    })
+}
+
+impl AssessmentForm {
+    /// The assessor's input; a factor left unrated is left out (and the presumption of breach
+    /// then stands, as the rule says).
+    fn input(&self) -> Result<AssessmentInput, ConsoleError> {
+        let mut input = AssessmentInput::default();
+        if !self.safe_harbour_method.trim().is_empty() {
+            input.safe_harbour = Some(SafeHarbour {
+                method: self.safe_harbour_method.trim().into(),
+                reasoning: self.safe_harbour_reasoning.trim().into(),
+            });
+        }
+        let exception = match self.exception.trim() {
+            "" => None,
+            "unintentional_workforce_access" => Some(Exception::UnintentionalWorkforceAccess),
+            "inadvertent_disclosure_between_authorised" => {
+                Some(Exception::InadvertentDisclosureBetweenAuthorised)
+            }
+            "recipient_could_not_retain" => Some(Exception::RecipientCouldNotRetain),
+            _ => return Err(ConsoleError::BadRequest("unknown exception".into())),
+        };
+        if let Some(exception) = exception {
+            input.exceptions.push(ExceptionClaim {
+                exception,
+                reasoning: self.exception_reasoning.trim().into(),
+            });
+        }
+        let rated = [
+            (
+                Factor::NatureAndExtent,
+                &self.nature_and_extent,
+                &self.nature_and_extent_reasoning,
+            ),
+            (
+                Factor::UnauthorisedRecipient,
+                &self.unauthorised_recipient,
+                &self.unauthorised_recipient_reasoning,
+            ),
+            (
+                Factor::AcquiredOrViewed,
+                &self.acquired_or_viewed,
+                &self.acquired_or_viewed_reasoning,
+            ),
+            (
+                Factor::Mitigation,
+                &self.mitigation,
+                &self.mitigation_reasoning,
+            ),
+        ];
+        for (factor, rating, reasoning) in rated {
+            if let Some(risk) = risk(rating)? {
+                input.factors.push(FactorAssessment {
+                    factor,
+                    risk,
+                    reasoning: reasoning.trim().into(),
+                });
+            }
+        }
+        Ok(input)
+    }
+}
+
+pub(crate) async fn assess(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<AssessmentForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let input = form.input()?;
+    let now = state.now();
+    let actor = p.audit_name();
+    let determination = state
+        .blocking(move |store| {
+            Responder::new(store, &PLAN)
+                .assess(id, input, &actor, now)
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/assessment",
+        id,
+        format!("breach assessment: {}", determination.conclusion.as_str()),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DelayForm {
+    official: String,
+    #[serde(default)]
+    agency: String,
+    form: String,
+    stated_on: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub(crate) async fn delay(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<DelayForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let stated_on = date_field(&form.stated_on, "the statement's date")?
+        .ok_or_else(|| ConsoleError::BadRequest("give the statement's date".into()))?;
+    let statement_form = match form.form.as_str() {
+        "oral" => StatementForm::Oral,
+        "written" => StatementForm::Written {
+            until: date_field(&form.until, "the end of the delay")?.ok_or_else(|| {
+                ConsoleError::BadRequest(
+                    "a written statement specifies the end of the delay".into(),
+                )
+            })?,
+        },
+        _ => {
+            return Err(ConsoleError::BadRequest(
+                "the statement is written or oral".into(),
+            ));
+        }
+    };
+    let statement = DelayStatement {
+        official: form.official.trim().into(),
+        agency: form.agency.trim().into(),
+        delay: LawEnforcementDelay {
+            stated_on,
+            form: statement_form,
+        },
+        note: form.note.trim().into(),
+    };
+    let now = state.now();
+    let actor = p.audit_name();
+    state
+        .blocking(move |store| {
+            Responder::new(store, &PLAN)
+                .record_law_enforcement_delay(id, &statement, &actor, now)
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/delay",
+        id,
+        format!("law-enforcement delay recorded ({})", form.form),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeadlinesForm {
+    #[serde(default)]
+    role: String,
+}
+
+pub(crate) async fn deadlines(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<DeadlinesForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let role = match form.role.as_str() {
+        "" | "covered_entity" => ClockRole::CoveredEntity,
+        "business_associate" => ClockRole::BusinessAssociate,
+        _ => {
+            return Err(ConsoleError::BadRequest(
+                "role is covered_entity or business_associate".into(),
+            ));
+        }
+    };
+    let now = state.now();
+    let actor = p.audit_name();
+    let count = state
+        .blocking(move |store| {
+            let responder = Responder::new(store, &PLAN);
+            let affected = responder.affected(id).map_err(respond_error)?;
+            responder
+                .compute_deadlines(id, role, &affected, &actor, now)
+                .map(|d| d.len())
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/deadlines",
+        id,
+        format!("{count} notification deadlines computed"),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Letters
+
+#[derive(Template)]
+#[template(path = "incident_letter.html")]
+struct LetterPage {
+    chrome: Chrome,
+    href: String,
+    patients: Vec<String>,
+    f: LetterForm,
+    letter: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct LetterForm {
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    signatory: String,
+    #[serde(default)]
+    signatory_title: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    what_happened: String,
+    #[serde(default)]
+    breach_from: String,
+    #[serde(default)]
+    breach_to: String,
+    /// One item a line.
+    #[serde(default)]
+    phi_types: String,
+    #[serde(default)]
+    steps: String,
+    #[serde(default)]
+    doing: String,
+    /// A linked patient's id; empty for the generic letter.
+    #[serde(default)]
+    patient: String,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn optional(text: &str) -> Option<String> {
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+pub(crate) async fn letter_form(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let patients = state
+        .blocking(move |store| {
+            load(store, id)?;
+            linked_patients(store, id)
+        })
+        .await?;
+    record_phi_views(&state, &p, "GET /incidents/{id}/letter", patients.clone()).await?;
+    render(&LetterPage {
+        chrome: Chrome::new(&p, "/incidents", "Notification letter"),
+        href: incident_href(id),
+        patients: patients.into_iter().collect(),
+        f: LetterForm::default(),
+        letter: None,
+    })
+}
+
+pub(crate) async fn letter(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<LetterForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let sender = Sender {
+        organisation: form.organisation.trim().into(),
+        signatory: form.signatory.trim().into(),
+        signatory_title: form.signatory_title.trim().into(),
+        toll_free_phone: optional(&form.phone),
+        email: optional(&form.email),
+        website: optional(&form.website),
+        postal_address: None,
+    };
+    let breach_from = date_field(&form.breach_from, "the breach's first day")?;
+    let breach_to = date_field(&form.breach_to, "the breach's last day")?;
+    let patient = optional(&form.patient);
+    let (patients, facts) = {
+        let what_happened = form.what_happened.trim().to_string();
+        let phi_types = lines(&form.phi_types);
+        let steps = lines(&form.steps);
+        let doing = lines(&form.doing);
+        state
+            .blocking(move |store| {
+                let incident = load(store, id)?;
+                let facts = BreachFacts {
+                    what_happened,
+                    breach_from,
+                    breach_to,
+                    discovered_on: utc_date(incident.discovered_at),
+                    phi_types,
+                    steps_for_individuals: steps,
+                    what_we_are_doing: doing,
+                };
+                Ok((linked_patients(store, id)?, facts))
+            })
+            .await?
+    };
+    if let Some(patient) = &patient
+        && !patients.contains(patient)
+    {
+        // Only the incident's own patients: the form is not a way to look anyone up.
+        return Err(ConsoleError::NotFound);
+    }
+    let mut shown = patients.clone();
+    if let Some(patient) = &patient {
+        shown.insert(patient.clone());
+    }
+    record_phi_views(&state, &p, "POST /incidents/{id}/letter", shown).await?;
+    let letter = {
+        let patient = patient.clone();
+        state
+            .blocking(move |store| {
+                Responder::new(store, &PLAN)
+                    .draft_letter(&sender, &facts, patient.as_deref())
+                    .map_err(respond_error)
+            })
+            .await?
+    };
+    // The letter is a whole document whose every value `ward-respond` escaped; its body is
+    // shown inside the console's page.
+    let body = letter
+        .html
+        .split_once("<body>")
+        .and_then(|(_, rest)| rest.rsplit_once("</body>"))
+        .map(|(body, _)| body.to_string())
+        .unwrap_or_default();
+    render(&LetterPage {
+        chrome: Chrome::new(&p, "/incidents", "Notification letter"),
+        href: incident_href(id),
+        patients: patients.into_iter().collect(),
+        f: form,
+        letter: Some(body),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API
+
+fn incident_json(i: &IncidentRecord) -> Value {
+    json!({
+        "id": i.id,
+        "title": i.title,
+        "incident_type": i.incident_type,
+        "severity": i.severity.as_str(),
+        "status": i.status.as_str(),
+        "opened_at": i.opened_at.to_rfc3339(),
+        "opened_by": i.opened_by,
+        "discovered_at": i.discovered_at.to_rfc3339(),
+        "plan_version": i.plan_version,
+    })
+}
+
+fn deadline_json(d: &DeadlineRecord, today: NaiveDate) -> Value {
+    json!({
+        "kind": d.kind,
+        "jurisdiction": d.jurisdiction,
+        "due_on": d.due_on.to_string(),
+        "citation": d.citation,
+        "explanation": d.explanation,
+        "notified_on": d.notified_on.map(|n| n.to_string()),
+        "status": status_json(status_of(d.due_on, today, d.notified_on)),
+    })
+}
+
+pub(crate) async fn api_list(State(state): State<ConsoleState>) -> Result<Response, ConsoleError> {
+    let today = today(&state);
+    let list = state.blocking(list_with_deadlines).await?;
+    let incidents: Vec<Value> = list
+        .iter()
+        .map(|(i, next)| {
+            let mut v = incident_json(i);
+            v["next_deadline"] = next
+                .as_ref()
+                .map_or(Value::Null, |d| deadline_json(d, today));
+            v
+        })
+        .collect();
+    Ok(Json(json!({"incidents": incidents})).into_response())
+}
+
+pub(crate) async fn api_detail(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let g = state.blocking(move |store| gather(store, id)).await?;
+    let masker = masker(&state, &p);
+    let mut shown = BTreeSet::new();
+    let links: Vec<Value> = g
+        .links
+        .iter()
+        .map(|(kind, value)| {
+            let value = if *kind == LinkKind::Patient {
+                if !masker.enabled {
+                    shown.insert(value.clone());
+                }
+                masker.patient_id(value)
+            } else {
+                value.clone()
+            };
+            json!({"kind": kind.as_str(), "value": value})
+        })
+        .collect();
+    record_phi_views(&state, &p, "GET /api/v1/incidents/{id}", shown).await?;
+    let today = today(&state);
+    Ok(Json(json!({
+        "incident": incident_json(&g.incident),
+        "alerts": g.alerts.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        "links": links,
+        "affected": {"total": g.affected.total, "by_state": g.affected.by_state},
+        "tasks": g.tasks.iter().map(|t| json!({
+            "id": t.id, "phase": t.phase, "title": t.title, "role": t.role,
+            "assignee": t.assignee, "status": t.status.as_str(),
+        })).collect::<Vec<_>>(),
+        "assessment": g.assessment.as_ref().map(|a| {
+            let v = assessment_view(a);
+            json!({"conclusion": v.conclusion, "reasons": v.reasons,
+                   "assessed_by": a.assessed_by, "assessed_at": a.assessed_at.to_rfc3339()})
+        }),
+        "deadlines": g.deadlines.iter().map(|d| deadline_json(d, today)).collect::<Vec<_>>(),
+        "evidence": g.evidence.iter().map(|e| json!({
+            "id": e.id, "name": e.name, "media_type": e.media_type, "size": e.size,
+            "sha256": hex(&e.sha256), "added_by": e.added_by, "added_at": e.added_at.to_rfc3339(),
+        })).collect::<Vec<_>>(),
+        "custody_entries": g.custody_entries,
+        "timeline": g.timeline.iter().map(|e| json!({
+            "seq": e.seq, "at": e.at.to_rfc3339(), "actor": e.actor, "kind": e.kind.as_str(), "text": e.text,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    alerts: Vec<String>,
+    #[serde(default)]
+    incident_type: Option<String>,
+}
+
+/// The most alerts one incident is opened from in one call.
+const MAX_ALERTS_PER_OPEN: usize = 100;
+
+pub(crate) async fn api_open(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let body: OpenBody = serde_json::from_slice(&bytes)
+        .map_err(|_| ConsoleError::BadRequest("the body is not the JSON this call takes".into()))?;
+    if body.alerts.is_empty() || body.alerts.len() > MAX_ALERTS_PER_OPEN {
+        return Err(ConsoleError::BadRequest(format!(
+            "name 1 to {MAX_ALERTS_PER_OPEN} alerts"
+        )));
+    }
+    let kind = incident_type(body.incident_type.as_deref().unwrap_or_default())?;
+    let alerts = body.alerts.clone();
+    let opened = open_from(&state, &p, body.alerts, kind).await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /api/v1/incidents",
+        opened.incident_id,
+        format!(
+            "incident opened from {} alerts ({})",
+            alerts.len(),
+            opened.incident_type.as_str()
+        ),
+    )
+    .await?;
+    Ok(Json(json!({
+        "id": opened.incident_id,
+        "incident_type": opened.incident_type.as_str(),
+        "tasks": opened.task_ids.len(),
+    }))
+    .into_response())
+}
+
+type Operation = (Vec<Value>, Option<Value>, Value);
+
+/// The OpenAPI operations of the incident routes (see `openapi.rs`).
+pub(crate) fn api_operation(method: RouteMethod, path: &str) -> Option<Operation> {
+    let schema = |name: &str, description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}});
+    Some(match (method, path) {
+        (RouteMethod::Get, "/api/v1/incidents") => (
+            vec![],
+            None,
+            schema("IncidentList", "Incidents, newest first"),
+        ),
+        (RouteMethod::Get, "/api/v1/incidents/{id}") => (
+            vec![json!({"name": "id", "in": "path", "required": true,
+                "schema": {"type": "integer", "format": "int64"}, "description": "The incident's id"})],
+            None,
+            schema("IncidentDetail", "The incident"),
+        ),
+        (RouteMethod::Post, "/api/v1/incidents") => (
+            vec![],
+            Some(json!({"$ref": "#/components/schemas/OpenIncident"})),
+            schema(
+                "IncidentOpened",
+                "The incident opened, with its playbook's tasks",
+            ),
+        ),
+        _ => return None,
+    })
+}
+
+/// The document's schemas with the incident ones added.
+pub(crate) fn with_schemas(mut schemas: Value) -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let date = json!({"type": "string", "format": "date"});
+    let types: Vec<&str> = IncidentType::ALL.iter().map(|t| t.as_str()).collect();
+    let added = json!({
+        "Incident": {"type": "object", "additionalProperties": false,
+            "required": ["id", "title", "incident_type", "severity", "status", "opened_at", "opened_by", "discovered_at", "plan_version"],
+            "properties": {
+                "id": {"type": "integer"}, "title": {"type": "string"}, "incident_type": {"type": "string"},
+                "severity": {"type": "string", "enum": ["unknown", "informational", "low", "medium", "high", "critical", "fatal", "other"]},
+                "status": {"type": "string", "enum": ["open", "contained", "eradicated", "recovered", "closed"]},
+                "opened_at": time, "opened_by": {"type": "string"}, "discovered_at": time, "plan_version": {"type": "string"},
+                "next_deadline": {"oneOf": [{"$ref": "#/components/schemas/IncidentDeadline"}, {"type": "null"}]}}},
+        "IncidentDeadline": {"type": "object", "additionalProperties": false,
+            "required": ["kind", "jurisdiction", "due_on", "citation", "explanation", "notified_on", "status"],
+            "properties": {
+                "kind": {"type": "string"}, "jurisdiction": {"type": "string"}, "due_on": date,
+                "citation": {"type": "string"}, "explanation": {"type": "string"},
+                "notified_on": {"type": ["string", "null"], "format": "date"},
+                "status": {"type": "string", "enum": ["met", "met_late", "overdue", "due_soon", "upcoming"]}}},
+        "IncidentList": {"type": "object", "additionalProperties": false, "required": ["incidents"], "properties": {
+            "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}}}},
+        "IncidentDetail": {"type": "object", "additionalProperties": false,
+            "required": ["incident", "alerts", "links", "affected", "tasks", "assessment", "deadlines", "evidence", "custody_entries", "timeline"],
+            "properties": {
+                "incident": {"$ref": "#/components/schemas/Incident"},
+                "alerts": {"type": "array", "items": {"type": "string"}},
+                "links": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["kind", "value"], "properties": {
+                    "kind": {"type": "string", "enum": ["asset", "user", "patient", "vendor"]},
+                    "value": {"type": "string", "description": "Patients as masked-… pseudonyms for roles without PHI"}}}},
+                "affected": {"type": "object", "additionalProperties": false, "required": ["total", "by_state"], "properties": {
+                    "total": {"type": "integer", "minimum": 0},
+                    "by_state": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}}},
+                "tasks": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+                    "required": ["id", "phase", "title", "role", "assignee", "status"], "properties": {
+                    "id": {"type": "integer"}, "phase": {"type": "string"}, "title": {"type": "string"}, "role": {"type": "string"},
+                    "assignee": {"type": ["string", "null"]},
+                    "status": {"type": "string", "enum": ["todo", "in_progress", "done", "not_applicable"]}}}},
+                "assessment": {"oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": false,
+                    "required": ["conclusion", "reasons", "assessed_by", "assessed_at"], "properties": {
+                    "conclusion": {"type": "string"}, "reasons": {"type": "array", "items": {"type": "string"}},
+                    "assessed_by": {"type": "string"}, "assessed_at": time}}]},
+                "deadlines": {"type": "array", "items": {"$ref": "#/components/schemas/IncidentDeadline"}},
+                "evidence": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+                    "required": ["id", "name", "media_type", "size", "sha256", "added_by", "added_at"], "properties": {
+                    "id": {"type": "integer"}, "name": {"type": "string"}, "media_type": {"type": "string"},
+                    "size": {"type": "integer", "minimum": 0}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "added_by": {"type": "string"}, "added_at": time}}},
+                "custody_entries": {"type": "integer", "minimum": 0},
+                "timeline": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+                    "required": ["seq", "at", "actor", "kind", "text"], "properties": {
+                    "seq": {"type": "integer"}, "at": time, "actor": {"type": "string"}, "kind": {"type": "string"}, "text": {"type": "string"}}}}}},
+        "OpenIncident": {"type": "object", "additionalProperties": false, "required": ["alerts"], "properties": {
+            "alerts": {"type": "array", "minItems": 1, "maxItems": MAX_ALERTS_PER_OPEN, "items": {"type": "string"},
+                "description": "Ids of stored alerts (404 when one is not)"},
+            "incident_type": {"type": ["string", "null"], "enum": types.iter().map(|t| Value::from(*t)).chain([Value::Null]).collect::<Vec<_>>(),
+                "description": "Overrides the response plan's route; needed when no route matches the first alert (400 otherwise)"}}},
+        "IncidentOpened": {"type": "object", "additionalProperties": false, "required": ["id", "incident_type", "tasks"], "properties": {
+            "id": {"type": "integer"}, "incident_type": {"type": "string", "enum": types},
+            "tasks": {"type": "integer", "minimum": 0}}},
+    });
+    if let (Some(into), Value::Object(added)) = (schemas.as_object_mut(), added) {
+        into.extend(added);
+    }
+    schemas
+}
