@@ -167,7 +167,10 @@ fn the_pack_finds_the_planted_incidents_it_covers_and_nothing_else() {
             })
             .unwrap_or_else(|| panic!("no `{title}` alert for {kind}: {alerts:#?}"))
     };
-    let brute = raised("brute_force_success", "SSH password guessing against one account");
+    let brute = raised(
+        "brute_force_success",
+        "SSH password guessing against one account",
+    );
     let incident = planted("brute_force_success");
     assert_eq!(
         brute.alert.entities.src_ip.as_deref(),

@@ -11,12 +11,12 @@
 //! `batches` with the hash of the previous batch (the hash chain `ward verify` checks).
 
 pub mod accounts;
-pub mod deliveries;
 mod chain;
 mod codec;
+pub mod deliveries;
 mod error;
-mod keyring;
 pub mod incidents;
+mod keyring;
 mod lookup;
 pub mod sqlite;
 

@@ -254,7 +254,8 @@ impl SqliteStore {
         let reader = self.reader()?;
         reader.execute("VACUUM INTO ?1", [dest_text]).during(OP)?;
         drop(reader);
-        let copy = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY).during(OP)?;
+        let copy =
+            Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY).during(OP)?;
         let head = chain_head(&copy)?;
         Ok((head.seq, head.hash))
     }

@@ -331,7 +331,8 @@ impl DataKey {
         mut input: impl std::io::Read,
         mut output: impl std::io::Write,
     ) -> std::io::Result<u64> {
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
         let read_len = |input: &mut dyn std::io::Read| -> std::io::Result<Option<usize>> {
             let mut header = [0u8; 4];
             match fill(&mut { input }, &mut header)? {
@@ -355,7 +356,9 @@ impl DataKey {
             let next = read_len(&mut input)?;
             let plain = self
                 .open(&stream_aad(index, next.is_none()), &sealed)
-                .map_err(|_| bad("a chunk does not open: the stream was changed, reordered or cut short"))?;
+                .map_err(|_| {
+                    bad("a chunk does not open: the stream was changed, reordered or cut short")
+                })?;
             output.write_all(&plain)?;
             total += plain.len() as u64;
             match next {
@@ -377,7 +380,10 @@ mod stream_tests {
         let key = DataKey::new(9, &[5u8; 32]);
         let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let mut sealed = Vec::new();
-        assert_eq!(key.seal_stream(&plain[..], &mut sealed).unwrap(), len as u64);
+        assert_eq!(
+            key.seal_stream(&plain[..], &mut sealed).unwrap(),
+            len as u64
+        );
         let mut opened = Vec::new();
         key.open_stream(&sealed[..], &mut opened).unwrap();
         assert_eq!(opened, plain);
@@ -386,7 +392,14 @@ mod stream_tests {
 
     #[test]
     fn streams_of_any_length_round_trip() {
-        for len in [0, 1, STREAM_CHUNK - 1, STREAM_CHUNK, STREAM_CHUNK + 1, 2 * STREAM_CHUNK + 5] {
+        for len in [
+            0,
+            1,
+            STREAM_CHUNK - 1,
+            STREAM_CHUNK,
+            STREAM_CHUNK + 1,
+            2 * STREAM_CHUNK + 5,
+        ] {
             round_trip(len);
         }
     }

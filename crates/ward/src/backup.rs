@@ -208,7 +208,12 @@ pub fn restore(
         &std::fs::read(src.join(MANIFEST_FILE))
             .with_context(|| format!("cannot read {}", src.join(MANIFEST_FILE).display()))?,
     )
-    .map_err(|e| BadInput(format!("{} is not a Ward backup manifest: {e}", src.display())))?;
+    .map_err(|e| {
+        BadInput(format!(
+            "{} is not a Ward backup manifest: {e}",
+            src.display()
+        ))
+    })?;
     if manifest.format != FORMAT {
         return Err(BadInput(format!(
             "{} is a backup of format {}, not {FORMAT}",
@@ -240,12 +245,14 @@ pub fn restore(
 
     // The sealed file first: its size and hash, before any key is used on it.
     let sealed_path = src.join(&manifest.store.file);
-    let mut check = Hashing::new(std::fs::File::open(&sealed_path).with_context(|| {
-        format!("cannot read {}", sealed_path.display())
-    })?);
+    let mut check = Hashing::new(
+        std::fs::File::open(&sealed_path)
+            .with_context(|| format!("cannot read {}", sealed_path.display()))?,
+    );
     std::io::copy(&mut check, &mut std::io::sink())?;
     let (sealed_sha256, sealed_bytes) = check.finish();
-    if sealed_sha256 != manifest.store.sealed_sha256 || sealed_bytes != manifest.store.sealed_bytes {
+    if sealed_sha256 != manifest.store.sealed_sha256 || sealed_bytes != manifest.store.sealed_bytes
+    {
         bail!(
             "{} does not match the manifest (SHA-256 or size differs): the backup is damaged",
             sealed_path.display()
@@ -269,7 +276,8 @@ pub fn restore(
         std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&sealed_path)?),
         &mut plain,
     );
-    let (plain_sha256, plain_bytes) = (ward_vault::hex(&plain.hash.clone().finalize()), plain.bytes);
+    let (plain_sha256, plain_bytes) =
+        (ward_vault::hex(&plain.hash.clone().finalize()), plain.bytes);
     let file = plain
         .inner
         .into_inner()
@@ -350,8 +358,8 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())

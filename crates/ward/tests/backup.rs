@@ -50,10 +50,39 @@ fn a_backup_taken_while_ingesting_restores_elsewhere_and_verifies() {
     let root = dir.path();
     let data = root.join("data");
     let sim = root.join("sim");
-    ok(&data, &["simulate", "--out", sim.to_str().unwrap(), "--days", "1", "--staff", "40", "--patients", "500"]);
+    ok(
+        &data,
+        &[
+            "simulate",
+            "--out",
+            sim.to_str().unwrap(),
+            "--days",
+            "1",
+            "--staff",
+            "40",
+            "--patients",
+            "500",
+        ],
+    );
     let file = |p: &str| sim.join(p).display().to_string();
-    ok(&data, &["context", "import", &file("context/patients.ndjson"), &file("context/practitioners.ndjson"), &file("context/hr-roster.csv")]);
-    ok(&data, &["ingest", &file("telemetry/auth.log"), &file("telemetry/windows-security.ndjson")]);
+    ok(
+        &data,
+        &[
+            "context",
+            "import",
+            &file("context/patients.ndjson"),
+            &file("context/practitioners.ndjson"),
+            &file("context/hr-roster.csv"),
+        ],
+    );
+    ok(
+        &data,
+        &[
+            "ingest",
+            &file("telemetry/auth.log"),
+            &file("telemetry/windows-security.ndjson"),
+        ],
+    );
 
     // Backup while another process ingests the EHR audit trail into the same store.
     let mut writer = ward(&data, &["ingest", &file("telemetry/ehr-audit.ndjson")])
@@ -67,7 +96,15 @@ fn a_backup_taken_while_ingesting_restores_elsewhere_and_verifies() {
     assert!(writer.wait().unwrap().success());
     let restored_online = root.join("restored-online");
     let key = root.join("data.kek");
-    let out = ok(&restored_online, &["restore", online.to_str().unwrap(), "--kek-file", key.to_str().unwrap()]);
+    let out = ok(
+        &restored_online,
+        &[
+            "restore",
+            online.to_str().unwrap(),
+            "--kek-file",
+            key.to_str().unwrap(),
+        ],
+    );
     assert!(out.contains("chain verified"), "{out}");
 
     // A quiet backup restores to exactly what the store holds.
@@ -76,7 +113,15 @@ fn a_backup_taken_while_ingesting_restores_elsewhere_and_verifies() {
     let manifest = std::fs::read_to_string(quiet.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"plain_sha256\""));
     let restored: PathBuf = root.join("restored");
-    ok(&restored, &["restore", quiet.to_str().unwrap(), "--kek-file", key.to_str().unwrap()]);
+    ok(
+        &restored,
+        &[
+            "restore",
+            quiet.to_str().unwrap(),
+            "--kek-file",
+            key.to_str().unwrap(),
+        ],
+    );
     // The restored store runs with the same key, kept beside it as Ward expects by default.
     std::fs::copy(&key, root.join("restored.kek")).unwrap();
     assert_eq!(contents(&restored), contents(&data));
@@ -88,10 +133,21 @@ fn a_backup_taken_while_ingesting_restores_elsewhere_and_verifies() {
     let family = first["name"][0]["family"].as_str().unwrap();
     let sealed = std::fs::read(quiet.join("ward.db.sealed")).unwrap();
     assert!(!sealed.windows(family.len()).any(|w| w == family.as_bytes()));
-    assert!(!quiet.join(".snapshot.db").exists(), "the plain snapshot is removed");
+    assert!(
+        !quiet.join(".snapshot.db").exists(),
+        "the plain snapshot is removed"
+    );
 
     // Refusals: a store already there, a damaged copy, another key.
-    let out = fails(&restored, &["restore", quiet.to_str().unwrap(), "--kek-file", key.to_str().unwrap()]);
+    let out = fails(
+        &restored,
+        &[
+            "restore",
+            quiet.to_str().unwrap(),
+            "--kek-file",
+            key.to_str().unwrap(),
+        ],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a store"));
     let damaged = root.join("backup-damaged");
     std::fs::create_dir(&damaged).unwrap();
@@ -100,23 +156,68 @@ fn a_backup_taken_while_ingesting_restores_elsewhere_and_verifies() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x20;
     std::fs::write(damaged.join("ward.db.sealed"), &bytes).unwrap();
-    let out = fails(&root.join("r2"), &["restore", damaged.to_str().unwrap(), "--kek-file", key.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fails(
+        &root.join("r2"),
+        &[
+            "restore",
+            damaged.to_str().unwrap(),
+            "--kek-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("damaged"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Even with the manifest's hash rewritten to match, the sealed chunk does not open.
     let sha = {
         use sha2::Digest;
-        sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     let original_sha = {
         use sha2::Digest;
-        sha2::Sha256::digest(&sealed).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        sha2::Sha256::digest(&sealed)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
-    std::fs::write(damaged.join("manifest.json"), manifest.replace(&original_sha, &sha)).unwrap();
-    let out = fails(&root.join("r3"), &["restore", damaged.to_str().unwrap(), "--kek-file", key.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not open"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!root.join("r3").join("ward.db").exists(), "nothing half-restored is left as a store");
+    std::fs::write(
+        damaged.join("manifest.json"),
+        manifest.replace(&original_sha, &sha),
+    )
+    .unwrap();
+    let out = fails(
+        &root.join("r3"),
+        &[
+            "restore",
+            damaged.to_str().unwrap(),
+            "--kek-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not open"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !root.join("r3").join("ward.db").exists(),
+        "nothing half-restored is left as a store"
+    );
     let other = root.join("other.kek");
     ok(&data, &["keys", "generate", other.to_str().unwrap()]);
-    let out = fails(&root.join("r4"), &["restore", quiet.to_str().unwrap(), "--kek-file", other.to_str().unwrap()]);
+    let out = fails(
+        &root.join("r4"),
+        &[
+            "restore",
+            quiet.to_str().unwrap(),
+            "--kek-file",
+            other.to_str().unwrap(),
+        ],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs key-encryption key"));
 }

@@ -139,7 +139,10 @@ fn simulated_incidents_raise_alerts_and_a_second_ingest_changes_no_count() {
             .iter()
             .filter(|a| a["severity"] == "critical"
                 && a["entities"]["user"] == brute["entities"]["user"]
-                && a["title"].as_str().unwrap_or_default().contains("followed by a successful login"))
+                && a["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("followed by a successful login"))
             .count(),
         1,
         "{alerts:#?}"
