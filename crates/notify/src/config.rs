@@ -476,6 +476,11 @@ pub struct RouteConfig {
     /// Matches alerts naming this value as any entity (user, host, address …).
     #[serde(default)]
     pub entity: Option<String>,
+    /// Matches alerts whose evidence came from one of these sources: the events'
+    /// `metadata.product` (`fhir`, `atna`, `hl7`, `authlog`, `windows`, `zeek`, `entra` …, as
+    /// `ward events --json` shows it); empty matches every alert.
+    #[serde(default)]
+    pub sources: Vec<String>,
     #[serde(default)]
     pub channels: Vec<String>,
     /// Also page the person on call (escalating while unacknowledged).

@@ -36,11 +36,15 @@ impl Masker {
         Masker { key }
     }
 
-    /// The pseudonym for a patient id.
+    /// The pseudonym for a patient id: the console's construction (HMAC-SHA-256 over
+    /// length-prefixed parts, `ward-console`'s `mask.rs`), so that with the same key a patient
+    /// reads the same in a message and on the console page it links to.
     pub fn patient_id(&self, id: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
-        mac.update(b"patient-pseudonym\0");
-        mac.update(id.as_bytes());
+        for part in [&b"patient-pseudonym"[..], id.as_bytes()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
         let digest = mac.finalize().into_bytes();
         let mut out = String::from("masked-");
         for b in &digest[..5] {
@@ -66,6 +70,15 @@ impl Masker {
 mod tests {
     use super::*;
     use ward_model::{AlertEntities, AlertStatus, Severity, Timestamp};
+
+    #[test]
+    fn pseudonyms_match_the_consoles() {
+        // The same vector is asserted in ward-console's mask.rs.
+        assert_eq!(
+            Masker::new([7; 32]).patient_id("pt000001"),
+            "masked-89de90610d"
+        );
+    }
 
     fn privacy_alert() -> Alert {
         Alert {

@@ -201,13 +201,33 @@ impl Notifier {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The sources (`metadata.product`) of an alert's evidence events, from the store.
+    fn evidence_sources(&self, alert: &Alert) -> Result<Vec<String>, NotifyError> {
+        const EVIDENCE_LOOKED_AT: usize = 20;
+        let mut sources: Vec<String> = Vec::new();
+        for id in self.store.alert_events(&alert.id, EVIDENCE_LOOKED_AT)? {
+            if let Some(event) = self.store.get_event(&id)?
+                && !sources.contains(&event.metadata.product)
+            {
+                sources.push(event.metadata.product);
+            }
+        }
+        Ok(sources)
+    }
+
     /// Queues what new or updated alerts owe each channel, and pages the person on call.
     /// Blocking (store writes): call it from a blocking thread. Returns how many deliveries
     /// were queued.
     pub fn alerts(&self, alerts: &[Alert], now: Timestamp) -> Result<usize, NotifyError> {
         let mut queued = 0;
+        let by_source = self.config.routes.iter().any(|r| !r.sources.is_empty());
         for alert in alerts {
-            let plan = route::plan(&self.config, alert);
+            let sources = if by_source {
+                self.evidence_sources(alert)?
+            } else {
+                Vec::new()
+            };
+            let plan = route::plan(&self.config, alert, &sources);
             for (name, mode) in &plan.channels {
                 let Some(channel) = self.channels.get(name) else {
                     continue;

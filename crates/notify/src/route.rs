@@ -22,7 +22,12 @@ pub struct Plan {
     pub page: bool,
 }
 
-pub fn matches(route: &RouteConfig, alert: &Alert) -> bool {
+/// Whether `route` takes `alert`, whose evidence came from the sources `sources` (the
+/// `metadata.product` of its events: `fhir`, `authlog`, `windows` …).
+pub fn matches(route: &RouteConfig, alert: &Alert, sources: &[String]) -> bool {
+    if !route.sources.is_empty() && !route.sources.iter().any(|s| sources.contains(s)) {
+        return false;
+    }
     if route.min_severity.is_some_and(|min| alert.severity < min)
         || route.max_severity.is_some_and(|max| alert.severity > max)
     {
@@ -60,9 +65,9 @@ pub fn matches(route: &RouteConfig, alert: &Alert) -> bool {
 
 /// Every matching route's channels; a channel any route sends to at once is sent to at once,
 /// otherwise the shortest digest interval wins.
-pub fn plan(config: &NotifyConfig, alert: &Alert) -> Plan {
+pub fn plan(config: &NotifyConfig, alert: &Alert, sources: &[String]) -> Plan {
     let mut plan = Plan::default();
-    for route in config.routes.iter().filter(|r| matches(r, alert)) {
+    for route in config.routes.iter().filter(|r| matches(r, alert, sources)) {
         plan.page |= route.page_oncall;
         let mode = route.digest_minutes.map_or(Mode::Now, Mode::Digest);
         for channel in &route.channels {
@@ -145,10 +150,43 @@ mod tests {
             entity: Some("jdoe".into()),
             ..Default::default()
         };
-        assert!(matches(&r, &alert("privacy.vip", Severity::High, "jdoe")));
-        assert!(!matches(&r, &alert("privacy.vip", Severity::Low, "jdoe")));
-        assert!(!matches(&r, &alert("threat.x", Severity::High, "jdoe")));
-        assert!(!matches(&r, &alert("privacy.vip", Severity::High, "other")));
+        assert!(matches(
+            &r,
+            &alert("privacy.vip", Severity::High, "jdoe"),
+            &[]
+        ));
+        assert!(!matches(
+            &r,
+            &alert("privacy.vip", Severity::Low, "jdoe"),
+            &[]
+        ));
+        assert!(!matches(
+            &r,
+            &alert("threat.x", Severity::High, "jdoe"),
+            &[]
+        ));
+        assert!(!matches(
+            &r,
+            &alert("privacy.vip", Severity::High, "other"),
+            &[]
+        ));
+    }
+
+    #[test]
+    fn routes_match_on_the_sources_of_the_evidence() {
+        let r = RouteConfig {
+            sources: vec!["authlog".into(), "entra".into()],
+            ..Default::default()
+        };
+        let a = alert("threat.credential.brute_force_success", Severity::High, "u");
+        assert!(matches(&r, &a, &["authlog".into()]));
+        assert!(matches(&r, &a, &["fhir".into(), "entra".into()]));
+        assert!(!matches(&r, &a, &["fhir".into()]));
+        assert!(
+            !matches(&r, &a, &[]),
+            "no known source: a source route does not take it"
+        );
+        assert!(matches(&RouteConfig::default(), &a, &[]));
     }
 
     #[test]
@@ -168,9 +206,9 @@ mod tests {
             ],
             ..Default::default()
         };
-        let low = plan(&config, &alert("r", Severity::Low, "u"));
+        let low = plan(&config, &alert("r", Severity::Low, "u"), &[]);
         assert_eq!(low.channels["mail"], Mode::Digest(60));
-        let high = plan(&config, &alert("r", Severity::High, "u"));
+        let high = plan(&config, &alert("r", Severity::High, "u"), &[]);
         assert_eq!(high.channels["mail"], Mode::Now);
     }
 

@@ -37,9 +37,10 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     std::fs::create_dir_all(&request.data_dir)
         .with_context(|| format!("cannot create {}", request.data_dir.display()))?;
     let sqlite = crate::keys::open_store(config, &request.data_dir)?;
-    // Notifications name patients by pseudonym; a key derived from the store's keeps the same
-    // patient under the same pseudonym across restarts.
-    let pseudonym_key = match sqlite.derived_secret("notification pseudonyms") {
+    // The console (CSRF tokens, patient pseudonyms) and notifications (pseudonyms) share one
+    // secret derived from the store's keys: a masked patient reads the same in a message and
+    // on the console page it links to, and across restarts.
+    let pseudonym_key = match sqlite.derived_secret("console and notification pseudonyms") {
         Some(key) => key,
         None => *ward_vault::Kek::generate_bytes()?,
     };
@@ -135,6 +136,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     secure_cookies: !plain,
                     rules: rules.clone(),
                     on_audit: Some(audit_hook(engine.clone())),
+                    server_secret: Some(pseudonym_key),
                     ..ward_console::ConsoleOptions::default()
                 },
             ));

@@ -15,6 +15,7 @@ const SECRET: &str = "webhook-shared-secret";
 
 /// One request the receiver took: its headers (lower-case names) and body.
 struct Received {
+    path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -43,6 +44,11 @@ fn receiver() -> (SocketAddr, mpsc::Receiver<Received>) {
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 continue;
             }
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
             loop {
                 line.clear();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
@@ -64,7 +70,11 @@ fn receiver() -> (SocketAddr, mpsc::Receiver<Received>) {
             let mut stream = reader.into_inner();
             let _ = stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _ = tx.send(Received { headers, body });
+            let _ = tx.send(Received {
+                path,
+                headers,
+                body,
+            });
         }
     });
     (addr, rx)
@@ -79,7 +89,9 @@ fn serve(dir: &std::path::Path, hook: SocketAddr) -> (Child, SocketAddr) {
             "[listen.http]\nbind = \"127.0.0.1:0\"\ntoken_sha256 = [\"{}\"]\n\n\
              [notify]\nconsole_url = \"http://127.0.0.1\"\n\n\
              [notify.channels.soc]\nkind = \"webhook\"\nurl = \"http://{hook}/ward\"\nsecret = \"{SECRET}\"\n\n\
-             [[notify.routes]]\nname = \"all\"\nchannels = [\"soc\"]\n",
+             [notify.channels.ehr]\nkind = \"webhook\"\nurl = \"http://{hook}/ehr\"\nsecret = \"{SECRET}\"\n\n\
+             [[notify.routes]]\nname = \"all\"\nchannels = [\"soc\"]\n\n\
+             [[notify.routes]]\nname = \"EHR team: what the EHR's audit shows\"\nsources = [\"fhir\"]\nchannels = [\"ehr\"]\n",
             ward_listen::http::token_hash(TOKEN)
         ),
     )
@@ -179,6 +191,11 @@ fn a_stored_alert_reaches_a_signed_webhook() {
             "the signature verifies"
         );
         verified += 1;
+        // The route by source: SSH evidence never reaches the EHR team's channel.
+        assert_eq!(
+            request.path, "/ward",
+            "an authlog alert went to the fhir-only route"
+        );
         let json: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(json["schema"], "ward.alert.v1");
         rules.push(
@@ -186,6 +203,13 @@ fn a_stored_alert_reaches_a_signed_webhook() {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+        );
+    }
+    // Whatever else arrives in the next pump went to the route for everything, too.
+    while let Ok(request) = received.recv_timeout(Duration::from_millis(6_000)) {
+        assert_eq!(
+            request.path, "/ward",
+            "an authlog alert went to the fhir-only route"
         );
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
