@@ -4,9 +4,9 @@
 //! set). Secrets are named by environment variable (`secret_env`, `password_env`) so the file
 //! can be shared; an inline `secret` exists for tests and is discouraged.
 //!
-//! Time zones are fixed UTC offsets (`utc_offset = "-05:00"`): `chrono-tz` is not in Ward's
-//! dependency tree, so a site that observes daylight saving time changes the offset twice a
-//! year (documented in `docs/notify.md`).
+//! Local time (handoffs, quiet hours) is the site's IANA time zone (`time_zone =
+//! "America/New_York"`, daylight saving time included, from `chrono-tz`'s copy of the tz
+//! database), or a fixed `utc_offset` when no zone is named.
 
 use crate::error::ConfigError;
 use chrono::{FixedOffset, NaiveDate, NaiveTime};
@@ -22,7 +22,11 @@ pub struct NotifyConfig {
     /// The console's public address, for links in messages (`https://ward.clinic.example`).
     #[serde(default)]
     pub console_url: Option<String>,
-    /// The offset of the site's local time, for handoffs and quiet hours (`"+01:00"`).
+    /// The site's time zone for handoffs and quiet hours (`"Europe/Berlin"`); wins over
+    /// `utc_offset`.
+    #[serde(default)]
+    pub time_zone: Option<TimeZone>,
+    /// A fixed offset of the site's local time (`"+01:00"`), when no `time_zone` is named.
     #[serde(default)]
     pub utc_offset: UtcOffset,
     #[serde(default)]
@@ -148,6 +152,76 @@ impl NotifyConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// An IANA time zone name (`America/Chicago`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "not a time zone: {text:?} (write an IANA name such as \"America/New_York\")"
+            ))
+        })
+    }
+}
+
+/// The site's local time: a named zone (with its daylight saving rules) or a fixed offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Named(chrono_tz::Tz),
+    Fixed(UtcOffset),
+}
+
+impl Zone {
+    /// The local wall-clock time at `now`.
+    pub fn local(self, now: Timestamp) -> chrono::NaiveDateTime {
+        use chrono::TimeZone as _;
+        let utc = chrono::DateTime::from_timestamp_millis(now.millis())
+            .unwrap_or_default()
+            .naive_utc();
+        match self {
+            Zone::Named(tz) => tz.from_utc_datetime(&utc).naive_local(),
+            Zone::Fixed(offset) => offset.0.from_utc_datetime(&utc).naive_local(),
+        }
+    }
+
+    /// The instant a local wall-clock time names: the earlier one when the clock goes back
+    /// (the hour repeats), and for a time the clock skipped (it went forward), the same
+    /// wall-clock time an hour later.
+    pub fn instant(self, local: chrono::NaiveDateTime) -> Timestamp {
+        use chrono::TimeZone as _;
+        let pick = |l: chrono::NaiveDateTime| -> Option<i64> {
+            match self {
+                Zone::Named(tz) => tz
+                    .from_local_datetime(&l)
+                    .earliest()
+                    .map(|t| t.timestamp_millis()),
+                Zone::Fixed(offset) => offset
+                    .0
+                    .from_local_datetime(&l)
+                    .earliest()
+                    .map(|t| t.timestamp_millis()),
+            }
+        };
+        let millis = pick(local)
+            .or_else(|| pick(local + chrono::Duration::hours(1)))
+            .unwrap_or_else(|| local.and_utc().timestamp_millis());
+        Timestamp(millis)
+    }
+}
+
+impl NotifyConfig {
+    /// The site's local time.
+    pub fn zone(&self) -> Zone {
+        match self.time_zone {
+            Some(TimeZone(tz)) => Zone::Named(tz),
+            None => Zone::Fixed(self.utc_offset),
+        }
     }
 }
 

@@ -396,7 +396,7 @@ impl Notifier {
     fn hold_until(&self, channel: &Channel, alert: &Alert, now: Timestamp) -> Timestamp {
         match &self.config.quiet_hours {
             Some(q) if channel.config.for_people() && alert.severity <= q.max_severity => {
-                route::quiet_until(q, self.config.utc_offset, now).unwrap_or(now)
+                route::quiet_until(q, self.config.zone(), now).unwrap_or(now)
             }
             _ => now,
         }
@@ -422,7 +422,7 @@ impl Notifier {
         let Some(oncall) = &self.config.oncall else {
             return Ok(None);
         };
-        let schedule = Schedule::new(oncall, self.config.utc_offset);
+        let schedule = Schedule::new(oncall, self.config.zone());
         let order = schedule.order(now);
         let Some(person) = order.get(level) else {
             return Ok(None);

@@ -1,7 +1,7 @@
 //! Which channels an alert goes to and when: route matching, quiet hours and digest
 //! boundaries. Pure functions of the settings, the alert and the instant.
 
-use crate::config::{NotifyConfig, QuietHours, RouteConfig, UtcOffset};
+use crate::config::{NotifyConfig, QuietHours, RouteConfig, Zone};
 use std::collections::BTreeMap;
 use ward_model::{Alert, Timestamp};
 
@@ -85,24 +85,25 @@ pub fn plan(config: &NotifyConfig, alert: &Alert, sources: &[String]) -> Plan {
     plan
 }
 
-/// When quiet hours that hold at `now` end, or `None` when it is not quiet.
-pub fn quiet_until(quiet: &QuietHours, offset: UtcOffset, now: Timestamp) -> Option<Timestamp> {
-    let day = 86_400i64;
+/// When quiet hours that hold at `now` end, or `None` when it is not quiet. Start and end
+/// are local wall-clock times, so a night that changes the clock still ends at its hour.
+pub fn quiet_until(quiet: &QuietHours, zone: Zone, now: Timestamp) -> Option<Timestamp> {
+    use chrono::Timelike;
     let (start, end) = (quiet.start.seconds(), quiet.end.seconds());
     if start == end {
         return None;
     }
-    let local_ms = now.millis() + offset.seconds() * 1000;
-    let t = local_ms.div_euclid(1000).rem_euclid(day);
-    let frac = local_ms.rem_euclid(1000);
-    let wait = if start < end {
-        (start <= t && t < end).then(|| end - t)
+    let local = zone.local(now);
+    let t = i64::from(local.time().num_seconds_from_midnight());
+    let today = local.date();
+    let end_date = if start < end {
+        (start <= t && t < end).then_some(today)
     } else if t >= start {
-        Some(day - t + end)
+        today.succ_opt()
     } else {
-        (t < end).then(|| end - t)
+        (t < end).then_some(today)
     }?;
-    Some(Timestamp(now.millis() + wait * 1000 - frac))
+    Some(zone.instant(end_date.and_time(quiet.end.0)))
 }
 
 /// The next digest boundary strictly after `now` (boundaries are multiples of the interval
@@ -223,7 +224,7 @@ mod tests {
             end: hm(7, 0),
             max_severity: Severity::Low,
         };
-        let offset = UtcOffset::parse("+01:00").unwrap();
+        let offset = Zone::Fixed(crate::config::UtcOffset::parse("+01:00").unwrap());
         // 23:30 local = 22:30 UTC; quiet until 07:00 local = 06:00 UTC next day.
         let now = Timestamp::parse("2026-03-02T22:30:00Z").unwrap();
         assert_eq!(
@@ -237,6 +238,29 @@ mod tests {
         );
         let day = Timestamp::parse("2026-03-03T12:00:00Z").unwrap();
         assert_eq!(quiet_until(&quiet, offset, day), None);
+    }
+
+    #[test]
+    fn quiet_hours_end_at_their_local_hour_across_a_clock_change() {
+        let quiet = QuietHours {
+            start: hm(22, 0),
+            end: hm(7, 0),
+            max_severity: Severity::Low,
+        };
+        let zone = Zone::Named("America/New_York".parse().unwrap());
+        // Saturday 2026-03-07 23:00 EST (04:00 UTC Sunday); the clocks go forward at 02:00,
+        // so 07:00 on Sunday is EDT, 11:00 UTC, not 12:00.
+        let night = Timestamp::parse("2026-03-08T04:00:00Z").unwrap();
+        assert_eq!(
+            quiet_until(&quiet, zone, night),
+            Timestamp::parse("2026-03-08T11:00:00Z")
+        );
+        // In November the clocks go back: 07:00 EST on 2026-11-01 is 12:00 UTC.
+        let autumn = Timestamp::parse("2026-11-01T03:00:00Z").unwrap();
+        assert_eq!(
+            quiet_until(&quiet, zone, autumn),
+            Timestamp::parse("2026-11-01T12:00:00Z")
+        );
     }
 
     #[test]
