@@ -26,6 +26,7 @@ pub mod plan;
 pub mod report;
 pub mod review;
 pub mod states;
+pub mod watch;
 
 pub use assessment::{AssessmentInput, Conclusion, Determination, determine};
 pub use deadlines::{

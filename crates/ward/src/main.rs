@@ -8,6 +8,7 @@ mod bench;
 mod cli;
 mod commands;
 mod config;
+mod deadlines;
 mod demo;
 mod detection;
 mod incidents;

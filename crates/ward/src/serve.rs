@@ -235,6 +235,12 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             shutdown.clone(),
         ));
 
+        let deadline_task = tokio::spawn(crate::deadlines::run(
+            store.clone(),
+            engine.clone(),
+            shutdown.clone(),
+        ));
+
         let stop = Arc::new(AtomicBool::new(false));
         let feed = match &prepared {
             Some(p) => {
@@ -273,6 +279,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             let _ = task.await;
         }
         let _ = silence_task.await;
+        let _ = deadline_task.await;
         if let Some(feed) = feed {
             let joined = tokio::task::spawn_blocking(move || feed.join()).await;
             if let Ok(Ok(Err(e))) = joined {
