@@ -337,6 +337,15 @@ impl ChannelConfig {
                 if c.server.trim().is_empty() {
                     return Err(ConfigError::invalid(setting("server"), "is empty"));
                 }
+                for (field, template) in [
+                    ("subject_template", &c.subject_template),
+                    ("body_template", &c.body_template),
+                ] {
+                    if let Some(template) = template {
+                        crate::render::template::check(template)
+                            .map_err(|reason| ConfigError::invalid(setting(field), reason))?;
+                    }
+                }
                 if c.from.parse::<lettre::message::Mailbox>().is_err() {
                     return Err(ConfigError::invalid(
                         setting("from"),
@@ -428,6 +437,13 @@ pub struct EmailChannel {
     /// Recipients of routed alerts (pages go to the person on call).
     #[serde(default)]
     pub to: Vec<String>,
+    /// The subject, with placeholders (`render::template`): default `[Ward] {severity_upper}:
+    /// {title}`. Subjects show on lock screens and stay in mail logs: keep patients out.
+    #[serde(default)]
+    pub subject_template: Option<String>,
+    /// The body, with placeholders; default the full alert text.
+    #[serde(default)]
+    pub body_template: Option<String>,
     /// PEM file of extra trusted certificate authorities (a private relay).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,

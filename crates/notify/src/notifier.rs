@@ -479,7 +479,19 @@ impl Notifier {
         let url = self.options.alert_url(alert);
         match &channel.config {
             ChannelConfig::Email(c) => {
-                let mail = render::email::render(alert, &self.options, note);
+                let mut mail = render::email::render(alert, &self.options, note);
+                // A page keeps its marker and note whatever the template says.
+                let page = |text: String| match note {
+                    Some(note) => format!("[PAGE] {note}: {text}"),
+                    None => text,
+                };
+                if let Some(template) = &c.subject_template {
+                    mail.subject = page(render::template::fill(template, alert, &self.options))
+                        .replace(['\r', '\n'], " ");
+                }
+                if let Some(template) = &c.body_template {
+                    mail.body = page(render::template::fill(template, alert, &self.options));
+                }
                 let to = match person.and_then(|p| p.address.clone()) {
                     Some(address) => vec![address],
                     None => c.to.clone(),

@@ -9,6 +9,7 @@ pub mod email;
 pub mod json;
 pub mod ocsf;
 pub mod syslog;
+pub mod template;
 
 use ward_model::Alert;
 

@@ -124,3 +124,69 @@ async fn email_goes_over_starttls_to_a_real_smtp_server_without_phi() {
     assert!(!content.contains(PATIENT_ID) && !content.contains("Lopez"));
     assert!(!body.contains(PATIENT_ID) && !body.contains("Lopez"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channels_own_templates_shape_the_mail_and_cannot_unmask_the_patient() {
+    let cert = cert();
+    let port = closed_port();
+    let Some(server) = Aiosmtpd::start(port, &cert) else {
+        return;
+    };
+    let cfg = format!(
+        r#"
+        console_url = "https://ward.clinic.example"
+        [channels.it-mail]
+        kind = "email"
+        server = "localhost"
+        port = {port}
+        security = "starttls"
+        ca_file = "{}"
+        from = "Ward <ward@clinic.example>"
+        to = ["it@clinic.example"]
+        subject_template = "Ward {{severity}} alert: {{title}}"
+        body_template = "Rule {{rule_id}} for {{user}} on patient {{patient}}.\n{{description}}\nSee {{url}}"
+        [[routes]]
+        channels = ["it-mail"]
+        "#,
+        cert.cert_pem.display()
+    );
+    let db = store();
+    let n = notifier(&cfg, &db.store);
+    let now = at("2026-03-02T03:00:00Z");
+    n.alerts(&[privacy_alert("mail-2", Severity::High, now)], now)
+        .unwrap();
+    let report = n.pump(now).await.unwrap();
+    assert_eq!((report.delivered, report.failed), (1, 0), "{report:?}");
+    let line = server
+        .next_line(Duration::from_secs(20))
+        .expect("the message reached aiosmtpd");
+    let got: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let content = got["content"].as_str().unwrap();
+    let message = mail_parser::MessageParser::default()
+        .parse(content.as_bytes())
+        .expect("a MIME message");
+    assert_eq!(
+        message.subject(),
+        Some("Ward high alert: Staff member opened a family or household member's record")
+    );
+    let body = message.body_text(0).expect("a text body");
+    assert!(
+        body.starts_with("Rule privacy.family_member for jdoe on patient masked-"),
+        "{body}"
+    );
+    assert!(
+        body.contains("https://ward.clinic.example/alerts/mail-2"),
+        "{body}"
+    );
+    assert!(
+        !content.contains(PATIENT_ID) && !content.contains("Lopez"),
+        "{content}"
+    );
+
+    // A template naming a placeholder Ward does not have is refused with the settings.
+    let bad = cfg.replace("{user}", "{patient_name}");
+    let err = ward_notify::NotifyConfig::from_toml(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown placeholder {patient_name}"), "{err}");
+}
