@@ -171,6 +171,17 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn =
             Connection::open_with_flags(&path, flags).map_err(|e| failed(e.to_string()))?;
+        // Only the owner may read the database; SQLite gives its log and shared-memory files
+        // the database file's permissions when it creates them. Best effort for a file
+        // someone else owns (its directory is private all the same); a store that cannot be
+        // written fails below with the reason that matters.
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(&path) {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| failed(e.to_string()))?;
         // Refuse a newer schema before changing anything in the file (journal mode included).

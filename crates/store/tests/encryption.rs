@@ -220,6 +220,16 @@ fn a_copy_of_the_data_directory_reveals_no_patient_and_the_key_reads_everything_
         let q = store.list_quarantine(&Default::default()).unwrap();
         assert!(String::from_utf8_lossy(&q[0].record.raw).contains(MRN));
         assert!(q[0].record.reason.contains(NAME));
+        // The database and its log are the owner's alone.
+        #[cfg(unix)]
+        for file in ["ward.db", "ward.db-wal", "ward.db-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(f.data().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
         // Checked while the write-ahead log still holds the rows, then after it is merged.
         for needle in [NAME, MRN, PATIENT, "nurse.jones", "TOTPSEED"] {
             assert_eq!(
