@@ -34,7 +34,13 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     if !(request.demo_speed.is_finite() && request.demo_speed > 0.0) {
         return Err(BadInput("--demo-speed must be a positive number".into()).into());
     }
-    std::fs::create_dir_all(&request.data_dir)
+    // The data directory holds PHI: only its owner may enter (as the store creates it).
+    let mut private = std::fs::DirBuilder::new();
+    private.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut private, 0o700);
+    private
+        .create(&request.data_dir)
         .with_context(|| format!("cannot create {}", request.data_dir.display()))?;
     let sqlite = crate::keys::open_store(config, &request.data_dir)?;
     // The console (CSRF tokens, patient pseudonyms) and notifications (pseudonyms) share one
