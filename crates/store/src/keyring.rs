@@ -154,6 +154,41 @@ impl Keyring {
     }
 }
 
+/// Opens a value sealed under data key `key_id`: the one way every sealed column is read. A
+/// store without keys holding a sealed value, a key it lacks, or a value that does not open,
+/// is a corrupt `what`.
+pub(crate) fn open_sealed(
+    vault: Option<&Keyring>,
+    key_id: i64,
+    aad: &[u8],
+    sealed: &[u8],
+    what: &str,
+) -> Result<Vec<u8>> {
+    let vault = vault.ok_or_else(|| StoreError::Corrupt {
+        what: what.to_string(),
+        reason: "it is sealed and the store has no keys".into(),
+    })?;
+    vault.open(key_id, aad, sealed, what)
+}
+
+/// [`open_sealed`] for a TEXT column, which holds the sealed value in base64.
+pub(crate) fn open_sealed_base64(
+    vault: Option<&Keyring>,
+    key_id: i64,
+    aad: &[u8],
+    text: &str,
+    what: &str,
+) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| StoreError::Corrupt {
+            what: what.to_string(),
+            reason: "its sealed text is not base64".into(),
+        })?;
+    open_sealed(vault, key_id, aad, &sealed, what)
+}
+
 /// Data keys change each calendar month (UTC): `2026-11`.
 pub(crate) fn period_of(time: Timestamp) -> String {
     use chrono::{Datelike, TimeZone, Utc};

@@ -1079,17 +1079,9 @@ fn plain_event_row(row: &Row<'_>, vault: Option<&Keyring>) -> Result<(Vec<u8>, E
         what: format!("event row {seq}"),
         reason,
     };
-    let body = match (key_id, vault) {
-        (None, _) => body.to_vec(),
-        (Some(key_id), Some(vault)) => vault
-            .data_key(key_id)?
-            .open(id, body)
-            .map_err(|e| corrupt(e.to_string()))?,
-        (Some(_), None) => {
-            return Err(corrupt(
-                "the body is sealed and the store has no keys".into(),
-            ));
-        }
+    let body = match key_id {
+        None => body.to_vec(),
+        Some(key_id) => keyring::open_sealed(vault, key_id, id, body, &format!("event row {seq}"))?,
     };
     let event = codec::decode(codec, &body).map_err(corrupt)?;
     if event.id.0[..] != *id {
@@ -1124,13 +1116,9 @@ fn quarantine_row(row: &Row<'_>, vault: Option<&Keyring>) -> Result<(Quarantined
     let batch_seq: i64 = row.get(11).during(OP)?;
     if let Some(key_id) = key_id {
         let what = format!("quarantined record {}", record.id);
-        let vault = vault.ok_or_else(|| StoreError::Corrupt {
-            what: what.clone(),
-            reason: "it is sealed and the store has no keys".into(),
-        })?;
         let r = &record.record;
         let aad = aad::quarantine(&r.source, r.position.line, r.position.offset);
-        let plain = vault.open(key_id, &aad, &r.raw, &what)?;
+        let plain = keyring::open_sealed(vault, key_id, &aad, &r.raw, &what)?;
         let parts = keyring::split_parts(&plain, 2).ok_or_else(|| StoreError::Corrupt {
             what,
             reason: "its sealed parts do not fit together".into(),
@@ -1176,19 +1164,13 @@ impl SqliteStore {
         let what = || format!("alert {id}");
         let body = match key_id {
             None => body.into_bytes(),
-            Some(key_id) => {
-                let vault = self.vault.as_ref().ok_or_else(|| StoreError::Corrupt {
-                    what: what(),
-                    reason: "it is sealed and the store has no keys".into(),
-                })?;
-                let sealed = base64_engine()
-                    .decode(&body)
-                    .map_err(|_| StoreError::Corrupt {
-                        what: what(),
-                        reason: "its sealed body is not base64".into(),
-                    })?;
-                vault.open(key_id, &aad::alert(&id), &sealed, &what())?
-            }
+            Some(key_id) => keyring::open_sealed_base64(
+                self.vault.as_ref(),
+                key_id,
+                &aad::alert(&id),
+                &body,
+                &what(),
+            )?,
         };
         let mut alert: Alert = serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt {
             what: what(),
@@ -1787,18 +1769,13 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         if let (Some(key_id), Some(sealed)) = (key_id, &workflow.close_reason) {
-            let what = format!("the close reason of alert {id}");
-            let vault = self.vault.as_ref().ok_or_else(|| StoreError::Corrupt {
-                what: what.clone(),
-                reason: "it is sealed and the store has no keys".into(),
-            })?;
-            let sealed = base64_engine()
-                .decode(sealed)
-                .map_err(|_| StoreError::Corrupt {
-                    what: what.clone(),
-                    reason: "it is not base64".into(),
-                })?;
-            let plain = vault.open(key_id, &aad::close_reason(id), &sealed, &what)?;
+            let plain = keyring::open_sealed_base64(
+                self.vault.as_ref(),
+                key_id,
+                &aad::close_reason(id),
+                sealed,
+                &format!("the close reason of alert {id}"),
+            )?;
             workflow.close_reason = Some(String::from_utf8_lossy(&plain).into_owned());
         }
         Ok(Some(workflow))
@@ -1934,11 +1911,8 @@ impl SqliteStore {
         let (id, summary, raw) = match key_id {
             None => (stored_id, summary, raw),
             Some(key_id) => {
-                let vault = self.vault.as_ref().ok_or_else(|| StoreError::Corrupt {
-                    what: what(),
-                    reason: "it is sealed and the store has no keys".into(),
-                })?;
-                let plain = vault.open(
+                let plain = keyring::open_sealed(
+                    self.vault.as_ref(),
                     key_id,
                     &aad::context(kind.as_str(), &stored_id),
                     &raw,

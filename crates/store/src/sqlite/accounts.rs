@@ -59,21 +59,14 @@ impl SqliteStore {
         if stored.len() < SEALED_TOTP.len() + 8 + 28 || !stored.starts_with(SEALED_TOTP) {
             return Ok(user);
         }
-        let what = format!("the TOTP secret of {}", user.name);
-        let vault = self
-            .vault
-            .as_ref()
-            .ok_or_else(|| crate::StoreError::Corrupt {
-                what: what.clone(),
-                reason: "it is sealed and the store has no keys".into(),
-            })?;
         let mut id = [0u8; 8];
         id.copy_from_slice(&stored[3..11]);
-        let opened = vault.open(
+        let opened = crate::keyring::open_sealed(
+            self.vault.as_ref(),
             i64::from_le_bytes(id),
             &totp_aad(&user.name),
             &stored[11..],
-            &what,
+            &format!("the TOTP secret of {}", user.name),
         )?;
         user.totp_secret = Some(opened);
         Ok(user)

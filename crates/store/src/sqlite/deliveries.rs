@@ -100,7 +100,6 @@ impl SqliteStore {
     }
 
     fn open_payload(&self, mut record: DeliveryRecord) -> Result<DeliveryRecord> {
-        use base64::Engine as _;
         let Some(rest) = record.payload.strip_prefix(SEALED_PAYLOAD) else {
             return Ok(record);
         };
@@ -115,14 +114,13 @@ impl SqliteStore {
         let key_id: i64 = key_id
             .parse()
             .map_err(|_| corrupt("its key id is not a number"))?;
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|_| corrupt("its sealed payload is not base64"))?;
-        let vault = self
-            .vault
-            .as_ref()
-            .ok_or_else(|| corrupt("it is sealed and the store has no keys"))?;
-        let plain = vault.open(key_id, &payload_aad(&record.key), &sealed, &what)?;
+        let plain = crate::keyring::open_sealed_base64(
+            self.vault.as_ref(),
+            key_id,
+            &payload_aad(&record.key),
+            sealed,
+            &what,
+        )?;
         record.payload =
             String::from_utf8(plain).map_err(|_| corrupt("its payload is not text"))?;
         Ok(record)

@@ -239,17 +239,17 @@ fn read_evidence_content(
             .optional()
         })
         .during("read evidence content")?;
-    let what = format!("evidence {evidence_id}");
-    match (stored, vault) {
-        (None, _) => Ok(None),
-        (Some((content, None, _)), _) => Ok(Some(content)),
-        (Some((sealed, Some(key_id), sha256)), Some(vault)) => vault
-            .open(key_id, &evidence_aad(&sha256), &sealed, &what)
-            .map(Some),
-        (Some((_, Some(_), _)), None) => Err(StoreError::Corrupt {
-            what,
-            reason: "its content is encrypted and the store has no keys".into(),
-        }),
+    match stored {
+        None => Ok(None),
+        Some((content, None, _)) => Ok(Some(content)),
+        Some((sealed, Some(key_id), sha256)) => crate::keyring::open_sealed(
+            vault,
+            key_id,
+            &evidence_aad(&sha256),
+            &sealed,
+            &format!("evidence {evidence_id}"),
+        )
+        .map(Some),
     }
 }
 

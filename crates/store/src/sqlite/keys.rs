@@ -469,24 +469,13 @@ impl SqliteStore {
                     if let Some((text, key_id)) = reason {
                         let plain = match key_id {
                             None => text.into_bytes(),
-                            Some(old) => {
-                                let sealed = base64_engine().decode(&text).map_err(|_| {
-                                    StoreError::Corrupt {
-                                        what: format!("the close reason of alert {}", alert.id),
-                                        reason: "it is not base64".into(),
-                                    }
-                                })?;
-                                let vault = self
-                                    .vault
-                                    .as_ref()
-                                    .ok_or_else(|| StoreError::Keys("no keys".into()))?;
-                                vault.open(
-                                    old,
-                                    &aad::close_reason(&alert.id),
-                                    &sealed,
-                                    "a close reason",
-                                )?
-                            }
+                            Some(old) => keyring::open_sealed_base64(
+                                self.vault.as_ref(),
+                                old,
+                                &aad::close_reason(&alert.id),
+                                &text,
+                                &format!("the close reason of alert {}", alert.id),
+                            )?,
                         };
                         let sealed =
                             base64_engine().encode(seal(&aad::close_reason(&alert.id), &plain)?);
