@@ -16,6 +16,7 @@ mod codec;
 pub mod deliveries;
 mod error;
 pub mod incidents;
+pub mod inventory;
 mod keyring;
 mod lookup;
 pub mod sqlite;
@@ -27,6 +28,7 @@ pub use accounts::{
 pub use deliveries::{Deliveries, DeliveryQuery, DeliveryRecord, DeliveryState, NewDelivery};
 pub use error::StoreError;
 pub use incidents::Incidents;
+pub use inventory::{AssetRecord, FeedRecord, Inventory, ScanRecord, Sighting, SightingReview};
 pub use sqlite::{ChainReport, Reencrypted, SqliteStore};
 use ward_model::{
     Alert, AlertStatus, ContextKind, ContextResource, Event, EventId, NewQuarantined,
@@ -207,6 +209,9 @@ pub trait Store: Send + Sync {
 
     /// The notification delivery queue.
     fn deliveries(&self) -> &dyn Deliveries;
+
+    /// Assets, sightings of devices not in the inventory, vulnerability feeds, TLS scans.
+    fn inventory(&self) -> &dyn Inventory;
 
     /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;

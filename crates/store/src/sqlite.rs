@@ -10,6 +10,7 @@
 mod accounts;
 mod deliveries;
 mod incidents;
+mod inventory;
 mod keys;
 mod schema;
 
@@ -1846,6 +1847,10 @@ impl Store for SqliteStore {
     }
 
     fn deliveries(&self) -> &dyn crate::Deliveries {
+        self
+    }
+
+    fn inventory(&self) -> &dyn crate::Inventory {
         self
     }
 

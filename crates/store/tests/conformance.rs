@@ -73,6 +73,11 @@ macro_rules! conformance_suite {
                 the_setup_token_is_consumed_exactly_once,
                 the_audit_trail_holds_only_wards_own_events,
                 stats_count_everything_stored,
+                assets_are_put_replaced_listed_and_deleted,
+                sightings_merge_by_key_and_keep_reviews,
+                feeds_are_replaced_by_name_and_listed_without_bodies,
+                the_latest_scan_per_target_is_kept,
+                marks_are_written_and_overwritten,
                 concurrent_commits_from_several_threads_are_all_stored,
             );
 
@@ -1114,6 +1119,184 @@ fn alert_and_delivery_counts_group_by_severity_status_channel_and_state<S: Store
             ("soc".to_string(), Pending, 1),
         ]
     );
+}
+
+fn asset(id: &str, body: &str, seconds: i64) -> ward_store::AssetRecord {
+    ward_store::AssetRecord {
+        id: id.into(),
+        body: body.into(),
+        updated_at: at(seconds),
+    }
+}
+
+fn assets_are_put_replaced_listed_and_deleted<S: Store>(store: &S) {
+    let inventory = store.inventory();
+    assert!(inventory.list_assets().unwrap().is_empty());
+    let written = inventory
+        .put_assets(&[asset("pump-2", "{\"v\":1}", 1), asset("ehr-db", "{}", 1)])
+        .unwrap();
+    assert_eq!(written, 2);
+    inventory
+        .put_assets(&[asset("pump-2", "{\"v\":2}", 5)])
+        .unwrap();
+    let ids: Vec<_> = inventory
+        .list_assets()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ids, ["ehr-db", "pump-2"]);
+    assert_eq!(
+        inventory.get_asset("pump-2").unwrap(),
+        Some(asset("pump-2", "{\"v\":2}", 5))
+    );
+    assert!(inventory.delete_asset("pump-2").unwrap());
+    assert!(!inventory.delete_asset("pump-2").unwrap());
+    assert_eq!(inventory.get_asset("pump-2").unwrap(), None);
+}
+
+fn sighting(
+    key: &str,
+    first: i64,
+    last: i64,
+    sources: &[&str],
+    services: &[&str],
+) -> ward_store::Sighting {
+    ward_store::Sighting {
+        key: key.into(),
+        address: key.strip_prefix("ip:").map(str::to_string),
+        hostname: None,
+        mac: None,
+        first_seen: at(first),
+        last_seen: at(last),
+        events: 2,
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        services: services.iter().map(|s| s.to_string()).collect(),
+        review: ward_store::SightingReview::Unreviewed,
+        reviewed_by: None,
+        reviewed_at: None,
+    }
+}
+
+fn sightings_merge_by_key_and_keep_reviews<S: Store>(store: &S) {
+    use ward_store::SightingReview;
+    let inventory = store.inventory();
+    let new = inventory
+        .record_sightings(&[
+            sighting("ip:10.30.0.9", 10, 20, &["zeek_conn"], &["tcp/443"]),
+            sighting("ip:10.30.0.7", 10, 20, &["dhcp"], &[]),
+        ])
+        .unwrap();
+    assert_eq!(new, 2);
+    let mut later = sighting("ip:10.30.0.9", 5, 15, &["atna", "zeek_conn"], &["tcp/104"]);
+    later.hostname = Some("modality-3".into());
+    assert_eq!(inventory.record_sightings(&[later]).unwrap(), 0);
+    let all = inventory.sightings(false).unwrap();
+    assert_eq!(all.len(), 2);
+    let merged = &all[1];
+    assert_eq!(merged.key, "ip:10.30.0.9");
+    assert_eq!((merged.first_seen, merged.last_seen), (at(5), at(20)));
+    assert_eq!(merged.events, 4);
+    assert_eq!(merged.sources, ["atna", "zeek_conn"]);
+    assert_eq!(merged.services, ["tcp/104", "tcp/443"]);
+    assert_eq!(merged.hostname.as_deref(), Some("modality-3"));
+    assert_eq!(merged.address.as_deref(), Some("10.30.0.9"));
+
+    let dismissed = SightingReview::Dismissed {
+        reason: "visitor phone".into(),
+    };
+    assert!(
+        inventory
+            .review_sighting("ip:10.30.0.7", &dismissed, "it-lead", at(30))
+            .unwrap()
+    );
+    assert!(
+        !inventory
+            .review_sighting("ip:10.99.0.1", &dismissed, "it-lead", at(30))
+            .unwrap()
+    );
+    let open: Vec<_> = inventory
+        .sightings(true)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(open, ["ip:10.30.0.9"]);
+    // Seeing a reviewed device again widens what is known of it, not its review.
+    inventory
+        .record_sightings(&[sighting("ip:10.30.0.7", 40, 50, &["dhcp"], &[])])
+        .unwrap();
+    let reviewed = inventory
+        .sightings(false)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.key == "ip:10.30.0.7")
+        .unwrap();
+    assert_eq!(reviewed.review, dismissed);
+    assert_eq!(reviewed.reviewed_by.as_deref(), Some("it-lead"));
+    assert_eq!(reviewed.reviewed_at, Some(at(30)));
+    assert_eq!(reviewed.last_seen, at(50));
+}
+
+fn feed(name: &str, version: &str, body: &[u8]) -> ward_store::FeedRecord {
+    ward_store::FeedRecord {
+        name: name.into(),
+        kind: "kev".into(),
+        version: version.into(),
+        origin: "kev.json".into(),
+        imported_at: at(1),
+        sha256: "00".into(),
+        entries: 3,
+        body: body.to_vec(),
+    }
+}
+
+fn feeds_are_replaced_by_name_and_listed_without_bodies<S: Store>(store: &S) {
+    let inventory = store.inventory();
+    inventory
+        .put_feed(&feed("kev", "2025.01.01", b"old"))
+        .unwrap();
+    inventory
+        .put_feed(&feed("kev", "2025.06.01", b"new"))
+        .unwrap();
+    inventory.put_feed(&feed("eol:ubuntu", "", b"[]")).unwrap();
+    assert_eq!(
+        inventory.feed("kev").unwrap(),
+        Some(feed("kev", "2025.06.01", b"new"))
+    );
+    assert_eq!(inventory.feed("nvd").unwrap(), None);
+    let listed = inventory.feeds().unwrap();
+    let names: Vec<_> = listed.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["eol:ubuntu", "kev"]);
+    assert!(listed.iter().all(|f| f.body.is_empty()));
+    assert_eq!(listed[1].version, "2025.06.01");
+}
+
+fn the_latest_scan_per_target_is_kept<S: Store>(store: &S) {
+    let scan = |target: &str, seconds: i64, grade: &str| ward_store::ScanRecord {
+        target: target.into(),
+        scanned_at: at(seconds),
+        grade: grade.into(),
+        body: format!("{{\"grade\":\"{grade}\"}}"),
+    };
+    let inventory = store.inventory();
+    inventory.put_scan(&scan("ehr:443", 10, "F")).unwrap();
+    inventory.put_scan(&scan("ehr:443", 20, "A")).unwrap();
+    // An older result arriving late does not replace a newer one.
+    inventory.put_scan(&scan("ehr:443", 15, "C")).unwrap();
+    inventory.put_scan(&scan("pacs:443", 10, "B")).unwrap();
+    assert_eq!(
+        inventory.scans().unwrap(),
+        [scan("ehr:443", 20, "A"), scan("pacs:443", 10, "B")]
+    );
+}
+
+fn marks_are_written_and_overwritten<S: Store>(store: &S) {
+    let inventory = store.inventory();
+    assert_eq!(inventory.mark("discovery").unwrap(), None);
+    inventory.set_mark("discovery", "1").unwrap();
+    inventory.set_mark("discovery", "2").unwrap();
+    assert_eq!(inventory.mark("discovery").unwrap().as_deref(), Some("2"));
 }
 
 fn a_second_alert_upsert_updates_the_one_row<S: Store>(store: &S) {
