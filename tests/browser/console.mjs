@@ -131,14 +131,25 @@ try {
     "the alert does not show as acknowledged",
   );
 
+  // 5b. The inventory: the asset list and the network map drawn from the demo's zones.toml
+  // policy, inline SVG included, without script errors or CSP violations.
+  step("analyst opens the inventory and the network map");
+  const inventory = await analyst.goto(`${origin}/inventory`);
+  check(inventory.status() === 200, `/inventory answered ${inventory.status()}`);
+  check((await analyst.$$("main table tr")).length > 1, "the inventory lists no asset");
+  const network = await analyst.goto(`${origin}/inventory/network`);
+  check(network.status() === 200, `/inventory/network answered ${network.status()}`);
+  check((await analyst.$$("main .map svg")).length === 1, "the network page has no map (is there a policy in zones.toml?)");
+  check(/ehr|PHI/i.test(await analyst.textContent("main")), "the network page says nothing about what reaches PHI");
+
   // 6. Each role sees only what it may.
   step("each role sees only what it may");
   const expectations = {
-    security_analyst: { allowed: ["/overview", "/alerts", "/investigate", "/quarantine", "/rules"], denied: ["/users", "/audit", "/tokens", "/privacy"] },
-    privacy_officer: { allowed: ["/overview", "/alerts", "/investigate", "/audit", "/privacy", "/rules"], denied: ["/users", "/tokens"] },
-    compliance_auditor: { allowed: ["/overview", "/alerts", "/investigate", "/privacy", "/rules"], denied: ["/users", "/tokens", "/audit"] },
-    soc_partner: { allowed: ["/alerts"], denied: ["/overview", "/investigate", "/users", "/audit", "/quarantine", "/privacy", "/rules"] },
-    admin: { allowed: ["/users", "/audit", "/tokens", "/overview", "/privacy", "/rules"], denied: [] },
+    security_analyst: { allowed: ["/overview", "/alerts", "/investigate", "/quarantine", "/rules", "/inventory/unknown"], denied: ["/users", "/audit", "/tokens", "/privacy"] },
+    privacy_officer: { allowed: ["/overview", "/alerts", "/investigate", "/audit", "/privacy", "/rules", "/inventory/encryption"], denied: ["/users", "/tokens"] },
+    compliance_auditor: { allowed: ["/overview", "/alerts", "/investigate", "/privacy", "/rules", "/inventory", "/inventory/network"], denied: ["/users", "/tokens", "/audit"] },
+    soc_partner: { allowed: ["/alerts"], denied: ["/overview", "/investigate", "/users", "/audit", "/quarantine", "/privacy", "/rules", "/inventory", "/inventory/network"] },
+    admin: { allowed: ["/users", "/audit", "/tokens", "/overview", "/privacy", "/rules", "/inventory/exposure"], denied: [] },
   };
   const pages = { admin, security_analyst: analyst };
   for (const [role, { allowed, denied }] of Object.entries(expectations)) {

@@ -1,6 +1,6 @@
 //! The web console and HTTP API of Ward: sign-in with passwords and TOTP, roles with least
 //! privilege, server-rendered pages (alerts, privacy cases, rules, investigation, timelines,
-//! sources, quarantine, users, audit trail, API tokens), a JSON API under `/api/v1` with its OpenAPI document, and
+//! sources, quarantine, users, audit trail, API tokens, the inventory), a JSON API under `/api/v1` with its OpenAPI document, and
 //! Ward's own audit trail of every sign-in, PHI view and change.
 //!
 //! [`router`] is the whole surface; the binary mounts it beside `ward_listen::http::router` and
@@ -21,6 +21,7 @@ mod deliveries;
 mod error;
 mod headers;
 mod incidents;
+mod inventory;
 mod mask;
 mod openapi;
 mod pages;
@@ -82,6 +83,9 @@ pub struct ConsoleOptions {
     /// the detectors watch Ward too (failed sign-ins to the console are logins like any
     /// other). `None`: audit events are only stored.
     pub on_audit: Option<AuditHook>,
+    /// The zones and segmentation policy the binary loaded (zones.toml), for the network map
+    /// and each asset's reachability. Empty (the pages say there is no policy) when not set.
+    pub inventory: Arc<ward_detect::threat::inventory::Inventory>,
 }
 
 /// See [`ConsoleOptions::on_audit`].
@@ -104,6 +108,7 @@ impl Default for ConsoleOptions {
             clock: Arc::new(Timestamp::now),
             rules: Arc::new(Vec::new()),
             on_audit: None,
+            inventory: Arc::new(ward_detect::threat::inventory::Inventory::new()),
         }
     }
 }

@@ -16,6 +16,14 @@
 //! evidence; the compliance auditor reads them; the SOC partner does not see them. Letters and
 //! evidence content name patients, so only the privacy officer (the one role with PHI) gets
 //! them; everyone else sees linked patients masked.
+//!
+//! The inventory (assets, findings, exposure, network map, encryption coverage) holds no PHI.
+//! The admin and the security analyst read it and review unknown devices (accepting one adds
+//! an asset); the compliance auditor reads it, because the inventory and network map are what
+//! an audit of the Security Rule asks to see. The privacy officer reads it too: whether a lost
+//! or breached system was encrypted decides whether its PHI was "unsecured" (45 CFR 164.402),
+//! the first question of the breach assessment that role records. The SOC partner works
+//! alerts only and does not get the organisation's map of weak spots.
 
 use serde::Serialize;
 
@@ -73,6 +81,11 @@ pub enum Permission {
     ManageIncidents,
     /// Notification letters and evidence content: they name patients.
     ViewIncidentPhi,
+    /// The inventory: assets, findings, exposure, the network map, encryption coverage and
+    /// the unknown devices (no PHI: it says which systems hold PHI, not what they hold).
+    ViewInventory,
+    /// Reviewing unknown devices: accepting them into the inventory or dismissing them.
+    ManageInventory,
     /// Not a route permission: whether patient names and ids are shown unmasked.
     ViewPhi,
 }
@@ -137,6 +150,8 @@ impl Role {
                 WorkIncidents,
                 ManageIncidents,
                 ViewDeliveries,
+                ViewInventory,
+                ManageInventory,
             ],
             Role::SecurityAnalyst => &[
                 SignedIn,
@@ -150,6 +165,8 @@ impl Role {
                 ViewIncidents,
                 WorkIncidents,
                 ViewDeliveries,
+                ViewInventory,
+                ManageInventory,
             ],
             Role::PrivacyOfficer => &[
                 SignedIn,
@@ -166,6 +183,7 @@ impl Role {
                 ManageIncidents,
                 ViewIncidentPhi,
                 ViewPhi,
+                ViewInventory,
             ],
             Role::ComplianceAuditor => &[
                 SignedIn,
@@ -177,6 +195,7 @@ impl Role {
                 ViewPrivacyCases,
                 ViewRules,
                 ViewIncidents,
+                ViewInventory,
             ],
             Role::SocPartner => &[SignedIn, ViewAlerts, ChangeAlerts],
         }

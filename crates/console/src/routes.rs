@@ -6,7 +6,9 @@
 use crate::auth::{self, Principal, Via};
 use crate::error::ErrorKind;
 use crate::roles::Permission;
-use crate::{ClientAddr, ConsoleError, ConsoleState, api, headers, incidents, pages, setup};
+use crate::{
+    ClientAddr, ConsoleError, ConsoleState, api, headers, incidents, inventory, pages, setup,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -99,6 +101,14 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/incidents/{id}/evidence", ViewIncidentPhi, PAGE, None, "One evidence file's content (logged in the custody chain)", incidents::evidence_content),
     route!(Get "/incidents/{id}/letter", ViewIncidentPhi, PAGE, None, "Notification letter form", incidents::letter_form),
     route!(Post "/incidents/{id}/letter", ViewIncidentPhi, PAGE, None, "Draft a notification letter", incidents::letter),
+    route!(Get "/inventory", ViewInventory, PAGE, Some("Inventory"), "Assets with their findings and the feeds matched against", inventory::assets_page),
+    route!(Get "/inventory/assets/{id}", ViewInventory, PAGE, None, "One asset: fields, software, findings, reachability, TLS scans", inventory::asset_page),
+    route!(Get "/inventory/exposure", ViewInventory, PAGE, None, "Assets ranked by exposure", inventory::exposure_page),
+    route!(Get "/inventory/network", ViewInventory, PAGE, None, "Network map and what can reach PHI", inventory::network_page),
+    route!(Get "/inventory/encryption", ViewInventory, PAGE, None, "Encryption coverage of the systems holding PHI", inventory::encryption_page),
+    route!(Get "/inventory/unknown", ViewInventory, PAGE, None, "Devices seen in telemetry that nobody has reviewed", inventory::unknown_page),
+    route!(Post "/inventory/unknown/accept", ManageInventory, PAGE, None, "Accept an unknown device into the inventory", inventory::accept_form),
+    route!(Post "/inventory/unknown/dismiss", ManageInventory, PAGE, None, "Dismiss an unknown device with a reason", inventory::dismiss_form),
     route!(Get "/privacy", ViewPrivacyCases, PAGE, Some("Privacy cases"), "Privacy cases: privacy alerts grouped per user", pages::privacy),
     route!(Get "/investigate", Investigate, PAGE, Some("Investigate"), "Search events", pages::investigate),
     route!(Get "/timeline/{kind}/{value}", Investigate, PAGE, None, "An entity's timeline", pages::timeline),
@@ -136,6 +146,13 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/api/v1/incidents", ViewIncidents, API, None, "Incidents, newest first, with their next deadline", incidents::api_list),
     route!(Post "/api/v1/incidents", ManageIncidents, API, None, "Open an incident from alerts", incidents::api_open),
     route!(Get "/api/v1/incidents/{id}", ViewIncidents, API, None, "One incident with tasks, alerts, assessment, deadlines and evidence", incidents::api_detail),
+    route!(Get "/api/v1/inventory/assets", ViewInventory, API, None, "Assets with their count of findings, filtered by kind, zone or PHI", inventory::api_assets),
+    route!(Get "/api/v1/inventory/assets/{id}", ViewInventory, API, None, "One asset with its findings, reachability and TLS scans", inventory::api_asset),
+    route!(Get "/api/v1/inventory/exposure", ViewInventory, API, None, "The exposure list, most exposed first", inventory::api_exposure),
+    route!(Get "/api/v1/inventory/encryption", ViewInventory, API, None, "Encryption coverage of the systems holding PHI", inventory::api_encryption),
+    route!(Get "/api/v1/inventory/unknown", ViewInventory, API, None, "Unknown devices awaiting review", inventory::api_unknown),
+    route!(Get "/api/v1/inventory/reachability", ViewInventory, API, None, "What can reach the zones holding PHI, as JSON or as the SVG map", inventory::api_reachability),
+    route!(Post "/api/v1/inventory/unknown/review", ManageInventory, API, None, "Accept an unknown device into the inventory or dismiss it", inventory::api_review),
 ];
 
 /// The console and API router. Merge it with the listeners' router and serve both.

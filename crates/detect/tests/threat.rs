@@ -64,6 +64,7 @@ fn kinds_of(rule: &str) -> &'static [&'static str] {
         }
         r if r == network::CLEARTEXT_PHI_EGRESS.id => &["cleartext_phi_egress"],
         r if r == network::WEAK_TLS.id => &["weak_tls_phi_service"],
+        r if r == network::UNKNOWN_DEVICE.id => &["unknown_device"],
         r if r == mail::PAYMENT_CHANGE_REQUEST.id => &["bec_bank_change"],
         r if r == mail::PHI_TO_PERSONAL.id => &["phi_to_personal_email"],
         r if r == mail::LOOKALIKE_DOMAIN.id
@@ -73,8 +74,8 @@ fn kinds_of(rule: &str) -> &'static [&'static str] {
         {
             MAIL_ATTACK
         }
-        // Service accounts used interactively, devices missing from the inventory: nothing of
-        // the kind is planted, so every such alert counts against precision.
+        // Service accounts used interactively: nothing of the kind is planted, so every such
+        // alert counts against precision.
         _ => &[],
     }
 }
@@ -91,6 +92,7 @@ const COVERED: &[&str] = &[
     "guest_wifi_to_ehr_database",
     "cleartext_phi_egress",
     "weak_tls_phi_service",
+    "unknown_device",
     "phishing_lookalike",
     "bec_bank_change",
     "phi_to_personal_email",

@@ -298,21 +298,304 @@ fn roster(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
     f.finish()
 }
 
-/// Columns: hostname, ip, kind, model, zone, department, shared.
+/// What the inventory knows of one model of asset: who runs it, what it runs, whether it
+/// holds PHI and how it is protected. A small hospital's estate as IT leads describe it:
+/// current office desktops, clinical PCs on an operating system past its end of life,
+/// imaging modalities on Windows 7 behind segmentation, an EHR database on Windows Server
+/// 2012 R2 and SQL Server 2014, a vendor VPN appliance without MFA.
+struct Profile {
+    owner: &'static str,
+    location: &'static str,
+    /// stores, processes, transmits.
+    phi: (bool, bool, bool),
+    mfa: &'static str,
+    at_rest: &'static str,
+    in_transit: &'static str,
+    criticality: &'static str,
+    vendor: &'static str,
+    os: &'static str,
+    os_version: &'static str,
+    os_cpe: &'static str,
+    firmware: &'static str,
+    firmware_version: &'static str,
+    software: &'static str,
+    controls: &'static str,
+}
+
+const fn profile(model: &str) -> Profile {
+    let base = Profile {
+        owner: "IT Infrastructure",
+        location: "Main building, data centre",
+        phi: (false, false, false),
+        mfa: "unknown",
+        at_rest: "unknown",
+        in_transit: "unknown",
+        criticality: "medium",
+        vendor: "",
+        os: "",
+        os_version: "",
+        os_cpe: "",
+        firmware: "",
+        firmware_version: "",
+        software: "",
+        controls: "",
+    };
+    let windows_2012 = "cpe:2.3:o:microsoft:windows_server_2012:r2:*:*:*:*:*:*:*";
+    let windows_2019 = "cpe:2.3:o:microsoft:windows_server_2019:-:*:*:*:*:*:*:*";
+    match model.as_bytes() {
+        b"shared-clinical-workstation" => Profile {
+            owner: "IT Service Desk",
+            location: "Wards and clinics",
+            phi: (false, true, true),
+            mfa: "no",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "high",
+            vendor: "Dell",
+            os: "Windows 10 Enterprise 22H2",
+            os_version: "10.0.19045.4291",
+            os_cpe: "cpe:2.3:o:microsoft:windows_10_22h2:10.0.19045.4291:*:*:*:*:*:x64:*",
+            software: "Meridian EHR client@11.2;cpe:2.3:a:google:chrome:124.0.6367.91:*:*:*:*:*:*:*",
+            controls: "application allow-listing",
+            ..base
+        },
+        b"office-workstation" => Profile {
+            owner: "IT Service Desk",
+            location: "Administration building",
+            phi: (false, true, false),
+            mfa: "yes",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "low",
+            vendor: "Lenovo",
+            os: "Windows 11 Enterprise 23H2",
+            os_version: "10.0.22631.3527",
+            os_cpe: "cpe:2.3:o:microsoft:windows_11_23h2:10.0.22631.3527:*:*:*:*:*:x64:*",
+            software: "cpe:2.3:a:microsoft:365_apps:-:*:*:*:enterprise:*:*:*",
+            ..base
+        },
+        b"ehr-application" => Profile {
+            owner: "Clinical Applications",
+            phi: (false, true, true),
+            mfa: "yes",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "patient-care-critical",
+            vendor: "Meridian EHR Support",
+            os: "Windows Server 2019",
+            os_version: "10.0.17763.5830",
+            os_cpe: windows_2019,
+            software: "cpe:2.3:a:apache:tomcat:9.0.43:*:*:*:*:*:*:*;cpe:2.3:a:openssl:openssl:1.1.1k:*:*:*:*:*:*:*",
+            ..base
+        },
+        b"ehr-database" => Profile {
+            owner: "Clinical Applications",
+            phi: (true, true, false),
+            mfa: "yes",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "patient-care-critical",
+            vendor: "Meridian EHR Support",
+            os: "Windows Server 2012 R2",
+            os_version: "6.3.9600",
+            os_cpe: windows_2012,
+            software: "cpe:2.3:a:microsoft:sql_server_2014:12.0.6024.0:sp3:*:*:*:*:x64:*",
+            controls: "network segmentation",
+            ..base
+        },
+        b"hl7-interface-engine" => Profile {
+            owner: "Integration Team",
+            phi: (false, true, true),
+            mfa: "no",
+            at_rest: "no",
+            in_transit: "no",
+            criticality: "patient-care-critical",
+            vendor: "NextGen Healthcare",
+            os: "Ubuntu 18.04 LTS",
+            os_version: "18.04.6",
+            os_cpe: "cpe:2.3:o:canonical:ubuntu_linux:18.04:*:*:*:lts:*:*:*",
+            software: "cpe:2.3:a:nextgen:mirth_connect:4.3.0:*:*:*:*:*:*:*;cpe:2.3:a:openssl:openssl:1.1.1:*:*:*:*:*:*:*",
+            controls: "network segmentation",
+            ..base
+        },
+        b"pacs" => Profile {
+            owner: "Radiology IT",
+            phi: (true, true, true),
+            mfa: "no",
+            at_rest: "no",
+            in_transit: "no",
+            criticality: "patient-care-critical",
+            vendor: "ClearView Imaging",
+            os: "Windows Server 2012 R2",
+            os_version: "6.3.9600",
+            os_cpe: windows_2012,
+            software: "ClearView PACS@7.4",
+            ..base
+        },
+        b"identity-provider" => Profile {
+            owner: "IT Infrastructure",
+            mfa: "yes",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "high",
+            vendor: "Microsoft",
+            os: "Windows Server 2019",
+            os_version: "10.0.17763.5830",
+            os_cpe: windows_2019,
+            ..base
+        },
+        b"patient-portal" => Profile {
+            owner: "Digital Services",
+            location: "Main building, data centre (DMZ)",
+            phi: (false, true, true),
+            mfa: "yes",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "high",
+            vendor: "Meridian EHR Support",
+            os: "Ubuntu 20.04 LTS",
+            os_version: "20.04.6",
+            os_cpe: "cpe:2.3:o:canonical:ubuntu_linux:20.04:*:*:*:lts:*:*:*",
+            software: "cpe:2.3:a:f5:nginx:1.18.0:*:*:*:*:*:*:*;cpe:2.3:a:openssl:openssl:1.1.1f:*:*:*:*:*:*:*",
+            ..base
+        },
+        b"mail-relay" => Profile {
+            location: "Main building, data centre (DMZ)",
+            phi: (false, false, true),
+            mfa: "yes",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "high",
+            os: "Debian 11",
+            os_version: "11.9",
+            os_cpe: "cpe:2.3:o:debian:debian_linux:11:*:*:*:*:*:*:*",
+            software: "cpe:2.3:a:postfix:postfix:3.5.25:*:*:*:*:*:*:*",
+            ..base
+        },
+        b"vpn-gateway" => Profile {
+            location: "Main building, network room",
+            phi: (false, false, true),
+            mfa: "no",
+            at_rest: "yes",
+            in_transit: "yes",
+            criticality: "high",
+            vendor: "Fortinet",
+            os: "FortiOS",
+            os_version: "7.0.12",
+            os_cpe: "cpe:2.3:o:fortinet:fortios:7.0.12:*:*:*:*:*:*:*",
+            ..base
+        },
+        b"infusion-pump" => Profile {
+            owner: "Biomedical Engineering",
+            location: "Wards",
+            phi: (false, true, true),
+            mfa: "no",
+            at_rest: "no",
+            in_transit: "yes",
+            criticality: "patient-care-critical",
+            vendor: "MedInfuse Systems",
+            firmware: "MedInfuse MI-4000 firmware",
+            firmware_version: "3.2.1",
+            controls: "network segmentation",
+            ..base
+        },
+        b"patient-monitor" => Profile {
+            owner: "Biomedical Engineering",
+            location: "Wards",
+            phi: (false, true, true),
+            mfa: "no",
+            at_rest: "no",
+            in_transit: "no",
+            criticality: "patient-care-critical",
+            vendor: "VitalSense",
+            firmware: "VitalSense VS-900 firmware",
+            firmware_version: "5.4.0",
+            controls: "network segmentation",
+            ..base
+        },
+        b"ct-scanner" | b"mr-scanner" | b"x-ray" | b"ultrasound" => Profile {
+            owner: "Biomedical Engineering",
+            location: "Radiology",
+            phi: (true, true, true),
+            mfa: "no",
+            at_rest: "no",
+            in_transit: "no",
+            criticality: "patient-care-critical",
+            vendor: "ClearView Imaging",
+            os: "Windows 7 Embedded",
+            os_version: "6.1.7601",
+            os_cpe: "cpe:2.3:o:microsoft:windows_7:-:sp1:*:*:*:*:*:*",
+            controls: "network segmentation; vendor-managed",
+            ..base
+        },
+        b"lab-analyser" => Profile {
+            owner: "Laboratory",
+            location: "Laboratory",
+            phi: (true, true, true),
+            mfa: "no",
+            at_rest: "unknown",
+            in_transit: "no",
+            criticality: "high",
+            os: "Windows 10 Enterprise LTSC 2019",
+            os_version: "10.0.17763.5830",
+            os_cpe: "cpe:2.3:o:microsoft:windows_10_1809:10.0.17763.5830:*:*:*:*:*:*:*",
+            controls: "network segmentation",
+            ..base
+        },
+        _ => base,
+    }
+}
+
+/// A CSV field, quoted when it holds a comma or a quote.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The asset list in the columns `docs/inventory.md` documents. The threat detectors read its
+/// first seven; without a `phi` column they take PHI from the model, as before.
 fn assets(org: &Org, dir: &Path) -> io::Result<(PathBuf, u64)> {
     let mut f = Lines::create(dir.join("assets.csv"))?;
-    f.line("hostname,ip,kind,model,zone,department,shared", false)?;
+    f.line(
+        "hostname,ip,kind,model,zone,department,shared,stores_phi,processes_phi,transmits_phi,\
+         owner,location,mfa,encryption_at_rest,encryption_in_transit,criticality,vendor,os,\
+         os_version,os_cpe,firmware,firmware_version,software,compensating_controls",
+        false,
+    )?;
+    let yes = |b: bool| if b { "yes" } else { "no" };
     for a in &org.assets {
         let dept = a.dept.map(|d| org.depts[d as usize].code).unwrap_or("");
+        let p = profile(a.model);
+        let (stores, processes, transmits) = p.phi;
         f.line(
             &format!(
-                "{},{},{},{},{},{dept},{}",
+                "{},{},{},{},{},{dept},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 a.hostname,
                 a.ip,
                 a.kind,
                 a.model,
                 a.zone.name(),
-                a.shared
+                a.shared,
+                yes(stores),
+                yes(processes),
+                yes(transmits),
+                p.owner,
+                csv_field(p.location),
+                p.mfa,
+                p.at_rest,
+                p.in_transit,
+                p.criticality,
+                p.vendor,
+                p.os,
+                p.os_version,
+                p.os_cpe,
+                p.firmware,
+                p.firmware_version,
+                p.software,
+                p.controls,
             ),
             true,
         )?;
@@ -337,6 +620,7 @@ fn zones(dir: &Path) -> io::Result<(PathBuf, u64)> {
             true,
         )?;
     }
+    f.line(&crate::policy::toml(), false)?;
     f.finish()
 }
 

@@ -21,7 +21,8 @@
 //!   `termination_date` (empty unless terminated) and `status` (active, terminated,
 //!   on-leave).
 //! - `context/assets.csv` (`hostname,ip,kind,model,zone,department,shared`) and
-//!   `context/zones.toml` (`[[zone]]` tables with `name`, `cidr`, `description`).
+//!   `context/zones.toml` (`[[zone]]` tables with `name`, `cidr`, `description`, then the
+//!   segmentation policy's `[policy]` and `[[allow]]` tables).
 //! - `context/vendors.csv` (`account,company,source_ip,days,hours_utc,systems`): vendors with
 //!   remote access and their contracts.
 //! - `telemetry/ehr-audit.ndjson`: AuditEvents in time order.
@@ -52,6 +53,7 @@ mod mail;
 mod names;
 mod office;
 mod org;
+mod policy;
 mod rng;
 mod scenarios;
 mod signal;

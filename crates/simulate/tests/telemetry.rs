@@ -125,15 +125,17 @@ fn files_of_kind(kind: &str) -> &'static [&'static str] {
         | "terminated_vpn_login"
         | "vendor_outside_contract" => &["telemetry/auth.log"],
         "ransomware_precursors" => &["telemetry/windows-security.ndjson"],
-        "device_unseen_destination" | "guest_wifi_to_ehr_database" | "cleartext_phi_egress" => {
-            &["telemetry/zeek/conn.log"]
-        }
+        "device_unseen_destination"
+        | "guest_wifi_to_ehr_database"
+        | "cleartext_phi_egress"
+        | "segmentation_violation"
+        | "unknown_device" => &["telemetry/zeek/conn.log"],
         "weak_tls_phi_service" => &["telemetry/zeek/ssl.log"],
         _ => &[],
     }
 }
 
-const TELEMETRY_KINDS: [&str; 9] = [
+const TELEMETRY_KINDS: [&str; 11] = [
     "password_spray",
     "brute_force_success",
     "terminated_vpn_login",
@@ -143,6 +145,8 @@ const TELEMETRY_KINDS: [&str; 9] = [
     "guest_wifi_to_ehr_database",
     "cleartext_phi_egress",
     "weak_tls_phi_service",
+    "segmentation_violation",
+    "unknown_device",
 ];
 
 #[test]
@@ -209,4 +213,67 @@ fn every_telemetry_incident_names_entities_found_in_its_file_inside_its_window()
     for kind in TELEMETRY_KINDS {
         assert!(seen.iter().any(|k| k == kind), "no {kind} planted");
     }
+}
+
+/// `truth.json` lists each incident's connections (`flows`) with the zones they cross and the
+/// policy's verdict: every one is in conn.log inside its window, as many times as truth says,
+/// and zones.toml carries the policy the verdicts come from.
+#[test]
+fn every_incident_flow_is_in_conn_log_as_often_as_truth_says() {
+    let dir = tempfile::tempdir().unwrap();
+    simulate(&small(), dir.path()).unwrap();
+    let zones = std::fs::read_to_string(dir.path().join("context/zones.toml")).unwrap();
+    assert!(zones.contains("[policy]\ndefault = \"deny\""), "{zones}");
+    assert!(zones.matches("[[allow]]").count() >= 10, "{zones}");
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+            .unwrap();
+    let conns = decode(dir.path(), "telemetry/zeek/conn.log", "zeek");
+    let (mut denied, mut variants) = (0, std::collections::HashSet::new());
+    for incident in truth["incidents"].as_array().unwrap() {
+        let kind = incident["kind"].as_str().unwrap();
+        let flows = incident["flows"].as_array();
+        if kind == "segmentation_violation" {
+            assert!(flows.is_some_and(|f| !f.is_empty()), "{incident}");
+            variants.insert(incident["scenario"].as_str().unwrap().to_string());
+        }
+        for flow in flows.into_iter().flatten() {
+            let s = |k: &str| flow[k].as_str().unwrap().to_string();
+            let first = Timestamp::parse(&s("first")).unwrap();
+            let last = Timestamp::parse(&s("last")).unwrap();
+            let port = flow["dst_port"].as_u64().unwrap().to_string();
+            let rows: Vec<Vec<&str>> = conns
+                .iter()
+                .filter(|(t, _)| {
+                    t.millis() >= first.millis() - 1 && t.millis() <= last.millis() + 1
+                })
+                .map(|(_, line)| line.split('\t').collect::<Vec<&str>>())
+                .filter(|f| {
+                    f[2] == s("src_ip") && f[4] == s("dst_ip") && f[5] == port && f[6] == s("proto")
+                })
+                .collect();
+            assert_eq!(
+                rows.len() as u64,
+                flow["connections"].as_u64().unwrap(),
+                "{kind}: {flow}"
+            );
+            let established = rows
+                .iter()
+                .filter(|f| f[11] != "S0" && f[11] != "REJ")
+                .count() as u64;
+            assert_eq!(established, flow["established"].as_u64().unwrap(), "{flow}");
+            assert!(["allowed", "denied"].contains(&s("policy").as_str()));
+            denied += usize::from(s("policy") == "denied");
+            if kind == "segmentation_violation" {
+                assert_eq!(s("policy"), "denied", "{flow}");
+                assert_ne!(s("src_zone"), s("dst_zone"), "{flow}");
+            }
+        }
+    }
+    assert_eq!(
+        variants.len(),
+        3,
+        "every variant of segmentation_violation is planted: {variants:?}"
+    );
+    assert!(denied >= 6, "{denied} denied flows");
 }

@@ -82,6 +82,19 @@ pub enum Command {
     /// Incidents: list, show, open from alerts, deadlines, evidence, verification, report.
     #[command(subcommand)]
     Incidents(crate::incidents::IncidentsCommand),
+    /// The technology inventory: import assets and SBOMs, list them, exposure, encryption
+    /// coverage, devices seen that nobody listed (docs/inventory.md).
+    #[command(subcommand)]
+    Inventory(crate::inventory::InventoryCommand),
+    /// Vulnerability and lifecycle feeds: CISA KEV, endoflife.date, NVD.
+    #[command(subcommand)]
+    Feeds(crate::inventory::FeedsCommand),
+    /// Active, opt-in scans of the organisation's own endpoints.
+    #[command(subcommand)]
+    Scan(crate::inventory::ScanCommand),
+    /// Network zones: the segmentation policy and what reaches the systems holding PHI.
+    #[command(subcommand)]
+    Zones(crate::reach::ZonesCommand),
 }
 
 #[derive(Debug, Subcommand)]

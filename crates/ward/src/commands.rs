@@ -138,6 +138,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::List { rules, json }) => rules_list(&rules, json),
         Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
         Command::Incidents(command) => crate::incidents::run(&ctx.config, &ctx.data_dir, command),
+        Command::Inventory(command) => crate::inventory::run(&ctx.config, &ctx.data_dir, command),
+        Command::Feeds(command) => crate::inventory::feeds(&ctx.config, &ctx.data_dir, command),
+        Command::Scan(command) => crate::inventory::scan(&ctx.config, &ctx.data_dir, command),
+        Command::Zones(command) => crate::reach::run_command(&ctx.config, &ctx.data_dir, command),
     }
 }
 
@@ -224,17 +228,21 @@ pub(crate) fn load_folders(paths: &[PathBuf]) -> Result<ward_detect::sigma::Coll
 }
 
 /// The detection engine `ward ingest` runs: every standard detector over the configured
-/// inventory, with the extra rules, primed with every context resource stored.
+/// inventory, with the extra rules, primed with every context resource stored; and the
+/// inventory's watcher, flushed when the ingest ends.
 fn engine(
     ctx: &Runtime,
     store: &dyn Store,
     rule_dirs: &[PathBuf],
-) -> Result<std::sync::Mutex<ward_detect::Engine>> {
+) -> Result<(
+    std::sync::Mutex<ward_detect::Engine>,
+    ward_inventory::reach::Watcher,
+)> {
     let inventory = crate::detection::inventory_from_config(&ctx.config)?;
-    let detectors = crate::detection::detectors(inventory, rule_dirs)?;
+    let (detectors, watcher) = crate::detection::detectors(inventory, rule_dirs)?;
     let engine = std::sync::Mutex::new(ward_detect::Engine::new(detectors));
     ward_pipeline::load_context(store, &engine)?;
-    Ok(engine)
+    Ok((engine, watcher))
 }
 
 fn rules_list(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
@@ -441,7 +449,7 @@ fn progress_bar(size: Option<u64>, name: &str) -> Option<ProgressBar> {
 
 fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
     let store = ctx.open_store()?;
-    let engine = engine(ctx, &store, &args.rules)?;
+    let (engine, watcher) = engine(ctx, &store, &args.rules)?;
     let defaults = IngestOptions::default();
     let options = IngestOptions {
         format: Some(args.format.clone()),
@@ -481,6 +489,8 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
+        // What the committed batches showed is kept even when the source failed later.
+        crate::reach::log_flush(watcher.flush(&store)?);
         let summary = summary.map_err(|e| {
             if e.is_bad_input() {
                 anyhow::Error::new(e)
@@ -836,14 +846,29 @@ fn serve(ctx: &Runtime, args: ServeArgs) -> Result<ExitCode> {
     )
 }
 
-pub(crate) async fn wait_for_signal() -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot watch SIGINT")?,
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, watched from the moment this is called (so a signal that arrives while
+/// `serve` is still starting its tasks is not lost to the default action).
+pub(crate) struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must be called inside the runtime.
+    pub(crate) fn watch() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+        })
     }
-    Ok(())
+
+    pub(crate) async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
 
 /// `ward bench sigma`: loads the rules, decodes the files into memory (not timed), then times

@@ -25,6 +25,35 @@ pub struct Config {
     /// `GET /metrics` for a Prometheus scraper (docs/notify.md, "Metrics").
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Feeds, TLS scans and discovery (docs/inventory.md).
+    #[serde(default)]
+    pub inventory: InventoryConfig,
+}
+
+/// Where the vulnerability and lifecycle feeds come from, and which endpoints may be scanned.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryConfig {
+    /// The CISA KEV catalogue (default: CISA's published JSON feed).
+    pub kev_url: Option<String>,
+    /// endoflife.date's product endpoint, `{product}` replaced by each product's name
+    /// (default: `https://endoflife.date/api/v1/products/{product}`); a local mirror works.
+    pub endoflife_url: Option<String>,
+    /// The endoflife.date products to download (default: those already imported, else a
+    /// list of what hospitals commonly run).
+    #[serde(default)]
+    pub endoflife_products: Vec<String>,
+    /// PEM certificates trusted besides the public roots for downloads (a proxy's or mirror's
+    /// private CA).
+    pub feeds_ca_file: Option<PathBuf>,
+    /// The organisation's own endpoints the TLS scan may connect to, `host:port`. The scan
+    /// never touches anything else.
+    #[serde(default)]
+    pub scan_targets: Vec<String>,
+    /// PEM certificates of the organisation's private CA, trusted when judging its servers.
+    pub scan_ca_file: Option<PathBuf>,
+    /// `ward serve` rescans the targets this often (hours; 0 or absent: only on demand).
+    pub scan_every_hours: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

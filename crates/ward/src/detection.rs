@@ -33,8 +33,9 @@ pub fn inventory_from_dir(dir: &Path) -> Result<Inventory> {
     };
     let mut inventory = Inventory::new();
     if let Some(text) = read(ZONES)? {
-        inventory =
-            inventory.with_zones(Inventory::parse_zones(&text).map_err(|e| bad(ZONES, &e))?);
+        let (zones, policy) =
+            Inventory::parse_zones_and_policy(&text).map_err(|e| bad(ZONES, &e))?;
+        inventory = inventory.with_zones(zones).with_policy(policy);
     }
     if let Some(text) = read(ASSETS)? {
         inventory =
@@ -64,11 +65,19 @@ pub fn inventory_from_config(config: &Config) -> Result<Inventory> {
 }
 
 /// Every detector Ward runs: the shipped Sigma pack plus the rule folders given, privacy
-/// monitoring and the threat analytics over `inventory`.
-pub fn detectors(inventory: Inventory, rule_dirs: &[PathBuf]) -> Result<Vec<Box<dyn Detector>>> {
+/// monitoring and the threat analytics over `inventory`, and the inventory's watcher
+/// (discovery and observed flows), returned too so its caller can flush what it gathers.
+pub fn detectors(
+    inventory: Inventory,
+    rule_dirs: &[PathBuf],
+) -> Result<(Vec<Box<dyn Detector>>, ward_inventory::reach::Watcher)> {
     let extra = crate::commands::load_folders(rule_dirs)?;
-    ward_detect::standard::standard_with(Arc::new(inventory), extra)
-        .map_err(|e| BadInput(format!("the detection rules do not load: {e}")).into())
+    let inventory = Arc::new(inventory);
+    let mut detectors = ward_detect::standard::standard_with(inventory.clone(), extra)
+        .map_err(|e| BadInput(format!("the detection rules do not load: {e}")))?;
+    let watcher = ward_inventory::reach::Watcher::new(inventory);
+    detectors.push(watcher.detector());
+    Ok((detectors, watcher))
 }
 
 /// Every rule the standard detectors can raise, for the console's rules page: the Sigma rules
@@ -109,11 +118,12 @@ pub fn catalogue(rule_dirs: &[PathBuf]) -> Result<Vec<ward_console::RuleInfo>> {
             });
         }
     }
-    use ward_detect::threat::{credential, mail, network};
+    use ward_detect::threat::{credential, mail, network, segmentation};
     for (detector, table) in [
         ("privacy", ward_detect::privacy::RULES),
         ("credential", credential::RULES),
         ("network", network::RULES),
+        ("segmentation", segmentation::RULES),
         ("mail", mail::RULES),
     ] {
         for rule in table {

@@ -74,6 +74,9 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         if store.count_context(ward_model::ContextKind::Patient)? == 0 {
             import_demo_context(store.as_ref(), &prepared.dir)?;
         }
+        if store.inventory().list_assets()?.is_empty() {
+            import_demo_inventory(store.as_ref(), &prepared.dir)?;
+        }
         Some(prepared)
     } else {
         None
@@ -83,10 +86,12 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         Some(p) => crate::detection::inventory_from_dir(&p.dir.join("context"))?,
         None => crate::detection::inventory_from_config(config)?,
     };
-    let engine: SharedEngine = Arc::new(Mutex::new(Engine::new(crate::detection::detectors(
-        inventory,
-        &[],
-    )?)));
+    // The console draws the network map and each asset's reachability from the same zones
+    // and policy the detectors check flows against.
+    let console_inventory = Arc::new(inventory.clone());
+    let (detectors, watcher) = crate::detection::detectors(inventory, &[])?;
+    let scans = crate::inventory::scan_settings(config)?;
+    let engine: SharedEngine = Arc::new(Mutex::new(Engine::new(detectors)));
     let rules = Arc::new(crate::detection::catalogue(&[])?);
     let notifier = crate::notify::start(
         config.notify.as_ref(),
@@ -112,6 +117,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let store_for_async = store.clone();
     runtime.block_on(async move {
+        let signals = crate::commands::Signals::watch()?;
         let store = store_for_async;
         let listeners = Listeners::start(&listen, store.clone(), Some(engine.clone()))
             .await
@@ -143,6 +149,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     rules: rules.clone(),
                     on_audit: Some(audit_hook(engine.clone())),
                     server_secret: Some(pseudonym_key),
+                    inventory: console_inventory,
                     ..ward_console::ConsoleOptions::default()
                 },
             ));
@@ -247,6 +254,25 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             shutdown.clone(),
         ));
 
+        let scan_task = scans.map(|schedule| {
+            println!(
+                "TLS scans: {} endpoint(s) every {} h",
+                schedule.targets.len(),
+                schedule.every.as_secs() / 3600
+            );
+            tokio::spawn(crate::inventory::scan_loop(
+                schedule,
+                store.clone(),
+                shutdown.clone(),
+            ))
+        });
+
+        let discovery_task = tokio::spawn(crate::reach::run(
+            store.clone(),
+            watcher.clone(),
+            shutdown.clone(),
+        ));
+
         let stop = Arc::new(AtomicBool::new(false));
         let feed = match &prepared {
             Some(p) => {
@@ -273,7 +299,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             None => None,
         };
 
-        crate::commands::wait_for_signal().await?;
+        signals.wait().await;
         println!("shutting down: finishing commits in flight");
         stop.store(true, Ordering::Relaxed);
         trigger.trigger();
@@ -286,11 +312,24 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         }
         let _ = silence_task.await;
         let _ = deadline_task.await;
+        if let Some(task) = scan_task {
+            let _ = task.await;
+        }
         if let Some(feed) = feed {
             let joined = tokio::task::spawn_blocking(move || feed.join()).await;
             if let Ok(Ok(Err(e))) = joined {
                 eprintln!("ward: the demo feed failed: {e:#}");
             }
+        }
+        // What the last commits showed (the feed's and the listeners' final batches).
+        let _ = discovery_task.await;
+        let flushed = tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || watcher.flush(store.as_ref())
+        })
+        .await;
+        if let Ok(Err(e)) = flushed {
+            eprintln!("ward: writing the last sightings failed: {e:#}");
         }
         println!("stopped");
         Ok(ExitCode::SUCCESS)
@@ -333,6 +372,48 @@ fn audit_hook(engine: SharedEngine) -> ward_console::AuditHook {
             }
         },
     )
+}
+
+/// Imports the simulated hospital's asset list as a customer would with `ward inventory
+/// import`, and the bundled KEV snapshot (the demo runs without internet access).
+fn import_demo_inventory(store: &dyn Store, dir: &Path) -> Result<()> {
+    let path = dir.join("context").join("assets.csv");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let assets = ward_inventory::parse_assets(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let imported =
+        ward_inventory::stored::save_assets(store, assets, ward_model::Timestamp::now())?;
+    if store.inventory().feed("kev")?.is_none() {
+        use std::io::Read as _;
+        let mut kev = Vec::new();
+        flate2::read::GzDecoder::new(ward_inventory::stored::DEMO_KEV_GZ).read_to_end(&mut kev)?;
+        ward_inventory::stored::import_feed(
+            store,
+            kev,
+            ward_inventory::stored::DEMO_KEV_ORIGIN,
+            None,
+            "demo",
+            ward_model::Timestamp::now(),
+        )?;
+    }
+    for (product, bytes) in ward_inventory::stored::DEMO_EOL {
+        if store.inventory().feed(&format!("eol:{product}"))?.is_none() {
+            ward_inventory::stored::import_feed(
+                store,
+                bytes.to_vec(),
+                ward_inventory::stored::DEMO_EOL_ORIGIN,
+                Some(product),
+                "demo",
+                ward_model::Timestamp::now(),
+            )?;
+        }
+    }
+    println!(
+        "demo: imported {} assets into the inventory",
+        imported.added
+    );
+    Ok(())
 }
 
 /// Imports the simulated organisation as a customer would with `ward context import`.

@@ -6,10 +6,16 @@
 //! text over, so this stays testable on data alone. A malformed line is an error naming the
 //! file kind, the line and what is wrong with it; it never carries the line's content, which
 //! may hold a person's name.
+//!
+//! `zones.toml` may also carry a segmentation policy (`[policy]` and `[[allow]]` tables), read
+//! by [`Inventory::parse_policy`] into a [`SegmentationPolicy`] that
+//! [`super::segmentation`] compiles and checks flows against.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use ward_model::Timestamp;
+
+pub use super::segmentation::{AllowRule, PolicyDefault, Proto, SegmentationPolicy, ZoneSelector};
 
 /// Why an inventory file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +78,8 @@ impl Cidr {
 }
 
 /// What a zone holds, which decides what may cross its boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ZoneKind {
     ClinicalWorkstations,
     /// Office and administrative workstations.
@@ -131,7 +138,25 @@ pub struct Zone {
     pub name: String,
     pub cidrs: Vec<Cidr>,
     pub kind: ZoneKind,
+    /// Whether the zone's devices are the organisation's own and managed: `trusted = false`
+    /// in zones.toml, and by default guest Wi-Fi, DMZ and remote-access zones, are not.
+    pub trusted: bool,
 }
+
+impl ZoneKind {
+    /// Guest Wi-Fi, the DMZ and remote-access pools hold devices the organisation does not
+    /// manage or that the internet reaches.
+    pub fn trusted_by_default(self) -> bool {
+        !matches!(
+            self,
+            ZoneKind::GuestWifi | ZoneKind::Dmz | ZoneKind::RemoteAccess
+        )
+    }
+}
+
+/// Names a segmentation policy uses for every zone, every internal zone and the internet;
+/// a zone may not take them.
+pub const RESERVED_ZONE_NAMES: [&str; 3] = ["*", "internal", "external"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AssetKind {
@@ -278,6 +303,9 @@ pub struct Inventory {
     pub vendors: Vec<Vendor>,
     pub partners: Vec<Partner>,
     pub staff: Vec<StaffMember>,
+    /// The segmentation policy of `zones.toml`; `None` when the file has no `[policy]` or
+    /// `[[allow]]` table, and then no flow is checked against one.
+    pub policy: Option<SegmentationPolicy>,
     by_ip: HashMap<IpAddr, usize>,
     by_login: HashMap<String, usize>,
 }
@@ -302,6 +330,11 @@ impl Inventory {
         self
     }
 
+    pub fn with_policy(mut self, policy: Option<SegmentationPolicy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
     pub fn with_vendors(mut self, vendors: Vec<Vendor>) -> Self {
         self.vendors = vendors;
         self
@@ -323,27 +356,50 @@ impl Inventory {
     }
 
     /// `zones.toml`: `[[zone]]` tables with `name`, `cidr` (or `cidrs`, a list), optional
-    /// `kind` and `description`.
+    /// `kind`, `trusted` and `description`. The policy tables of the same file are read by
+    /// [`Inventory::parse_policy`]; this ignores them.
     pub fn parse_zones(text: &str) -> Result<Vec<Zone>, InventoryError> {
         const FILE: &str = "zones.toml";
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| error(FILE, line_of(text, e.span()), e.message()))?;
+        let doc = parse_toml(FILE, text)?;
         let Some(list) = doc.get("zone") else {
             return Ok(Vec::new());
         };
         let list = list
             .as_array()
             .ok_or_else(|| error(FILE, 0, "`zone` must be an array of tables ([[zone]])"))?;
-        let mut zones = Vec::with_capacity(list.len());
+        if list.len() > super::segmentation::MAX_ZONES {
+            return Err(error(
+                FILE,
+                0,
+                format!(
+                    "{} zones: at most {} are supported",
+                    list.len(),
+                    super::segmentation::MAX_ZONES
+                ),
+            ));
+        }
+        let headers = header_lines(text, "zone");
+        let mut zones: Vec<Zone> = Vec::with_capacity(list.len());
         for (i, item) in list.iter().enumerate() {
-            let at = |reason: String| error(FILE, 0, format!("zone {}: {reason}", i + 1));
+            let line = headers.get(i).copied().unwrap_or(0);
+            let at = |reason: String| error(FILE, line, format!("zone {}: {reason}", i + 1));
             let table = item.as_table().ok_or_else(|| at("not a table".into()))?;
             let name = table
                 .get("name")
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| at("missing `name`".into()))?
                 .to_string();
+            if RESERVED_ZONE_NAMES
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&name))
+            {
+                return Err(at(format!(
+                    "`{name}` is reserved for policies (`*`, `internal`, `external`); rename the zone"
+                )));
+            }
+            if zones.iter().any(|z| z.name == name) {
+                return Err(at(format!("a zone named `{name}` is already defined")));
+            }
             let mut texts: Vec<&str> = Vec::new();
             if let Some(c) = table.get("cidr").and_then(|v| v.as_str()) {
                 texts.push(c);
@@ -371,9 +427,170 @@ impl Inventory {
                     .or_else(|| ZoneKind::from_words(description))
                     .unwrap_or(ZoneKind::Other),
             };
-            zones.push(Zone { name, cidrs, kind });
+            let trusted = match table.get("trusted") {
+                None => kind.trusted_by_default(),
+                Some(v) => v
+                    .as_bool()
+                    .ok_or_else(|| at("`trusted` must be true or false".into()))?,
+            };
+            zones.push(Zone {
+                name,
+                cidrs,
+                kind,
+                trusted,
+            });
         }
         Ok(zones)
+    }
+
+    /// The segmentation policy of `zones.toml` (`[policy]` and `[[allow]]` tables, format in
+    /// `docs/inventory-files.md`), checked against `zones` (from [`Inventory::parse_zones`] of
+    /// the same text): every zone an allow rule names must exist. `None` when the file has
+    /// neither table, which leaves segmentation unchecked.
+    pub fn parse_policy(
+        text: &str,
+        zones: &[Zone],
+    ) -> Result<Option<SegmentationPolicy>, InventoryError> {
+        const FILE: &str = "zones.toml";
+        let doc = parse_toml(FILE, text)?;
+        if doc.get("policy").is_none() && doc.get("allow").is_none() {
+            return Ok(None);
+        }
+        let mut policy = SegmentationPolicy {
+            default: PolicyDefault::Deny,
+            intra_zone: PolicyDefault::Allow,
+            rules: Vec::new(),
+        };
+        if let Some(table) = doc.get("policy") {
+            let line = header_lines(text, "policy").first().copied().unwrap_or(0);
+            let at = |reason: String| error(FILE, line, format!("[policy]: {reason}"));
+            let table = table
+                .as_table()
+                .ok_or_else(|| at("must be a table ([policy])".into()))?;
+            for (key, value) in table {
+                let setting = value
+                    .as_str()
+                    .and_then(PolicyDefault::parse)
+                    .ok_or_else(|| at(format!("`{key}` must be \"deny\" or \"allow\"")));
+                match key.as_str() {
+                    "default" => policy.default = setting?,
+                    "intra_zone" => policy.intra_zone = setting?,
+                    other => {
+                        return Err(at(format!(
+                            "unknown key `{other}` (expected `default`, `intra_zone`)"
+                        )));
+                    }
+                }
+            }
+        }
+        let Some(list) = doc.get("allow") else {
+            return Ok(Some(policy));
+        };
+        let list = list
+            .as_array()
+            .ok_or_else(|| error(FILE, 0, "`allow` must be an array of tables ([[allow]])"))?;
+        if list.len() > super::segmentation::MAX_RULES {
+            return Err(error(
+                FILE,
+                0,
+                format!(
+                    "{} allow rules: at most {} are supported",
+                    list.len(),
+                    super::segmentation::MAX_RULES
+                ),
+            ));
+        }
+        let headers = header_lines(text, "allow");
+        for (i, item) in list.iter().enumerate() {
+            let line = headers.get(i).copied().unwrap_or(0);
+            let at = |reason: String| error(FILE, line, format!("allow rule {}: {reason}", i + 1));
+            let table = item.as_table().ok_or_else(|| at("not a table".into()))?;
+            if let Some(key) = table
+                .keys()
+                .find(|k| !["from", "to", "ports", "proto", "description"].contains(&k.as_str()))
+            {
+                return Err(at(format!(
+                    "unknown key `{key}` (expected `from`, `to`, `ports`, `proto`, `description`)"
+                )));
+            }
+            let selector = |key: &str| -> Result<ZoneSelector, InventoryError> {
+                let value = table
+                    .get(key)
+                    .ok_or_else(|| at(format!("missing `{key}`")))?;
+                let names: Vec<&str> = match value {
+                    toml::Value::String(s) => vec![s.as_str()],
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|v| {
+                            v.as_str().ok_or_else(|| {
+                                at(format!("`{key}` must list zone names as strings"))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(at(format!("`{key}` must be a zone name or a list of them"))),
+                };
+                if names.is_empty() {
+                    return Err(at(format!("`{key}` names no zone")));
+                }
+                let mut zone_names = Vec::new();
+                for name in names {
+                    match name.trim() {
+                        "*" => return Ok(ZoneSelector::Any),
+                        n if n.eq_ignore_ascii_case("internal") => {
+                            return Ok(ZoneSelector::Internal);
+                        }
+                        n if n.eq_ignore_ascii_case("external") => {
+                            return Ok(ZoneSelector::External);
+                        }
+                        n if zones.iter().any(|z| z.name == n) => zone_names.push(n.to_string()),
+                        n => {
+                            return Err(at(format!(
+                                "`{key}` names `{n}`, which is no [[zone]] of this file"
+                            )));
+                        }
+                    }
+                }
+                Ok(ZoneSelector::Zones(zone_names))
+            };
+            let from = selector("from")?;
+            let to = selector("to")?;
+            let proto = match table.get("proto") {
+                None => Proto::Any,
+                Some(v) => v.as_str().and_then(Proto::parse).ok_or_else(|| {
+                    at("`proto` must be \"tcp\", \"udp\", \"icmp\" or \"any\"".into())
+                })?,
+            };
+            let ports = match table.get("ports") {
+                None => Vec::new(),
+                Some(v) => parse_ports(v).map_err(at)?,
+            };
+            if proto == Proto::Icmp && !ports.is_empty() {
+                return Err(at("ICMP has no ports: leave `ports` out".into()));
+            }
+            let description = table
+                .get("description")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
+            policy.rules.push(AllowRule {
+                from,
+                to,
+                ports,
+                proto,
+                description,
+                line,
+            });
+        }
+        Ok(Some(policy))
+    }
+
+    /// The zones and the policy of one `zones.toml`.
+    pub fn parse_zones_and_policy(
+        text: &str,
+    ) -> Result<(Vec<Zone>, Option<SegmentationPolicy>), InventoryError> {
+        let zones = Self::parse_zones(text)?;
+        let policy = Self::parse_policy(text, &zones)?;
+        Ok((zones, policy))
     }
 
     /// `assets.csv`: header naming at least `hostname`, `ip`, `kind`, `model`, `zone`; an
@@ -629,6 +846,74 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> usize {
             .map_or(0, |t| t.matches('\n').count() + 1)
     })
     .unwrap_or(0)
+}
+
+fn parse_toml(file: &'static str, text: &str) -> Result<toml::Table, InventoryError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| error(file, line_of(text, e.span()), e.message()))
+}
+
+/// The 1-based lines of the `[[name]]` (or `[name]`) headers, in order: where the n-th table
+/// of that name starts, for errors about its content.
+fn header_lines(text: &str, name: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let compact: String = line
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            let inner = compact
+                .strip_prefix("[[")
+                .and_then(|c| c.strip_suffix("]]"))
+                .or_else(|| compact.strip_prefix('[').and_then(|c| c.strip_suffix(']')))?;
+            (inner == name).then_some(i + 1)
+        })
+        .collect()
+}
+
+/// `ports = [443, "8000-8080", "2575"]`: numbers and ranges, merged and sorted.
+fn parse_ports(value: &toml::Value) -> Result<Vec<(u16, u16)>, String> {
+    let items: Vec<&toml::Value> = match value {
+        toml::Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    if items.is_empty() {
+        return Err("`ports` is empty: leave it out to allow any port".into());
+    }
+    let port = |text: &str| -> Result<u16, String> {
+        text.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("`{text}` is not a port (0-65535)"))
+    };
+    let mut ranges = Vec::with_capacity(items.len());
+    for item in items {
+        let range = match item {
+            toml::Value::Integer(n) => {
+                let p = u16::try_from(*n).map_err(|_| format!("{n} is not a port (0-65535)"))?;
+                (p, p)
+            }
+            toml::Value::String(s) => match s.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (port(a)?, port(b)?);
+                    if a > b {
+                        return Err(format!("the range `{s}` runs backwards"));
+                    }
+                    (a, b)
+                }
+                None => {
+                    let p = port(s)?;
+                    (p, p)
+                }
+            },
+            _ => return Err("`ports` must list numbers and \"a-b\" ranges".into()),
+        };
+        ranges.push(range);
+    }
+    Ok(super::segmentation::merge_ranges(ranges))
 }
 
 /// A small CSV reader: a header row, then rows of the same width, fields optionally quoted

@@ -7,6 +7,8 @@
 //! - [`network`]: medical devices reaching destinations their fleet does not use, guest Wi-Fi
 //!   reaching PHI systems, clear-text PHI protocols leaving the organisation, weak TLS on PHI
 //!   services, devices missing from the inventory.
+//! - [`segmentation`]: flows the zones.toml policy matrix denies, and the reachability map of
+//!   zones (what can reach the systems that hold PHI), drawn as SVG.
 //! - [`mail`]: look-alike sender domains, display-name impersonation, Reply-To mismatch,
 //!   authentication failures, bank-detail change requests, PHI sent to personal mailboxes.
 //!
@@ -21,6 +23,7 @@ pub mod credential;
 pub mod inventory;
 pub mod mail;
 pub mod network;
+pub mod segmentation;
 
 use std::collections::HashMap;
 use std::hash::Hash;

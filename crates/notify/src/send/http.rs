@@ -73,6 +73,35 @@ impl HttpTarget {
 
     /// Posts `body` as JSON with extra headers; `Ok` only for a 2xx answer.
     pub async fn post(&self, headers: &[(&str, String)], body: Vec<u8>) -> Result<(), SendError> {
+        let mut all = vec![("content-type", "application/json".to_string())];
+        all.extend(headers.iter().map(|(n, v)| (*n, v.clone())));
+        let answer = self
+            .exchange(hyper::Method::POST, &all, body, MAX_RESPONSE)
+            .await?;
+        if (200..300).contains(&answer.status) {
+            Ok(())
+        } else {
+            Err(SendError(format!(
+                "{}:{} answered HTTP {}",
+                self.host, self.port, answer.status
+            )))
+        }
+    }
+
+    /// Fetches the target (a feed): the status, the `Location` of a redirect, and at most
+    /// `max_body` bytes of the body (`truncated` says whether there was more).
+    pub async fn get(&self, max_body: usize) -> Result<Answer, SendError> {
+        self.exchange(hyper::Method::GET, &[], Vec::new(), max_body)
+            .await
+    }
+
+    async fn exchange(
+        &self,
+        method: hyper::Method,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        max_body: usize,
+    ) -> Result<Answer, SendError> {
         let at = format!("{}:{}", self.host, self.port);
         let io = connect(
             &self.host,
@@ -95,9 +124,10 @@ impl HttpTarget {
                 .path_and_query()
                 .map_or("/", |p| p.as_str())
                 .to_string();
-            let mut request = Request::post(path)
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
                 .header(hyper::header::HOST, authority)
-                .header(hyper::header::CONTENT_TYPE, "application/json")
                 .header(hyper::header::USER_AGENT, "Ward");
             for (name, value) in headers {
                 request = request.header(*name, value);
@@ -109,27 +139,58 @@ impl HttpTarget {
                 .send_request(request)
                 .await
                 .map_err(|e| SendError(format!("HTTP request to {at} failed: {e}")))?;
-            let status = response.status();
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get(hyper::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             // Read a bounded part of the answer so the connection ends cleanly.
             let mut body = response.into_body();
-            let mut read = 0usize;
-            while read < MAX_RESPONSE {
+            let mut kept = Vec::new();
+            let mut truncated = false;
+            loop {
                 match body.frame().await {
-                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
-                    _ => break,
+                    Some(Ok(frame)) => {
+                        let Some(data) = frame.data_ref() else {
+                            continue;
+                        };
+                        let room = max_body.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                        if data.len() > room {
+                            truncated = true;
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        driver.abort();
+                        return Err(SendError(format!("reading the answer of {at} failed: {e}")));
+                    }
+                    None => break,
                 }
             }
             driver.abort();
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(SendError(format!("{at} answered HTTP {}", status.as_u16())))
-            }
+            Ok(Answer {
+                status,
+                location,
+                body: kept,
+                truncated,
+            })
         };
         tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
             .await
             .map_err(|_| SendError(format!("the HTTP exchange with {at} timed out")))?
     }
+}
+
+/// What a server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+    /// The body was longer than the most the caller would read.
+    pub truncated: bool,
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn split_host_port(address: &str) -> Option<(String, u16)> {
 }
 
 /// PEM certificates from a file, as trusted roots beside the public ones.
-pub(crate) fn read_pem_certs(
+pub fn read_pem_certs(
     path: &Path,
     setting: &str,
 ) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, ConfigError> {
@@ -58,7 +58,7 @@ pub(crate) fn read_pem_certs(
 /// A rustls client configuration trusting the public web PKI (Mozilla's roots, compiled in)
 /// and, when given, the certificates of `ca_file` (a private CA, as MDR collectors and
 /// in-house relays often use).
-pub(crate) fn tls_client(
+pub fn tls_client(
     ca_file: Option<&Path>,
     setting: &str,
 ) -> Result<Arc<rustls::ClientConfig>, ConfigError> {

@@ -29,6 +29,8 @@ mod phi_personal;
 mod phishing;
 mod pump_external;
 mod ransomware;
+mod rogue_device;
+mod segmentation;
 mod self_access;
 mod terminated;
 mod terminated_vpn;
@@ -44,7 +46,7 @@ use crate::directory::Directory;
 use crate::infra::Infra;
 use crate::org::{DAY, Duty, Employment, MINUTE, Org, Staff};
 use crate::rng::Rng;
-use crate::signal::Signal;
+use crate::signal::{Body, Proto, Signal};
 use std::fmt::Write as _;
 
 /// A kind of incident the simulator can plant.
@@ -85,6 +87,10 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &phi_personal::PhiToPersonalMailbox,
         &mfa_fatigue::MfaFatigue,
         &impossible_travel::ImpossibleTravel,
+        &segmentation::DeviceToAdmin,
+        &segmentation::VendorVpnToDatabase,
+        &segmentation::WorkstationToDeviceTelnet,
+        &rogue_device::RogueDevice,
     ]
 }
 
@@ -263,12 +269,86 @@ fn telemetry_truth_json(id: u32, kind: &str, p: &Planted) -> String {
         let comma = if i > 0 { "," } else { "" };
         let _ = write!(s, r#"{comma}"{key}":"{value}""#);
     }
+    s.push('}');
+    flows_json(&mut s, p);
     let _ = write!(
         s,
-        r#"}},"description":"{}","expected_alert_min":{}}}"#,
+        r#","description":"{}","expected_alert_min":{}}}"#,
         p.description, p.expected_alert_min
     );
     s
+}
+
+/// `,"flows":[…]`: the incident's connections, one entry per source, destination, protocol
+/// and port, with the zones they cross and whether the segmentation policy allows them.
+/// Nothing when the incident made no connection.
+fn flows_json(s: &mut String, p: &Planted) {
+    struct Flow {
+        src: u32,
+        dst: u32,
+        proto: Proto,
+        port: u16,
+        first: i64,
+        last: i64,
+        connections: u32,
+        established: u32,
+    }
+    let mut flows: Vec<Flow> = Vec::new();
+    for signal in &p.signals {
+        let Body::Conn(c) = signal.body else { continue };
+        let established = u32::from(c.state != "S0" && c.state != "REJ");
+        match flows
+            .iter_mut()
+            .find(|f| (f.src, f.dst, f.proto, f.port) == (c.orig, c.resp, c.proto, c.resp_p))
+        {
+            Some(f) => {
+                f.first = f.first.min(signal.time);
+                f.last = f.last.max(signal.time);
+                f.connections += 1;
+                f.established += established;
+            }
+            None => flows.push(Flow {
+                src: c.orig,
+                dst: c.resp,
+                proto: c.proto,
+                port: c.resp_p,
+                first: signal.time,
+                last: signal.time,
+                connections: 1,
+                established,
+            }),
+        }
+    }
+    if flows.is_empty() {
+        return;
+    }
+    s.push_str(r#","flows":["#);
+    for (i, f) in flows.iter().enumerate() {
+        let proto = match f.proto {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        };
+        let _ = write!(
+            s,
+            r#"{}{{"src_ip":"{}","dst_ip":"{}","proto":"{proto}","dst_port":{},"src_zone":"{}","dst_zone":"{}","policy":"{}","connections":{},"established":{},"first":"{}","last":"{}"}}"#,
+            if i > 0 { "," } else { "" },
+            crate::signal::ip_text(f.src),
+            crate::signal::ip_text(f.dst),
+            f.port,
+            crate::policy::place(f.src).name(),
+            crate::policy::place(f.dst).name(),
+            if crate::policy::allows(f.src, f.dst, f.proto, f.port) {
+                "allowed"
+            } else {
+                "denied"
+            },
+            f.connections,
+            f.established,
+            ward_model::Timestamp(f.first),
+            ward_model::Timestamp(f.last),
+        );
+    }
+    s.push(']');
 }
 
 /// "Given Family", for descriptions.
