@@ -26,7 +26,6 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
 use ward_model::event::{api_activity, class};
 use ward_model::{Alert, Status, Timestamp};
 use ward_respond::assessment::{
@@ -35,6 +34,7 @@ use ward_respond::assessment::{
 use ward_respond::deadlines::status_of;
 use ward_respond::incident::utc_date;
 use ward_respond::letter::{BreachFacts, Sender};
+use ward_respond::review::{Exercise, FollowUp, Review};
 use ward_respond::{
     AssessmentInput, DeadlineStatus, DelayStatement, IncidentType, LawEnforcementDelay, Plan,
     RespondError, Responder, Role as ClockRole, StatementForm,
@@ -42,15 +42,24 @@ use ward_respond::{
 use ward_store::Store;
 use ward_store::incidents::{
     AssessmentRecord, CustodyAction, DeadlineRecord, EvidenceRecord, EvidenceVerification,
-    IncidentQuery, IncidentRecord, LinkKind, NewEvidence, TaskRecord, TaskStatus, TimelineEntry,
-    hex,
+    FollowUpRecord, FollowUpSource, IncidentQuery, IncidentRecord, IncidentStatus, LinkKind,
+    NewEvidence, ReviewRecord, TaskRecord, TaskStatus, TimelineEntry, hex,
 };
 
 type PageResult = Result<Response, ConsoleError>;
 
-/// The console follows the plan Ward ships (docs/incidents.md); an organisation's edited plan
-/// is read by the command line.
-static PLAN: LazyLock<Plan> = LazyLock::new(Plan::shipped);
+impl ConsoleState {
+    /// Store work on a blocking thread with the response plan the console follows
+    /// ([`crate::ConsoleOptions::plan`]: the organisation's edited plan, or the shipped one).
+    async fn planned<T, F>(&self, work: F) -> Result<T, ConsoleError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store, &Plan) -> Result<T, ConsoleError> + Send + 'static,
+    {
+        let plan = std::sync::Arc::clone(&self.options().plan);
+        self.blocking(move |store| work(store, &plan)).await
+    }
+}
 
 /// Deadlines due within this many days are on the overview's panel (overdue ones always).
 const BOARD_HORIZON_DAYS: u64 = 60;
@@ -108,12 +117,13 @@ fn load(store: &dyn Store, id: i64) -> Result<IncidentRecord, ConsoleError> {
         .ok_or(ConsoleError::NotFound)
 }
 
-/// The first deadline not yet met, soonest first.
+/// The first deadline not yet met, soonest first; on the same day the notice to the
+/// individuals, which the others follow.
 fn next_deadline(deadlines: &[DeadlineRecord]) -> Option<&DeadlineRecord> {
     deadlines
         .iter()
         .filter(|d| d.notified_on.is_none())
-        .min_by_key(|d| d.due_on)
+        .min_by_key(|d| (d.due_on, d.kind != "individuals"))
 }
 
 fn notice_label(d: &DeadlineRecord) -> String {
@@ -169,8 +179,8 @@ pub(crate) async fn board(
     }
     let today = today(state);
     let rows = state
-        .blocking(move |store| {
-            Responder::new(store, &PLAN)
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
                 .deadline_board(today, BOARD_HORIZON_DAYS)
                 .map_err(respond_error)
         })
@@ -219,8 +229,28 @@ struct ListPage {
     chrome: Chrome,
     rows: Vec<ListRow>,
     can_manage: bool,
+    can_work: bool,
     types: Vec<&'static str>,
     today: String,
+    plan: PlanView,
+    exercises: Vec<ExerciseView>,
+    exercise_follow_ups: Vec<FollowUpView>,
+}
+
+/// The response plan the incidents follow, and when it was last tested.
+struct PlanView {
+    name: String,
+    version: String,
+    last_tested: Option<String>,
+    unassigned_roles: Vec<String>,
+}
+
+struct ExerciseView {
+    held_on: String,
+    scenario: String,
+    plan_version: String,
+    participants: String,
+    findings: Vec<String>,
 }
 
 /// Incidents with their next unmet deadline, newest first.
@@ -248,6 +278,43 @@ pub(crate) async fn list(
     let p = caller.principal()?.clone();
     let today = today(&state);
     let list = state.blocking(list_with_deadlines).await?;
+    let (plan, exercises, exercise_follow_ups) = state
+        .planned(move |store, plan| {
+            let last_tested = Responder::new(store, plan)
+                .plan_last_tested()
+                .map_err(respond_error)?;
+            let view = PlanView {
+                name: plan.name.clone(),
+                version: plan.version.clone(),
+                last_tested: last_tested.map(|d| d.to_string()),
+                unassigned_roles: plan
+                    .unassigned_roles()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            };
+            let incidents = store.incidents();
+            let exercises: Vec<ExerciseView> = incidents
+                .exercises()?
+                .into_iter()
+                .take(10)
+                .map(|e| ExerciseView {
+                    held_on: e.held_on.to_string(),
+                    scenario: e.scenario,
+                    plan_version: e.plan_version,
+                    participants: e.participants.join(", "),
+                    findings: e.findings,
+                })
+                .collect();
+            let follow_ups: Vec<FollowUpView> = incidents
+                .follow_ups(true)?
+                .iter()
+                .filter(|f| matches!(f.source, FollowUpSource::Exercise(_)))
+                .map(|f| follow_up_view(f, today))
+                .collect();
+            Ok((view, exercises, follow_ups))
+        })
+        .await?;
     let rows = list
         .into_iter()
         .map(|(i, next)| ListRow {
@@ -272,8 +339,12 @@ pub(crate) async fn list(
         chrome: Chrome::new(&p, "/incidents", "Incidents"),
         rows,
         can_manage: p.role.allows(Permission::ManageIncidents),
+        can_work: p.role.allows(Permission::WorkIncidents),
         types: IncidentType::ALL.iter().map(|t| t.as_str()).collect(),
         today: today.to_string(),
+        plan,
+        exercises,
+        exercise_follow_ups,
     })
 }
 
@@ -337,8 +408,8 @@ pub(crate) async fn open_by_hand(
         .unwrap_or(now);
     let actor = p.audit_name();
     let opened = state
-        .blocking(move |store| {
-            Responder::new(store, &PLAN)
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
                 .open_by_hand(kind, &title, discovered, &actor, now)
                 .map_err(respond_error)
         })
@@ -371,12 +442,12 @@ async fn open_from(
     let now = state.now();
     let actor = p.audit_name();
     state
-        .blocking(move |store| {
+        .planned(move |store, plan| {
             let mut alerts: Vec<Alert> = Vec::with_capacity(alert_ids.len());
             for id in &alert_ids {
                 alerts.push(store.get_alert(id)?.ok_or(ConsoleError::NotFound)?);
             }
-            Responder::new(store, &PLAN)
+            Responder::new(store, plan)
                 .open_from_alerts(&alerts, kind, None, &actor, now)
                 .map_err(respond_error)
         })
@@ -423,9 +494,11 @@ struct Gathered {
     deadlines: Vec<DeadlineRecord>,
     delays: Vec<ward_store::incidents::LawEnforcementDelayRecord>,
     affected: ward_respond::Affected,
+    review: Option<ReviewRecord>,
+    follow_ups: Vec<FollowUpRecord>,
 }
 
-fn gather(store: &dyn Store, id: i64) -> Result<Gathered, ConsoleError> {
+fn gather(store: &dyn Store, plan: &Plan, id: i64) -> Result<Gathered, ConsoleError> {
     let incident = load(store, id)?;
     let incidents = store.incidents();
     let mut alerts = Vec::new();
@@ -450,7 +523,13 @@ fn gather(store: &dyn Store, id: i64) -> Result<Gathered, ConsoleError> {
         assessment: incidents.assessments(id)?.pop(),
         deadlines: incidents.deadlines(id)?,
         delays: incidents.law_enforcement_delays(id)?,
-        affected: Responder::new(store, &PLAN)
+        review: incidents.review(id)?,
+        follow_ups: incidents
+            .follow_ups(false)?
+            .into_iter()
+            .filter(|f| f.source == FollowUpSource::Incident(id))
+            .collect(),
+        affected: Responder::new(store, plan)
             .affected(id)
             .map_err(respond_error)?,
         incident,
@@ -546,6 +625,40 @@ fn assessment_view(a: &AssessmentRecord) -> AssessmentView {
     }
 }
 
+struct NoticeChoice {
+    value: String,
+    label: String,
+}
+
+struct ReviewView {
+    held_on: String,
+    participants: String,
+    summary: String,
+    went_well: Vec<String>,
+    to_improve: Vec<String>,
+    recorded: String,
+}
+
+struct FollowUpView {
+    id: i64,
+    title: String,
+    owner: String,
+    due_on: String,
+    done_on: String,
+    overdue: bool,
+}
+
+fn follow_up_view(f: &FollowUpRecord, today: NaiveDate) -> FollowUpView {
+    FollowUpView {
+        id: f.id,
+        title: f.title.clone(),
+        owner: f.owner.clone(),
+        due_on: f.due_on.to_string(),
+        done_on: f.done_on.map(|d| d.to_string()).unwrap_or_default(),
+        overdue: f.done_on.is_none() && f.due_on < today,
+    }
+}
+
 struct DelayView {
     official: String,
     agency: String,
@@ -585,6 +698,12 @@ struct DetailPage {
     can_manage: bool,
     can_phi: bool,
     factors: Vec<FactorForm>,
+    closed: bool,
+    notices_open: Vec<NoticeChoice>,
+    review: Option<ReviewView>,
+    follow_ups: Vec<FollowUpView>,
+    today: String,
+    unreachable: u64,
 }
 
 struct StateCount {
@@ -611,7 +730,9 @@ async fn detail_page(
     id: i64,
     verification: Option<Verification>,
 ) -> PageResult {
-    let g = state.blocking(move |store| gather(store, id)).await?;
+    let g = state
+        .planned(move |store, plan| gather(store, plan, id))
+        .await?;
     let masker = masker(state, p);
     let mut shown = BTreeSet::new();
     let links = g
@@ -741,6 +862,35 @@ async fn detail_page(
         can_work: p.role.allows(Permission::WorkIncidents),
         can_manage: p.role.allows(Permission::ManageIncidents),
         can_phi: p.role.allows(Permission::ViewIncidentPhi),
+        closed: i.status == IncidentStatus::Closed,
+        notices_open: g
+            .deadlines
+            .iter()
+            .filter(|d| d.notified_on.is_none())
+            .map(|d| NoticeChoice {
+                value: if d.jurisdiction.is_empty() {
+                    d.kind.clone()
+                } else {
+                    format!("{}|{}", d.kind, d.jurisdiction)
+                },
+                label: format!("{} (due {})", notice_label(d), d.due_on),
+            })
+            .collect(),
+        review: g.review.as_ref().map(|r| ReviewView {
+            held_on: r.held_on.to_string(),
+            participants: r.participants.join(", "),
+            summary: r.summary.clone(),
+            went_well: r.went_well.clone(),
+            to_improve: r.to_improve.clone(),
+            recorded: format!("{} by {}", fmt_time(r.recorded_at), r.recorded_by),
+        }),
+        follow_ups: g
+            .follow_ups
+            .iter()
+            .map(|f| follow_up_view(f, today))
+            .collect(),
+        today: today.to_string(),
+        unreachable: g.affected.unreachable,
         factors: Factor::ALL
             .iter()
             .map(|f| FactorForm {
@@ -1126,8 +1276,8 @@ pub(crate) async fn assess(
     let now = state.now();
     let actor = p.audit_name();
     let determination = state
-        .blocking(move |store| {
-            Responder::new(store, &PLAN)
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
                 .assess(id, input, &actor, now)
                 .map_err(respond_error)
         })
@@ -1193,8 +1343,8 @@ pub(crate) async fn delay(
     let now = state.now();
     let actor = p.audit_name();
     state
-        .blocking(move |store| {
-            Responder::new(store, &PLAN)
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
                 .record_law_enforcement_delay(id, &statement, &actor, now)
                 .map_err(respond_error)
         })
@@ -1236,8 +1386,8 @@ pub(crate) async fn deadlines(
     let now = state.now();
     let actor = p.audit_name();
     let count = state
-        .blocking(move |store| {
-            let responder = Responder::new(store, &PLAN);
+        .planned(move |store, plan| {
+            let responder = Responder::new(store, plan);
             let affected = responder.affected(id).map_err(respond_error)?;
             responder
                 .compute_deadlines(id, role, &affected, &actor, now)
@@ -1296,7 +1446,8 @@ pub(crate) struct LetterForm {
     steps: String,
     #[serde(default)]
     doing: String,
-    /// A linked patient's id; empty for the generic letter.
+    /// A linked patient's id; empty for the generic letter; `substitute` for the substitute
+    /// notice (164.404(d)(2)) to post for those who cannot be reached by mail.
     #[serde(default)]
     patient: String,
 }
@@ -1355,7 +1506,8 @@ pub(crate) async fn letter(
     };
     let breach_from = date_field(&form.breach_from, "the breach's first day")?;
     let breach_to = date_field(&form.breach_to, "the breach's last day")?;
-    let patient = optional(&form.patient);
+    let substitute = form.patient.trim() == "substitute";
+    let patient = optional(&form.patient).filter(|_| !substitute);
     let (patients, facts) = {
         let what_happened = form.what_happened.trim().to_string();
         let phi_types = lines(&form.phi_types);
@@ -1391,10 +1543,14 @@ pub(crate) async fn letter(
     let letter = {
         let patient = patient.clone();
         state
-            .blocking(move |store| {
-                Responder::new(store, &PLAN)
-                    .draft_letter(&sender, &facts, patient.as_deref())
-                    .map_err(respond_error)
+            .planned(move |store, plan| {
+                let responder = Responder::new(store, plan);
+                if substitute {
+                    responder.draft_substitute_notice(&sender, &facts)
+                } else {
+                    responder.draft_letter(&sender, &facts, patient.as_deref())
+                }
+                .map_err(respond_error)
             })
             .await?
     };
@@ -1413,6 +1569,360 @@ pub(crate) async fn letter(
         f: form,
         letter: Some(body),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report as PDF
+
+/// The incident report (the same document `ward incidents report` writes) printed to PDF by
+/// headless Chromium. Patients are named only for roles with the incident-PHI permission, and
+/// then each is written to the audit trail before the report is made, as for the letter.
+pub(crate) async fn report_pdf(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let today = today(&state);
+    let show_patients = p.role.allows(Permission::ViewIncidentPhi);
+    let report = state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .incident_report(id, today)
+                .map_err(respond_error)
+        })
+        .await?;
+    let place = "GET /incidents/{id}/report.pdf";
+    let mut records = vec![AuditRecord {
+        class_uid: class::API_ACTIVITY,
+        activity_id: api_activity::READ,
+        activity_name: "Read",
+        status: Status::Success,
+        user: p.audit_name(),
+        ip: p.ip.clone(),
+        place: place.into(),
+        target: Some(format!("incident:{id}/report")),
+        patient: None,
+        detail: Some(
+            if show_patients {
+                "incident report downloaded as PDF, patients named"
+            } else {
+                "incident report downloaded as PDF, patients counted"
+            }
+            .into(),
+        ),
+    }];
+    if show_patients {
+        records.extend(
+            report
+                .links
+                .iter()
+                .filter(|(k, _)| *k == LinkKind::Patient)
+                .map(|(_, pt)| AuditRecord::phi_view(&p.audit_name(), p.ip.clone(), place, pt)),
+        );
+    }
+    audit::record(&state, records).await?;
+    let html = ward_respond::report::render_html(&report, show_patients);
+    let configured = state.options().chromium.clone();
+    let printed = tokio::task::spawn_blocking(move || {
+        let chromium = ward_respond::pdf::find_chromium(configured.as_deref())?;
+        ward_respond::pdf::html_to_pdf(&html, &chromium, ward_respond::pdf::DEFAULT_TIMEOUT)
+    })
+    .await
+    .map_err(|_| ConsoleError::Internal("the PDF task did not finish"))?;
+    let pdf = printed.map_err(|e| {
+        // The message names Chromium and what it said, never the report.
+        tracing::error!(error = %e, "incident report PDF failed");
+        ConsoleError::Internal("the PDF report could not be made; see the server log")
+    })?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"incident-{id}.pdf\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notices given, closing, reviews, follow-ups, exercises
+
+#[derive(Deserialize)]
+pub(crate) struct NoticeForm {
+    /// `kind` or `kind|jurisdiction`, as the page's choices give it.
+    notice: String,
+    given_on: String,
+    method: String,
+}
+
+pub(crate) async fn notice(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<NoticeForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let (kind, jurisdiction) = match form.notice.split_once('|') {
+        Some((kind, jurisdiction)) => (kind.to_string(), jurisdiction.to_string()),
+        None => (form.notice.clone(), String::new()),
+    };
+    let given_on = date_field(&form.given_on, "the day the notice was given")?
+        .ok_or_else(|| ConsoleError::BadRequest("give the day the notice was given".into()))?;
+    let method = form.method.trim().to_string();
+    if method.chars().count() > 200 {
+        return Err(ConsoleError::BadRequest(
+            "describe the method in at most 200 characters".into(),
+        ));
+    }
+    let now = state.now();
+    let actor = p.audit_name();
+    let detail = format!("{kind} notice recorded as given on {given_on}");
+    state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .record_notice(id, &kind, &jurisdiction, given_on, &method, &actor, now)
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(&state, &p, "POST /incidents/{id}/notice", id, detail).await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+/// Follow-ups as the forms take them: one a line, `title | owner | YYYY-MM-DD`.
+fn follow_ups(text: &str) -> Result<Vec<FollowUp>, ConsoleError> {
+    lines(text)
+        .iter()
+        .map(|line| {
+            let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [title, owner, due] = parts[..] else {
+                return Err(ConsoleError::BadRequest(
+                    "write each follow-up as: title | owner | YYYY-MM-DD".into(),
+                ));
+            };
+            Ok(FollowUp {
+                title: title.into(),
+                owner: owner.into(),
+                due_on: date_field(due, "a follow-up's due date")?.ok_or_else(|| {
+                    ConsoleError::BadRequest("each follow-up has a due date".into())
+                })?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReviewForm {
+    #[serde(default)]
+    note: String,
+    held_on: String,
+    #[serde(default)]
+    participants: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    went_well: String,
+    #[serde(default)]
+    to_improve: String,
+    #[serde(default)]
+    follow_ups: String,
+}
+
+impl ReviewForm {
+    fn review(&self) -> Result<Review, ConsoleError> {
+        Ok(Review {
+            held_on: date_field(&self.held_on, "the day of the review")?
+                .ok_or_else(|| ConsoleError::BadRequest("give the day of the review".into()))?,
+            participants: lines(&self.participants),
+            summary: self.summary.trim().into(),
+            went_well: lines(&self.went_well),
+            to_improve: lines(&self.to_improve),
+            follow_ups: follow_ups(&self.follow_ups)?,
+        })
+    }
+}
+
+/// Closes an incident together with its post-incident review (NIST SP 800-61r2 3.4.1).
+pub(crate) async fn close(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let review = form.review()?;
+    let note = form.note.trim().to_string();
+    let now = state.now();
+    let actor = p.audit_name();
+    let follow_ups = review.follow_ups.len();
+    state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .close_with_review(id, &note, &review, &actor, now)
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/close",
+        id,
+        format!("incident closed with its review ({follow_ups} follow-ups)"),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+/// Records (or replaces) the review of a closed incident, adding its follow-ups.
+pub(crate) async fn review(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let review = form.review()?;
+    let now = state.now();
+    let actor = p.audit_name();
+    let follow_ups = review.follow_ups.len();
+    state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .record_review(id, &review, &actor, now)
+                .map_err(respond_error)
+        })
+        .await?;
+    audit_change(
+        &state,
+        &p,
+        "POST /incidents/{id}/review",
+        id,
+        format!("post-incident review recorded ({follow_ups} follow-ups)"),
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FollowUpDoneForm {
+    follow_up: i64,
+    #[serde(default)]
+    done_on: String,
+}
+
+/// Marks a follow-up done; back to its incident, or to the incidents page for an exercise's.
+pub(crate) async fn follow_up_done(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Form(form): Form<FollowUpDoneForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let today = today(&state);
+    let done_on = date_field(&form.done_on, "the day it was done")?.unwrap_or(today);
+    if done_on > today {
+        return Err(ConsoleError::BadRequest(
+            "a follow-up cannot be done in the future".into(),
+        ));
+    }
+    let now = state.now();
+    let actor = p.audit_name();
+    let id = form.follow_up;
+    let done = state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .complete_follow_up(id, done_on, &actor, now)
+                .map_err(respond_error)?
+                .ok_or(ConsoleError::NotFound)
+        })
+        .await?;
+    let (target, back) = match done.source {
+        FollowUpSource::Incident(incident) => {
+            (format!("incident:{incident}"), incident_href(incident))
+        }
+        FollowUpSource::Exercise(exercise) => {
+            (format!("exercise:{exercise}"), "/incidents".to_string())
+        }
+    };
+    audit::record(
+        &state,
+        vec![AuditRecord::alert_change(
+            &p.audit_name(),
+            p.ip.clone(),
+            "POST /incidents/follow-up",
+            &target,
+            format!("follow-up {id} done on {done_on}"),
+        )],
+    )
+    .await?;
+    Ok(see_other(&back))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ExerciseForm {
+    held_on: String,
+    #[serde(default)]
+    scenario: String,
+    #[serde(default)]
+    participants: String,
+    #[serde(default)]
+    findings: String,
+    #[serde(default)]
+    follow_ups: String,
+}
+
+/// Records a tabletop exercise against the plan the console follows.
+pub(crate) async fn exercise(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Form(form): Form<ExerciseForm>,
+) -> PageResult {
+    let p = caller.principal()?.clone();
+    let exercise = Exercise {
+        held_on: date_field(&form.held_on, "the day of the exercise")?
+            .ok_or_else(|| ConsoleError::BadRequest("give the day of the exercise".into()))?,
+        scenario: form.scenario.trim().into(),
+        participants: lines(&form.participants),
+        findings: lines(&form.findings),
+        follow_ups: follow_ups(&form.follow_ups)?,
+    };
+    if exercise.held_on > today(&state) {
+        return Err(ConsoleError::BadRequest(
+            "record an exercise once it has been held".into(),
+        ));
+    }
+    let now = state.now();
+    let actor = p.audit_name();
+    let (exercise_id, version) = state
+        .planned(move |store, plan| {
+            let id = Responder::new(store, plan)
+                .record_exercise(&exercise, &actor, now)
+                .map_err(respond_error)?;
+            Ok((id, plan.version.clone()))
+        })
+        .await?;
+    audit::record(
+        &state,
+        vec![AuditRecord::alert_change(
+            &p.audit_name(),
+            p.ip.clone(),
+            "POST /incidents/exercise",
+            &format!("exercise:{exercise_id}"),
+            format!("tabletop exercise recorded against plan version {version}"),
+        )],
+    )
+    .await?;
+    Ok(see_other("/incidents"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1467,7 +1977,9 @@ pub(crate) async fn api_detail(
 ) -> Result<Response, ConsoleError> {
     let p = caller.principal()?.clone();
     let id = parse_id(&id)?;
-    let g = state.blocking(move |store| gather(store, id)).await?;
+    let g = state
+        .planned(move |store, plan| gather(store, plan, id))
+        .await?;
     let masker = masker(&state, &p);
     let mut shown = BTreeSet::new();
     let links: Vec<Value> = g

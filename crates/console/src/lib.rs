@@ -30,6 +30,7 @@ pub mod roles;
 pub mod routes;
 mod rules;
 mod setup;
+mod switches;
 pub mod totp;
 mod views;
 
@@ -83,10 +84,23 @@ pub struct ConsoleOptions {
     /// the detectors watch Ward too (failed sign-ins to the console are logins like any
     /// other). `None`: audit events are only stored.
     pub on_audit: Option<AuditHook>,
+    /// Called with every rule switched off after a change on the rules page or the API, so the
+    /// running engine drops their findings at once. `None`: the change is stored and takes
+    /// effect at the next start.
+    pub on_rules_changed: Option<RulesHook>,
     /// The zones and segmentation policy the binary loaded (zones.toml), for the network map
     /// and each asset's reachability. Empty (the pages say there is no policy) when not set.
     pub inventory: Arc<ward_detect::threat::inventory::Inventory>,
+    /// The response plan incidents follow: the organisation's edited plan as the binary loaded
+    /// it (`[respond] plans_dir`), else the one Ward ships.
+    pub plan: Arc<ward_respond::Plan>,
+    /// The Chromium that prints incident reports to PDF; `None`: `chromium` on `PATH`, then
+    /// `/usr/bin/chromium`.
+    pub chromium: Option<std::path::PathBuf>,
 }
+
+/// See [`ConsoleOptions::on_rules_changed`].
+pub type RulesHook = Arc<dyn Fn(&std::collections::HashSet<String>) + Send + Sync>;
 
 /// See [`ConsoleOptions::on_audit`].
 /// It is given the committed batch and its receipt (which names the events newly stored).
@@ -108,7 +122,10 @@ impl Default for ConsoleOptions {
             clock: Arc::new(Timestamp::now),
             rules: Arc::new(Vec::new()),
             on_audit: None,
+            on_rules_changed: None,
             inventory: Arc::new(ward_detect::threat::inventory::Inventory::new()),
+            plan: Arc::new(ward_respond::Plan::shipped()),
+            chromium: None,
         }
     }
 }

@@ -224,6 +224,9 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
         (RouteMethod::Get, "/api/v1/deliveries") => {
             crate::deliveries::api_operation(spec.method, spec.path)?
         }
+        (RouteMethod::Post, "/api/v1/rules/{id}/state") => {
+            crate::switches::api_operation(spec.method, spec.path)?
+        }
         (method, path) if path.starts_with("/api/v1/inventory/") => {
             crate::inventory::api_operation(method, path)?
         }
@@ -282,8 +285,8 @@ pub(crate) fn document() -> Value {
             "responses": {
                 "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
-            "schemas": crate::inventory::with_schemas(crate::deliveries::with_schemas(
-                crate::incidents::with_schemas(schemas()),
+            "schemas": crate::switches::with_schemas(crate::inventory::with_schemas(
+                crate::deliveries::with_schemas(crate::incidents::with_schemas(schemas())),
             )),
         },
     })

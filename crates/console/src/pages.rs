@@ -1501,6 +1501,10 @@ struct RuleRow {
     href: String,
     rule: crate::RuleInfo,
     open: u64,
+    /// Who switched it off, when and why; `None` while it runs.
+    off: Option<ward_detect::switches::Disabled>,
+    /// The rule's id, percent-encoded for the switch forms' paths.
+    path: String,
 }
 
 #[derive(Template)]
@@ -1511,6 +1515,9 @@ struct RulesPage {
     total: usize,
     detector_options: Vec<(String, bool)>,
     truncated: bool,
+    /// The caller may switch rules off and on.
+    can_manage: bool,
+    switched_off: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -1552,6 +1559,7 @@ pub(crate) async fn rules(
 ) -> PageResult {
     let p = caller.principal()?.clone();
     let (rules, truncated) = rules_with_counts(&state, &filter).await?;
+    let switches = state.blocking(|store| crate::switches::load(store)).await?;
     let detectors: BTreeSet<&str> = state
         .options()
         .rules
@@ -1568,6 +1576,8 @@ pub(crate) async fn rules(
             .into_iter()
             .map(|(rule, open)| RuleRow {
                 href: format!("/alerts?rule={}", percent_encode(&rule.id)),
+                off: switches.get(&rule.id).cloned(),
+                path: percent_encode(&rule.id),
                 rule,
                 open,
             })
@@ -1575,6 +1585,8 @@ pub(crate) async fn rules(
         total: state.options().rules.len(),
         detector_options,
         truncated,
+        can_manage: p.role.allows(Permission::ManageRules),
+        switched_off: switches.disabled.len(),
     })
 }
 

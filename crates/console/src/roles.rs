@@ -71,6 +71,8 @@ pub enum Permission {
     ViewPrivacyCases,
     /// The detection rules that run, with their open alerts.
     ViewRules,
+    /// Switching a rule off (with a reason) and back on.
+    ManageRules,
     /// Notification deliveries: channel, alert, state, errors; never their contents.
     ViewDeliveries,
     /// Incidents, their tasks, deadlines and evidence list (docs/incidents.md).
@@ -146,6 +148,7 @@ impl Role {
                 ManageTokens,
                 ViewPrivacyCases,
                 ViewRules,
+                ManageRules,
                 ViewIncidents,
                 WorkIncidents,
                 ManageIncidents,
@@ -162,6 +165,7 @@ impl Role {
                 ViewSources,
                 ViewQuarantine,
                 ViewRules,
+                ManageRules,
                 ViewIncidents,
                 WorkIncidents,
                 ViewDeliveries,

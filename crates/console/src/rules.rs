@@ -2,7 +2,8 @@
 //! console by the binary (which gets them from the detectors) through
 //! [`crate::ConsoleOptions::rules`]. The console only lists them; it never loads or evaluates
 //! a rule. The text fields come from rule files, which are outside input: templates escape
-//! them and no field is ever used as a link target.
+//! them, and only the id is used in a path, percent-encoded. Rules are switched off and on in
+//! `switches.rs`.
 
 use serde::Serialize;
 

@@ -1329,6 +1329,123 @@ fn the_rules_page_lists_each_rule_with_its_open_alerts_and_filters_by_detector()
     });
 }
 
+#[test]
+fn a_rule_is_switched_off_with_a_reason_audited_and_the_running_engine_told() {
+    rt().block_on(async {
+        let told: Arc<std::sync::Mutex<Vec<Vec<String>>>> = Arc::default();
+        let seen = told.clone();
+        let h = harness_with(move |o| {
+            o.rules = Arc::new(vec![
+                rule("privacy.co_worker", "Co-worker's record opened", "privacy"),
+                rule(
+                    "threat.network.unknown_device",
+                    "Device not in the inventory",
+                    "threat",
+                ),
+            ]);
+            o.on_rules_changed = Some(Arc::new(move |ids| {
+                let mut ids: Vec<String> = ids.iter().cloned().collect();
+                ids.sort();
+                seen.lock().unwrap().push(ids);
+            }));
+        });
+        let mut analyst = h.sign_in(Role::SecurityAnalyst).await;
+        let page = h.get(&mut analyst, "/rules").await;
+        assert!(
+            page.body
+                .contains("action=\"/rules/threat.network.unknown_device/disable\"")
+        );
+
+        // A reason is required, and the CSRF token.
+        let path = "/rules/threat.network.unknown_device/disable";
+        let answer = h.post(&mut analyst, path, &[("reason", " ")]).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        let answer = h
+            .post(&mut analyst, path, &[("reason", "x"), ("csrf", "forged")])
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        let answer = h
+            .post(
+                &mut analyst,
+                "/rules/no.such.rule/disable",
+                &[("reason", "x")],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert!(told.lock().unwrap().is_empty(), "nothing changed yet");
+
+        let reason = "every visitor's laptop on the ward Wi-Fi";
+        let answer = h.post(&mut analyst, path, &[("reason", reason)]).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(
+            told.lock().unwrap().last().unwrap(),
+            &["threat.network.unknown_device".to_string()]
+        );
+        let stored = h
+            .store
+            .setting(ward_detect::switches::SETTING)
+            .unwrap()
+            .unwrap();
+        assert!(
+            stored.contains(reason) || stored.contains("visitor"),
+            "{stored}"
+        );
+        let page = h.get(&mut analyst, "/rules").await;
+        assert!(page.body.contains("rule-off"), "{}", page.body);
+        assert!(page.body.contains("Switch on"));
+        let changes = h
+            .store
+            .accounts()
+            .audit_events(&AuditQuery {
+                user: Some("analyst".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(changes.iter().any(|e| {
+            e.status_detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("rule switched off: every visitor"))
+        }));
+
+        // The auditor sees the state, without the forms, and may not switch.
+        let mut auditor = h.sign_in(Role::ComplianceAuditor).await;
+        let page = h.get(&mut auditor, "/rules").await;
+        assert!(page.body.contains("rule-off") && !page.body.contains("Switch on"));
+        let answer = h
+            .post(
+                &mut auditor,
+                "/rules/threat.network.unknown_device/enable",
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+
+        // The API switches it back on.
+        let request = Request::post("/api/v1/rules/threat.network.unknown_device/state")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", analyst.csrf.clone())
+            .body(Body::from(r#"{"enabled":true}"#))
+            .unwrap();
+        let answer = h.send(&mut analyst, request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let state = answer.json();
+        assert_eq!(state["enabled"], true);
+        assert_eq!(state["reason"], serde_json::Value::Null);
+        assert!(told.lock().unwrap().last().unwrap().is_empty());
+        let request = Request::post("/api/v1/rules/privacy.co_worker/state")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", analyst.csrf.clone())
+            .body(Body::from(r#"{"enabled":false}"#))
+            .unwrap();
+        let answer = h.send(&mut analyst, request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "switching off needs a reason"
+        );
+    });
+}
+
 /// The rows of the alerts page's group table.
 fn group_rows(body: &str) -> Vec<&str> {
     body.split("<tr class=\"group\">")

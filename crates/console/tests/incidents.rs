@@ -694,3 +694,381 @@ fn a_written_law_enforcement_delay_moves_the_individuals_deadline() {
         assert!(!page.body.contains("<td>2027-01-26</td>"));
     });
 }
+
+/// Whether Chromium can print here; under CI it must (`.ci/run` installs it).
+fn chromium_present(test: &str) -> bool {
+    match ward_respond::pdf::find_chromium(None) {
+        Ok(_) => true,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: CI must have Chromium: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping {test}: {e}");
+            false
+        }
+    }
+}
+
+fn phi_views_at(h: &Harness, place: &str) -> usize {
+    h.store
+        .accounts()
+        .audit_events(&AuditQuery {
+            patient: Some(PATIENT_ID.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.resource.id.as_deref() == Some(place))
+        .count()
+}
+
+#[test]
+fn the_incident_report_downloads_as_pdf_naming_patients_only_for_the_privacy_officer() {
+    if !chromium_present("the console PDF test") {
+        return;
+    }
+    rt().block_on(async {
+        let h = harness();
+        let mut po = h.session_for(Role::PrivacyOfficer).await;
+        let page_path = h.open_from_alert(&mut po).await;
+        let page = h.get(&mut po, &page_path).await;
+        assert!(
+            page.body
+                .contains(&format!(r#"href="{page_path}/report.pdf""#))
+        );
+        let place = "GET /incidents/{id}/report.pdf";
+
+        let pdf = h.get(&mut po, &format!("{page_path}/report.pdf")).await;
+        assert_eq!(pdf.status, StatusCode::OK, "{}", pdf.body);
+        assert!(pdf.body.starts_with("%PDF-"));
+        assert!(
+            pdf.body.contains("/Type /Page") || pdf.body.contains("/Type/Page"),
+            "at least one page"
+        );
+        assert_eq!(
+            phi_views_at(&h, place),
+            1,
+            "the named patient's view is audited"
+        );
+
+        let mut analyst = h.session_for(Role::SecurityAnalyst).await;
+        let pdf = h
+            .get(&mut analyst, &format!("{page_path}/report.pdf"))
+            .await;
+        assert_eq!(pdf.status, StatusCode::OK);
+        assert!(pdf.body.starts_with("%PDF-"));
+        assert_eq!(
+            phi_views_at(&h, place),
+            1,
+            "patients counted, not named: no PHI view"
+        );
+
+        let mut partner = h.session_for(Role::SocPartner).await;
+        let refused = h
+            .get(&mut partner, &format!("{page_path}/report.pdf"))
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let missing = h.get(&mut po, "/incidents/999/report.pdf").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    });
+}
+
+#[test]
+fn an_assessment_computes_the_deadlines_and_notices_are_recorded_as_given() {
+    rt().block_on(async {
+        let h = harness();
+        let mut po = h.session_for(Role::PrivacyOfficer).await;
+        let page_path = h.open_from_alert(&mut po).await;
+        assert!(
+            h.get(&mut po, &page_path)
+                .await
+                .body
+                .contains("No deadlines computed yet.")
+        );
+        let assessed = h
+            .post(
+                &mut po,
+                &format!("{page_path}/assessment"),
+                FOUR_HIGH_FACTORS,
+            )
+            .await;
+        assert_eq!(assessed.status, StatusCode::SEE_OTHER, "{}", assessed.body);
+        let page = h.get(&mut po, &page_path).await;
+        // Without pressing "Compute deadlines": 60 days from 27 November.
+        assert!(page.body.contains("<td>2027-01-26</td>"), "{}", page.body);
+        assert!(
+            page.body
+                .contains("deadlines recomputed after the assessment")
+        );
+        // The seeded patient is not in the patient context: no address, so substitute notice.
+        assert!(page.body.contains("alternative_notice"));
+        assert!(page.body.contains(r#"<option value="individuals">"#));
+
+        // Recording a notice: CSRF-checked, permission-checked, validated, audited.
+        let fields = [
+            ("notice", "individuals"),
+            ("given_on", "2026-11-28"),
+            ("method", "first-class mail"),
+        ];
+        let mut analyst = h.session_for(Role::SecurityAnalyst).await;
+        h.get(&mut analyst, &page_path).await;
+        let refused = h
+            .post(&mut analyst, &format!("{page_path}/notice"), &fields)
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let forged = Request::post(format!("{page_path}/notice"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(serde_urlencoded::to_string(fields).unwrap()))
+            .unwrap();
+        let forged = h.send(&mut po, forged).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token");
+        h.get(&mut po, &page_path).await;
+        let future = h
+            .post(
+                &mut po,
+                &format!("{page_path}/notice"),
+                &[
+                    ("notice", "individuals"),
+                    ("given_on", "2027-01-01"),
+                    ("method", "mail"),
+                ],
+            )
+            .await;
+        assert_eq!(future.status, StatusCode::BAD_REQUEST, "not in the future");
+        let unknown = h
+            .post(
+                &mut po,
+                &format!("{page_path}/notice"),
+                &[
+                    ("notice", "media|MA"),
+                    ("given_on", "2026-11-28"),
+                    ("method", "press"),
+                ],
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        let given = h
+            .post(&mut po, &format!("{page_path}/notice"), &fields)
+            .await;
+        assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.body);
+        let page = h.get(&mut po, &page_path).await;
+        assert!(page.body.contains("given on 2026-11-28"));
+        assert!(
+            page.body
+                .contains("individuals notice given on 2026-11-28 by first-class mail")
+        );
+        assert!(!page.body.contains(r#"<option value="individuals">"#));
+        let audited = h
+            .store
+            .accounts()
+            .audit_events(&AuditQuery::default())
+            .unwrap()
+            .into_iter()
+            .any(|e| {
+                e.resource.id.as_deref() == Some("POST /incidents/{id}/notice")
+                    && e.status_detail.as_deref()
+                        == Some("individuals notice recorded as given on 2026-11-28")
+            });
+        assert!(audited, "the notice is an audit event");
+    });
+}
+
+#[test]
+fn an_incident_closes_with_its_review_and_its_follow_ups_are_marked_done() {
+    rt().block_on(async {
+        let h = harness();
+        let mut po = h.session_for(Role::PrivacyOfficer).await;
+        let page_path = h.open_from_alert(&mut po).await;
+        let id: i64 = page_path.rsplit('/').next().unwrap().parse().unwrap();
+        let review = [
+            ("note", "handled"),
+            ("held_on", "2026-11-28"),
+            ("participants", "dana.privacy\nsam.analyst"),
+            (
+                "summary",
+                "Access revoked the same day; the user was retrained.",
+            ),
+            (
+                "went_well",
+                "the alert reached the privacy officer within the hour",
+            ),
+            ("to_improve", "the relationship list was stale"),
+            (
+                "follow_ups",
+                "Refresh the relationship list nightly | it_lead | 2026-12-15",
+            ),
+        ];
+        // Tasks open: refused, and nothing changes.
+        let refused = h
+            .post(&mut po, &format!("{page_path}/close"), &review)
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body.contains("cannot close"), "{}", refused.body);
+        for task in h.store.incidents().tasks(id).unwrap() {
+            h.store
+                .incidents()
+                .update_task(
+                    task.id,
+                    ward_store::incidents::TaskStatus::Done,
+                    None,
+                    "x",
+                    h.now(),
+                )
+                .unwrap();
+        }
+        let mut incomplete = review.to_vec();
+        incomplete.retain(|(k, _)| *k != "participants");
+        let refused = h
+            .post(&mut po, &format!("{page_path}/close"), &incomplete)
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "a review names its participants"
+        );
+        let badly_written = [("follow_ups", "Refresh the list, it_lead, soon")];
+        let mut bad = review.to_vec();
+        bad.retain(|(k, _)| *k != "follow_ups");
+        bad.extend(badly_written);
+        let refused = h.post(&mut po, &format!("{page_path}/close"), &bad).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            h.store
+                .incidents()
+                .get_incident(id)
+                .unwrap()
+                .unwrap()
+                .status,
+            ward_store::incidents::IncidentStatus::Open
+        );
+
+        let closed = h
+            .post(&mut po, &format!("{page_path}/close"), &review)
+            .await;
+        assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
+        let page = h.get(&mut po, &page_path).await;
+        assert!(page.body.contains("<dt>Status</dt><dd>closed</dd>"));
+        assert!(
+            page.body
+                .contains("Access revoked the same day; the user was retrained.")
+        );
+        assert!(page.body.contains("Refresh the relationship list nightly"));
+        assert!(page.body.contains("Replace the review"));
+        let follow_up = h.store.incidents().follow_ups(true).unwrap()[0].id;
+
+        // A second review replaces the first (and adds its follow-ups).
+        let mut again = review.to_vec();
+        again.retain(|(k, _)| *k != "note" && *k != "follow_ups");
+        again.push(("follow_ups", ""));
+        again[2] = ("summary", "Revised after the HR interview.");
+        let replaced = h
+            .post(&mut po, &format!("{page_path}/review"), &again)
+            .await;
+        assert_eq!(replaced.status, StatusCode::SEE_OTHER, "{}", replaced.body);
+        assert!(
+            h.get(&mut po, &page_path)
+                .await
+                .body
+                .contains("Revised after the HR interview.")
+        );
+
+        // The analyst does the follow-up; the auditor may not mark it.
+        let mut auditor = h.session_for(Role::ComplianceAuditor).await;
+        h.get(&mut auditor, &page_path).await;
+        let follow_up_text = follow_up.to_string();
+        let done = [
+            ("follow_up", follow_up_text.as_str()),
+            ("done_on", "2026-11-28"),
+        ];
+        let refused = h.post(&mut auditor, "/incidents/follow-up", &done).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let mut analyst = h.session_for(Role::SecurityAnalyst).await;
+        h.get(&mut analyst, &page_path).await;
+        let marked = h.post(&mut analyst, "/incidents/follow-up", &done).await;
+        assert_eq!(marked.status, StatusCode::SEE_OTHER, "{}", marked.body);
+        assert_eq!(marked.location, page_path);
+        assert!(h.store.incidents().follow_ups(true).unwrap().is_empty());
+        let page = h.get(&mut po, &page_path).await;
+        assert!(
+            page.body
+                .contains(&format!("follow-up {follow_up} done on 2026-11-28"))
+        );
+        let again = h.post(&mut analyst, "/incidents/follow-up", &done).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND, "done once");
+    });
+}
+
+#[test]
+fn a_tabletop_exercise_dates_the_plans_last_test_on_the_incidents_page() {
+    rt().block_on(async {
+        let h = harness();
+        let mut po = h.session_for(Role::PrivacyOfficer).await;
+        let list = h.get(&mut po, "/incidents").await;
+        assert!(
+            list.body.contains("Last tested: <strong>never</strong>"),
+            "{}",
+            list.body
+        );
+        let fields = [
+            ("held_on", "2026-11-20"),
+            (
+                "scenario",
+                "Ransomware encrypts the PACS archive on a Saturday night",
+            ),
+            ("participants", "dana.privacy\nsam.analyst\nit.lead"),
+            ("findings", "night staff did not know the downtime workflow"),
+            (
+                "follow_ups",
+                "Print the downtime workflow for radiology | it_lead | 2026-11-25",
+            ),
+        ];
+        let mut analyst = h.session_for(Role::SecurityAnalyst).await;
+        h.get(&mut analyst, "/incidents").await;
+        let refused = h.post(&mut analyst, "/incidents/exercise", &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let mut no_scenario = fields.to_vec();
+        no_scenario[1] = ("scenario", " ");
+        let refused = h.post(&mut po, "/incidents/exercise", &no_scenario).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+        let recorded = h.post(&mut po, "/incidents/exercise", &fields).await;
+        assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+        let list = h.get(&mut po, "/incidents").await;
+        assert!(
+            list.body
+                .contains("Last tested: <strong>2026-11-20</strong>"),
+            "{}",
+            list.body
+        );
+        assert!(list.body.contains("Ransomware encrypts the PACS archive"));
+        assert!(list.body.contains("<strong>2026-11-25 (overdue)</strong>"));
+        let audited = h
+            .store
+            .accounts()
+            .audit_events(&AuditQuery::default())
+            .unwrap()
+            .into_iter()
+            .any(|e| e.resource.id.as_deref() == Some("POST /incidents/exercise"));
+        assert!(audited, "the exercise is an audit event");
+
+        let follow_up = h.store.incidents().follow_ups(true).unwrap()[0]
+            .id
+            .to_string();
+        h.get(&mut analyst, "/incidents").await;
+        let done = h
+            .post(
+                &mut analyst,
+                "/incidents/follow-up",
+                &[("follow_up", &follow_up)],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location, "/incidents");
+        assert!(
+            !h.get(&mut po, "/incidents")
+                .await
+                .body
+                .contains("(overdue)")
+        );
+    });
+}

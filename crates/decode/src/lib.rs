@@ -16,6 +16,7 @@ pub mod hl7;
 pub mod json;
 pub mod jsonl;
 pub mod m365;
+pub mod netflow;
 pub mod postfix;
 pub mod roster;
 pub mod signin;
@@ -137,6 +138,7 @@ pub trait SourceDecoder: Send {
 pub fn registry() -> &'static [&'static dyn Decoder] {
     &[
         &evtx::Evtx,
+        &netflow::Netflow,
         &fhir::FhirAuditEvent,
         &atna::Atna,
         &cef::Cef,

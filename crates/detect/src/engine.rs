@@ -60,6 +60,22 @@ pub fn alert_id(rule_id: &str, key: &str, window_start: Timestamp) -> String {
     id
 }
 
+/// `alert_id`'s form (32 hex digits) of HMAC-SHA-256 under `key`.
+fn keyed_id(key: &[u8; 32], id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) else {
+        return id.to_string();
+    };
+    mac.update(id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(32);
+    for byte in &digest[..16] {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
 /// Alerts the engine keeps in memory by default (their cumulative state, for merging).
 pub const DEFAULT_MAX_ALERTS: usize = 50_000;
 
@@ -85,6 +101,12 @@ pub struct Engine {
     outbox_dropped: u64,
     /// Per detector, in the order of `detectors`: time spent and events seen (metrics).
     timings: Vec<DetectorTiming>,
+    /// Rules people switched off (`crate::switches`): their findings are dropped.
+    disabled: std::collections::HashSet<String>,
+    /// When set, alert ids are keyed with it (see [`Engine::key_alert_ids`]).
+    id_key: Option<[u8; 32]>,
+    /// Findings dropped because their rule is switched off.
+    suppressed: u64,
 }
 
 /// What one detector has cost so far: cumulative time in `observe` and `advance`, measured
@@ -114,7 +136,29 @@ impl Engine {
             outbox: None,
             outbox_dropped: 0,
             timings: Vec::new(),
+            disabled: std::collections::HashSet::new(),
+            suppressed: 0,
+            id_key: None,
         }
+    }
+
+    /// Keys every alert id with `key` (HMAC-SHA-256 over the detector's id, 32 hex digits).
+    /// A detector's id is a plain hash of the rule, the entity and the window, and an entity
+    /// may be a patient: without a key, anyone holding a copy of the store could confirm
+    /// which patient an alert concerns by hashing candidate record numbers. A store that
+    /// encrypts PHI derives the key from its own keys, so ids stay the same across runs.
+    pub fn key_alert_ids(&mut self, key: [u8; 32]) {
+        self.id_key = Some(key);
+    }
+
+    /// The rules whose findings are dropped from now on (replacing the earlier set).
+    pub fn set_disabled_rules(&mut self, rules: std::collections::HashSet<String>) {
+        self.disabled = rules;
+    }
+
+    /// Findings dropped so far because their rule was switched off.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
     }
 
     /// Keeps the alerts posted with [`Engine::post`] until drained (notifications).
@@ -202,7 +246,14 @@ impl Engine {
         let mut out: Vec<Finding> = Vec::new();
         let mut position: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
-        for finding in raw {
+        for mut finding in raw {
+            if let Some(key) = &self.id_key {
+                finding.alert.id = keyed_id(key, &finding.alert.id);
+            }
+            if self.disabled.contains(&finding.alert.rule_id) {
+                self.suppressed += 1;
+                continue;
+            }
             let id = finding.alert.id.clone();
             let state = match self.alerts.get_mut(&id) {
                 Some(state) => {
@@ -381,6 +432,45 @@ mod tests {
         assert_eq!((timings[0].0, timings[0].1.events), ("per-user", 4));
         assert!(timings[0].1.nanos > 0, "time spent is measured");
         assert_eq!(found[0].alert.entities.patient.as_deref(), Some("pt1"));
+    }
+
+    #[test]
+    fn keyed_alert_ids_are_stable_per_key_and_unguessable_without_it() {
+        let mut plain = Engine::new(vec![Box::new(PerUser)]);
+        let mut keyed = Engine::new(vec![Box::new(PerUser)]);
+        keyed.key_alert_ids([7; 32]);
+        let mut other = Engine::new(vec![Box::new(PerUser)]);
+        other.key_alert_ids([8; 32]);
+        let batch = [event("frank", 1)];
+        let (a, b, c) = (
+            plain.observe(&batch).remove(0).alert.id,
+            keyed.observe(&batch).remove(0).alert.id,
+            other.observe(&batch).remove(0).alert.id,
+        );
+        assert_eq!(a, alert_id("per-user", "frank", Timestamp(0)));
+        assert_eq!(b.len(), 32);
+        assert!(b.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(a != b && b != c, "the key decides the id");
+        let mut again = Engine::new(vec![Box::new(PerUser)]);
+        again.key_alert_ids([7; 32]);
+        let later = again.observe(&[event("frank", 2)]).remove(0).alert;
+        assert_eq!(later.id, b, "the same alert under the same key");
+    }
+
+    #[test]
+    fn a_rule_switched_off_raises_nothing_until_switched_back_on() {
+        let mut engine = Engine::new(vec![Box::new(PerUser)]);
+        engine.set_disabled_rules(["per-user".to_string()].into_iter().collect());
+        assert!(
+            engine
+                .observe(&[event("dave", 1), event("erin", 2)])
+                .is_empty()
+        );
+        assert_eq!(engine.suppressed(), 2);
+        engine.set_disabled_rules(Default::default());
+        let found = engine.observe(&[event("dave", 3)]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].alert.count, 1, "nothing counted while it was off");
     }
 
     #[test]

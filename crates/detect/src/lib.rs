@@ -11,6 +11,7 @@ pub mod engine;
 
 pub use engine::{Detector, DetectorTiming, Engine, Finding};
 pub mod standard;
+pub mod switches;
 pub use standard::standard;
 pub mod privacy;
 pub mod threat;

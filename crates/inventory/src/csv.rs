@@ -12,6 +12,7 @@ use crate::cpe::Cpe;
 use crate::purl::Purl;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use ward_detect::threat::inventory::CsvTable;
 
 /// Why `assets.csv` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
@@ -77,20 +78,20 @@ pub const COLUMNS: &[&str] = &[
 /// error naming both lines: a spreadsheet with two rows for one host is a mistake to fix,
 /// not something to merge silently.
 pub fn parse_assets(text: &str) -> Result<Vec<Asset>, CsvError> {
-    let table = Table::parse(text)?;
+    let table = CsvTable::parse("assets.csv", text, &[]).map_err(|e| error(e.line, e.reason))?;
     if !table.has("hostname") && !table.has("name") {
         return Err(error(
-            table.header_line,
+            table.header_line(),
             "the header has neither a `hostname` nor a `name` column",
         ));
     }
     let mut assets = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (line, row) in &table.rows {
-        let asset = parse_row(&table, *line, row)?;
-        if let Some(first) = seen.insert(asset.id.to_ascii_lowercase(), *line) {
+    for (line, row) in table.rows() {
+        let asset = parse_row(&table, line, row)?;
+        if let Some(first) = seen.insert(asset.id.to_ascii_lowercase(), line) {
             return Err(error(
-                *line,
+                line,
                 format!("the same asset id as line {first} (hostname, or name)"),
             ));
         }
@@ -99,7 +100,7 @@ pub fn parse_assets(text: &str) -> Result<Vec<Asset>, CsvError> {
     Ok(assets)
 }
 
-fn parse_row(table: &Table, line: usize, row: &[String]) -> Result<Asset, CsvError> {
+fn parse_row(table: &CsvTable, line: usize, row: &[String]) -> Result<Asset, CsvError> {
     let get = |column: &str| table.get(row, column);
     let hostname = get("hostname");
     let name = get("name");
@@ -182,7 +183,12 @@ fn parse_row(table: &Table, line: usize, row: &[String]) -> Result<Asset, CsvErr
 }
 
 /// PHI from `stores_phi`/`processes_phi`/`transmits_phi`, else `phi`, else the model.
-fn parse_phi(table: &Table, row: &[String], line: usize, model: &str) -> Result<PhiUse, CsvError> {
+fn parse_phi(
+    table: &CsvTable,
+    row: &[String],
+    line: usize,
+    model: &str,
+) -> Result<PhiUse, CsvError> {
     let detailed = ["stores_phi", "processes_phi", "transmits_phi"];
     if detailed.iter().any(|c| !table.get(row, c).is_empty()) {
         let mut flags = [false; 3];
@@ -304,99 +310,6 @@ fn split_list(text: &str) -> impl Iterator<Item = &str> {
 /// Software and controls: separated by `;` only, since names contain spaces.
 fn split_items(text: &str) -> impl Iterator<Item = &str> {
     text.split(';').map(str::trim).filter(|t| !t.is_empty())
-}
-
-/// A header row and the rows of the same width under it.
-struct Table {
-    header_line: usize,
-    columns: HashMap<String, usize>,
-    rows: Vec<(usize, Vec<String>)>,
-}
-
-impl Table {
-    fn parse(text: &str) -> Result<Table, CsvError> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
-                (
-                    i + 1,
-                    l.trim_start_matches('\u{feff}').trim_end_matches('\r'),
-                )
-            })
-            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-        let Some((header_line, header)) = lines.next() else {
-            return Err(error(0, "empty file: expected a header row"));
-        };
-        let names = split_csv(header)
-            .ok_or_else(|| error(header_line, "unbalanced quotes in the header"))?;
-        let mut columns = HashMap::new();
-        for (i, name) in names.iter().enumerate() {
-            let key = name.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-            if !key.is_empty() && columns.insert(key, i).is_some() {
-                return Err(error(
-                    header_line,
-                    format!("column {} repeats an earlier column's name", i + 1),
-                ));
-            }
-        }
-        let width = names.len();
-        let mut rows = Vec::new();
-        for (n, line) in lines {
-            let fields = split_csv(line).ok_or_else(|| error(n, "unbalanced quotes in the row"))?;
-            if fields.len() != width {
-                return Err(error(
-                    n,
-                    format!("{} fields where the header has {width}", fields.len()),
-                ));
-            }
-            rows.push((n, fields));
-        }
-        Ok(Table {
-            header_line,
-            columns,
-            rows,
-        })
-    }
-
-    fn has(&self, column: &str) -> bool {
-        self.columns.contains_key(column)
-    }
-
-    /// The trimmed field of `column`, empty when the file has no such column.
-    fn get<'a>(&self, row: &'a [String], column: &str) -> &'a str {
-        self.columns
-            .get(column)
-            .and_then(|&i| row.get(i))
-            .map_or("", |f| f.trim())
-    }
-}
-
-fn split_csv(line: &str) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-            }
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    if quoted {
-        return None;
-    }
-    fields.push(field);
-    Some(fields)
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use crate::discover::{Discovery, is_private};
 use crate::exposure::Reachability;
 use crate::stored::{Result, StoredError};
 
-/// Where the observed zone-pair flows are kept (a mark of the store's inventory).
-const FLOWS_MARK: &str = "reachability.edges";
+/// Where the observed zone-pair flows are kept (a store setting).
+const FLOWS_SETTING: &str = "inventory.reachability.edges";
 /// At most this many devices are gathered between two flushes.
 const MAX_SIGHTINGS: usize = 100_000;
 
@@ -115,7 +115,7 @@ impl Reach {
 
 /// The observed flows stored so far, and how many flows did not fit.
 fn stored_edges(store: &dyn Store) -> Result<(Vec<Edge>, u64)> {
-    match store.inventory().mark(FLOWS_MARK)? {
+    match store.setting(FLOWS_SETTING)? {
         None => Ok((Vec::new(), 0)),
         Some(text) => {
             let stored: StoredFlows =
@@ -216,7 +216,7 @@ impl Watcher {
                     what: "reachability map".into(),
                     reason: e.to_string(),
                 })?;
-                store.inventory().set_mark(FLOWS_MARK, &text)?;
+                store.set_setting(FLOWS_SETTING, &text)?;
             }
         }
         Ok(Flushed {

@@ -23,6 +23,8 @@ pub struct ListenConfig {
     #[serde(default)]
     pub http: HttpConfig,
     #[serde(default)]
+    pub netflow: NetflowConfig,
+    #[serde(default)]
     pub tls: TlsConfig,
     /// Store commits running or waiting at once, over all listeners (default 4). Beyond it a
     /// connection waits (TCP: stops reading) and HTTP answers 503.
@@ -41,6 +43,32 @@ pub struct UdpConfig {
     pub batch_max: Option<usize>,
     /// Longest a received message waits for its batch to fill (default 50 ms).
     pub batch_wait_ms: Option<u64>,
+}
+
+/// NetFlow v5/v9 and IPFIX export over UDP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetflowConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Default `0.0.0.0:2055` (NetFlow's usual port; IPFIX's registered port is 4739).
+    pub bind: Option<SocketAddr>,
+    /// Datagrams committed together (default 512).
+    pub batch_max: Option<usize>,
+    /// Longest a received datagram waits for its batch to fill (default 50 ms).
+    pub batch_wait_ms: Option<u64>,
+    /// Datagrams per second per exporter address; the excess is dropped and counted. 0 turns
+    /// the limit off (default 10,000).
+    pub rate_per_peer: Option<f64>,
+    /// Exporters whose templates are kept (default 1024); a new one beyond it displaces one.
+    pub max_exporters: Option<usize>,
+}
+
+impl NetflowConfig {
+    pub fn bind(&self) -> SocketAddr {
+        self.bind
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 2055)))
+    }
 }
 
 /// A stream listener: syslog over TCP or TLS, HL7 over MLLP (plain or TLS).

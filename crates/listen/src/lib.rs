@@ -1,6 +1,6 @@
 //! Ward's network listeners: syslog over UDP, TCP and TLS, HL7 v2 over MLLP (plain and TLS),
-//! and FHIR / bulk ingest over HTTP. Each listener is one module of the same shape: its
-//! configuration, `bind`, and `run` until the shutdown signal. All of them hand what they
+//! FHIR / bulk ingest over HTTP, and NetFlow / IPFIX over UDP. Each listener is one module of
+//! the same shape: its configuration, `bind`, and `run` until the shutdown signal. All of them hand what they
 //! receive to [`ward_pipeline::ingest_records`] through one [`Committer`], which bounds the
 //! commits in flight and runs them off the async threads.
 //!
@@ -18,12 +18,15 @@ mod framing;
 pub mod http;
 mod limits;
 pub mod mllp;
+pub mod netflow;
 mod stream;
 pub mod syslog;
 pub mod tls;
 
 pub use commit::{Committer, SharedEngine};
-pub use config::{HttpConfig, ListenConfig, StreamConfig, StreamKind, TlsConfig, UdpConfig};
+pub use config::{
+    HttpConfig, ListenConfig, NetflowConfig, StreamConfig, StreamKind, TlsConfig, UdpConfig,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,6 +130,16 @@ impl Listeners {
             });
             let sd = shutdown.clone();
             starters.push(Box::new(move || tokio::spawn(udp.run(sd))));
+        }
+        if config.netflow.enabled {
+            let netflow =
+                netflow::NetflowListener::bind(&config.netflow, committer.clone()).await?;
+            bound.push(Bound {
+                name: "netflow",
+                addr: netflow.local_addr(),
+            });
+            let sd = shutdown.clone();
+            starters.push(Box::new(move || tokio::spawn(netflow.run(sd))));
         }
         for (kind, cfg) in [
             (StreamKind::SyslogTcp, &config.syslog_tcp),

@@ -12,6 +12,12 @@
 //!   1 March, or 29 February in a leap year.
 //! - A business associate: to the covered entity, no later than 60 calendar days after its own
 //!   discovery (164.410(b)); the covered entity's own notices then run from its discovery.
+//! - Substitute notice (164.404(d)(2)): when the contact information of affected individuals
+//!   is insufficient or out of date, notice reaches them another way within the same 60 days:
+//!   for 10 or more, a conspicuous posting on the home page of the web site for 90 days or
+//!   notice in major print or broadcast media where they likely live, with a toll-free number
+//!   active for at least 90 days (164.404(d)(2)(ii)); for fewer than 10, an alternative form of
+//!   written notice, telephone or other means (164.404(d)(2)(i)).
 //! - Law enforcement (164.412): a written statement that notice would impede an investigation
 //!   delays it for the period the statement specifies; an oral one, once documented, for no
 //!   longer than 30 days from the statement, unless a written statement arrives within those 30
@@ -37,6 +43,11 @@ pub const NOTICE_DAYS: u64 = 60;
 pub const HHS_IMMEDIATE_THRESHOLD: u64 = 500;
 /// Media notice is due when affected residents of one State exceed this.
 pub const MEDIA_THRESHOLD: u64 = 500;
+/// From this many individuals with insufficient or out-of-date contact information, substitute
+/// notice is by web posting or major media with a toll-free number (164.404(d)(2)(ii)).
+pub const SUBSTITUTE_NOTICE_THRESHOLD: u64 = 10;
+/// How long a substitute notice stays posted and its toll-free number stays active.
+pub const SUBSTITUTE_POSTING_DAYS: u64 = 90;
 /// The longest an oral law-enforcement statement delays notice.
 pub const ORAL_DELAY_DAYS: u64 = 30;
 
@@ -58,6 +69,10 @@ pub struct Affected {
     pub total: u64,
     /// USPS codes (`MA`) or the jurisdiction's name, as `states::state_code` normalises them.
     pub by_state: BTreeMap<String, u64>,
+    /// Individuals whose contact information is insufficient or out of date (no usable postal
+    /// address in the patient context): they are reached by substitute notice (164.404(d)(2)).
+    #[serde(default)]
+    pub unreachable: u64,
 }
 
 impl Affected {
@@ -111,6 +126,12 @@ pub enum NoticeKind {
     HhsAnnualLog,
     /// A business associate's notice to the covered entity.
     CoveredEntity,
+    /// Substitute notice by web posting or major media with a toll-free number, for 10 or
+    /// more individuals who cannot be reached (164.404(d)(2)(ii)).
+    SubstituteNotice,
+    /// Alternative written notice, telephone or other means, for fewer than 10 who cannot be
+    /// reached by the written notice (164.404(d)(2)(i)).
+    AlternativeNotice,
 }
 
 impl NoticeKind {
@@ -121,6 +142,8 @@ impl NoticeKind {
             NoticeKind::Hhs => "hhs",
             NoticeKind::HhsAnnualLog => "hhs_annual_log",
             NoticeKind::CoveredEntity => "covered_entity",
+            NoticeKind::SubstituteNotice => "substitute_notice",
+            NoticeKind::AlternativeNotice => "alternative_notice",
         }
     }
 
@@ -131,6 +154,8 @@ impl NoticeKind {
             NoticeKind::Hhs,
             NoticeKind::HhsAnnualLog,
             NoticeKind::CoveredEntity,
+            NoticeKind::SubstituteNotice,
+            NoticeKind::AlternativeNotice,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -144,6 +169,17 @@ impl NoticeKind {
             NoticeKind::Hhs => "45 CFR 164.408(b)",
             NoticeKind::HhsAnnualLog => "45 CFR 164.408(c)",
             NoticeKind::CoveredEntity => "45 CFR 164.410(b)",
+            NoticeKind::SubstituteNotice => "45 CFR 164.404(d)(2)(ii)",
+            NoticeKind::AlternativeNotice => "45 CFR 164.404(d)(2)(i)",
+        }
+    }
+
+    /// A notice that, once given, must stay available for a period: the substitute notice's
+    /// web posting and toll-free number, [`SUBSTITUTE_POSTING_DAYS`] days.
+    pub fn posting_days(self) -> Option<u64> {
+        match self {
+            NoticeKind::SubstituteNotice => Some(SUBSTITUTE_POSTING_DAYS),
+            _ => None,
         }
     }
 }
@@ -244,6 +280,8 @@ pub enum ClockError {
     DelayBeforeDiscovery { stated_on: NaiveDate },
     /// The per-State counts add up to more than the total.
     StatesExceedTotal,
+    /// More individuals without usable contact information than affected in total.
+    UnreachableExceedTotal,
     /// A date beyond what the calendar arithmetic can represent.
     OutOfRange,
 }
@@ -262,6 +300,9 @@ impl fmt::Display for ClockError {
             ClockError::StatesExceedTotal => f.write_str(
                 "the affected counts per State add up to more than the total; recount the affected individuals",
             ),
+            ClockError::UnreachableExceedTotal => f.write_str(
+                "more individuals lack usable contact information than are affected; recount the affected individuals",
+            ),
             ClockError::OutOfRange => f.write_str("a date is out of the calendar's range"),
         }
     }
@@ -274,6 +315,9 @@ pub fn deadlines(input: &ClockInput) -> Result<Vec<Deadline>, ClockError> {
     let affected = &input.affected;
     if affected.by_state.values().copied().sum::<u64>() > affected.total {
         return Err(ClockError::StatesExceedTotal);
+    }
+    if affected.unreachable > affected.total {
+        return Err(ClockError::UnreachableExceedTotal);
     }
     let paused = paused_intervals(input.discovered_on, &input.delays)?;
     let discovered = input.discovered_on;
@@ -309,6 +353,24 @@ pub fn deadlines(input: &ClockInput) -> Result<Vec<Deadline>, ClockError> {
                     affected.total
                 ),
             )?);
+            match affected.unreachable {
+                0 => {}
+                n if n >= SUBSTITUTE_NOTICE_THRESHOLD => out.push(sixty(
+                    NoticeKind::SubstituteNotice,
+                    None,
+                    format!(
+                        "{n} individuals have insufficient or out-of-date contact information, {SUBSTITUTE_NOTICE_THRESHOLD} or more: substitute notice within the same 60 days, either a conspicuous posting on the home page of the web site for {SUBSTITUTE_POSTING_DAYS} days or notice in major print or broadcast media where they likely live, with a toll-free number active for at least {SUBSTITUTE_POSTING_DAYS} days"
+                    ),
+                )?),
+                n => out.push(sixty(
+                    NoticeKind::AlternativeNotice,
+                    None,
+                    format!(
+                        "{n} individual{} insufficient or out-of-date contact information, fewer than {SUBSTITUTE_NOTICE_THRESHOLD}: substitute notice within the same 60 days by an alternative form of written notice, telephone or other means",
+                        if n == 1 { " has" } else { "s have" }
+                    ),
+                )?),
+            }
             for (state, &count) in &affected.by_state {
                 if count > MEDIA_THRESHOLD {
                     out.push(sixty(
@@ -354,6 +416,13 @@ pub fn deadlines(input: &ClockInput) -> Result<Vec<Deadline>, ClockError> {
         }
     }
     Ok(out)
+}
+
+/// The days a substitute notice posted on `posted_on` must stay up (and its toll-free number
+/// stay active): the posting day is day 0, as on the notice clock, through day 90.
+pub fn posting_window(kind: NoticeKind, posted_on: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let days = kind.posting_days()?;
+    Some((posted_on, posted_on.checked_add_days(Days::new(days))?))
 }
 
 fn with_delay(mut why: String, paused_days: u64, due_on: NaiveDate) -> String {
@@ -461,6 +530,7 @@ mod tests {
             affected: Affected {
                 total,
                 by_state: states.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+                unreachable: 0,
             },
             delays: Vec::new(),
         }
@@ -786,6 +856,84 @@ mod tests {
                 on: d("2026-03-03"),
                 late: true
             }
+        );
+    }
+
+    fn unreachable(total: u64, unreachable: u64) -> ClockInput {
+        let mut input = covered("2026-11-27", total, &[]);
+        input.affected.unreachable = unreachable;
+        input
+    }
+
+    #[test]
+    fn ten_unreachable_individuals_need_substitute_notice_by_web_or_media() {
+        let input = unreachable(40, 10);
+        let all = deadlines(&input).unwrap();
+        let substitute = all
+            .iter()
+            .find(|x| x.kind == NoticeKind::SubstituteNotice)
+            .expect("10 unreachable: substitute notice");
+        assert_eq!(
+            substitute.due_on,
+            d("2027-01-26"),
+            "within the same 60 days"
+        );
+        assert_eq!(substitute.citation, "45 CFR 164.404(d)(2)(ii)");
+        assert!(substitute.explanation.contains("toll-free number"));
+        assert!(substitute.explanation.contains("90 days"));
+        assert!(!all.iter().any(|x| x.kind == NoticeKind::AlternativeNotice));
+        // Posted on 1 December: up, with the number answered, through 1 March.
+        assert_eq!(
+            posting_window(NoticeKind::SubstituteNotice, d("2026-12-01")),
+            Some((d("2026-12-01"), d("2027-03-01")))
+        );
+    }
+
+    #[test]
+    fn nine_unreachable_individuals_get_alternative_written_notice_or_a_call() {
+        let all = deadlines(&unreachable(40, 9)).unwrap();
+        let alternative = all
+            .iter()
+            .find(|x| x.kind == NoticeKind::AlternativeNotice)
+            .expect("9 unreachable: alternative notice");
+        assert_eq!(alternative.citation, "45 CFR 164.404(d)(2)(i)");
+        assert!(alternative.explanation.contains("telephone"));
+        assert!(!all.iter().any(|x| x.kind == NoticeKind::SubstituteNotice));
+        assert_eq!(
+            posting_window(NoticeKind::AlternativeNotice, d("2026-12-01")),
+            None,
+            "nothing to keep posted"
+        );
+        let none = kinds(&unreachable(40, 0));
+        assert!(
+            !none.iter().any(|(k, _)| matches!(
+                k,
+                NoticeKind::SubstituteNotice | NoticeKind::AlternativeNotice
+            )),
+            "everyone reachable: no substitute notice"
+        );
+        assert_eq!(
+            deadlines(&unreachable(5, 6)),
+            Err(ClockError::UnreachableExceedTotal)
+        );
+    }
+
+    #[test]
+    fn a_law_enforcement_delay_moves_the_substitute_notice_with_the_individuals() {
+        let mut input = unreachable(40, 12);
+        input.delays.push(LawEnforcementDelay {
+            stated_on: d("2026-11-28"),
+            form: StatementForm::Written {
+                until: d("2026-12-07"),
+            },
+        });
+        assert_eq!(
+            due(&input, NoticeKind::SubstituteNotice),
+            due(&input, NoticeKind::Individuals)
+        );
+        assert_eq!(
+            due(&input, NoticeKind::SubstituteNotice),
+            Some(d("2027-02-05"))
         );
     }
 }

@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use ward_model::{Alert, ContextKind, ContextSummary, Severity, Timestamp};
 use ward_store::incidents::{
-    AssessmentRecord, CustodyEntry, LawEnforcementDelayRecord, LinkKind, NewIncident,
-    PendingDeadline,
+    AssessmentRecord, CustodyEntry, DeadlineRecord, LawEnforcementDelayRecord, LinkKind,
+    NewIncident, PendingDeadline, TimelineKind,
 };
 use ward_store::{Store, StoreError};
 
@@ -49,6 +49,12 @@ pub enum RespondError {
     NotABreach {
         conclusion: String,
     },
+    /// No deadline of this kind (and jurisdiction) runs for the incident.
+    NoSuchNotice {
+        kind: String,
+    },
+    /// A notice dated before the discovery or after today.
+    NoticeDate(NaiveDate),
 }
 
 impl fmt::Display for RespondError {
@@ -79,6 +85,14 @@ impl fmt::Display for RespondError {
             RespondError::Assessment(e) => e.fmt(f),
             RespondError::Clock(e) => e.fmt(f),
             RespondError::Letter(e) => e.fmt(f),
+            RespondError::NoSuchNotice { kind } => write!(
+                f,
+                "no {kind} notice runs for this incident; compute the deadlines first, or pick one of those listed"
+            ),
+            RespondError::NoticeDate(on) => write!(
+                f,
+                "a notice given on {on} is before the breach was discovered or in the future; correct the date"
+            ),
             RespondError::NotABreach { conclusion } => write!(
                 f,
                 "the standing determination is {conclusion}: no notification deadlines run; record a new assessment if facts change"
@@ -259,7 +273,12 @@ impl<'a> Responder<'a> {
             .ok_or(RespondError::NoSuchIncident(id))
     }
 
-    /// Reaches and records the breach determination.
+    /// Reaches and records the breach determination, then brings the deadlines in line with
+    /// it: a breach (re)computes them from the current affected counts (as the covered entity,
+    /// or as whatever role they were last computed for); a finding of no breach withdraws the
+    /// notices not yet given. Either is written on the timeline; a clock that cannot be
+    /// computed (a delay dated before discovery) leaves a timeline note saying why, and the
+    /// determination stands.
     pub fn assess(
         &self,
         incident_id: i64,
@@ -269,7 +288,8 @@ impl<'a> Responder<'a> {
     ) -> Result<Determination> {
         self.incident(incident_id)?;
         let determination = determine(input, actor, now).map_err(RespondError::Assessment)?;
-        self.store.incidents().add_assessment(&AssessmentRecord {
+        let incidents = self.store.incidents();
+        incidents.add_assessment(&AssessmentRecord {
             id: 0,
             incident_id,
             assessed_by: actor.to_string(),
@@ -277,7 +297,159 @@ impl<'a> Responder<'a> {
             conclusion: determination.conclusion.as_str().to_string(),
             body: serde_json::to_value(&determination).unwrap_or_default(),
         })?;
+        if determination.conclusion.is_breach() {
+            let role = self.clock_role(incident_id)?;
+            let affected = self.affected(incident_id)?;
+            match self.compute_deadlines(incident_id, role, &affected, actor, now) {
+                Ok(due) => {
+                    incidents.append_timeline(
+                        incident_id,
+                        TimelineKind::Note,
+                        actor,
+                        now,
+                        &format!(
+                            "deadlines recomputed after the assessment: {} notices run",
+                            due.len()
+                        ),
+                    )?;
+                }
+                Err(RespondError::Clock(e)) => {
+                    incidents.append_timeline(
+                        incident_id,
+                        TimelineKind::Note,
+                        actor,
+                        now,
+                        &format!("deadlines not recomputed after the assessment: {e}"),
+                    )?;
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            let kept: Vec<DeadlineRecord> = incidents
+                .deadlines(incident_id)?
+                .into_iter()
+                .filter(|d| d.notified_on.is_some())
+                .collect();
+            let withdrawn = incidents.deadlines(incident_id)?.len() - kept.len();
+            if withdrawn > 0 {
+                incidents.set_deadlines(incident_id, &kept, actor, now)?;
+                incidents.append_timeline(
+                    incident_id,
+                    TimelineKind::Note,
+                    actor,
+                    now,
+                    &format!(
+                        "{withdrawn} notices not yet given withdrawn: the determination is {}",
+                        determination.conclusion.as_str()
+                    ),
+                )?;
+            }
+        }
         Ok(determination)
+    }
+
+    /// The role the incident's deadlines were last computed for (covered entity until then).
+    fn clock_role(&self, incident_id: i64) -> Result<Role> {
+        let incident = self.incident(incident_id)?;
+        Ok(
+            serde_json::from_value(incident.body["clock"]["role"].clone())
+                .unwrap_or(Role::CoveredEntity),
+        )
+    }
+
+    /// Recomputes the deadlines of open incidents whose affected counts (patients linked, their
+    /// States, who cannot be reached) have changed since their deadlines were last computed,
+    /// writing why on each one's timeline. Returns the incidents recomputed. Incidents whose
+    /// deadlines were never computed, or whose standing determination is no breach, are left
+    /// alone. `ward serve` runs this with its deadline check.
+    pub fn refresh_deadlines(&self, actor: &str, now: Timestamp) -> Result<Vec<i64>> {
+        let incidents = self.store.incidents();
+        let mut refreshed = Vec::new();
+        for incident in incidents.list_incidents(&ward_store::incidents::IncidentQuery {
+            limit: Some(10_000),
+            ..Default::default()
+        })? {
+            if incident.status == ward_store::incidents::IncidentStatus::Closed {
+                continue;
+            }
+            let Ok(before) =
+                serde_json::from_value::<Affected>(incident.body["clock"]["affected"].clone())
+            else {
+                continue;
+            };
+            let after = self.affected(incident.id)?;
+            if after == before {
+                continue;
+            }
+            let role = self.clock_role(incident.id)?;
+            match self.compute_deadlines(incident.id, role, &after, actor, now) {
+                Ok(due) => {
+                    incidents.append_timeline(
+                        incident.id,
+                        TimelineKind::Note,
+                        actor,
+                        now,
+                        &format!(
+                            "affected individuals changed ({} to {}; {} to {} without usable contact information): deadlines recomputed, {} notices run",
+                            before.total,
+                            after.total,
+                            before.unreachable,
+                            after.unreachable,
+                            due.len()
+                        ),
+                    )?;
+                    refreshed.push(incident.id);
+                }
+                Err(RespondError::NotABreach { .. } | RespondError::Clock(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(refreshed)
+    }
+
+    /// Records that a notice was given: which (`kind` and, for media, the State), when and how
+    /// (first-class mail, e-mail, web posting, press release …). Refused for a notice that does
+    /// not run, a date before discovery or after `now`, or without the method.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_notice(
+        &self,
+        incident_id: i64,
+        kind: &str,
+        jurisdiction: &str,
+        given_on: NaiveDate,
+        method: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let incident = self.incident(incident_id)?;
+        if method.trim().is_empty() {
+            return Err(RespondError::Incomplete("how the notice was given"));
+        }
+        if given_on < utc_date(incident.discovered_at) || given_on > utc_date(now) {
+            return Err(RespondError::NoticeDate(given_on));
+        }
+        let incidents = self.store.incidents();
+        if !incidents.mark_notified(incident_id, kind, jurisdiction, given_on, actor, now)? {
+            return Err(RespondError::NoSuchNotice {
+                kind: kind.to_string(),
+            });
+        }
+        let mut text = format!("{kind} notice given on {given_on} by {}", method.trim());
+        if let Some(kind) = crate::deadlines::NoticeKind::parse(kind)
+            && let Some((_, through)) = crate::deadlines::posting_window(kind, given_on)
+        {
+            text.push_str(&format!(
+                "; keep the posting up and the toll-free number answered through {through} (45 CFR 164.404(d)(2)(ii))"
+            ));
+        }
+        incidents.append_timeline(
+            incident_id,
+            TimelineKind::NotificationSent,
+            actor,
+            now,
+            &text,
+        )?;
+        Ok(())
     }
 
     /// Records a law-enforcement statement (164.412), which pauses the clock the next time
@@ -376,6 +548,13 @@ impl<'a> Responder<'a> {
         let due = deadlines::deadlines(&input).map_err(RespondError::Clock)?;
         let records: Vec<_> = due.iter().map(Deadline::to_record).collect();
         incidents.set_deadlines(incident_id, &records, actor, now)?;
+        // What the clock ran on, so a change in the affected counts can be noticed later.
+        let mut body = incident.body.clone();
+        if !body.is_object() {
+            body = serde_json::json!({});
+        }
+        body["clock"] = serde_json::json!({ "role": role, "affected": affected });
+        incidents.update_incident_body(incident_id, &body)?;
         Ok(due)
     }
 
@@ -422,6 +601,12 @@ impl<'a> Responder<'a> {
             },
         };
         letter::render(sender, facts, recipient.as_ref()).map_err(RespondError::Letter)
+    }
+
+    /// Drafts the substitute notice (164.404(d)(2)(ii)) for the individuals who cannot be
+    /// reached by mail: a web posting or media notice with the toll-free number.
+    pub fn draft_substitute_notice(&self, sender: &Sender, facts: &BreachFacts) -> Result<Letter> {
+        letter::render_substitute_notice(sender, facts).map_err(RespondError::Letter)
     }
 
     /// The incident's chain of custody as JSON, for handing over with the evidence; read back

@@ -273,10 +273,47 @@ pub fn render(
     check(sender, facts)?;
     let subject = format!("Notice of a privacy incident at {}", sender.organisation);
     let body = blocks(sender, facts, recipient);
-    let address = address_lines(recipient);
+    Ok(assemble(subject, &address_lines(recipient), &body))
+}
 
+/// Renders the substitute notice of 164.404(d)(2)(ii) for individuals whose contact
+/// information is insufficient or out of date: the letter's content for a web posting or a
+/// media notice, with the toll-free number, active for at least 90 days, where someone can
+/// learn whether their information was involved. Refused without a toll-free number.
+pub fn render_substitute_notice(
+    sender: &Sender,
+    facts: &BreachFacts,
+) -> Result<Letter, MissingContent> {
+    check(sender, facts)?;
+    let Some(phone) = sender.toll_free_phone.as_deref().filter(|p| !blank(p)) else {
+        return Err(MissingContent {
+            element: "a toll-free number active for at least 90 days",
+            citation: "45 CFR 164.404(d)(2)(ii)(B)",
+        });
+    };
+    let subject = format!(
+        "Notice to patients of {} about a privacy incident",
+        sender.organisation
+    );
+    let mut body = blocks(sender, facts, None);
+    body[0] = Block::Para(format!(
+        "{} is posting this notice because we could not reach by mail everyone whose health information may have been involved in the incident described below.",
+        sender.organisation
+    ));
+    body.insert(
+        1,
+        Block::Para(format!(
+            "To learn whether your information was involved, call us toll-free at {} (the number will be answered for at least 90 days from the date of this notice).",
+            phone.trim()
+        )),
+    );
+    Ok(assemble(subject, &[], &body))
+}
+
+/// The text and HTML renderings of a notice's address lines and blocks.
+fn assemble(subject: String, address: &[String], body: &[Block]) -> Letter {
     let mut text = String::new();
-    for line in &address {
+    for line in address {
         text.push_str(line);
         text.push('\n');
     }
@@ -285,7 +322,7 @@ pub fn render(
     }
     text.push_str(&subject);
     text.push_str("\n\n");
-    for block in &body {
+    for block in body {
         match block {
             Block::Para(p) => text.push_str(&format!("{p}\n\n")),
             Block::Heading(h) => text.push_str(&format!("{h}\n")),
@@ -316,7 +353,7 @@ pub fn render(
         html.push_str("</address>\n");
     }
     html.push_str(&format!("<h1>{}</h1>\n", escape(&subject)));
-    for block in &body {
+    for block in body {
         match block {
             Block::Para(p) => {
                 html.push_str(&format!("<p>{}</p>\n", escape(p).replace('\n', "<br>")))
@@ -332,11 +369,11 @@ pub fn render(
         }
     }
     html.push_str("</body></html>\n");
-    Ok(Letter {
+    Letter {
         subject,
         text: text.trim_end().to_string() + "\n",
         html,
-    })
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -455,5 +492,26 @@ mod tests {
         let letter = render(&sender(), &f, None).unwrap();
         assert!(letter.text.contains("Dear Patient,"));
         assert!(letter.text.contains("We do not yet know the date"));
+    }
+
+    #[test]
+    fn a_substitute_notice_names_the_toll_free_number_for_ninety_days() {
+        let notice = render_substitute_notice(&sender(), &facts()).unwrap();
+        let phone = sender().toll_free_phone.unwrap();
+        assert!(notice.text.contains(&phone), "{}", notice.text);
+        assert!(notice.text.contains("at least 90 days"));
+        assert!(notice.text.contains("could not reach by mail"));
+        assert!(!notice.text.contains("Dear"), "a posting has no addressee");
+        // Still every element of 164.404(c).
+        assert!(notice.text.contains("What information was involved"));
+        let mut no_phone = sender();
+        no_phone.toll_free_phone = None;
+        no_phone.website = Some("https://wgh.example.org".into());
+        assert_eq!(
+            render_substitute_notice(&no_phone, &facts())
+                .unwrap_err()
+                .citation,
+            "45 CFR 164.404(d)(2)(ii)(B)"
+        );
     }
 }

@@ -11,17 +11,19 @@
 //! - [`deadlines`]: the notification clock of 164.404–164.412, pure date arithmetic.
 //! - [`letter`]: letters to individuals with the content of 164.404(c).
 //! - [`states`]: affected individuals counted per State from the patient context.
-//! - [`report`]: the incident report as HTML.
+//! - [`report`]: the incident report as HTML; [`pdf`] prints it to PDF with headless Chromium.
 //! - [`review`]: tabletop exercises, post-incident reviews and follow-up actions.
 //!
 //! Must never read a clock (every instant and date comes in as an argument, so the law's
 //! arithmetic is tested on dates alone), touch files or sockets other than through the
-//! `Store`, or put PHI into an error or a log.
+//! `Store`, or put PHI into an error or a log. The one exception is [`pdf`], which writes the
+//! report to a private temporary directory for Chromium to print and removes it afterwards.
 
 pub mod assessment;
 pub mod deadlines;
 pub mod incident;
 pub mod letter;
+pub mod pdf;
 pub mod plan;
 pub mod report;
 pub mod review;

@@ -235,10 +235,18 @@ struct PlanFile {
 /// A plan that cannot be used as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
-    /// The TOML does not parse or has an unknown key; names the file.
+    /// The TOML does not parse or has an unknown key; names the file and the line.
     Syntax {
         file: String,
+        line: Option<usize>,
         reason: String,
+    },
+    /// A playbook file whose content the plan cannot use; names the file and, where the
+    /// mistake is on one line, the line.
+    InPlaybook {
+        file: String,
+        line: Option<usize>,
+        error: Box<PlanError>,
     },
     MissingRole(String),
     DuplicateRole(String),
@@ -265,7 +273,26 @@ pub enum PlanError {
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PlanError::Syntax { file, reason } => write!(f, "{file}: {reason}"),
+            PlanError::Syntax {
+                file,
+                line: Some(line),
+                reason,
+            } => write!(f, "{file}, line {line}: {reason}"),
+            PlanError::Syntax {
+                file,
+                line: None,
+                reason,
+            } => write!(f, "{file}: {reason}"),
+            PlanError::InPlaybook {
+                file,
+                line: Some(line),
+                error,
+            } => write!(f, "{file}, line {line}: {error}"),
+            PlanError::InPlaybook {
+                file,
+                line: None,
+                error,
+            } => write!(f, "{file}: {error}"),
             PlanError::MissingRole(role) => write!(f, "the plan defines no role `{role}`; add it"),
             PlanError::DuplicateRole(role) => write!(f, "the role `{role}` is defined twice"),
             PlanError::UnknownRole {
@@ -315,14 +342,15 @@ impl Plan {
 
     /// Reads a plan and its playbooks, each given as (file name for messages, TOML text).
     pub fn parse(plan: (&str, &str), playbooks: &[(&str, &str)]) -> Result<Plan, PlanError> {
-        let syntax = |file: &str, e: toml::de::Error| PlanError::Syntax {
+        let syntax = |file: &str, text: &str, e: toml::de::Error| PlanError::Syntax {
             file: file.to_string(),
-            reason: e.message().to_string(),
+            line: e.span().map(|span| line_of(text, span.start)),
+            reason: e.message().trim().to_string(),
         };
-        let file: PlanFile = toml::from_str(plan.1).map_err(|e| syntax(plan.0, e))?;
+        let file: PlanFile = toml::from_str(plan.1).map_err(|e| syntax(plan.0, plan.1, e))?;
         let mut parsed = Vec::with_capacity(playbooks.len());
         for (name, text) in playbooks {
-            parsed.push(toml::from_str::<Playbook>(text).map_err(|e| syntax(name, e))?);
+            parsed.push(toml::from_str::<Playbook>(text).map_err(|e| syntax(name, text, e))?);
         }
         let plan = Plan {
             name: file.name,
@@ -333,7 +361,8 @@ impl Plan {
             routes: file.routes,
             playbooks: parsed,
         };
-        plan.validate()?;
+        plan.validate()
+            .map_err(|error| in_playbook(error, playbooks, &plan))?;
         Ok(plan)
     }
 
@@ -455,6 +484,42 @@ impl Plan {
                 }
             })
             .collect()
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .unwrap_or(text)
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// Names the playbook file (and the line, when one line holds the mistake) of an error about
+/// a playbook's content.
+fn in_playbook(error: PlanError, playbooks: &[(&str, &str)], plan: &Plan) -> PlanError {
+    let (kind, needle) = match &error {
+        PlanError::UnknownRole { playbook, role, .. } => (*playbook, Some(format!("\"{role}\""))),
+        PlanError::Tasks { playbook, .. } => (*playbook, None),
+        PlanError::BadSeverity { playbook } => (*playbook, Some("severity".to_string())),
+        PlanError::DuplicatePlaybook(kind) => (*kind, None),
+        _ => return error,
+    };
+    let index = plan.playbooks.iter().rposition(|p| p.incident_type == kind);
+    let Some((file, text)) = index.and_then(|i| playbooks.get(i)) else {
+        return error;
+    };
+    let line = needle.and_then(|needle| {
+        text.lines()
+            .position(|l| l.contains(needle.as_str()))
+            .map(|i| i + 1)
+    });
+    PlanError::InPlaybook {
+        file: file.to_string(),
+        line,
+        error: Box::new(error),
     }
 }
 
@@ -598,15 +663,38 @@ mod tests {
         let bad = SHIPPED_PLAYBOOKS[0].replacen("role = \"it_lead\"", "role = \"janitor\"", 1);
         let mut edited = books.clone();
         edited[0] = ("ransomware.toml", &bad);
-        assert!(matches!(
-            Plan::parse(("plan.toml", SHIPPED_PLAN), &edited),
-            Err(PlanError::UnknownRole { role, .. }) if role == "janitor"
-        ));
+        let err = Plan::parse(("plan.toml", SHIPPED_PLAN), &edited).unwrap_err();
+        let janitor_line = bad.lines().position(|l| l.contains("janitor")).unwrap() + 1;
+        assert!(
+            matches!(
+                &err,
+                PlanError::InPlaybook { file, line: Some(line), error }
+                    if file == "ransomware.toml"
+                        && *line == janitor_line
+                        && matches!(error.as_ref(), PlanError::UnknownRole { role, .. } if role == "janitor")
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("ransomware.toml, line {janitor_line}: ")),
+            "{err}"
+        );
 
         let typo = format!("{SHIPPED_PLAN}\ncolour = \"blue\"\n");
-        assert!(matches!(
-            Plan::parse(("plan.toml", &typo), &books),
-            Err(PlanError::Syntax { file, .. }) if file == "plan.toml"
-        ));
+        let typo_line = typo.lines().count();
+        let err = Plan::parse(("plan.toml", &typo), &books).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                PlanError::Syntax { file, line: Some(line), .. } if file == "plan.toml" && *line == typo_line
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("plan.toml, line {typo_line}")),
+            "{err}"
+        );
     }
 }

@@ -7,7 +7,9 @@
 //! Gathering reads the store without touching evidence content, so making a report adds
 //! nothing to the chain of custody.
 
-use crate::deadlines::{DeadlineStatus, status_of};
+use crate::deadlines::{
+    DeadlineStatus, NoticeKind, SUBSTITUTE_POSTING_DAYS, posting_window, status_of,
+};
 use crate::incident::{Responder, Result};
 use crate::letter::escape;
 use chrono::NaiveDate;
@@ -50,6 +52,15 @@ impl Responder<'_> {
             incident,
         })
     }
+}
+
+/// For a notice that must stay posted, how long, once it was given.
+fn posting(d: &DeadlineRecord) -> Option<String> {
+    let kind = NoticeKind::parse(&d.kind)?;
+    let (from, through) = posting_window(kind, d.notified_on?)?;
+    Some(format!(
+        "posted from {from}: keep it up and the toll-free number answered through {through}"
+    ))
 }
 
 fn status_text(status: DeadlineStatus) -> String {
@@ -133,20 +144,29 @@ pub fn render_html(report: &IncidentReport, show_patients: bool) -> String {
         if !d.jurisdiction.is_empty() {
             notice.push_str(&format!(" ({})", d.jurisdiction));
         }
+        let mut status = status_text(status_of(d.due_on, report.as_of, d.notified_on));
+        if let Some(window) = posting(d) {
+            status.push_str(&format!("; {window}"));
+        }
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}: {}</td></tr>",
             escape(&notice),
             d.due_on,
-            escape(&status_text(status_of(
-                d.due_on,
-                report.as_of,
-                d.notified_on
-            ))),
+            escape(&status),
             escape(&d.citation),
             escape(&d.explanation)
         ));
     }
     h.push_str("</table>\n");
+    if report
+        .deadlines
+        .iter()
+        .any(|d| d.kind == NoticeKind::SubstituteNotice.as_str())
+    {
+        h.push_str(&format!(
+            "<p>Substitute notice (45 CFR 164.404(d)(2)(ii)): a conspicuous posting on the home page of the web site for {SUBSTITUTE_POSTING_DAYS} days, or notice in major print or broadcast media where the individuals likely live, with a toll-free number active for at least {SUBSTITUTE_POSTING_DAYS} days.</p>\n"
+        ));
+    }
 
     h.push_str(&format!(
         "<h2>Evidence</h2>\n<p>{} custody entries in the hash chain.</p>\n<table><tr><th>#</th><th>Name</th><th>Bytes</th><th>SHA-256</th><th>Added</th></tr>",

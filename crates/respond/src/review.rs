@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use ward_model::Timestamp;
 use ward_store::incidents::{
     ExerciseRecord, FollowUpRecord, FollowUpSource, IncidentStatus, ReviewRecord, TaskStatus,
+    TimelineKind,
 };
 
 /// An action agreed in an exercise or review.
@@ -44,6 +45,27 @@ fn blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 
+fn check_follow_ups(follow_ups: &[FollowUp]) -> Result<()> {
+    if follow_ups
+        .iter()
+        .any(|f| blank(&f.title) || blank(&f.owner))
+    {
+        return Err(RespondError::Incomplete("a follow-up's title or owner"));
+    }
+    Ok(())
+}
+
+/// What a post-incident review must have: who took part and what it concluded.
+fn check_review(review: &Review) -> Result<()> {
+    if blank(&review.summary) {
+        return Err(RespondError::Incomplete("the review summary"));
+    }
+    if review.participants.iter().all(|p| blank(p)) {
+        return Err(RespondError::Incomplete("the list of participants"));
+    }
+    check_follow_ups(&review.follow_ups)
+}
+
 impl Responder<'_> {
     /// Records an exercise against the current plan version, with its follow-ups.
     pub fn record_exercise(&self, exercise: &Exercise, actor: &str, now: Timestamp) -> Result<i64> {
@@ -53,6 +75,7 @@ impl Responder<'_> {
         if exercise.participants.iter().all(|p| blank(p)) {
             return Err(RespondError::Incomplete("the list of participants"));
         }
+        check_follow_ups(&exercise.follow_ups)?;
         let incidents = self.store.incidents();
         let id = incidents.add_exercise(&ExerciseRecord {
             id: 0,
@@ -74,11 +97,7 @@ impl Responder<'_> {
         follow_ups: &[FollowUp],
         now: Timestamp,
     ) -> Result<()> {
-        for f in follow_ups {
-            if blank(&f.title) || blank(&f.owner) {
-                return Err(RespondError::Incomplete("a follow-up's title or owner"));
-            }
-        }
+        check_follow_ups(follow_ups)?;
         for f in follow_ups {
             self.store.incidents().add_follow_up(&FollowUpRecord {
                 id: 0,
@@ -125,6 +144,58 @@ impl Responder<'_> {
         Ok(())
     }
 
+    /// Closes an incident and records its post-incident review in one step, as the console's
+    /// close form does: the review is checked before anything changes, so an incomplete review
+    /// leaves the incident open, and an incident that may not close yet (a notice or a task
+    /// outstanding) gets no review.
+    pub fn close_with_review(
+        &self,
+        incident_id: i64,
+        note: &str,
+        review: &Review,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        check_review(review)?;
+        self.close_incident(incident_id, note, actor, now)?;
+        self.record_review(incident_id, review, actor, now)
+    }
+
+    /// Marks a follow-up done on `on`; an incident's follow-up is also written on its
+    /// timeline. `false` when there is no such open follow-up.
+    pub fn complete_follow_up(
+        &self,
+        follow_up_id: i64,
+        on: NaiveDate,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Option<FollowUpRecord>> {
+        let incidents = self.store.incidents();
+        let Some(open) = incidents
+            .follow_ups(true)?
+            .into_iter()
+            .find(|f| f.id == follow_up_id)
+        else {
+            return Ok(None);
+        };
+        if !incidents.complete_follow_up(follow_up_id, on)? {
+            return Ok(None);
+        }
+        if let FollowUpSource::Incident(incident_id) = open.source {
+            incidents.append_timeline(
+                incident_id,
+                TimelineKind::Action,
+                actor,
+                now,
+                &format!("follow-up {follow_up_id} done on {on}: {}", open.title),
+            )?;
+        }
+        Ok(Some(FollowUpRecord {
+            done_on: Some(on),
+            ..open
+        }))
+    }
+
     /// Records the review of a closed incident, with its follow-ups.
     pub fn record_review(
         &self,
@@ -137,9 +208,7 @@ impl Responder<'_> {
         if incident.status != IncidentStatus::Closed {
             return Err(RespondError::NotClosed(incident_id));
         }
-        if blank(&review.summary) {
-            return Err(RespondError::Incomplete("the review summary"));
-        }
+        check_review(review)?;
         self.store.incidents().put_review(&ReviewRecord {
             incident_id,
             held_on: review.held_on,

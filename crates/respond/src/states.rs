@@ -86,7 +86,10 @@ pub fn state_code(text: &str) -> Option<String> {
 
 /// Counts the patients among `context` whose ids are in `affected` (each once) by the State
 /// of their address. Patients named in `affected` but absent from the context, or without a
-/// State, count toward the total only.
+/// State, count toward the total only. Those absent from the context or without a postal
+/// address a letter can reach (a street line and a city or postal code) are counted as
+/// unreachable: their contact information is insufficient, so substitute notice applies
+/// (45 CFR 164.404(d)(2)).
 pub fn affected_by_state<'a>(
     affected: &BTreeSet<String>,
     context: impl IntoIterator<Item = &'a ContextResource>,
@@ -96,6 +99,7 @@ pub fn affected_by_state<'a>(
         ..Default::default()
     };
     let mut seen = BTreeSet::new();
+    let mut reachable = 0u64;
     for resource in context {
         let ContextSummary::Patient { address, .. } = &resource.summary else {
             continue;
@@ -110,7 +114,15 @@ pub fn affected_by_state<'a>(
         {
             *counts.by_state.entry(state).or_default() += 1;
         }
+        if address.as_ref().is_some_and(|a| {
+            let filled = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.trim().is_empty());
+            a.line.iter().any(|l| !l.trim().is_empty())
+                && (filled(&a.city) || filled(&a.postal_code))
+        }) {
+            reachable += 1;
+        }
     }
+    counts.unreachable = counts.total.saturating_sub(reachable);
     counts
 }
 
@@ -170,5 +182,42 @@ mod tests {
         assert_eq!(counts.by_state.get("MA"), Some(&2));
         assert_eq!(counts.by_state.get("NH"), Some(&1));
         assert_eq!(counts.unknown_state(), 2);
+    }
+
+    #[test]
+    fn patients_without_a_postal_address_a_letter_reaches_are_unreachable() {
+        let with = |id: &str, line: &[&str], city: Option<&str>, postal: Option<&str>| {
+            let mut p = patient(id, Some("MA"));
+            if let ContextSummary::Patient { address, .. } = &mut p.summary {
+                *address = Some(Address {
+                    line: line.iter().map(|l| l.to_string()).collect(),
+                    city: city.map(String::from),
+                    state: Some("MA".into()),
+                    postal_code: postal.map(String::from),
+                });
+            }
+            p
+        };
+        let context = [
+            with("full", &["1 Main St"], Some("Boston"), Some("02110")),
+            with("zip-only", &["2 Main St"], None, Some("02110")),
+            with("no-street", &[], Some("Boston"), Some("02110")),
+            with("blank-street", &["  "], Some("Boston"), None),
+            with("street-only", &["3 Main St"], None, None),
+        ];
+        let affected: BTreeSet<String> = [
+            "full",
+            "zip-only",
+            "no-street",
+            "blank-street",
+            "street-only",
+            "not-in-context",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let counts = affected_by_state(&affected, &context);
+        assert_eq!(counts.total, 6);
+        assert_eq!(counts.unreachable, 4, "{counts:?}");
     }
 }

@@ -82,6 +82,8 @@ fn notice_name(kind: &str, jurisdiction: &str) -> String {
         "hhs" => "notice to HHS",
         "hhs_annual_log" => "the annual breach log to HHS",
         "covered_entity" => "the business associate's notice to the covered entity",
+        "substitute_notice" => "the substitute notice (web posting or media, toll-free number)",
+        "alternative_notice" => "the alternative notice to individuals who could not be reached",
         other => other,
     };
     if jurisdiction.is_empty() {

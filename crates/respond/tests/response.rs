@@ -438,6 +438,7 @@ fn an_incident_closes_only_with_notices_given_then_is_reviewed_and_the_plan_test
     let affected = ward_respond::Affected {
         total: 40,
         by_state: [("MA".to_string(), 40)].into_iter().collect(),
+        unreachable: 0,
     };
     responder
         .compute_deadlines(id, Role::CoveredEntity, &affected, "po", now)
@@ -608,4 +609,330 @@ fn steps_the_law_or_the_plan_does_not_allow_are_refused() {
         responder.assess(999, AssessmentInput::default(), "po", now),
         Err(RespondError::NoSuchIncident(999))
     ));
+}
+
+fn four(risk: Risk) -> AssessmentInput {
+    AssessmentInput {
+        factors: Factor::ALL
+            .iter()
+            .map(|f| factor(*f, risk, "as found by the privacy officer"))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn timeline_texts(store: &SqliteStore, id: i64) -> Vec<String> {
+    store
+        .incidents()
+        .timeline(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect()
+}
+
+fn kinds(store: &SqliteStore, id: i64) -> Vec<String> {
+    store
+        .incidents()
+        .deadlines(id)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.kind)
+        .collect()
+}
+
+#[test]
+fn an_assessment_recomputes_the_deadlines_and_writes_it_on_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.put_context(&[patient()]).unwrap();
+    let plan = Plan::shipped();
+    let responder = Responder::new(&store, &plan);
+    let now = at("2026-02-04T09:00:00Z");
+    let id = responder
+        .open_from_alerts(&[snooping_alert()], None, None, "po", now)
+        .unwrap()
+        .incident_id;
+    assert!(kinds(&store, id).is_empty(), "nothing computed yet");
+
+    // A breach: the deadlines appear without pressing anything.
+    responder.assess(id, four(Risk::High), "po", now).unwrap();
+    assert_eq!(kinds(&store, id), ["individuals", "hhs_annual_log"]);
+    assert!(
+        timeline_texts(&store, id)
+            .iter()
+            .any(|t| t == "deadlines recomputed after the assessment: 2 notices run"),
+        "{:?}",
+        timeline_texts(&store, id)
+    );
+    responder
+        .record_notice(
+            id,
+            "individuals",
+            "",
+            day("2026-02-10"),
+            "first-class mail",
+            "po",
+            at("2026-02-10T12:00:00Z"),
+        )
+        .unwrap();
+
+    // Low probability of compromise: the notices not yet given are withdrawn, the one given
+    // stays on record.
+    responder.assess(id, four(Risk::Low), "po", now).unwrap();
+    let left = store.incidents().deadlines(id).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, "individuals");
+    assert_eq!(left[0].notified_on, Some(day("2026-02-10")));
+    assert!(
+        timeline_texts(&store, id)
+            .iter()
+            .any(|t| t
+                .starts_with("1 notices not yet given withdrawn: the determination is not_breach")),
+        "{:?}",
+        timeline_texts(&store, id)
+    );
+
+    // New facts, breach again: all run again, the given notice still given.
+    responder.assess(id, four(Risk::High), "po", now).unwrap();
+    let again = store.incidents().deadlines(id).unwrap();
+    assert_eq!(again.len(), 2);
+    assert_eq!(again[0].notified_on, Some(day("2026-02-10")));
+}
+
+#[test]
+fn a_change_in_the_affected_counts_recomputes_the_deadlines_on_the_next_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.put_context(&[patient()]).unwrap();
+    let plan = Plan::shipped();
+    let responder = Responder::new(&store, &plan);
+    let now = at("2026-02-04T09:00:00Z");
+    let id = responder
+        .open_from_alerts(&[snooping_alert()], None, None, "po", now)
+        .unwrap()
+        .incident_id;
+    let affected = responder.affected(id).unwrap();
+    assert_eq!(affected.unreachable, 0, "the patient has a full address");
+    responder
+        .compute_deadlines(id, Role::CoveredEntity, &affected, "po", now)
+        .unwrap();
+    assert!(responder.refresh_deadlines("ward", now).unwrap().is_empty());
+
+    // The patient's address turns out to be unusable (the context is re-imported).
+    let mut moved = patient();
+    if let ContextSummary::Patient { address, .. } = &mut moved.summary {
+        *address = None;
+    }
+    store.put_context(&[moved]).unwrap();
+    assert_eq!(responder.refresh_deadlines("ward", now).unwrap(), vec![id]);
+    let mut now_due = kinds(&store, id);
+    now_due.sort();
+    assert_eq!(
+        now_due,
+        ["alternative_notice", "hhs_annual_log", "individuals"]
+    );
+    assert!(
+        timeline_texts(&store, id).iter().any(|t| t.starts_with(
+            "affected individuals changed (1 to 1; 0 to 1 without usable contact information)"
+        )),
+        "{:?}",
+        timeline_texts(&store, id)
+    );
+    // Nothing changed since: nothing recomputed.
+    assert!(responder.refresh_deadlines("ward", now).unwrap().is_empty());
+}
+
+#[test]
+fn ten_unreachable_patients_owe_a_substitute_notice_kept_posted_ninety_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let plan = Plan::shipped();
+    let responder = Responder::new(&store, &plan);
+    let now = at("2026-03-01T10:00:00Z");
+    let id = responder
+        .open_by_hand(
+            IncidentType::MisdirectedPhi,
+            "Mailing with stale addresses",
+            at("2026-02-27T18:00:00Z"),
+            "po",
+            now,
+        )
+        .unwrap()
+        .incident_id;
+    // Patients the context does not know: no address to write to.
+    for n in 0..9 {
+        store
+            .incidents()
+            .link_entity(id, LinkKind::Patient, &format!("pt-{n}"), "po", now)
+            .unwrap();
+    }
+    let nine = responder.affected(id).unwrap();
+    assert_eq!(nine.unreachable, 9);
+    responder
+        .compute_deadlines(id, Role::CoveredEntity, &nine, "po", now)
+        .unwrap();
+    assert!(kinds(&store, id).contains(&"alternative_notice".to_string()));
+    assert!(!kinds(&store, id).contains(&"substitute_notice".to_string()));
+
+    store
+        .incidents()
+        .link_entity(id, LinkKind::Patient, "pt-9", "po", now)
+        .unwrap();
+    assert_eq!(responder.refresh_deadlines("ward", now).unwrap(), vec![id]);
+    let ten = store.incidents().deadlines(id).unwrap();
+    let substitute = ten
+        .iter()
+        .find(|d| d.kind == "substitute_notice")
+        .expect("ten unreachable: substitute notice");
+    assert_eq!(substitute.citation, "45 CFR 164.404(d)(2)(ii)");
+    assert_eq!(substitute.due_on, day("2026-04-28"));
+    assert!(!ten.iter().any(|d| d.kind == "alternative_notice"));
+
+    // Given: the method is recorded, and how long the posting must stay up.
+    let given_at = at("2026-03-05T10:00:00Z");
+    let err = responder
+        .record_notice(
+            id,
+            "substitute_notice",
+            "",
+            day("2026-03-05"),
+            " ",
+            "po",
+            given_at,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, ward_respond::RespondError::Incomplete(_)),
+        "{err}"
+    );
+    let err = responder
+        .record_notice(
+            id,
+            "media",
+            "MA",
+            day("2026-03-05"),
+            "press",
+            "po",
+            given_at,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, ward_respond::RespondError::NoSuchNotice { .. }),
+        "{err}"
+    );
+    let err = responder
+        .record_notice(
+            id,
+            "substitute_notice",
+            "",
+            day("2026-02-01"),
+            "web",
+            "po",
+            given_at,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, ward_respond::RespondError::NoticeDate(_)),
+        "{err}"
+    );
+    responder
+        .record_notice(
+            id,
+            "substitute_notice",
+            "",
+            day("2026-03-05"),
+            "home page posting and toll-free line",
+            "po",
+            given_at,
+        )
+        .unwrap();
+    assert!(timeline_texts(&store, id).iter().any(|t| t
+        == "substitute_notice notice given on 2026-03-05 by home page posting and toll-free line; keep the posting up and the toll-free number answered through 2026-06-03 (45 CFR 164.404(d)(2)(ii))"));
+    let report = responder.incident_report(id, day("2026-03-06")).unwrap();
+    let html = ward_respond::report::render_html(&report, false);
+    assert!(html.contains("posted from 2026-03-05: keep it up and the toll-free number answered through 2026-06-03"), "{html}");
+    assert!(html.contains("Substitute notice (45 CFR 164.404(d)(2)(ii))"));
+    assert!(!html.contains("pt-3"), "patients counted, not named");
+}
+
+#[test]
+fn closing_with_an_incomplete_review_leaves_the_incident_open_and_follow_ups_are_tracked() {
+    use ward_respond::review::{FollowUp, Review};
+    use ward_store::incidents::{IncidentStatus, TaskStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let plan = Plan::shipped();
+    let responder = Responder::new(&store, &plan);
+    let now = at("2026-03-01T10:00:00Z");
+    let opened = responder
+        .open_by_hand(
+            IncidentType::Phishing,
+            "Phishing reported, no click",
+            at("2026-02-27T18:00:00Z"),
+            "ic",
+            now,
+        )
+        .unwrap();
+    let id = opened.incident_id;
+    for task in &opened.task_ids {
+        store
+            .incidents()
+            .update_task(*task, TaskStatus::NotApplicable, None, "ic", now)
+            .unwrap();
+    }
+    let mut review = Review {
+        held_on: day("2026-03-02"),
+        participants: vec![" ".into()],
+        summary: "Reported within minutes; nobody clicked.".into(),
+        went_well: vec![],
+        to_improve: vec![],
+        follow_ups: vec![FollowUp {
+            title: "Add the sender's domain to the block list".into(),
+            owner: "it_lead".into(),
+            due_on: day("2026-03-09"),
+        }],
+    };
+    let err = responder
+        .close_with_review(id, "no PHI involved", &review, "ic", now)
+        .unwrap_err();
+    assert!(
+        matches!(err, ward_respond::RespondError::Incomplete(_)),
+        "{err}"
+    );
+    assert_eq!(
+        store.incidents().get_incident(id).unwrap().unwrap().status,
+        IncidentStatus::Open,
+        "an incomplete review closes nothing"
+    );
+    review.participants = vec!["ic".into(), "it".into()];
+    responder
+        .close_with_review(id, "no PHI involved", &review, "ic", now)
+        .unwrap();
+    assert_eq!(
+        store.incidents().get_incident(id).unwrap().unwrap().status,
+        IncidentStatus::Closed
+    );
+    assert!(store.incidents().review(id).unwrap().is_some());
+    let follow_up = store.incidents().follow_ups(true).unwrap();
+    assert_eq!(follow_up.len(), 1);
+    let done = responder
+        .complete_follow_up(follow_up[0].id, day("2026-03-03"), "it", now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.done_on, Some(day("2026-03-03")));
+    assert!(store.incidents().follow_ups(true).unwrap().is_empty());
+    assert!(
+        timeline_texts(&store, id)
+            .iter()
+            .any(|t| t.starts_with(&format!("follow-up {} done on 2026-03-03", done.id)))
+    );
+    assert!(
+        responder
+            .complete_follow_up(done.id, day("2026-03-04"), "it", now)
+            .unwrap()
+            .is_none(),
+        "done once"
+    );
 }

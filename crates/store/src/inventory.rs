@@ -129,8 +129,4 @@ pub trait Inventory: Send + Sync {
     fn put_scan(&self, scan: &ScanRecord) -> Result<()>;
     /// The latest scan of every target, by target.
     fn scans(&self) -> Result<Vec<ScanRecord>>;
-
-    /// A named position kept for a background task (how far discovery has read).
-    fn mark(&self, name: &str) -> Result<Option<String>>;
-    fn set_mark(&self, name: &str, value: &str) -> Result<()>;
 }

@@ -213,6 +213,12 @@ pub trait Store: Send + Sync {
     /// Assets, sightings of devices not in the inventory, vulnerability feeds, TLS scans.
     fn inventory(&self) -> &dyn Inventory;
 
+    /// A named setting Ward keeps for itself (a small document: the rules switched off, the
+    /// observed reachability map), `None` when never written.
+    fn setting(&self, name: &str) -> Result<Option<String>>;
+    /// Writes a setting, replacing its value.
+    fn set_setting(&self, name: &str, value: &str) -> Result<()>;
+
     /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;
     fn stats(&self) -> Result<StoreStats>;

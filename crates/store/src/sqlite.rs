@@ -1854,6 +1854,14 @@ impl Store for SqliteStore {
         self
     }
 
+    fn setting(&self, name: &str) -> Result<Option<String>> {
+        self.read_setting(name)
+    }
+
+    fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        self.write_setting(name, value)
+    }
+
     fn sources(&self) -> Result<Vec<SourceState>> {
         const OP: &str = "list sources";
         let reader = self.reader()?;

@@ -77,7 +77,7 @@ macro_rules! conformance_suite {
                 sightings_merge_by_key_and_keep_reviews,
                 feeds_are_replaced_by_name_and_listed_without_bodies,
                 the_latest_scan_per_target_is_kept,
-                marks_are_written_and_overwritten,
+                settings_are_written_and_overwritten,
                 concurrent_commits_from_several_threads_are_all_stored,
             );
 
@@ -1291,12 +1291,12 @@ fn the_latest_scan_per_target_is_kept<S: Store>(store: &S) {
     );
 }
 
-fn marks_are_written_and_overwritten<S: Store>(store: &S) {
-    let inventory = store.inventory();
-    assert_eq!(inventory.mark("discovery").unwrap(), None);
-    inventory.set_mark("discovery", "1").unwrap();
-    inventory.set_mark("discovery", "2").unwrap();
-    assert_eq!(inventory.mark("discovery").unwrap().as_deref(), Some("2"));
+fn settings_are_written_and_overwritten<S: Store>(store: &S) {
+    assert_eq!(store.setting("detect.rules").unwrap(), None);
+    store.set_setting("detect.rules", "1").unwrap();
+    store.set_setting("detect.rules", "2").unwrap();
+    store.set_setting("other", "x").unwrap();
+    assert_eq!(store.setting("detect.rules").unwrap().as_deref(), Some("2"));
 }
 
 fn a_second_alert_upsert_updates_the_one_row<S: Store>(store: &S) {

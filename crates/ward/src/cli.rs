@@ -142,6 +142,28 @@ pub enum RulesCommand {
         #[arg(required = true, value_name = "EVENTS")]
         events: Vec<PathBuf>,
     },
+    /// Switch a rule off (any detector's rule id, as alerts name it): its findings are
+    /// dropped from then on; the detectors keep running.
+    Disable {
+        #[arg(value_name = "RULE-ID")]
+        rule: String,
+        /// Why (kept with the switch and shown on the console's rules page).
+        #[arg(long, required = true)]
+        reason: String,
+        /// Who decided (default: the login running the command).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Switch a rule back on.
+    Enable {
+        #[arg(value_name = "RULE-ID")]
+        rule: String,
+    },
+    /// The rules switched off, with who, when and why.
+    Disabled {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

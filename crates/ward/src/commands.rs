@@ -137,6 +137,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&paths),
         Command::Rules(RulesCommand::List { rules, json }) => rules_list(&rules, json),
         Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
+        Command::Rules(RulesCommand::Disable { rule, reason, by }) => {
+            crate::switches::disable(&ctx.open_store()?, &rule, &reason, by)
+        }
+        Command::Rules(RulesCommand::Enable { rule }) => {
+            crate::switches::enable(&ctx.open_store()?, &rule)
+        }
+        Command::Rules(RulesCommand::Disabled { json }) => {
+            crate::switches::list(&ctx.open_store()?, json)
+        }
         Command::Incidents(command) => crate::incidents::run(&ctx.config, &ctx.data_dir, command),
         Command::Inventory(command) => crate::inventory::run(&ctx.config, &ctx.data_dir, command),
         Command::Feeds(command) => crate::inventory::feeds(&ctx.config, &ctx.data_dir, command),
@@ -232,7 +241,7 @@ pub(crate) fn load_folders(paths: &[PathBuf]) -> Result<ward_detect::sigma::Coll
 /// inventory's watcher, flushed when the ingest ends.
 fn engine(
     ctx: &Runtime,
-    store: &dyn Store,
+    store: &ward_store::SqliteStore,
     rule_dirs: &[PathBuf],
 ) -> Result<(
     std::sync::Mutex<ward_detect::Engine>,
@@ -240,8 +249,9 @@ fn engine(
 )> {
     let inventory = crate::detection::inventory_from_config(&ctx.config)?;
     let (detectors, watcher) = crate::detection::detectors(inventory, rule_dirs)?;
-    let engine = std::sync::Mutex::new(ward_detect::Engine::new(detectors));
+    let engine = std::sync::Mutex::new(crate::detection::engine(detectors, store));
     ward_pipeline::load_context(store, &engine)?;
+    crate::switches::apply(store, &engine)?;
     Ok((engine, watcher))
 }
 

@@ -28,6 +28,26 @@ pub struct Config {
     /// Feeds, TLS scans and discovery (docs/inventory.md).
     #[serde(default)]
     pub inventory: InventoryConfig,
+    /// Incident response: the organisation's plan, PDF reports, the deadline check
+    /// (docs/incidents.md).
+    #[serde(default)]
+    pub respond: RespondConfig,
+}
+
+/// Incident response settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RespondConfig {
+    /// A folder holding the organisation's edited response plan: `plan.toml` and
+    /// `playbooks/*.toml`, laid out as `crates/respond/plans`. Without it Ward follows the plan
+    /// it ships. A plan that does not parse or validate stops Ward at start, naming the file
+    /// and line.
+    pub plans_dir: Option<PathBuf>,
+    /// The Chromium that prints incident reports to PDF (default: `chromium` on `PATH`, then
+    /// `/usr/bin/chromium`).
+    pub chromium: Option<PathBuf>,
+    /// How often `ward serve` checks the notification deadlines, in seconds (default 300).
+    pub deadline_check_seconds: Option<u64>,
 }
 
 /// Where the vulnerability and lifecycle feeds come from, and which endpoints may be scanned.

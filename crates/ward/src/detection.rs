@@ -80,6 +80,23 @@ pub fn detectors(
     Ok((detectors, watcher))
 }
 
+/// The detection engine over `detectors`, with alert ids keyed by the store's keys when it
+/// encrypts PHI (`Engine::key_alert_ids`: an id must not let a copy of the store confirm which
+/// patient an alert concerns).
+pub fn engine(
+    detectors: Vec<Box<dyn Detector>>,
+    store: &ward_store::SqliteStore,
+) -> ward_detect::Engine {
+    let mut engine = ward_detect::Engine::new(detectors);
+    if let Some(key) = store.derived_secret(ALERT_ID_LABEL) {
+        engine.key_alert_ids(key);
+    }
+    engine
+}
+
+/// The label the alert-id key is derived under.
+const ALERT_ID_LABEL: &str = "alert ids";
+
 /// Every rule the standard detectors can raise, for the console's rules page: the Sigma rules
 /// and correlations (shipped pack and the folders given), the privacy rules and the threat
 /// analytics' rules.

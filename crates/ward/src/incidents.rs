@@ -81,13 +81,61 @@ pub enum IncidentsCommand {
         #[arg(value_name = "ID")]
         id: i64,
     },
-    /// Write the incident report as HTML (patients counted, not named).
+    /// Write the incident report (patients counted, not named): HTML, or PDF when FILE ends
+    /// in `.pdf` (printed by headless Chromium, `[respond] chromium`).
     Report {
         #[arg(value_name = "ID")]
         id: i64,
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+}
+
+/// The response plan Ward follows: the organisation's edited plan from `[respond] plans_dir`
+/// (`plan.toml` and `playbooks/*.toml`), else the plan Ward ships. A plan that does not parse
+/// or validate is bad input naming the file (and the line, where one line holds the mistake).
+pub fn load_plan(config: &Config) -> Result<Plan> {
+    let Some(dir) = &config.respond.plans_dir else {
+        return Ok(Plan::shipped());
+    };
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| {
+            anyhow::Error::from(BadInput(format!(
+                "cannot read the response plan file {}: {e}",
+                path.display()
+            )))
+        })
+    };
+    let plan_path = dir.join("plan.toml");
+    let plan_text = read(&plan_path)?;
+    let books_dir = dir.join("playbooks");
+    let mut book_paths: Vec<PathBuf> = std::fs::read_dir(&books_dir)
+        .map_err(|e| {
+            BadInput(format!(
+                "cannot read the playbooks folder {}: {e}",
+                books_dir.display()
+            ))
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    book_paths.sort();
+    let mut books = Vec::with_capacity(book_paths.len());
+    for path in &book_paths {
+        books.push((path.display().to_string(), read(path)?));
+    }
+    let plan_name = plan_path.display().to_string();
+    let borrowed: Vec<(&str, &str)> = books
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    Plan::parse((&plan_name, &plan_text), &borrowed).map_err(|e| {
+        BadInput(format!(
+            "the response plan in {} cannot be used: {e}",
+            dir.display()
+        ))
+        .into()
+    })
 }
 
 /// Who the timeline and custody log name for command-line actions.
@@ -161,8 +209,8 @@ fn incident_json(i: &IncidentRecord) -> Value {
 }
 
 pub fn run(config: &Config, data_dir: &Path, command: IncidentsCommand) -> Result<ExitCode> {
+    let plan = load_plan(config)?;
     let store = crate::keys::open_store(config, data_dir)?;
-    let plan = Plan::shipped();
     let responder = Responder::new(&store, &plan);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -177,7 +225,7 @@ pub fn run(config: &Config, data_dir: &Path, command: IncidentsCommand) -> Resul
                 let next = deadlines
                     .iter()
                     .filter(|d| d.notified_on.is_none())
-                    .min_by_key(|d| d.due_on);
+                    .min_by_key(|d| (d.due_on, d.kind != "individuals"));
                 if json {
                     let mut v = incident_json(i);
                     v["next_deadline"] = next.map_or(Value::Null, |d| deadline_json(d, today));
@@ -502,7 +550,22 @@ pub fn run(config: &Config, data_dir: &Path, command: IncidentsCommand) -> Resul
                     ward_respond::RespondError::NoSuchIncident(id) => no_such(id),
                     e => e.into(),
                 })?;
-            std::fs::write(&path, report::render_html(&report, false))
+            let html = report::render_html(&report, false);
+            let pdf = path
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("pdf"));
+            let bytes = if pdf {
+                let chromium =
+                    ward_respond::pdf::find_chromium(config.respond.chromium.as_deref())?;
+                ward_respond::pdf::html_to_pdf(
+                    &html,
+                    &chromium,
+                    ward_respond::pdf::DEFAULT_TIMEOUT,
+                )?
+            } else {
+                html.into_bytes()
+            };
+            std::fs::write(&path, bytes)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             writeln!(out, "report of incident {id} written to {}", path.display())?;
         }

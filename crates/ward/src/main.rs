@@ -19,6 +19,7 @@ mod notify;
 mod reach;
 mod serve;
 mod silence;
+mod switches;
 mod web;
 
 use clap::Parser;

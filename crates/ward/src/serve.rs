@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use ward_detect::Engine;
 use ward_listen::http::PeerAddr;
 use ward_listen::{Committer, Listeners, SharedEngine};
 use ward_model::Timestamp;
@@ -42,6 +41,8 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     private
         .create(&request.data_dir)
         .with_context(|| format!("cannot create {}", request.data_dir.display()))?;
+    // The response plan is read before anything starts: a mistake in it stops Ward here.
+    let plan = Arc::new(crate::incidents::load_plan(config)?);
     let sqlite = crate::keys::open_store(config, &request.data_dir)?;
     // The console (CSRF tokens, patient pseudonyms) and notifications (pseudonyms) share one
     // secret derived from the store's keys: a masked patient reads the same in a message and
@@ -50,7 +51,8 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         Some(key) => key,
         None => *ward_vault::Kek::generate_bytes()?,
     };
-    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let sqlite = Arc::new(sqlite);
+    let store: Arc<dyn Store> = sqlite.clone();
     let now = Timestamp::now();
     let metrics_tokens = Arc::new(crate::metrics::parse_tokens(&config.metrics.token_sha256)?);
     let silence = crate::silence::SilenceSettings {
@@ -91,7 +93,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     let console_inventory = Arc::new(inventory.clone());
     let (detectors, watcher) = crate::detection::detectors(inventory, &[])?;
     let scans = crate::inventory::scan_settings(config)?;
-    let engine: SharedEngine = Arc::new(Mutex::new(Engine::new(detectors)));
+    let engine: SharedEngine = Arc::new(Mutex::new(crate::detection::engine(detectors, &sqlite)));
     let rules = Arc::new(crate::detection::catalogue(&[])?);
     let notifier = crate::notify::start(
         config.notify.as_ref(),
@@ -100,6 +102,10 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         pseudonym_key,
     )?;
     let context = ward_pipeline::load_context(store.as_ref(), &engine)?;
+    let switched_off = crate::switches::apply(store.as_ref(), &engine)?;
+    if switched_off > 0 {
+        println!("detection: {switched_off} rule(s) switched off (ward rules disabled)");
+    }
     tracing::info!(resources = context, "detection engine loaded the context");
 
     let mut listen = config.listen.clone();
@@ -148,8 +154,11 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     secure_cookies: !plain,
                     rules: rules.clone(),
                     on_audit: Some(audit_hook(engine.clone())),
+                    on_rules_changed: Some(rules_hook(engine.clone())),
                     server_secret: Some(pseudonym_key),
                     inventory: console_inventory,
+                    plan: plan.clone(),
+                    chromium: config.respond.chromium.clone(),
                     ..ward_console::ConsoleOptions::default()
                 },
             ));
@@ -251,6 +260,11 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         let deadline_task = tokio::spawn(crate::deadlines::run(
             store.clone(),
             engine.clone(),
+            plan.clone(),
+            config.respond.deadline_check_seconds.map_or(
+                crate::deadlines::CHECK_EVERY,
+                std::time::Duration::from_secs,
+            ),
             shutdown.clone(),
         ));
 
@@ -372,6 +386,16 @@ fn audit_hook(engine: SharedEngine) -> ward_console::AuditHook {
             }
         },
     )
+}
+
+/// Rules switched off or on in the console take effect in the running engine at once.
+fn rules_hook(engine: SharedEngine) -> ward_console::RulesHook {
+    Arc::new(move |disabled: &std::collections::HashSet<String>| {
+        engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set_disabled_rules(disabled.clone());
+    })
 }
 
 /// Imports the simulated hospital's asset list as a customer would with `ward inventory

@@ -1,7 +1,9 @@
 //! `ward incidents` end to end: a brute-force authlog ingested through standard input raises
 //! an alert, which is opened as an incident from the command line, listed, shown, given
 //! deadlines and evidence, verified (and, once the custody chain is tampered with, refused
-//! with exit 1), and written out as a report.
+//! with exit 1), and written out as a report. Then: the report as PDF, an edited response
+//! plan read from `[respond] plans_dir` (and a broken one refused naming file and line), and
+//! `ward serve` raising the deadline alert for a notice due within 14 days.
 
 use serde_json::Value;
 use sha2::Digest;
@@ -84,7 +86,10 @@ impl Ward {
 /// Twelve failed SSH logins for one account from one address, then a success, two hours ago
 /// (so the notification clock starts about today whatever day the test runs).
 fn brute_force_log() -> String {
-    let start = chrono::Utc::now() - chrono::Duration::hours(2);
+    brute_force_log_at(chrono::Utc::now() - chrono::Duration::hours(2))
+}
+
+fn brute_force_log_at(start: chrono::DateTime<chrono::Utc>) -> String {
     let mut lines = String::new();
     for i in 0..12 {
         let at = start + chrono::Duration::seconds(i);
@@ -208,5 +213,242 @@ fn an_alert_is_opened_as_an_incident_verified_and_reported_from_the_command_line
     assert!(
         String::from_utf8_lossy(&failed.stdout)
             .contains("FAILED: custody entry 1 does not match its hash chain")
+    );
+}
+
+/// Whether Chromium can print here; under CI it must (`.ci/run` installs it).
+fn chromium_present(test: &str) -> bool {
+    match ward_respond::pdf::find_chromium(None) {
+        Ok(_) => true,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: CI must have Chromium: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping {test}: {e}");
+            false
+        }
+    }
+}
+
+/// Ingests the brute force `days_ago` days back and opens an incident from its alert; returns
+/// the incident's id.
+fn incident_from_brute_force(ward: &Ward, days_ago: i64) -> String {
+    ward.ingest_stdin(
+        "authlog",
+        &brute_force_log_at(chrono::Utc::now() - chrono::Duration::days(days_ago)),
+    );
+    let alerts = ward.json_lines(&["alerts", "--json"]);
+    let alert = alerts
+        .iter()
+        .find(|a| {
+            a["rule_id"]
+                .as_str()
+                .is_some_and(|r| r.contains("brute_force"))
+        })
+        .unwrap_or_else(|| panic!("a brute-force alert among {alerts:?}"));
+    let opened = ward.json_lines(&[
+        "incidents",
+        "open",
+        "--alert",
+        alert["id"].as_str().unwrap(),
+        "--json",
+    ]);
+    opened[0]["id"].as_i64().unwrap().to_string()
+}
+
+#[test]
+fn the_report_is_written_as_pdf_when_the_file_ends_in_pdf() {
+    if !chromium_present("the command-line PDF test") {
+        return;
+    }
+    let ward = Ward::new();
+    let id = incident_from_brute_force(&ward, 0);
+    let out = ward.dir.path().join("Incident.PDF");
+    let said = ward.ok(&["incidents", "report", &id, "--out", out.to_str().unwrap()]);
+    assert!(said.contains("written to"), "{said}");
+    let pdf = std::fs::read(&out).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        pdf.windows(10).any(|w| w == b"/Type/Page") || pdf.windows(11).any(|w| w == b"/Type /Page"),
+        "at least one page"
+    );
+
+    // A Chromium that is not there is named in a clear error, and no file is written.
+    let config = ward.dir.path().join("ward.toml");
+    std::fs::write(&config, "[respond]\nchromium = \"/nonexistent/chromium\"\n").unwrap();
+    let missing = ward.dir.path().join("missing.pdf");
+    let out = ward
+        .command(&[
+            "--config",
+            config.to_str().unwrap(),
+            "incidents",
+            "report",
+            &id,
+            "--out",
+        ])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Chromium was not found"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/chromium"), "{stderr}");
+    assert!(!missing.exists());
+}
+
+/// Copies the shipped plan into `dir` (plan.toml and playbooks/), applying `edit` to plan.toml.
+fn edited_plan(dir: &std::path::Path, edit: impl Fn(String) -> String) {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../respond/plans");
+    std::fs::create_dir_all(dir.join("playbooks")).unwrap();
+    let plan = std::fs::read_to_string(shipped.join("plan.toml")).unwrap();
+    std::fs::write(dir.join("plan.toml"), edit(plan)).unwrap();
+    for entry in std::fs::read_dir(shipped.join("playbooks")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join("playbooks").join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn an_edited_plan_from_plans_dir_assigns_the_tasks_and_a_broken_one_is_refused_by_line() {
+    let ward = Ward::new();
+    let plans = ward.dir.path().join("plans");
+    // The organisation names its IT lead: `person` goes under the role's id line.
+    edited_plan(&plans, |text| {
+        text.replacen(
+            "id = \"it_lead\"\n",
+            "id = \"it_lead\"\nperson = \"morgan.it\"\n",
+            1,
+        )
+    });
+    let config = ward.dir.path().join("ward.toml");
+    std::fs::write(
+        &config,
+        format!("[respond]\nplans_dir = \"{}\"\n", plans.display()),
+    )
+    .unwrap();
+    ward.ingest_stdin("authlog", &brute_force_log());
+    let alert = ward
+        .json_lines(&["alerts", "--json"])
+        .into_iter()
+        .find(|a| {
+            a["rule_id"]
+                .as_str()
+                .is_some_and(|r| r.contains("brute_force"))
+        })
+        .unwrap();
+    let out = ward
+        .command(&[
+            "--config",
+            config.to_str().unwrap(),
+            "incidents",
+            "open",
+            "--alert",
+            alert["id"].as_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let shown = ward.json_lines(&["incidents", "show", &id, "--json"]);
+    let tasks = shown[0]["tasks"].as_array().unwrap();
+    assert!(
+        tasks
+            .iter()
+            .filter(|t| t["role"] == "it_lead")
+            .all(|t| t["assignee"] == "morgan.it")
+    );
+    assert!(tasks.iter().any(|t| t["assignee"] == "morgan.it"));
+
+    // A typo on line 3 of plan.toml: refused at start, naming the file and the line.
+    edited_plan(&plans, |text| {
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.insert(2, "colour = \"blue\"");
+        lines.join("\n") + "\n"
+    });
+    for args in [&["incidents", "list"][..], &["serve"][..]] {
+        let out = ward
+            .command(&["--config", config.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "ward {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{}, line 3", plans.join("plan.toml").display())),
+            "ward {args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_raises_the_deadline_alert_for_a_notice_due_within_fourteen_days() {
+    let ward = Ward::new();
+    // Discovered 50 days ago: once computed, the individuals' notice is due in 10 days.
+    let id = incident_from_brute_force(&ward, 50);
+    let config = ward.dir.path().join("ward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[listen.http]\nbind = \"127.0.0.1:0\"\ntoken_sha256 = [\"{}\"]\n\n[respond]\ndeadline_check_seconds = 1\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let mut child = ward
+        .command(&["--config", config.to_str().unwrap(), "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("ward serve exited ({status}) before listening");
+        }
+        if line.starts_with("listening: http on ") {
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+            break;
+        }
+    }
+    // Computed only now, after serve's first check found nothing: a later check (every
+    // second here, instead of every five minutes) must find it.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let computed = ward.ok(&["incidents", "compute-deadlines", &id]);
+    assert!(computed.contains("due in 10 days"), "{computed}");
+    let wanted = format!("incident-{id}-individuals---due-soon");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut found = None;
+    while found.is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let out = ward.run(&["alerts", "--json"]);
+        if !out.status.success() {
+            continue;
+        }
+        found = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|a| a["id"] == wanted.as_str());
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let alert = found.unwrap_or_else(|| panic!("serve raised {wanted} within 60 s"));
+    assert_eq!(alert["rule_id"], "ward.incident.deadline_due_soon");
+    assert_eq!(alert["severity"], "high");
+    assert!(
+        alert["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("due in 10 days")),
+        "{alert}"
     );
 }

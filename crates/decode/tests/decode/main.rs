@@ -6,6 +6,7 @@ mod detection;
 mod fixtures;
 mod fuzz_corpus;
 mod hl7_examples;
+mod netflow;
 mod robustness;
 mod support;
 mod windows_otrf;

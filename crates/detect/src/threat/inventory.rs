@@ -597,7 +597,7 @@ impl Inventory {
     /// optional `phi` column (`true`/`yes`) overrides the guess from the model.
     pub fn parse_assets(text: &str) -> Result<Vec<Asset>, InventoryError> {
         const FILE: &str = "assets.csv";
-        let table = Csv::parse(FILE, text, &["hostname", "ip", "kind", "model", "zone"])?;
+        let table = CsvTable::parse(FILE, text, &["hostname", "ip", "kind", "model", "zone"])?;
         let mut assets = Vec::new();
         for (line, row) in table.rows() {
             let ip = match table.get(row, "ip") {
@@ -634,7 +634,7 @@ impl Inventory {
     /// or systems are separated by `;` or spaces.
     pub fn parse_vendors(text: &str) -> Result<Vec<Vendor>, InventoryError> {
         const FILE: &str = "vendors.csv";
-        let table = Csv::parse(FILE, text, &["account", "days", "hours_utc"])?;
+        let table = CsvTable::parse(FILE, text, &["account", "days", "hours_utc"])?;
         let mut vendors = Vec::new();
         for (line, row) in table.rows() {
             let sources = split_list(table.get(row, "source_ip"))
@@ -664,7 +664,7 @@ impl Inventory {
     /// `partners.csv`: `domain,company,kind,business_associate`.
     pub fn parse_partners(text: &str) -> Result<Vec<Partner>, InventoryError> {
         const FILE: &str = "partners.csv";
-        let table = Csv::parse(FILE, text, &["domain"])?;
+        let table = CsvTable::parse(FILE, text, &["domain"])?;
         Ok(table
             .rows()
             .map(|(_, row)| Partner {
@@ -679,7 +679,7 @@ impl Inventory {
     /// `hr-roster.csv`: `login,name,department,role,hire_date,termination_date,status`.
     pub fn parse_roster(text: &str) -> Result<Vec<StaffMember>, InventoryError> {
         const FILE: &str = "hr-roster.csv";
-        let table = Csv::parse(FILE, text, &["login"])?;
+        let table = CsvTable::parse(FILE, text, &["login"])?;
         let mut staff = Vec::new();
         for (line, row) in table.rows() {
             let terminated =
@@ -917,15 +917,24 @@ fn parse_ports(value: &toml::Value) -> Result<Vec<(u16, u16)>, String> {
 }
 
 /// A small CSV reader: a header row, then rows of the same width, fields optionally quoted
-/// (RFC 4180, `""` for a quote inside), `#` comment lines and blank lines skipped. Inventory
-/// files are small and hand-edited; quoted fields spanning lines are not supported.
-struct Csv {
+/// (RFC 4180, `""` for a quote inside), `#` comment lines and blank lines skipped. Header
+/// names are case-insensitive, with spaces and `-` read as `_`; a name may not repeat.
+/// Inventory files are small and hand-edited; quoted fields spanning lines are not supported.
+/// Shared by every inventory file reader (these and `ward-inventory`'s asset list).
+#[derive(Debug, Clone)]
+pub struct CsvTable {
+    header_line: usize,
     columns: HashMap<String, usize>,
     rows: Vec<(usize, Vec<String>)>,
 }
 
-impl Csv {
-    fn parse(file: &'static str, text: &str, required: &[&str]) -> Result<Csv, InventoryError> {
+impl CsvTable {
+    /// Reads `text`; errors name `file` and the line, never a field's content.
+    pub fn parse(
+        file: &'static str,
+        text: &str,
+        required: &[&str],
+    ) -> Result<CsvTable, InventoryError> {
         let mut lines = text
             .lines()
             .enumerate()
@@ -939,12 +948,19 @@ impl Csv {
         let Some((header_line, header)) = lines.next() else {
             return Err(error(file, 0, "empty file: expected a header row"));
         };
-        let columns: HashMap<String, usize> = split_csv(header)
-            .ok_or_else(|| error(file, header_line, "unbalanced quotes in the header"))?
-            .into_iter()
-            .enumerate()
-            .map(|(i, name)| (name.trim().to_ascii_lowercase(), i))
-            .collect();
+        let names = split_csv(header)
+            .ok_or_else(|| error(file, header_line, "unbalanced quotes in the header"))?;
+        let mut columns = HashMap::new();
+        for (i, name) in names.iter().enumerate() {
+            let key = name.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+            if !key.is_empty() && columns.insert(key, i).is_some() {
+                return Err(error(
+                    file,
+                    header_line,
+                    format!("column {} repeats an earlier column's name", i + 1),
+                ));
+            }
+        }
         if let Some(missing) = required.iter().find(|c| !columns.contains_key(**c)) {
             return Err(error(
                 file,
@@ -952,32 +968,43 @@ impl Csv {
                 format!("the header has no `{missing}` column"),
             ));
         }
+        let width = names.len();
         let mut rows = Vec::new();
         for (n, line) in lines {
             let fields =
                 split_csv(line).ok_or_else(|| error(file, n, "unbalanced quotes in the row"))?;
-            if fields.len() != columns.len() {
+            if fields.len() != width {
                 return Err(error(
                     file,
                     n,
-                    format!(
-                        "{} fields where the header has {}",
-                        fields.len(),
-                        columns.len()
-                    ),
+                    format!("{} fields where the header has {width}", fields.len()),
                 ));
             }
             rows.push((n, fields));
         }
-        Ok(Csv { columns, rows })
+        Ok(CsvTable {
+            header_line,
+            columns,
+            rows,
+        })
     }
 
-    fn rows(&self) -> impl Iterator<Item = (usize, &Vec<String>)> {
+    /// The 1-based line of the header row.
+    pub fn header_line(&self) -> usize {
+        self.header_line
+    }
+
+    pub fn has(&self, column: &str) -> bool {
+        self.columns.contains_key(column)
+    }
+
+    /// Rows with their 1-based line numbers.
+    pub fn rows(&self) -> impl Iterator<Item = (usize, &Vec<String>)> {
         self.rows.iter().map(|(n, r)| (*n, r))
     }
 
     /// The trimmed field of `column`, empty when the file has no such column.
-    fn get<'a>(&self, row: &'a [String], column: &str) -> &'a str {
+    pub fn get<'a>(&self, row: &'a [String], column: &str) -> &'a str {
         self.columns
             .get(column)
             .and_then(|&i| row.get(i))

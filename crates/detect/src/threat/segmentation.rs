@@ -787,10 +787,16 @@ pub fn flow_of(event: &Event) -> Option<FlowRecord> {
             _ => None,
         })
         .filter(|p| *p != Proto::Any);
-    let bytes = ["orig_bytes", "resp_bytes"]
-        .iter()
-        .filter_map(|k| event.unmapped.get(*k).and_then(|v| v.as_u64()))
-        .fold(0u64, u64::saturating_add);
+    // Zeek's payload bytes; flow exporters (NetFlow, IPFIX) count IP-layer bytes only.
+    let sum = |keys: [&str; 2]| {
+        keys.iter()
+            .filter_map(|k| event.unmapped.get(*k).and_then(|v| v.as_u64()))
+            .fold(0u64, u64::saturating_add)
+    };
+    let bytes = match sum(["orig_bytes", "resp_bytes"]) {
+        0 => sum(["orig_ip_bytes", "resp_ip_bytes"]),
+        payload => payload,
+    };
     Some(FlowRecord {
         time: event.time,
         src,

@@ -49,7 +49,7 @@ pub(crate) const INVENTORY_SCHEMA: &str = r#"
         grade       TEXT NOT NULL,
         body        TEXT NOT NULL
     ) STRICT;
-    CREATE TABLE marks (
+    CREATE TABLE settings (
         name   TEXT PRIMARY KEY,
         value  TEXT NOT NULL
     ) STRICT;
@@ -403,23 +403,25 @@ impl Inventory for SqliteStore {
             .during(OP)?;
         rows.map(|r| r.during(OP)).collect()
     }
+}
 
-    fn mark(&self, name: &str) -> Result<Option<String>> {
-        const OP: &str = "read mark";
+impl SqliteStore {
+    pub(crate) fn read_setting(&self, name: &str) -> Result<Option<String>> {
+        const OP: &str = "read setting";
         let reader = self.reader()?;
         reader
-            .prepare_cached("SELECT value FROM marks WHERE name = ?1")
+            .prepare_cached("SELECT value FROM settings WHERE name = ?1")
             .and_then(|mut s| s.query_row(params![name], |r| r.get(0)).optional())
             .during(OP)
     }
 
-    fn set_mark(&self, name: &str, value: &str) -> Result<()> {
-        const OP: &str = "write mark";
+    pub(crate) fn write_setting(&self, name: &str, value: &str) -> Result<()> {
+        const OP: &str = "write setting";
         let writer = self.writer();
         writer
             .conn
             .prepare_cached(
-                "INSERT INTO marks (name, value) VALUES (?1, ?2)
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             )
             .and_then(|mut s| s.execute(params![name, value]))

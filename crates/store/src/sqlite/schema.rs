@@ -196,7 +196,8 @@ const MIGRATIONS: &[&str] = &[
     // PHI encryption at rest: wrapped keys, sealed rows' key ids, alert entities by keyed
     // hash, signed checkpoints (`sqlite/keys.rs`).
     super::keys::ENCRYPTION_SCHEMA,
-    // The technology inventory: assets, sightings, feeds, TLS scans (`sqlite/inventory.rs`).
+    // The technology inventory: assets, sightings, feeds, TLS scans; Ward's own settings
+    // (`sqlite/inventory.rs`).
     super::inventory::INVENTORY_SCHEMA,
 ];
 
