@@ -131,6 +131,15 @@ pub(crate) async fn api_state(
 ) -> Result<Response> {
     let b: StateBody = serde_json::from_slice(&bytes)
         .map_err(|_| ConsoleError::BadRequest("the body is not the JSON this call takes".into()))?;
+    // The schema bounds the reason whatever the switch says.
+    if b.reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(ConsoleError::BadRequest(format!(
+            "a reason is at most {MAX_REASON_CHARS} characters"
+        )));
+    }
     let reason = if b.enabled {
         None
     } else {

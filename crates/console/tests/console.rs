@@ -1443,6 +1443,18 @@ fn a_rule_is_switched_off_with_a_reason_audited_and_the_running_engine_told() {
             StatusCode::BAD_REQUEST,
             "switching off needs a reason"
         );
+        let long = format!(r#"{{"enabled":true,"reason":"{}"}}"#, "0".repeat(501));
+        let request = Request::post("/api/v1/rules/privacy.co_worker/state")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", analyst.csrf.clone())
+            .body(Body::from(long))
+            .unwrap();
+        let answer = h.send(&mut analyst, request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "the schema's maxLength holds"
+        );
     });
 }
 
