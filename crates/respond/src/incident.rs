@@ -452,8 +452,8 @@ impl<'a> Responder<'a> {
         Ok(())
     }
 
-    /// Records a law-enforcement statement (164.412), which pauses the clock the next time
-    /// deadlines are computed.
+    /// Records a law-enforcement statement (164.412), which pauses the clock: deadlines already
+    /// computed are recomputed at once (and noted on the timeline).
     pub fn record_law_enforcement_delay(
         &self,
         incident_id: i64,
@@ -470,7 +470,7 @@ impl<'a> Responder<'a> {
             StatementForm::Written { until } => ("written", Some(until)),
             StatementForm::Oral => ("oral", None),
         };
-        Ok(self
+        let id = self
             .store
             .incidents()
             .add_law_enforcement_delay(&LawEnforcementDelayRecord {
@@ -484,7 +484,33 @@ impl<'a> Responder<'a> {
                 recorded_by: actor.to_string(),
                 recorded_at: now,
                 note: statement.note.clone(),
-            })?)
+            })?;
+        // Where the clock already runs, the delay pauses it at once.
+        let incident = self.incident(incident_id)?;
+        let running = !self.store.incidents().deadlines(incident_id)?.is_empty();
+        if let (true, Ok(affected)) = (
+            running,
+            serde_json::from_value::<Affected>(incident.body["clock"]["affected"].clone()),
+        ) {
+            let role = self.clock_role(incident_id)?;
+            match self.compute_deadlines(incident_id, role, &affected, actor, now) {
+                Ok(due) => {
+                    self.store.incidents().append_timeline(
+                        incident_id,
+                        TimelineKind::Note,
+                        actor,
+                        now,
+                        &format!(
+                            "law-enforcement delay recorded (45 CFR 164.412): deadlines recomputed, {} notices run",
+                            due.len()
+                        ),
+                    )?;
+                }
+                Err(RespondError::NotABreach { .. } | RespondError::Clock(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(id)
     }
 
     /// Affected individuals: the patients linked to the incident, counted by State from the

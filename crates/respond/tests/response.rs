@@ -242,6 +242,14 @@ fn a_snooping_alert_runs_to_deadlines_letters_and_a_verified_evidence_chain() {
                 at("2026-02-10T16:00:00Z"),
             )
             .unwrap();
+        // The clock pauses at once: the stored deadline moved before anyone recomputed it.
+        let moved = incidents.deadlines(incident_id).unwrap();
+        assert!(
+            moved
+                .iter()
+                .any(|d| d.kind == "individuals" && d.due_on == day("2026-05-04")),
+            "{moved:?}"
+        );
         let due = responder
             .compute_deadlines(
                 incident_id,
