@@ -417,6 +417,66 @@ impl Drop for Server {
     }
 }
 
+/// A self-signed certificate for `cn` with extra X.509 extensions: `(key, cert)` PEM files.
+fn self_signed(ward: &Ward, cn: &str, extensions: &[&str]) -> (PathBuf, PathBuf) {
+    let (key, cert) = (ward.path("key.pem"), ward.path("cert.pem"));
+    let mut req = Command::new("openssl");
+    req.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+    ])
+    .arg("-subj")
+    .arg(format!("/CN={cn}"));
+    for extension in extensions {
+        req.args(["-addext", extension]);
+    }
+    let made = req
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    (key, cert)
+}
+
+/// `openssl s_server` with `options` on a free loopback port, serving files from `dir` (for
+/// `-WWW`); returns once it accepts connections.
+fn s_server(options: &[&str], key: &Path, cert: &Path, dir: &Path) -> (Server, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server(
+        Command::new("openssl")
+            .args(["s_server", "-quiet"])
+            .args(options)
+            .arg("-accept")
+            .arg(port.to_string())
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "s_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, port)
+}
+
 fn openssl() -> Option<()> {
     match Command::new("openssl").arg("version").output() {
         Ok(out) if out.status.success() => Some(()),
@@ -437,46 +497,8 @@ fn a_tls_scan_of_a_phi_server_shows_in_encryption_coverage() {
     }
     let ward = Ward::new();
     std::fs::write(ward.path("ward.toml"), "").unwrap();
-    let (key, cert) = (ward.path("key.pem"), ward.path("cert.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args(["-subj", "/CN=lis01.example.org", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-tls1_2", "-accept"])
-            .arg(port.to_string())
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "s_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (key, cert) = self_signed(&ward, "lis01.example.org", &[]);
+    let (_server, port) = s_server(&["-www", "-tls1_2"], &key, &cert, ward.dir.path());
     let csv = ward.path("lab.csv");
     std::fs::write(
         &csv,
@@ -536,53 +558,15 @@ fn feeds_are_downloaded_over_tls_from_a_mirror_trusted_by_its_ca() {
     )
     .unwrap();
     std::fs::write(www.join("eol/garbage"), "<html>not found</html>").unwrap();
-    let (key, cert) = (ward.path("key.pem"), ward.path("cert.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
+    let (key, cert) = self_signed(
+        &ward,
+        "localhost",
+        &[
             "subjectAltName=DNS:localhost",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new("openssl")
-            .args(["s_server", "-quiet", "-WWW", "-accept"])
-            .arg(port.to_string())
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .current_dir(&www)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            "basicConstraints=critical,CA:FALSE",
+        ],
     );
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "s_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_server, port) = s_server(&["-WWW"], &key, &cert, &www);
     let config = |products: &str, ca: bool| {
         let ca = if ca {
             format!("feeds_ca_file = {:?}\n", cert.to_str().unwrap())
