@@ -172,9 +172,17 @@ pub struct HuntArgs {
     /// counted and named on standard error (see `ward rules validate`).
     #[arg(value_name = "RULES")]
     pub rules: PathBuf,
-    /// Event files in any format Ward reads (EVTX, JSON lines, syslog … gzipped or not).
-    #[arg(required = true, value_name = "PATH")]
+    /// Event files in any format Ward reads (EVTX, JSON lines, syslog … gzipped or not);
+    /// none: the events stored in the data directory.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Only events at or after this instant (RFC 3339 or a date). Over stored events the
+    /// default is 90 days ago.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only events before this instant (default: now).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
     /// One JSON object a match (rule metadata and the matched event).
     #[arg(long)]
     pub json: bool,

