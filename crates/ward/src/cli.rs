@@ -142,6 +142,21 @@ pub enum RulesCommand {
         #[arg(required = true, value_name = "EVENTS")]
         events: Vec<PathBuf>,
     },
+    /// Check Sigma rule files and keep them in the store: `ward ingest` and `ward serve` run
+    /// them beside the shipped pack from their next start. A file that does not load is
+    /// refused whole; a file of the same name replaces the one added before.
+    Add {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Who added them (default: the login running the command).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Remove a rule file added with `ward rules add`, by its file name.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
     /// Switch a rule off (any detector's rule id, as alerts name it): its findings are
     /// dropped from then on; the detectors keep running.
     Disable {

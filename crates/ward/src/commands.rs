@@ -135,8 +135,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Hunt(args) => hunt(&ctx, args),
         Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&paths),
-        Command::Rules(RulesCommand::List { rules, json }) => rules_list(&rules, json),
+        Command::Rules(RulesCommand::List { rules, json }) => rules_list(&ctx, &rules, json),
         Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
+        Command::Rules(RulesCommand::Add { files, by }) => {
+            crate::added_rules::add(&ctx.open_store()?, &files, by)
+        }
+        Command::Rules(RulesCommand::Remove { name }) => {
+            crate::added_rules::remove(&ctx.open_store()?, &name)
+        }
         Command::Rules(RulesCommand::Disable { rule, reason, by }) => {
             crate::switches::disable(&ctx.open_store()?, &rule, &reason, by)
         }
@@ -248,19 +254,25 @@ fn engine(
     ward_inventory::reach::Watcher,
 )> {
     let inventory = crate::detection::inventory_from_config(&ctx.config)?;
-    let (detectors, watcher) = crate::detection::detectors(inventory, rule_dirs)?;
+    let (detectors, watcher) = crate::detection::detectors(inventory, rule_dirs, store)?;
     let engine = std::sync::Mutex::new(crate::detection::engine(detectors, store));
     ward_pipeline::load_context(store, &engine)?;
     crate::switches::apply(store, &engine)?;
     Ok((engine, watcher))
 }
 
-fn rules_list(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+fn rules_list(ctx: &Runtime, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
     use ward_detect::sigma::{describe_logsource, pack, rule_key};
     let shipped = pack::shipped()?;
     let extra = load_folders(paths)?;
+    // Rules added to the store, when there is one (listing never creates a store).
+    let added = if ctx.data_dir.join("ward.db").exists() {
+        crate::added_rules::collection(&ctx.open_store()?)?
+    } else {
+        ward_detect::sigma::Collection::new()
+    };
     let mut out = std::io::stdout().lock();
-    for collection in [&shipped, &extra] {
+    for collection in [&shipped, &extra, &added] {
         let rules = collection.rules.iter().map(|(r, origin)| {
             let r2 = &r.rule;
             (

