@@ -1,7 +1,7 @@
 //! Incidents in the console and the API: the list, one incident's page (timeline, tasks,
 //! alerts, breach assessment, deadlines, evidence locker and custody), the forms that move an
 //! incident on, the notification letter, the deadline panel of the overview, and the
-//! `/api/v1/incidents` twins. Every step is a call into `ward-respond` or the store's
+//! `/api/v1/incidents` and `/api/v1/exercises` twins. Every step is a call into `ward-respond` or the store's
 //! `Incidents`; the HIPAA reasoning lives there, not here.
 //!
 //! Linked patients are masked for roles without the PHI permission; letters and evidence
@@ -31,7 +31,7 @@ use ward_model::{Alert, Status, Timestamp};
 use ward_respond::assessment::{
     Exception, ExceptionClaim, Factor, FactorAssessment, Risk, SafeHarbour,
 };
-use ward_respond::deadlines::status_of;
+use ward_respond::deadlines::{NoticeKind, status_of};
 use ward_respond::incident::utc_date;
 use ward_respond::letter::{BreachFacts, Sender};
 use ward_respond::review::{Exercise, FollowUp, Review};
@@ -1655,6 +1655,59 @@ pub(crate) async fn report_pdf(
 
 // ---------------------------------------------------------------------------------------------
 // Notices given, closing, reviews, follow-ups, exercises
+//
+// Each step has one core (`give_notice`, `close_incident`, `put_review`, `mark_follow_up_done`,
+// `hold_exercise`) that checks, calls the responder and audits; the form and its `/api/v1`
+// twin only read their input and shape their answer.
+
+/// The most characters of the method a notice was given by.
+const MAX_NOTICE_METHOD_CHARS: usize = 200;
+
+/// A notice as given, read from the form or the API.
+struct NoticeGiven {
+    kind: String,
+    jurisdiction: String,
+    given_on: NaiveDate,
+    method: String,
+}
+
+/// Records a notice as given, audited at `place`.
+async fn give_notice(
+    state: &ConsoleState,
+    p: &Principal,
+    place: &str,
+    id: i64,
+    notice: NoticeGiven,
+    errors: fn(RespondError) -> ConsoleError,
+) -> Result<(), ConsoleError> {
+    if notice.method.chars().count() > MAX_NOTICE_METHOD_CHARS {
+        return Err(ConsoleError::BadRequest(format!(
+            "describe the method in at most {MAX_NOTICE_METHOD_CHARS} characters"
+        )));
+    }
+    let now = state.now();
+    let actor = p.audit_name();
+    let detail = format!(
+        "{} notice recorded as given on {}",
+        notice.kind, notice.given_on
+    );
+    state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .record_notice(
+                    id,
+                    &notice.kind,
+                    &notice.jurisdiction,
+                    notice.given_on,
+                    &notice.method,
+                    &actor,
+                    now,
+                )
+                .map_err(errors)
+        })
+        .await?;
+    audit_change(state, p, place, id, detail).await
+}
 
 #[derive(Deserialize)]
 pub(crate) struct NoticeForm {
@@ -1678,23 +1731,21 @@ pub(crate) async fn notice(
     };
     let given_on = date_field(&form.given_on, "the day the notice was given")?
         .ok_or_else(|| ConsoleError::BadRequest("give the day the notice was given".into()))?;
-    let method = form.method.trim().to_string();
-    if method.chars().count() > 200 {
-        return Err(ConsoleError::BadRequest(
-            "describe the method in at most 200 characters".into(),
-        ));
-    }
-    let now = state.now();
-    let actor = p.audit_name();
-    let detail = format!("{kind} notice recorded as given on {given_on}");
-    state
-        .planned(move |store, plan| {
-            Responder::new(store, plan)
-                .record_notice(id, &kind, &jurisdiction, given_on, &method, &actor, now)
-                .map_err(respond_error)
-        })
-        .await?;
-    audit_change(&state, &p, "POST /incidents/{id}/notice", id, detail).await?;
+    let notice = NoticeGiven {
+        kind,
+        jurisdiction,
+        given_on,
+        method: form.method.trim().to_string(),
+    };
+    give_notice(
+        &state,
+        &p,
+        "POST /incidents/{id}/notice",
+        id,
+        notice,
+        respond_error,
+    )
+    .await?;
     Ok(see_other(&incident_href(id)))
 }
 
@@ -1751,7 +1802,38 @@ impl ReviewForm {
     }
 }
 
-/// Closes an incident together with its post-incident review (NIST SP 800-61r2 3.4.1).
+/// Closes an incident together with its post-incident review (NIST SP 800-61r2 3.4.1),
+/// audited at `place`; answers how many follow-ups the review added.
+async fn close_incident(
+    state: &ConsoleState,
+    p: &Principal,
+    place: &str,
+    id: i64,
+    note: String,
+    review: Review,
+    errors: fn(RespondError) -> ConsoleError,
+) -> Result<usize, ConsoleError> {
+    let now = state.now();
+    let actor = p.audit_name();
+    let follow_ups = review.follow_ups.len();
+    state
+        .planned(move |store, plan| {
+            Responder::new(store, plan)
+                .close_with_review(id, &note, &review, &actor, now)
+                .map_err(errors)
+        })
+        .await?;
+    audit_change(
+        state,
+        p,
+        place,
+        id,
+        format!("incident closed with its review ({follow_ups} follow-ups)"),
+    )
+    .await?;
+    Ok(follow_ups)
+}
+
 pub(crate) async fn close(
     State(state): State<ConsoleState>,
     Extension(caller): Extension<Caller>,
@@ -1762,28 +1844,50 @@ pub(crate) async fn close(
     let id = parse_id(&id)?;
     let review = form.review()?;
     let note = form.note.trim().to_string();
+    close_incident(
+        &state,
+        &p,
+        "POST /incidents/{id}/close",
+        id,
+        note,
+        review,
+        respond_error,
+    )
+    .await?;
+    Ok(see_other(&incident_href(id)))
+}
+
+/// Records (or replaces) the review of a closed incident, adding its follow-ups, audited at
+/// `place`; answers how many follow-ups it added.
+async fn put_review(
+    state: &ConsoleState,
+    p: &Principal,
+    place: &str,
+    id: i64,
+    review: Review,
+    errors: fn(RespondError) -> ConsoleError,
+) -> Result<usize, ConsoleError> {
     let now = state.now();
     let actor = p.audit_name();
     let follow_ups = review.follow_ups.len();
     state
         .planned(move |store, plan| {
             Responder::new(store, plan)
-                .close_with_review(id, &note, &review, &actor, now)
-                .map_err(respond_error)
+                .record_review(id, &review, &actor, now)
+                .map_err(errors)
         })
         .await?;
     audit_change(
-        &state,
-        &p,
-        "POST /incidents/{id}/close",
+        state,
+        p,
+        place,
         id,
-        format!("incident closed with its review ({follow_ups} follow-ups)"),
+        format!("post-incident review recorded ({follow_ups} follow-ups)"),
     )
     .await?;
-    Ok(see_other(&incident_href(id)))
+    Ok(follow_ups)
 }
 
-/// Records (or replaces) the review of a closed incident, adding its follow-ups.
 pub(crate) async fn review(
     State(state): State<ConsoleState>,
     Extension(caller): Extension<Caller>,
@@ -1793,25 +1897,71 @@ pub(crate) async fn review(
     let p = caller.principal()?.clone();
     let id = parse_id(&id)?;
     let review = form.review()?;
-    let now = state.now();
-    let actor = p.audit_name();
-    let follow_ups = review.follow_ups.len();
-    state
-        .planned(move |store, plan| {
-            Responder::new(store, plan)
-                .record_review(id, &review, &actor, now)
-                .map_err(respond_error)
-        })
-        .await?;
-    audit_change(
+    put_review(
         &state,
         &p,
         "POST /incidents/{id}/review",
         id,
-        format!("post-incident review recorded ({follow_ups} follow-ups)"),
+        review,
+        respond_error,
     )
     .await?;
     Ok(see_other(&incident_href(id)))
+}
+
+/// Marks an open follow-up done on `done_on` (today when none), audited at `place`. With
+/// `incident`, only a follow-up of that incident's review is found.
+async fn mark_follow_up_done(
+    state: &ConsoleState,
+    p: &Principal,
+    place: &str,
+    id: i64,
+    done_on: Option<NaiveDate>,
+    incident: Option<i64>,
+) -> Result<FollowUpRecord, ConsoleError> {
+    let today = today(state);
+    let done_on = done_on.unwrap_or(today);
+    if done_on > today {
+        return Err(ConsoleError::BadRequest(
+            "a follow-up cannot be done in the future".into(),
+        ));
+    }
+    let now = state.now();
+    let actor = p.audit_name();
+    let done = state
+        .planned(move |store, plan| {
+            if let Some(incident) = incident {
+                let of_incident = store
+                    .incidents()
+                    .follow_ups(true)?
+                    .iter()
+                    .any(|f| f.id == id && f.source == FollowUpSource::Incident(incident));
+                if !of_incident {
+                    return Err(ConsoleError::NotFound);
+                }
+            }
+            Responder::new(store, plan)
+                .complete_follow_up(id, done_on, &actor, now)
+                .map_err(respond_error)?
+                .ok_or(ConsoleError::NotFound)
+        })
+        .await?;
+    let target = match done.source {
+        FollowUpSource::Incident(incident) => format!("incident:{incident}"),
+        FollowUpSource::Exercise(exercise) => format!("exercise:{exercise}"),
+    };
+    audit::record(
+        state,
+        vec![AuditRecord::alert_change(
+            &p.audit_name(),
+            p.ip.clone(),
+            place,
+            &target,
+            format!("follow-up {id} done on {done_on}"),
+        )],
+    )
+    .await?;
+    Ok(done)
 }
 
 #[derive(Deserialize)]
@@ -1828,44 +1978,58 @@ pub(crate) async fn follow_up_done(
     Form(form): Form<FollowUpDoneForm>,
 ) -> PageResult {
     let p = caller.principal()?.clone();
-    let today = today(&state);
-    let done_on = date_field(&form.done_on, "the day it was done")?.unwrap_or(today);
-    if done_on > today {
+    let done_on = date_field(&form.done_on, "the day it was done")?;
+    let done = mark_follow_up_done(
+        &state,
+        &p,
+        "POST /incidents/follow-up",
+        form.follow_up,
+        done_on,
+        None,
+    )
+    .await?;
+    Ok(see_other(&match done.source {
+        FollowUpSource::Incident(incident) => incident_href(incident),
+        FollowUpSource::Exercise(_) => "/incidents".to_string(),
+    }))
+}
+
+/// Records a tabletop exercise against the plan the console follows, audited at `place`;
+/// answers the exercise's id and the plan version it tested.
+async fn hold_exercise(
+    state: &ConsoleState,
+    p: &Principal,
+    place: &str,
+    exercise: Exercise,
+    errors: fn(RespondError) -> ConsoleError,
+) -> Result<(i64, String), ConsoleError> {
+    if exercise.held_on > today(state) {
         return Err(ConsoleError::BadRequest(
-            "a follow-up cannot be done in the future".into(),
+            "record an exercise once it has been held".into(),
         ));
     }
     let now = state.now();
     let actor = p.audit_name();
-    let id = form.follow_up;
-    let done = state
+    let (exercise_id, version) = state
         .planned(move |store, plan| {
-            Responder::new(store, plan)
-                .complete_follow_up(id, done_on, &actor, now)
-                .map_err(respond_error)?
-                .ok_or(ConsoleError::NotFound)
+            let id = Responder::new(store, plan)
+                .record_exercise(&exercise, &actor, now)
+                .map_err(errors)?;
+            Ok((id, plan.version.clone()))
         })
         .await?;
-    let (target, back) = match done.source {
-        FollowUpSource::Incident(incident) => {
-            (format!("incident:{incident}"), incident_href(incident))
-        }
-        FollowUpSource::Exercise(exercise) => {
-            (format!("exercise:{exercise}"), "/incidents".to_string())
-        }
-    };
     audit::record(
-        &state,
+        state,
         vec![AuditRecord::alert_change(
             &p.audit_name(),
             p.ip.clone(),
-            "POST /incidents/follow-up",
-            &target,
-            format!("follow-up {id} done on {done_on}"),
+            place,
+            &format!("exercise:{exercise_id}"),
+            format!("tabletop exercise recorded against plan version {version}"),
         )],
     )
     .await?;
-    Ok(see_other(&back))
+    Ok((exercise_id, version))
 }
 
 #[derive(Deserialize)]
@@ -1881,7 +2045,6 @@ pub(crate) struct ExerciseForm {
     follow_ups: String,
 }
 
-/// Records a tabletop exercise against the plan the console follows.
 pub(crate) async fn exercise(
     State(state): State<ConsoleState>,
     Extension(caller): Extension<Caller>,
@@ -1896,30 +2059,12 @@ pub(crate) async fn exercise(
         findings: lines(&form.findings),
         follow_ups: follow_ups(&form.follow_ups)?,
     };
-    if exercise.held_on > today(&state) {
-        return Err(ConsoleError::BadRequest(
-            "record an exercise once it has been held".into(),
-        ));
-    }
-    let now = state.now();
-    let actor = p.audit_name();
-    let (exercise_id, version) = state
-        .planned(move |store, plan| {
-            let id = Responder::new(store, plan)
-                .record_exercise(&exercise, &actor, now)
-                .map_err(respond_error)?;
-            Ok((id, plan.version.clone()))
-        })
-        .await?;
-    audit::record(
+    hold_exercise(
         &state,
-        vec![AuditRecord::alert_change(
-            &p.audit_name(),
-            p.ip.clone(),
-            "POST /incidents/exercise",
-            &format!("exercise:{exercise_id}"),
-            format!("tabletop exercise recorded against plan version {version}"),
-        )],
+        &p,
+        "POST /incidents/exercise",
+        exercise,
+        respond_error,
     )
     .await?;
     Ok(see_other("/incidents"))
@@ -2073,11 +2218,379 @@ pub(crate) async fn api_open(
     .into_response())
 }
 
+// ---------------------------------------------------------------------------------------------
+// The API twins of the forms above. Bodies are checked exactly as the OpenAPI document
+// declares them (`with_schemas`), so a body the document allows is never refused for its shape
+// and one it forbids never gets through.
+
+/// Limits of the bodies, shared by the checks and the document.
+const MAX_JURISDICTION_CHARS: usize = 64;
+const MAX_NOTE_CHARS: usize = 2000;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_SUMMARY_CHARS: usize = 4000;
+const MAX_ITEM_CHARS: usize = 1000;
+const MAX_LIST_ITEMS: usize = 50;
+
+/// The document's pattern for text that must not be blank: a character outside Unicode's
+/// White_Space, the set `str::trim` removes, so the pattern and [`non_blank`] agree.
+const NON_BLANK_PATTERN: &str = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+/// Errors of the API twins: a notice the incident does not have is not found (the form
+/// answers 400, as the page only offers the incident's own notices).
+fn api_respond_error(e: RespondError) -> ConsoleError {
+    match e {
+        RespondError::NoSuchNotice { .. } => ConsoleError::NotFound,
+        other => respond_error(other),
+    }
+}
+
+fn api_body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ConsoleError> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| ConsoleError::BadRequest("the body is not the JSON this call takes".into()))
+}
+
+/// An RFC 3339 full-date (`format: date`): exactly `YYYY-MM-DD`, a day the calendar has.
+fn api_date(text: &str, what: &str) -> Result<NaiveDate, ConsoleError> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| ConsoleError::BadRequest(format!("{what} must be a date like 2026-11-28")))
+}
+
+/// Digit strings of `digits`' length that sort before it, as regular-expression branches.
+fn before(digits: &str) -> Vec<String> {
+    let bytes = digits.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] > b'0')
+        .map(|i| {
+            let rest = bytes.len() - i - 1;
+            let tail = if rest > 0 {
+                format!("\\d{{{rest}}}")
+            } else {
+                String::new()
+            };
+            format!("{}[0-{}]{tail}", &digits[..i], char::from(bytes[i] - 1))
+        })
+        .collect()
+}
+
+/// The document's pattern for a `YYYY-MM-DD` day not after `today`, so a date the handlers
+/// refuse as in the future is one the document already forbids.
+fn not_after_pattern(today: NaiveDate) -> String {
+    let text = today.format("%Y-%m-%d").to_string();
+    let (year, month, day) = (&text[..4], &text[5..7], &text[8..]);
+    let mut branches: Vec<String> = before(year)
+        .into_iter()
+        .map(|y| format!("{y}-\\d{{2}}-\\d{{2}}"))
+        .collect();
+    branches.extend(
+        before(month)
+            .into_iter()
+            .map(|m| format!("{year}-{m}-\\d{{2}}")),
+    );
+    branches.extend(
+        before(day)
+            .into_iter()
+            .map(|d| format!("{year}-{month}-{d}")),
+    );
+    branches.push(text.clone());
+    format!("^(?:{})$", branches.join("|"))
+}
+
+/// Text of at most `max` characters (as JSON Schema counts them: code points).
+fn bounded(text: &str, what: &str, max: usize) -> Result<(), ConsoleError> {
+    if text.chars().count() > max {
+        return Err(ConsoleError::BadRequest(format!(
+            "{what} takes at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Text of at most `max` characters that is not blank.
+fn non_blank(text: &str, what: &str, max: usize) -> Result<String, ConsoleError> {
+    bounded(text, what, max)?;
+    if text.trim().is_empty() {
+        return Err(ConsoleError::BadRequest(format!(
+            "{what} must not be blank"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+/// A list of `min..=MAX_LIST_ITEMS` items, each non-blank and at most `max` characters.
+fn item_list(
+    items: &[String],
+    what: &str,
+    min: usize,
+    max: usize,
+) -> Result<Vec<String>, ConsoleError> {
+    if items.len() < min || items.len() > MAX_LIST_ITEMS {
+        return Err(ConsoleError::BadRequest(format!(
+            "{what} takes {min} to {MAX_LIST_ITEMS} items"
+        )));
+    }
+    items.iter().map(|i| non_blank(i, what, max)).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoticeBody {
+    kind: String,
+    #[serde(default)]
+    jurisdiction: String,
+    given_on: String,
+    method: String,
+}
+
+pub(crate) async fn api_notice(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let body: NoticeBody = api_body(&bytes)?;
+    if NoticeKind::parse(&body.kind).is_none() {
+        return Err(ConsoleError::BadRequest("unknown notice kind".into()));
+    }
+    bounded(
+        &body.jurisdiction,
+        "the jurisdiction",
+        MAX_JURISDICTION_CHARS,
+    )?;
+    let notice = NoticeGiven {
+        given_on: api_date(&body.given_on, "the day the notice was given")?,
+        method: non_blank(&body.method, "the method", MAX_NOTICE_METHOD_CHARS)?,
+        kind: body.kind,
+        jurisdiction: body.jurisdiction,
+    };
+    let answer = json!({"id": id, "kind": notice.kind, "jurisdiction": notice.jurisdiction,
+        "given_on": notice.given_on.to_string()});
+    give_notice(
+        &state,
+        &p,
+        "POST /api/v1/incidents/{id}/notice",
+        id,
+        notice,
+        api_respond_error,
+    )
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpBody {
+    title: String,
+    owner: String,
+    due_on: String,
+}
+
+fn api_follow_ups(items: &[FollowUpBody]) -> Result<Vec<FollowUp>, ConsoleError> {
+    if items.len() > MAX_LIST_ITEMS {
+        return Err(ConsoleError::BadRequest(format!(
+            "name at most {MAX_LIST_ITEMS} follow-ups"
+        )));
+    }
+    items
+        .iter()
+        .map(|f| {
+            Ok(FollowUp {
+                title: non_blank(&f.title, "a follow-up's title", MAX_NAME_CHARS)?,
+                owner: non_blank(&f.owner, "a follow-up's owner", MAX_NAME_CHARS)?,
+                due_on: api_date(&f.due_on, "a follow-up's due date")?,
+            })
+        })
+        .collect()
+}
+
+/// A review as the API takes it (closing adds a `note` beside it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    held_on: String,
+    participants: Vec<String>,
+    summary: String,
+    #[serde(default)]
+    went_well: Vec<String>,
+    #[serde(default)]
+    to_improve: Vec<String>,
+    #[serde(default)]
+    follow_ups: Vec<FollowUpBody>,
+}
+
+impl ReviewBody {
+    fn review(&self) -> Result<Review, ConsoleError> {
+        Ok(Review {
+            held_on: api_date(&self.held_on, "the day of the review")?,
+            participants: item_list(&self.participants, "participants", 1, MAX_NAME_CHARS)?,
+            summary: non_blank(&self.summary, "the summary", MAX_SUMMARY_CHARS)?,
+            went_well: item_list(&self.went_well, "went_well", 0, MAX_ITEM_CHARS)?,
+            to_improve: item_list(&self.to_improve, "to_improve", 0, MAX_ITEM_CHARS)?,
+            follow_ups: api_follow_ups(&self.follow_ups)?,
+        })
+    }
+}
+
+fn review_answer(id: i64, follow_ups: usize) -> Response {
+    Json(json!({"id": id, "status": IncidentStatus::Closed.as_str(), "follow_ups": follow_ups}))
+        .into_response()
+}
+
+pub(crate) async fn api_close(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let mut body: serde_json::Map<String, Value> = api_body(&bytes)?;
+    let note = match body.remove("note") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(note)) => note,
+        Some(_) => return Err(ConsoleError::BadRequest("the note is text".into())),
+    };
+    bounded(&note, "the note", MAX_NOTE_CHARS)?;
+    let body: ReviewBody = serde_json::from_value(Value::Object(body))
+        .map_err(|_| ConsoleError::BadRequest("the body is not the JSON this call takes".into()))?;
+    let review = body.review()?;
+    let follow_ups = close_incident(
+        &state,
+        &p,
+        "POST /api/v1/incidents/{id}/close",
+        id,
+        note.trim().to_string(),
+        review,
+        api_respond_error,
+    )
+    .await?;
+    Ok(review_answer(id, follow_ups))
+}
+
+pub(crate) async fn api_review(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let body: ReviewBody = api_body(&bytes)?;
+    let review = body.review()?;
+    let follow_ups = put_review(
+        &state,
+        &p,
+        "POST /api/v1/incidents/{id}/review",
+        id,
+        review,
+        api_respond_error,
+    )
+    .await?;
+    Ok(review_answer(id, follow_ups))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpDoneBody {
+    #[serde(default)]
+    done_on: Option<String>,
+}
+
+pub(crate) async fn api_follow_up_done(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, follow_up)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let id = parse_id(&id)?;
+    let follow_up = parse_id(&follow_up)?;
+    let body: FollowUpDoneBody = api_body(&bytes)?;
+    let done_on = body
+        .done_on
+        .as_deref()
+        .map(|d| api_date(d, "the day it was done"))
+        .transpose()?;
+    let done = mark_follow_up_done(
+        &state,
+        &p,
+        "POST /api/v1/incidents/{id}/follow-ups/{n}/done",
+        follow_up,
+        done_on,
+        Some(id),
+    )
+    .await?;
+    Ok(Json(json!({
+        "id": done.id,
+        "incident": id,
+        "title": done.title,
+        "owner": done.owner,
+        "due_on": done.due_on.to_string(),
+        "done_on": done.done_on.map(|d| d.to_string()),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExerciseBody {
+    held_on: String,
+    scenario: String,
+    participants: Vec<String>,
+    #[serde(default)]
+    findings: Vec<String>,
+    #[serde(default)]
+    follow_ups: Vec<FollowUpBody>,
+}
+
+pub(crate) async fn api_exercise(
+    State(state): State<ConsoleState>,
+    Extension(caller): Extension<Caller>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let p = caller.principal()?.clone();
+    let body: ExerciseBody = api_body(&bytes)?;
+    let exercise = Exercise {
+        held_on: api_date(&body.held_on, "the day of the exercise")?,
+        scenario: non_blank(&body.scenario, "the scenario", MAX_ITEM_CHARS)?,
+        participants: item_list(&body.participants, "participants", 1, MAX_NAME_CHARS)?,
+        findings: item_list(&body.findings, "findings", 0, MAX_ITEM_CHARS)?,
+        follow_ups: api_follow_ups(&body.follow_ups)?,
+    };
+    let follow_ups = exercise.follow_ups.len();
+    let held_on = exercise.held_on;
+    let (exercise_id, plan_version) = hold_exercise(
+        &state,
+        &p,
+        "POST /api/v1/exercises",
+        exercise,
+        api_respond_error,
+    )
+    .await?;
+    Ok(Json(json!({
+        "id": exercise_id,
+        "held_on": held_on.to_string(),
+        "plan_version": plan_version,
+        "follow_ups": follow_ups,
+    }))
+    .into_response())
+}
+
 type Operation = (Vec<Value>, Option<Value>, Value);
 
 /// The OpenAPI operations of the incident routes (see `openapi.rs`).
 pub(crate) fn api_operation(method: RouteMethod, path: &str) -> Option<Operation> {
     let schema = |name: &str, description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}});
+    let incident_id = json!({"name": "id", "in": "path", "required": true,
+        "schema": {"type": "integer", "format": "int64"}, "description": "The incident's id"});
     Some(match (method, path) {
         (RouteMethod::Get, "/api/v1/incidents") => (
             vec![],
@@ -2098,6 +2611,48 @@ pub(crate) fn api_operation(method: RouteMethod, path: &str) -> Option<Operation
                 "The incident opened, with its playbook's tasks",
             ),
         ),
+        (RouteMethod::Post, "/api/v1/incidents/{id}/notice") => (
+            vec![incident_id.clone()],
+            Some(json!({"$ref": "#/components/schemas/GiveNotice"})),
+            schema(
+                "NoticeGiven",
+                "The notice recorded as given (404 when the incident has no such notice)",
+            ),
+        ),
+        (RouteMethod::Post, "/api/v1/incidents/{id}/close") => (
+            vec![incident_id.clone()],
+            Some(json!({"$ref": "#/components/schemas/CloseIncident"})),
+            schema(
+                "ReviewRecorded",
+                "The incident closed with its review (400 while a notice or a task is outstanding)",
+            ),
+        ),
+        (RouteMethod::Post, "/api/v1/incidents/{id}/review") => (
+            vec![incident_id.clone()],
+            Some(json!({"$ref": "#/components/schemas/IncidentReview"})),
+            schema(
+                "ReviewRecorded",
+                "The review of the closed incident, replacing any earlier one",
+            ),
+        ),
+        (RouteMethod::Post, "/api/v1/incidents/{id}/follow-ups/{n}/done") => (
+            vec![
+                incident_id.clone(),
+                json!({"name": "n", "in": "path", "required": true,
+                    "schema": {"type": "integer", "format": "int64"},
+                    "description": "The follow-up's id (404 unless it is an open follow-up of this incident)"}),
+            ],
+            Some(json!({"$ref": "#/components/schemas/FollowUpDone"})),
+            schema("FollowUpMarked", "The follow-up, done"),
+        ),
+        (RouteMethod::Post, "/api/v1/exercises") => (
+            vec![],
+            Some(json!({"$ref": "#/components/schemas/TabletopExercise"})),
+            schema(
+                "ExerciseRecorded",
+                "The exercise, recorded against the response plan's current version",
+            ),
+        ),
         _ => return None,
     })
 }
@@ -2107,6 +2662,22 @@ pub(crate) fn with_schemas(mut schemas: Value) -> Value {
     let time = json!({"type": "string", "format": "date-time"});
     let date = json!({"type": "string", "format": "date"});
     let types: Vec<&str> = IncidentType::ALL.iter().map(|t| t.as_str()).collect();
+    let not_after = not_after_pattern(utc_date(Timestamp::now()));
+    let notice_kinds: Vec<&str> = NoticeKind::ALL.iter().map(|k| k.as_str()).collect();
+    let non_blank =
+        |max: usize| json!({"type": "string", "maxLength": max, "pattern": NON_BLANK_PATTERN});
+    let list = |min: usize, max: usize| json!({"type": "array", "minItems": min, "maxItems": MAX_LIST_ITEMS, "items": non_blank(max)});
+    let follow_ups = json!({"type": "array", "maxItems": MAX_LIST_ITEMS, "items": {"$ref": "#/components/schemas/FollowUp"}});
+    let review_properties = json!({
+        "held_on": date,
+        "participants": list(1, MAX_NAME_CHARS),
+        "summary": non_blank(MAX_SUMMARY_CHARS),
+        "went_well": list(0, MAX_ITEM_CHARS),
+        "to_improve": list(0, MAX_ITEM_CHARS),
+        "follow_ups": follow_ups,
+    });
+    let mut close_properties = review_properties.clone();
+    close_properties["note"] = json!({"type": ["string", "null"], "maxLength": MAX_NOTE_CHARS});
     let added = json!({
         "Incident": {"type": "object", "additionalProperties": false,
             "required": ["id", "title", "incident_type", "severity", "status", "opened_at", "opened_by", "discovered_at", "plan_version"],
@@ -2163,9 +2734,59 @@ pub(crate) fn with_schemas(mut schemas: Value) -> Value {
         "IncidentOpened": {"type": "object", "additionalProperties": false, "required": ["id", "incident_type", "tasks"], "properties": {
             "id": {"type": "integer"}, "incident_type": {"type": "string", "enum": types},
             "tasks": {"type": "integer", "minimum": 0}}},
+        "GiveNotice": {"type": "object", "additionalProperties": false, "required": ["kind", "given_on", "method"], "properties": {
+            "kind": {"type": "string", "enum": notice_kinds},
+            "jurisdiction": {"type": "string", "maxLength": MAX_JURISDICTION_CHARS,
+                "description": "The state of a state-law notice; empty or absent for a federal one"},
+            "given_on": {"type": "string", "format": "date", "pattern": not_after,
+                "description": "Between the day of discovery and today (400 for a day before discovery)"},
+            "method": non_blank(MAX_NOTICE_METHOD_CHARS)}},
+        "NoticeGiven": {"type": "object", "additionalProperties": false, "required": ["id", "kind", "jurisdiction", "given_on"], "properties": {
+            "id": {"type": "integer"}, "kind": {"type": "string", "enum": notice_kinds},
+            "jurisdiction": {"type": "string"}, "given_on": date}},
+        "FollowUp": {"type": "object", "additionalProperties": false, "required": ["title", "owner", "due_on"], "properties": {
+            "title": non_blank(MAX_NAME_CHARS), "owner": non_blank(MAX_NAME_CHARS), "due_on": date}},
+        "IncidentReview": {"type": "object", "additionalProperties": false, "required": ["held_on", "participants", "summary"],
+            "properties": review_properties.clone()},
+        "CloseIncident": {"type": "object", "additionalProperties": false, "required": ["held_on", "participants", "summary"],
+            "properties": close_properties},
+        "ReviewRecorded": {"type": "object", "additionalProperties": false, "required": ["id", "status", "follow_ups"], "properties": {
+            "id": {"type": "integer"}, "status": {"type": "string", "enum": ["closed"]},
+            "follow_ups": {"type": "integer", "minimum": 0}}},
+        "FollowUpDone": {"type": "object", "additionalProperties": false, "properties": {
+            "done_on": {"type": ["string", "null"], "format": "date", "pattern": not_after,
+                "description": "Not after today; today when absent or null"}}},
+        "FollowUpMarked": {"type": "object", "additionalProperties": false, "required": ["id", "incident", "title", "owner", "due_on", "done_on"], "properties": {
+            "id": {"type": "integer"}, "incident": {"type": "integer"}, "title": {"type": "string"},
+            "owner": {"type": "string"}, "due_on": date, "done_on": date}},
+        "TabletopExercise": {"type": "object", "additionalProperties": false, "required": ["held_on", "scenario", "participants"], "properties": {
+            "held_on": {"type": "string", "format": "date", "pattern": not_after, "description": "Not after today"},
+            "scenario": non_blank(MAX_ITEM_CHARS),
+            "participants": list(1, MAX_NAME_CHARS),
+            "findings": list(0, MAX_ITEM_CHARS),
+            "follow_ups": follow_ups}},
+        "ExerciseRecorded": {"type": "object", "additionalProperties": false, "required": ["id", "held_on", "plan_version", "follow_ups"], "properties": {
+            "id": {"type": "integer"}, "held_on": date, "plan_version": {"type": "string"},
+            "follow_ups": {"type": "integer", "minimum": 0}}},
     });
     if let (Some(into), Value::Object(added)) = (schemas.as_object_mut(), added) {
         into.extend(added);
     }
     schemas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_not_after_pattern_names_every_earlier_day_and_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        assert_eq!(
+            not_after_pattern(today),
+            "^(?:[0-1]\\d{3}-\\d{2}-\\d{2}|20[0-1]\\d{1}-\\d{2}-\\d{2}|202[0-5]-\\d{2}-\\d{2}\
+             |2026-[0-0]\\d{1}-\\d{2}|2026-1[0-0]-\\d{2}\
+             |2026-11-[0-1]\\d{1}|2026-11-2[0-7]|2026-11-28)$"
+        );
+    }
 }

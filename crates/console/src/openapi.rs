@@ -175,7 +175,7 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
                     "after_id",
                     "query",
                     false,
-                    json!({"type": "integer"}),
+                    json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}),
                     "Page after this id",
                 ),
                 limit(1000),

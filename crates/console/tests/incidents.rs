@@ -1072,3 +1072,241 @@ fn a_tabletop_exercise_dates_the_plans_last_test_on_the_incidents_page() {
         );
     });
 }
+
+fn audited_at(h: &Harness, place: &str) -> usize {
+    h.store
+        .accounts()
+        .audit_events(&AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.resource.id.as_deref() == Some(place))
+        .count()
+}
+
+#[test]
+fn the_api_records_notices_closes_with_a_review_marks_follow_ups_and_records_exercises() {
+    rt().block_on(async {
+        let h = harness();
+        let mut po = h.session_for(Role::PrivacyOfficer).await;
+        let page_path = h.open_from_alert(&mut po).await;
+        let id: i64 = page_path.rsplit('/').next().unwrap().parse().unwrap();
+        h.get(&mut po, &page_path).await;
+        let assessed = h
+            .post(
+                &mut po,
+                &format!("{page_path}/assessment"),
+                FOUR_HIGH_FACTORS,
+            )
+            .await;
+        assert_eq!(assessed.status, StatusCode::SEE_OTHER, "{}", assessed.body);
+        h.get(&mut po, &page_path).await;
+        let api = format!("/api/v1/incidents/{id}");
+
+        // Notices: the permission of the form, bodies checked as the document declares.
+        let mut analyst = h.session_for(Role::SecurityAnalyst).await;
+        h.get(&mut analyst, &page_path).await;
+        let notice = r#"{"kind":"individuals","given_on":"2026-11-28","method":"first-class mail"}"#;
+        let refused = h
+            .post_json(&mut analyst, &format!("{api}/notice"), notice)
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        for (bad, why) in [
+            (
+                r#"{"kind":"pigeon","given_on":"2026-11-28","method":"bird"}"#,
+                "a kind outside the enum",
+            ),
+            (
+                r#"{"kind":"individuals","given_on":" 2026-11-28","method":"mail"}"#,
+                "a date not in RFC 3339 form",
+            ),
+            (
+                r#"{"kind":"individuals","given_on":"2026-02-30","method":"mail"}"#,
+                "a day the calendar lacks",
+            ),
+            (
+                r#"{"kind":"individuals","given_on":"2026-11-28","method":" \t"}"#,
+                "a blank method",
+            ),
+            (
+                r#"{"kind":"individuals","given_on":"2026-11-28"}"#,
+                "no method",
+            ),
+            (
+                r#"{"kind":"individuals","given_on":"2026-11-28","method":"mail","extra":1}"#,
+                "an unknown field",
+            ),
+            (
+                r#"{"kind":"individuals","given_on":"2027-01-01","method":"mail"}"#,
+                "a day in the future",
+            ),
+        ] {
+            let answer = h.post_json(&mut po, &format!("{api}/notice"), bad).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{why}: {}", answer.body);
+        }
+        let long_method = format!(
+            r#"{{"kind":"individuals","given_on":"2026-11-28","method":"{}"}}"#,
+            "é".repeat(201)
+        );
+        let answer = h.post_json(&mut po, &format!("{api}/notice"), &long_method).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "201 characters");
+        let not_owed = h
+            .post_json(
+                &mut po,
+                &format!("{api}/notice"),
+                r#"{"kind":"media","jurisdiction":"MA","given_on":"2026-11-28","method":"press"}"#,
+            )
+            .await;
+        assert_eq!(not_owed.status, StatusCode::NOT_FOUND, "{}", not_owed.body);
+        let deadlines = h.store.incidents().deadlines(id).unwrap();
+        assert!(!deadlines.is_empty());
+        for d in &deadlines {
+            let body = serde_json::json!({"kind": d.kind, "jurisdiction": d.jurisdiction,
+                "given_on": "2026-11-28", "method": "é".repeat(200)});
+            let given = h
+                .post_json(&mut po, &format!("{api}/notice"), &body.to_string())
+                .await;
+            assert_eq!(given.status, StatusCode::OK, "{}", given.body);
+            assert_eq!(given.json()["given_on"], "2026-11-28");
+            assert_eq!(given.json()["kind"], d.kind.as_str());
+        }
+        assert!(
+            h.store
+                .incidents()
+                .deadlines(id)
+                .unwrap()
+                .iter()
+                .all(|d| d.notified_on.is_some())
+        );
+        assert_eq!(
+            audited_at(&h, "POST /api/v1/incidents/{id}/notice"),
+            deadlines.len()
+        );
+
+        // Closing: refused while tasks are open, then closed with its review.
+        let close = serde_json::json!({
+            "note": "handled",
+            "held_on": "2026-11-28",
+            "participants": ["dana.privacy", "sam.analyst"],
+            "summary": "Access revoked the same day; the user was retrained.",
+            "went_well": ["the alert reached the privacy officer within the hour"],
+            "to_improve": ["the relationship list was stale"],
+            "follow_ups": [{"title": "Refresh the relationship list nightly",
+                "owner": "it_lead", "due_on": "2026-12-15"}],
+        })
+        .to_string();
+        let open_tasks = h.post_json(&mut po, &format!("{api}/close"), &close).await;
+        assert_eq!(open_tasks.status, StatusCode::BAD_REQUEST);
+        assert!(open_tasks.body.contains("cannot close"), "{}", open_tasks.body);
+        for task in h.store.incidents().tasks(id).unwrap() {
+            h.store
+                .incidents()
+                .update_task(
+                    task.id,
+                    ward_store::incidents::TaskStatus::Done,
+                    None,
+                    "x",
+                    h.now(),
+                )
+                .unwrap();
+        }
+        let no_participants = close.replace(r#""participants":["dana.privacy","sam.analyst"]"#, r#""participants":[]"#);
+        assert_ne!(no_participants, close);
+        let refused = h
+            .post_json(&mut po, &format!("{api}/close"), &no_participants)
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "a review names its participants");
+        let closed = h.post_json(&mut po, &format!("{api}/close"), &close).await;
+        assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+        assert_eq!(closed.json()["status"], "closed");
+        assert_eq!(closed.json()["follow_ups"], 1);
+        assert_eq!(
+            h.store.incidents().get_incident(id).unwrap().unwrap().status,
+            ward_store::incidents::IncidentStatus::Closed
+        );
+        assert_eq!(audited_at(&h, "POST /api/v1/incidents/{id}/close"), 1);
+
+        // A later review takes no note; without one it replaces the review.
+        let with_note = h.post_json(&mut po, &format!("{api}/review"), &close).await;
+        assert_eq!(with_note.status, StatusCode::BAD_REQUEST, "the note belongs to closing");
+        let review = r#"{"held_on":"2026-11-28","participants":["dana.privacy"],"summary":"Revised after the HR interview."}"#;
+        let replaced = h.post_json(&mut po, &format!("{api}/review"), review).await;
+        assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+        assert_eq!(replaced.json()["follow_ups"], 0);
+        assert!(
+            h.get(&mut po, &page_path)
+                .await
+                .body
+                .contains("Revised after the HR interview.")
+        );
+
+        // Follow-ups: the analyst marks them, the auditor may not, and only under their incident.
+        let follow_up = h.store.incidents().follow_ups(true).unwrap()[0].id;
+        let done = r#"{"done_on":"2026-11-28"}"#;
+        let elsewhere = h
+            .post_json(&mut analyst, &format!("/api/v1/incidents/{}/follow-ups/{follow_up}/done", id + 1), done)
+            .await;
+        assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+        let mut auditor = h.session_for(Role::ComplianceAuditor).await;
+        h.get(&mut auditor, &page_path).await;
+        let path = format!("{api}/follow-ups/{follow_up}/done");
+        let refused = h.post_json(&mut auditor, &path, done).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let future = h.post_json(&mut analyst, &path, r#"{"done_on":"2026-12-01"}"#).await;
+        assert_eq!(future.status, StatusCode::BAD_REQUEST, "not done in the future");
+        let marked = h.post_json(&mut analyst, &path, done).await;
+        assert_eq!(marked.status, StatusCode::OK, "{}", marked.body);
+        assert_eq!(marked.json()["done_on"], "2026-11-28");
+        assert_eq!(marked.json()["incident"], id);
+        assert!(h.store.incidents().follow_ups(true).unwrap().is_empty());
+        let again = h.post_json(&mut analyst, &path, "{}").await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND, "done once");
+
+        // Exercises.
+        let exercise = serde_json::json!({
+            "held_on": "2026-11-20",
+            "scenario": "Ransomware encrypts the PACS archive on a Saturday night",
+            "participants": ["dana.privacy", "sam.analyst", "it.lead"],
+            "findings": ["night staff did not know the downtime workflow"],
+            "follow_ups": [{"title": "Print the downtime workflow for radiology",
+                "owner": "it_lead", "due_on": "2026-11-25"}],
+        })
+        .to_string();
+        let refused = h.post_json(&mut analyst, "/api/v1/exercises", &exercise).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let future = exercise.replace("2026-11-20", "2026-12-20");
+        let refused = h.post_json(&mut po, "/api/v1/exercises", &future).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "held, not planned");
+        let blank_owner = exercise.replace(r#""owner":"it_lead""#, r#""owner":"\u3000""#);
+        assert_ne!(blank_owner, exercise);
+        let refused = h.post_json(&mut po, "/api/v1/exercises", &blank_owner).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "a follow-up has an owner");
+        let recorded = h.post_json(&mut po, "/api/v1/exercises", &exercise).await;
+        assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.body);
+        assert_eq!(recorded.json()["follow_ups"], 1);
+        assert_eq!(recorded.json()["held_on"], "2026-11-20");
+        assert!(
+            h.get(&mut po, "/incidents")
+                .await
+                .body
+                .contains("Last tested: <strong>2026-11-20</strong>")
+        );
+        assert_eq!(audited_at(&h, "POST /api/v1/exercises"), 1);
+        let exercise_follow_up = h.store.incidents().follow_ups(true).unwrap()[0].id;
+        let not_an_incidents = h
+            .post_json(&mut analyst, &format!("{api}/follow-ups/{exercise_follow_up}/done"), "{}")
+            .await;
+        assert_eq!(not_an_incidents.status, StatusCode::NOT_FOUND);
+
+        // The document describes every new route.
+        let document = h.get(&mut po, "/api/v1/openapi.json").await;
+        for path in [
+            "/api/v1/incidents/{id}/notice",
+            "/api/v1/incidents/{id}/close",
+            "/api/v1/incidents/{id}/review",
+            "/api/v1/incidents/{id}/follow-ups/{n}/done",
+            "/api/v1/exercises",
+        ] {
+            assert!(document.body.contains(path), "{path} in the document");
+        }
+    });
+}

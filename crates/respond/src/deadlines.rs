@@ -147,18 +147,19 @@ impl NoticeKind {
         }
     }
 
+    /// Every kind, in the order the rules name them.
+    pub const ALL: [NoticeKind; 7] = [
+        NoticeKind::Individuals,
+        NoticeKind::Media,
+        NoticeKind::Hhs,
+        NoticeKind::HhsAnnualLog,
+        NoticeKind::CoveredEntity,
+        NoticeKind::SubstituteNotice,
+        NoticeKind::AlternativeNotice,
+    ];
+
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            NoticeKind::Individuals,
-            NoticeKind::Media,
-            NoticeKind::Hhs,
-            NoticeKind::HhsAnnualLog,
-            NoticeKind::CoveredEntity,
-            NoticeKind::SubstituteNotice,
-            NoticeKind::AlternativeNotice,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
     /// The paragraph that sets this deadline.

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use ward_model::Timestamp;
 use ward_respond::deadlines::status_of;
 use ward_respond::incident::utc_date;
-use ward_respond::{DeadlineStatus, IncidentType, Plan, Responder, report};
+use ward_respond::review::{Exercise, FollowUp, Review};
+use ward_respond::{DeadlineStatus, IncidentType, Plan, RespondError, Responder, report};
 use ward_store::Store;
 use ward_store::incidents::{
     DeadlineRecord, EvidenceVerification, IncidentQuery, IncidentRecord, LinkKind, NewEvidence, hex,
@@ -89,6 +90,100 @@ pub enum IncidentsCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Record a notice as given: which one (as `show` lists its deadlines), when and how.
+    Notice {
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// The notice's kind: individuals, media, hhs, hhs_annual_log, covered_entity,
+        /// substitute_notice or alternative_notice.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// The state of a state-law notice (none for a federal one).
+        #[arg(long, value_name = "STATE", default_value = "")]
+        jurisdiction: String,
+        /// The day it was given (between discovery and today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        given_on: NaiveDate,
+        /// How it was given, e.g. "first-class mail".
+        #[arg(long, value_name = "TEXT")]
+        method: String,
+    },
+    /// Close an incident with its post-incident review (refused while a notice or a task is
+    /// outstanding).
+    Close {
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// The day the review was held (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        held_on: Option<NaiveDate>,
+        /// Who took part; repeat for each.
+        #[arg(long = "participant", visible_alias = "participants", value_name = "NAME", required = true, num_args = 1..)]
+        participants: Vec<String>,
+        /// What the review concluded.
+        #[arg(long, value_name = "TEXT")]
+        summary: String,
+        /// What went well; repeat for each point.
+        #[arg(long = "went-well", value_name = "TEXT")]
+        went_well: Vec<String>,
+        /// What to improve; repeat for each point.
+        #[arg(long = "to-improve", value_name = "TEXT")]
+        to_improve: Vec<String>,
+        /// A follow-up as `title | owner | YYYY-MM-DD`; repeat for each.
+        #[arg(long = "follow-up", value_name = "TITLE|OWNER|DATE")]
+        follow_ups: Vec<String>,
+        /// A note for the timeline's closing entry.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        note: String,
+    },
+    /// Record a tabletop exercise against the response plan's current version.
+    Exercise {
+        /// The day it was held (default: today; not in the future).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        held_on: Option<NaiveDate>,
+        /// The scenario played through.
+        #[arg(long, value_name = "TEXT")]
+        scenario: String,
+        /// Who took part; repeat for each.
+        #[arg(long = "participant", visible_alias = "participants", value_name = "NAME", required = true, num_args = 1..)]
+        participants: Vec<String>,
+        /// What the exercise found; repeat for each finding.
+        #[arg(long = "finding", visible_alias = "findings", value_name = "TEXT")]
+        findings: Vec<String>,
+        /// A follow-up as `title | owner | YYYY-MM-DD`; repeat for each.
+        #[arg(long = "follow-up", value_name = "TITLE|OWNER|DATE")]
+        follow_ups: Vec<String>,
+    },
+}
+
+/// A follow-up as the command line takes it: `title | owner | YYYY-MM-DD`.
+fn follow_up(text: &str) -> Result<FollowUp> {
+    let parts: Vec<&str> = text.split('|').map(str::trim).collect();
+    let [title, owner, due] = parts[..] else {
+        return Err(BadInput(format!(
+            "the follow-up {text:?} is not written as: title | owner | YYYY-MM-DD"
+        ))
+        .into());
+    };
+    let due_on = NaiveDate::parse_from_str(due, "%Y-%m-%d").map_err(|_| {
+        BadInput(format!(
+            "the follow-up {title:?} needs a due date like 2026-12-15, not {due:?}"
+        ))
+    })?;
+    Ok(FollowUp {
+        title: title.into(),
+        owner: owner.into(),
+        due_on,
+    })
+}
+
+/// A refusal from the responder as the command line reports it: what the user can change is
+/// bad input (exit 2); a failing store is not.
+fn refused(e: RespondError) -> anyhow::Error {
+    match e {
+        RespondError::NoSuchIncident(id) => no_such(id),
+        RespondError::Store(e) => e.into(),
+        other => BadInput(other.to_string()).into(),
+    }
 }
 
 /// The response plan Ward follows: the organisation's edited plan from `[respond] plans_dir`
@@ -568,6 +663,98 @@ pub fn run(config: &Config, data_dir: &Path, command: IncidentsCommand) -> Resul
             std::fs::write(&path, bytes)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             writeln!(out, "report of incident {id} written to {}", path.display())?;
+        }
+        IncidentsCommand::Notice {
+            id,
+            kind,
+            jurisdiction,
+            given_on,
+            method,
+        } => {
+            responder
+                .record_notice(
+                    id,
+                    &kind,
+                    &jurisdiction,
+                    given_on,
+                    &method,
+                    &actor(),
+                    Timestamp::now(),
+                )
+                .map_err(refused)?;
+            let notice = if jurisdiction.is_empty() {
+                kind
+            } else {
+                format!("{kind} ({jurisdiction})")
+            };
+            writeln!(
+                out,
+                "incident {id}: {notice} notice recorded as given on {given_on}"
+            )?;
+        }
+        IncidentsCommand::Close {
+            id,
+            held_on,
+            participants,
+            summary,
+            went_well,
+            to_improve,
+            follow_ups,
+            note,
+        } => {
+            let review = Review {
+                held_on: held_on.unwrap_or_else(today),
+                participants,
+                summary,
+                went_well,
+                to_improve,
+                follow_ups: follow_ups
+                    .iter()
+                    .map(|f| follow_up(f))
+                    .collect::<Result<_>>()?,
+            };
+            responder
+                .close_with_review(id, &note, &review, &actor(), Timestamp::now())
+                .map_err(refused)?;
+            writeln!(
+                out,
+                "incident {id} closed with its review ({} follow-ups)",
+                review.follow_ups.len()
+            )?;
+        }
+        IncidentsCommand::Exercise {
+            held_on,
+            scenario,
+            participants,
+            findings,
+            follow_ups,
+        } => {
+            let held_on = held_on.unwrap_or_else(today);
+            if held_on > today() {
+                return Err(BadInput(format!(
+                    "the exercise is held on {held_on}, in the future; record it once it has been held"
+                ))
+                .into());
+            }
+            let exercise = Exercise {
+                held_on,
+                scenario,
+                participants,
+                findings,
+                follow_ups: follow_ups
+                    .iter()
+                    .map(|f| follow_up(f))
+                    .collect::<Result<_>>()?,
+            };
+            let exercise_id = responder
+                .record_exercise(&exercise, &actor(), Timestamp::now())
+                .map_err(refused)?;
+            writeln!(
+                out,
+                "exercise {exercise_id} recorded against plan version {} ({} follow-ups)",
+                plan.version,
+                exercise.follow_ups.len()
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -452,3 +452,175 @@ fn serve_raises_the_deadline_alert_for_a_notice_due_within_fourteen_days() {
         "{alert}"
     );
 }
+
+#[test]
+fn notices_are_given_the_incident_closed_with_its_review_and_an_exercise_recorded() {
+    let ward = Ward::new();
+    let id = incident_from_brute_force(&ward, 1);
+    ward.ok(&["incidents", "compute-deadlines", &id]);
+    let today = chrono::Utc::now().date_naive();
+    let today_text = today.to_string();
+    let tomorrow = (today + chrono::Duration::days(1)).to_string();
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let review: Vec<&str> = vec![
+        "--held-on",
+        &today_text,
+        "--participant",
+        "dana.privacy",
+        "--participant",
+        "sam.analyst",
+        "--summary",
+        "Password reset the same day; MFA enforced for the account.",
+        "--went-well",
+        "the alert reached the analyst within the hour",
+        "--to-improve",
+        "lockout threshold too high",
+        "--follow-up",
+        "Lower the lockout threshold | it_lead | 2099-01-15",
+        "--note",
+        "contained and reviewed",
+    ];
+    let close = |extra: &[&str]| {
+        let mut args = vec!["incidents", "close", id.as_str()];
+        args.extend(extra);
+        ward.run(&args)
+    };
+    let outstanding = close(&review);
+    assert_eq!(outstanding.status.code(), Some(2));
+    assert!(
+        stderr(&outstanding).contains("cannot close"),
+        "{}",
+        stderr(&outstanding)
+    );
+
+    // Notices: each deadline given; an unknown one and a day in the future refused.
+    let notice = |kind: &str, jurisdiction: &str, on: &str| {
+        ward.run(&[
+            "incidents",
+            "notice",
+            &id,
+            "--kind",
+            kind,
+            "--jurisdiction",
+            jurisdiction,
+            "--given-on",
+            on,
+            "--method",
+            "first-class mail",
+        ])
+    };
+    let unknown = notice("media", "MA", &today_text);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    let future = notice("individuals", "", &tomorrow);
+    assert_eq!(future.status.code(), Some(2), "{}", stderr(&future));
+    let deadlines = ward.json_lines(&["incidents", "show", &id, "--json"])[0]["deadlines"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!deadlines.is_empty());
+    for d in &deadlines {
+        let given = notice(
+            d["kind"].as_str().unwrap(),
+            d["jurisdiction"].as_str().unwrap(),
+            &today_text,
+        );
+        assert!(given.status.success(), "{}", stderr(&given));
+        assert!(
+            String::from_utf8_lossy(&given.stdout)
+                .contains(&format!("notice recorded as given on {today_text}"))
+        );
+    }
+    let shown = ward.json_lines(&["incidents", "show", &id, "--json"]);
+    assert!(
+        shown[0]["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["notified_on"] == today_text.as_str())
+    );
+
+    // Closing: tasks outstanding, then an incomplete review and a badly written follow-up.
+    let outstanding = close(&review);
+    assert_eq!(outstanding.status.code(), Some(2));
+    assert!(
+        stderr(&outstanding).contains("0 notices not yet given"),
+        "{}",
+        stderr(&outstanding)
+    );
+    let db = rusqlite::Connection::open(ward.data_dir().join("ward.db")).unwrap();
+    db.execute("UPDATE incident_tasks SET status = 'done'", [])
+        .unwrap();
+    drop(db);
+    let mut blank = review.clone();
+    blank[7] = " ";
+    let incomplete = close(&blank);
+    assert_eq!(incomplete.status.code(), Some(2));
+    assert!(
+        stderr(&incomplete).contains("summary"),
+        "{}",
+        stderr(&incomplete)
+    );
+    let mut badly = review.clone();
+    badly[13] = "Lower the threshold, it_lead, soon";
+    let refused = close(&badly);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("title | owner | YYYY-MM-DD"));
+    assert_eq!(
+        ward.json_lines(&["incidents", "show", &id, "--json"])[0]["incident"]["status"],
+        "open"
+    );
+    let closed = close(&review);
+    assert!(closed.status.success(), "{}", stderr(&closed));
+    assert!(
+        String::from_utf8_lossy(&closed.stdout).contains("closed with its review (1 follow-ups)")
+    );
+    let shown = ward.json_lines(&["incidents", "show", &id, "--json"]);
+    assert_eq!(shown[0]["incident"]["status"], "closed");
+    assert!(
+        shown[0]["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("contained and reviewed")),
+        "{}",
+        shown[0]["timeline"]
+    );
+
+    // A tabletop exercise: not in the future, with a scenario; then recorded.
+    let exercise = |held_on: &str, scenario: &str| {
+        ward.run(&[
+            "incidents",
+            "exercise",
+            "--held-on",
+            held_on,
+            "--scenario",
+            scenario,
+            "--participants",
+            "dana.privacy",
+            "--participant",
+            "it.lead",
+            "--findings",
+            "night staff did not know the downtime workflow",
+            "--follow-up",
+            "Print the downtime workflow | it_lead | 2099-02-01",
+        ])
+    };
+    let planned = exercise(&tomorrow, "Ransomware on the PACS archive");
+    assert_eq!(planned.status.code(), Some(2));
+    let no_scenario = exercise(&today_text, " ");
+    assert_eq!(no_scenario.status.code(), Some(2));
+    assert!(
+        stderr(&no_scenario).contains("scenario"),
+        "{}",
+        stderr(&no_scenario)
+    );
+    let recorded = exercise(&today_text, "Ransomware on the PACS archive");
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let text = String::from_utf8_lossy(&recorded.stdout);
+    assert!(text.contains("recorded against plan version"), "{text}");
+    assert!(text.contains("(1 follow-ups)"), "{text}");
+}
