@@ -200,14 +200,13 @@ fn protocol(event: &Event) -> &str {
         .unwrap_or("tcp")
 }
 
-/// Whether a sighting is an asset the inventory lists: by address, by host name (the full
-/// name or its first label), or by MAC.
-pub fn is_listed(seen: &Seen, assets: &[Asset]) -> bool {
-    let address: Option<IpAddr> = seen.address.as_deref().and_then(|a| a.parse().ok());
-    let host = seen.hostname.as_deref();
+/// Whether a device seen at `address` with `hostname` is an asset the inventory lists: by
+/// address, or by host name (the full name or its first label).
+pub fn is_listed(address: Option<&str>, hostname: Option<&str>, assets: &[Asset]) -> bool {
+    let address: Option<IpAddr> = address.and_then(|a| a.parse().ok());
     assets.iter().any(|asset| {
         address.is_some_and(|ip| asset.addresses.contains(&ip))
-            || host.is_some_and(|h| {
+            || hostname.is_some_and(|h| {
                 asset.hostnames.iter().chain([&asset.id]).any(|name| {
                     let name = name.to_ascii_lowercase();
                     name == h || name.split('.').next() == h.split('.').next()

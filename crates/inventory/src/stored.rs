@@ -73,13 +73,17 @@ pub struct Imported {
 /// Stores `assets`, folding each into the stored asset with the same id ([`Asset::merge`]):
 /// a re-import updates what it knows and never erases what it does not.
 pub fn save_assets(store: &dyn Store, assets: Vec<Asset>, now: Timestamp) -> Result<Imported> {
+    let mut stored: BTreeMap<String, Asset> = load_assets(store)?
+        .into_iter()
+        .map(|a| (a.id.clone(), a))
+        .collect();
     let mut by_id: BTreeMap<String, Asset> = BTreeMap::new();
     let mut imported = Imported::default();
     for asset in assets {
         match by_id.get_mut(&asset.id) {
             Some(known) => known.merge(asset),
             None => {
-                let merged = match load_asset(store, &asset.id)? {
+                let merged = match stored.remove(&asset.id) {
                     Some(mut stored) => {
                         stored.merge(asset);
                         imported.updated += 1;
@@ -447,7 +451,9 @@ pub fn unknown_devices(store: &dyn Store, assets: &[Asset]) -> Result<Vec<Sighti
         .inventory()
         .sightings(true)?
         .into_iter()
-        .filter(|s| !crate::discover::is_listed(&sighting_as_seen(s), assets))
+        .filter(|s| {
+            !crate::discover::is_listed(s.address.as_deref(), s.hostname.as_deref(), assets)
+        })
         .collect())
 }
 
@@ -481,20 +487,6 @@ pub fn accept_sighting(
         asset: asset_id.to_string(),
     };
     Ok(store.inventory().review_sighting(key, &review, by, now)?)
-}
-
-fn sighting_as_seen(s: &Sighting) -> Seen {
-    Seen {
-        key: s.key.clone(),
-        address: s.address.clone(),
-        hostname: s.hostname.clone(),
-        mac: s.mac.clone(),
-        first_seen: s.first_seen,
-        last_seen: s.last_seen,
-        events: s.events,
-        sources: s.sources.iter().cloned().collect(),
-        services: s.services.iter().cloned().collect(),
-    }
 }
 
 /// The CISA KEV catalogue as of 2025-08-25, gzip-compressed (CC0; `feeds/README.md`): what the
