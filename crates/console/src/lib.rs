@@ -28,7 +28,9 @@ mod pages;
 pub mod password;
 pub mod roles;
 pub mod routes;
+mod rule_test;
 mod rules;
+mod settings;
 mod setup;
 mod switches;
 pub mod totp;
@@ -38,6 +40,7 @@ pub use error::ConsoleError;
 pub use roles::{Permission, Role};
 pub use routes::router;
 pub use rules::RuleInfo;
+pub use settings::{SettingGroup, SettingItem, SettingsView};
 
 pub use setup::{DemoUser, create_demo_users, first_run_setup_token};
 
@@ -97,6 +100,12 @@ pub struct ConsoleOptions {
     /// The Chromium that prints incident reports to PDF; `None`: `chromium` on `PATH`, then
     /// `/usr/bin/chromium`.
     pub chromium: Option<std::path::PathBuf>,
+    /// The running listeners' counters, for the sources page; `None` when the console runs
+    /// without listeners (the page says so).
+    pub listeners: Option<ward_listen::ListenerRegistry>,
+    /// The effective configuration as the binary loaded it, secrets redacted, for the
+    /// settings page. The console adds its own session policy to it.
+    pub settings: Arc<SettingsView>,
 }
 
 /// See [`ConsoleOptions::on_rules_changed`].
@@ -126,6 +135,8 @@ impl Default for ConsoleOptions {
             inventory: Arc::new(ward_detect::threat::inventory::Inventory::new()),
             plan: Arc::new(ward_respond::Plan::shipped()),
             chromium: None,
+            listeners: None,
+            settings: Arc::new(SettingsView::default()),
         }
     }
 }

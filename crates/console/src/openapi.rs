@@ -224,6 +224,10 @@ fn operation(spec: &RouteSpec) -> Option<Value> {
         (RouteMethod::Get, "/api/v1/deliveries") => {
             crate::deliveries::api_operation(spec.method, spec.path)?
         }
+        (method, path @ ("/api/v1/settings" | "/api/v1/listeners")) => {
+            crate::settings::api_operation(method, path)?
+        }
+        (method, path @ "/api/v1/rules/test") => crate::rule_test::api_operation(method, path)?,
         (RouteMethod::Post, "/api/v1/rules/{id}/state") => {
             crate::switches::api_operation(spec.method, spec.path)?
         }
@@ -285,9 +289,9 @@ pub(crate) fn document() -> Value {
             "responses": {
                 "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
-            "schemas": crate::switches::with_schemas(crate::inventory::with_schemas(
+            "schemas": crate::rule_test::with_schemas(crate::settings::with_schemas(crate::switches::with_schemas(crate::inventory::with_schemas(
                 crate::deliveries::with_schemas(crate::incidents::with_schemas(schemas())),
-            )),
+            )))),
         },
     })
 }

@@ -121,20 +121,20 @@ pub(crate) async fn record_phi_views(
 
 /// One event as a table row: every entity a link to its timeline (masked patients excepted).
 pub(crate) struct EventRow {
-    time: String,
-    what: String,
-    user: Option<(String, String)>,
-    patient: Option<(String, Option<String>)>,
-    patient_name: Option<String>,
-    ip: Option<(String, String)>,
-    host: Option<(String, String)>,
-    status: &'static str,
-    source: String,
+    pub(crate) time: String,
+    pub(crate) what: String,
+    pub(crate) user: Option<(String, String)>,
+    pub(crate) patient: Option<(String, Option<String>)>,
+    pub(crate) patient_name: Option<String>,
+    pub(crate) ip: Option<(String, String)>,
+    pub(crate) host: Option<(String, String)>,
+    pub(crate) status: &'static str,
+    pub(crate) source: String,
 }
 
 /// Rows for `events`, masked as `masker` says; the ids of patients shown unmasked are added
 /// to `shown`.
-fn event_rows(
+pub(crate) fn event_rows(
     events: Vec<Event>,
     masker: Masker<'_>,
     shown: &mut BTreeSet<String>,
@@ -1518,6 +1518,7 @@ struct RulesPage {
     /// The caller may switch rules off and on.
     can_manage: bool,
     switched_off: usize,
+    can_test: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -1586,6 +1587,7 @@ pub(crate) async fn rules(
         detector_options,
         truncated,
         can_manage: p.role.allows(Permission::ManageRules),
+        can_test: p.role.allows(Permission::TestRules),
         switched_off: switches.disabled.len(),
     })
 }
@@ -1598,6 +1600,7 @@ pub(crate) async fn rules(
 struct SourcesPage {
     chrome: Chrome,
     sources: Vec<SourceView>,
+    listeners: Option<Vec<crate::settings::ListenerView>>,
 }
 
 pub(crate) async fn sources(
@@ -1613,6 +1616,7 @@ pub(crate) async fn sources(
     render(&SourcesPage {
         chrome: Chrome::new(&p, "/sources", "Sources"),
         sources: source_views(&rows),
+        listeners: crate::settings::listeners(&state).map(crate::settings::listener_views),
     })
 }
 

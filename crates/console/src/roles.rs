@@ -88,6 +88,12 @@ pub enum Permission {
     ViewInventory,
     /// Reviewing unknown devices: accepting them into the inventory or dismissing them.
     ManageInventory,
+    /// The effective configuration, secrets redacted: admins, and auditors checking the
+    /// safeguards' settings (automatic logoff, encryption, lock-out).
+    ViewSettings,
+    /// Running a draft Sigma rule over stored events (a search: admins, analysts and the
+    /// privacy officer, who writes rules over the EHR audit trail).
+    TestRules,
     /// Not a route permission: whether patient names and ids are shown unmasked.
     ViewPhi,
 }
@@ -155,6 +161,8 @@ impl Role {
                 ViewDeliveries,
                 ViewInventory,
                 ManageInventory,
+                ViewSettings,
+                TestRules,
             ],
             Role::SecurityAnalyst => &[
                 SignedIn,
@@ -171,6 +179,7 @@ impl Role {
                 ViewDeliveries,
                 ViewInventory,
                 ManageInventory,
+                TestRules,
             ],
             Role::PrivacyOfficer => &[
                 SignedIn,
@@ -188,6 +197,7 @@ impl Role {
                 ViewIncidentPhi,
                 ViewPhi,
                 ViewInventory,
+                TestRules,
             ],
             Role::ComplianceAuditor => &[
                 SignedIn,
@@ -200,6 +210,7 @@ impl Role {
                 ViewRules,
                 ViewIncidents,
                 ViewInventory,
+                ViewSettings,
             ],
             Role::SocPartner => &[SignedIn, ViewAlerts, ChangeAlerts],
         }

@@ -1803,3 +1803,235 @@ fn wards_own_audit_events_reach_the_detectors_once_stored() {
         );
     });
 }
+
+const DRAFT_RULE: &str = r#"
+title: Charts opened from workstation ehr-ws-12
+id: 5d0c3f8e-1b7a-4c55-9d61-2f1e0a7b9c01
+logsource:
+  product: fhir
+detection:
+  sel:
+    device.hostname: ehr-ws-12
+  condition: sel
+level: low
+"#;
+
+#[test]
+fn a_draft_rule_is_tested_over_stored_events_with_patients_masked_and_views_audited() {
+    rt().block_on(async {
+        let h = harness();
+        let mut analyst = h.sign_in(Role::SecurityAnalyst).await;
+        let page = h.get(&mut analyst, "/rules").await;
+        assert!(page.body.contains("href=\"/rules/test\""), "{}", page.body);
+        let form = h.get(&mut analyst, "/rules/test").await;
+        assert_eq!(form.status, StatusCode::OK);
+
+        let answer = h
+            .post(
+                &mut analyst,
+                "/rules/test",
+                &[("rule", DRAFT_RULE), ("hours", "24")],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(
+            answer.body.contains("2 events from"),
+            "both seeded events were read: {}",
+            answer.body
+        );
+        assert!(answer.body.contains("5d0c3f8e-1b7a-4c55-9d61-2f1e0a7b9c01"));
+        assert!(
+            answer.body.contains("<td class=\"num\">2</td>"),
+            "{}",
+            answer.body
+        );
+        assert!(answer.body.contains("ehr-ws-12"));
+        assert!(
+            !answer.body.contains(PATIENT_ID) && !answer.body.contains(PATIENT_NAME),
+            "the analyst sees patients masked"
+        );
+
+        // Ten minutes later, looking back one hour misses them: the window is real.
+        h.advance(Duration::from_secs(600));
+        let answer = h
+            .post(
+                &mut analyst,
+                "/rules/test",
+                &[("rule", DRAFT_RULE), ("hours", "1")],
+            )
+            .await;
+        assert!(
+            answer.body.contains("<td class=\"num\">0</td>") && answer.body.contains("No events."),
+            "{}",
+            answer.body
+        );
+
+        // A rule that does not load is explained on the page, not a server error.
+        let answer = h
+            .post(
+                &mut analyst,
+                "/rules/test",
+                &[(
+                    "rule",
+                    "title: x\ndetection:\n  condition: nothing_defined\n",
+                )],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(
+            answer.body.contains("the rule does not load"),
+            "{}",
+            answer.body
+        );
+        let answer = h
+            .post(
+                &mut analyst,
+                "/rules/test",
+                &[("rule", DRAFT_RULE), ("hours", "500")],
+            )
+            .await;
+        assert!(answer.body.contains("hours must be from 1 to 168"));
+
+        // The privacy officer sees the patient, and the view is in the audit trail.
+        let mut officer = h.session_for(Role::PrivacyOfficer).await;
+        let request = Request::post("/api/v1/rules/test")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", officer.csrf.clone())
+            .body(Body::from(
+                serde_json::json!({"rule": DRAFT_RULE, "hours": 24}).to_string(),
+            ))
+            .unwrap();
+        let answer = h.send(&mut officer, request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(answer.body.contains(PATIENT_ID), "{}", answer.body);
+        let views = h
+            .store
+            .accounts()
+            .audit_events(&AuditQuery {
+                user: Some("privacy".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(
+            views.iter().any(|e| {
+                e.patient.id.as_deref() == Some(PATIENT_ID)
+                    && e.resource.id.as_deref() == Some("POST /api/v1/rules/test")
+            }),
+            "the officer's view of the patient is audited: {views:?}"
+        );
+
+        let mut admin = h.session_for(Role::Admin).await;
+        let request = Request::post("/api/v1/rules/test")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", admin.csrf.clone())
+            .body(Body::from(
+                serde_json::json!({"rule": DRAFT_RULE, "hours": 24}).to_string(),
+            ))
+            .unwrap();
+        let answer = h.send(&mut admin, request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let result = answer.json();
+        // The two chart reads and Ward's own audit events (sign-ins, the officer's view).
+        assert!(result["scanned"].as_u64().unwrap() > 2, "{result}");
+        assert_eq!(result["rules"][0]["matches"], 2);
+        assert_eq!(result["events"].as_array().unwrap().len(), 2);
+        assert!(
+            !answer.body.contains(PATIENT_ID),
+            "the admin role does not see PHI either"
+        );
+
+        let mut soc = h.sign_in(Role::SocPartner).await;
+        let answer = h
+            .post(&mut soc, "/rules/test", &[("rule", DRAFT_RULE)])
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    });
+}
+
+#[test]
+fn settings_show_the_session_policy_and_the_binarys_groups_to_admins_and_auditors_only() {
+    rt().block_on(async {
+        let h = harness_with(|o| {
+            o.idle_timeout = Duration::from_secs(10 * 60);
+            o.settings = Arc::new(ward_console::SettingsView {
+                config_file: Some("/etc/ward/ward.toml".into()),
+                config_text: Some("[metrics]\ntoken_sha256 = \"<redacted>\"\n".into()),
+                groups: vec![
+                    ward_console::SettingGroup::new("Storage and encryption at rest")
+                        .item("key-encryption key", "file /etc/ward/ward.kek"),
+                ],
+            });
+        });
+        let mut auditor = h.sign_in(Role::ComplianceAuditor).await;
+        let page = h.get(&mut auditor, "/settings").await;
+        assert_eq!(page.status, StatusCode::OK);
+        for shown in [
+            "10 min",
+            "automatic logoff",
+            "after 5 failed sign-ins",
+            "file /etc/ward/ward.kek",
+            "/etc/ward/ward.toml",
+            "token_sha256",
+        ] {
+            assert!(page.body.contains(shown), "{shown} missing: {}", page.body);
+        }
+        let api = h.get(&mut auditor, "/api/v1/settings").await;
+        assert_eq!(api.status, StatusCode::OK);
+        let json = api.json();
+        assert_eq!(json["config_file"], "/etc/ward/ward.toml");
+        assert_eq!(json["groups"][1]["name"], "Storage and encryption at rest");
+        let mut analyst = h.sign_in(Role::SecurityAnalyst).await;
+        assert_eq!(
+            h.get(&mut analyst, "/settings").await.status,
+            StatusCode::FORBIDDEN
+        );
+    });
+}
+
+#[test]
+fn the_sources_page_shows_each_listener_with_its_limits_and_counters() {
+    rt().block_on(async {
+        let registry = ward_listen::ListenerRegistry::new();
+        let syslog = registry.register(ward_listen::ListenerFacts {
+            name: "syslog-tls",
+            address: "0.0.0.0:6514".into(),
+            transport: "tcp",
+            tls: true,
+            max_message_bytes: 65_536,
+            max_connections: Some(256),
+            rate_per_peer: 20_000.0,
+        });
+        let open = syslog.connection_opened();
+        syslog.connection_refused();
+        syslog.received(7);
+        syslog.committed(5, 1, 1);
+        let given = registry.clone();
+        let h = harness_with(move |o| o.listeners = Some(given));
+        let mut analyst = h.sign_in(Role::SecurityAnalyst).await;
+        let page = h.get(&mut analyst, "/sources").await;
+        assert!(page.body.contains("listener-syslog-tls"), "{}", page.body);
+        assert!(page.body.contains("tcp 0.0.0.0:6514"));
+        assert!(page.body.contains("1 / 1 / 1"), "open / accepted / refused");
+        assert!(page.body.contains("256 connections"));
+        let api = h.get(&mut analyst, "/api/v1/listeners").await.json();
+        assert_eq!(api["running"], true);
+        let l = &api["listeners"][0];
+        assert_eq!(
+            (
+                &l["received"],
+                &l["stored"],
+                &l["duplicates"],
+                &l["quarantined"]
+            ),
+            (
+                &serde_json::json!(7),
+                &serde_json::json!(5),
+                &serde_json::json!(1),
+                &serde_json::json!(1)
+            )
+        );
+        drop(open);
+        let api = h.get(&mut analyst, "/api/v1/listeners").await.json();
+        assert_eq!(api["listeners"][0]["connections_open"], 0);
+    });
+}

@@ -5,6 +5,7 @@
 //! detected on as they are stored.
 
 use crate::framing::Frame;
+use crate::stats::ListenerStats;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use ward_decode::Decoder;
@@ -21,6 +22,7 @@ pub struct Committer {
     store: Arc<dyn Store>,
     permits: Arc<Semaphore>,
     engine: Option<SharedEngine>,
+    stats: Arc<ListenerStats>,
 }
 
 /// Store work that could not run.
@@ -41,6 +43,7 @@ impl Committer {
             store,
             permits: Arc::new(Semaphore::new(max_pending.max(1))),
             engine: None,
+            stats: ListenerStats::detached(),
         }
     }
 
@@ -48,6 +51,20 @@ impl Committer {
     pub fn with_engine(mut self, engine: Option<SharedEngine>) -> Self {
         self.engine = engine;
         self
+    }
+
+    /// The same committer (same commit slots, same engine) counting into `stats`: each
+    /// listener takes one of its own.
+    pub fn for_listener(&self, stats: Arc<ListenerStats>) -> Self {
+        Committer {
+            stats,
+            ..self.clone()
+        }
+    }
+
+    /// The counters of the listener this committer serves.
+    pub fn stats(&self) -> Arc<ListenerStats> {
+        self.stats.clone()
     }
 
     /// The engine store work hands new events to, for the work's closure to capture.
@@ -96,8 +113,30 @@ impl Committer {
 
 /// Stores framed messages from one connection (blocking): messages over the size limit are
 /// quarantined with their true length, the others go through `ingest_records`. Returns one
-/// outcome per frame, in order, and the counts.
+/// outcome per frame, in order, and the counts, and adds the counts to the listener's
+/// `stats`.
 pub(crate) fn store_frames(
+    store: &dyn Store,
+    source: &str,
+    decoder: Option<&'static dyn Decoder>,
+    frames: &[Frame],
+    max_message_bytes: usize,
+    engine: Option<&Mutex<Engine>>,
+    stats: &ListenerStats,
+) -> Result<(Vec<RecordOutcome>, RecordsReceipt), CommitError> {
+    stats.received(frames.len() as u64);
+    let result = store_frames_uncounted(store, source, decoder, frames, max_message_bytes, engine);
+    match &result {
+        Ok((_, receipt)) => {
+            stats.committed(receipt.inserted, receipt.duplicates, receipt.quarantined);
+            stats.oversize(frames.iter().filter(|f| f.is_oversize()).count() as u64);
+        }
+        Err(_) => stats.commit_failed(),
+    }
+    result
+}
+
+fn store_frames_uncounted(
     store: &dyn Store,
     source: &str,
     decoder: Option<&'static dyn Decoder>,

@@ -65,6 +65,11 @@ pub struct NetflowConfig {
 }
 
 impl NetflowConfig {
+    /// Datagrams per second per exporter (0: no limit).
+    pub fn rate_per_peer(&self) -> f64 {
+        self.rate_per_peer.unwrap_or(10_000.0).max(0.0)
+    }
+
     pub fn bind(&self) -> SocketAddr {
         self.bind
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 2055)))
@@ -225,6 +230,20 @@ pub struct HttpLimits {
 }
 
 impl HttpConfig {
+    /// What the sources page shows of this listener; `tls` when it is served over TLS.
+    pub fn facts(&self, tls: bool) -> crate::stats::ListenerFacts {
+        let limits = self.limits();
+        crate::stats::ListenerFacts {
+            name: "http",
+            address: self.bind().to_string(),
+            transport: "tcp",
+            tls,
+            max_message_bytes: limits.max_body_bytes as u64,
+            max_connections: Some(limits.max_connections as u64),
+            rate_per_peer: limits.rate_per_peer,
+        }
+    }
+
     pub fn bind(&self) -> SocketAddr {
         self.bind
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))

@@ -230,9 +230,11 @@ async fn guard(State(state): State<HttpState>, request: Request, next: Next) -> 
     if let Some(addr) = peer(&request)
         && let Err(after) = state.rate.try_take(addr.ip())
     {
+        state.committer.stats().rate_limited(1);
         return ApiError::busy(StatusCode::TOO_MANY_REQUESTS, after).into_response();
     }
     let Ok(_permit) = state.requests.clone().try_acquire_owned() else {
+        state.committer.stats().busy();
         tracing::info!(listener = "http", "overloaded: 503");
         return ApiError::busy(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(1))
             .into_response();
@@ -270,6 +272,7 @@ async fn read_body(
 ) -> Result<Vec<u8>, ApiError> {
     let max = state.limits.max_body_bytes;
     let too_large = || {
+        state.committer.stats().oversize(1);
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-costly",
@@ -319,6 +322,8 @@ async fn commit(
     records: Vec<(Vec<u8>, Position)>,
 ) -> Result<RecordsReceipt, ApiError> {
     let engine = state.committer.engine();
+    let stats = state.committer.stats();
+    stats.received(records.len() as u64);
     let work = move |store: &dyn ward_store::Store| {
         let records: Vec<NetRecord<'_>> = records
             .iter()
@@ -336,7 +341,15 @@ async fn commit(
             engine.as_deref(),
         )
     };
-    match state.committer.try_run(work).await {
+    let result = state.committer.try_run(work).await;
+    match &result {
+        None => stats.busy(),
+        Some(Ok(Ok(receipt))) => {
+            stats.committed(receipt.inserted, receipt.duplicates, receipt.quarantined)
+        }
+        Some(_) => stats.commit_failed(),
+    }
+    match result {
         None => Err(ApiError::busy(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(1),
@@ -607,12 +620,14 @@ pub struct LimitedListener {
     inner: TcpListener,
     slots: Arc<Semaphore>,
     refused: u64,
+    stats: Option<Arc<crate::stats::ListenerStats>>,
 }
 
 /// A connection holding its slot until it closes.
 pub struct LimitedStream {
     inner: TcpStream,
     _slot: OwnedSemaphorePermit,
+    _open: Option<crate::stats::OpenConnection>,
 }
 
 impl axum::serve::Listener for LimitedListener {
@@ -635,12 +650,16 @@ impl axum::serve::Listener for LimitedListener {
                         LimitedStream {
                             inner: stream,
                             _slot: slot,
+                            _open: self.stats.as_ref().map(|s| s.connection_opened()),
                         },
                         addr,
                     );
                 }
                 Err(_) => {
                     self.refused += 1;
+                    if let Some(stats) = &self.stats {
+                        stats.connection_refused();
+                    }
                     if self.refused.is_power_of_two() {
                         tracing::warn!(
                             listener = "http",
@@ -726,9 +745,17 @@ impl HttpServer {
                 inner,
                 slots: Arc::new(Semaphore::new(config.limits().max_connections)),
                 refused: 0,
+                stats: None,
             },
             router,
         })
+    }
+
+    /// Counts connections accepted, open and refused into `stats`.
+    pub fn count_into(mut self, stats: Arc<crate::stats::ListenerStats>) -> Self {
+        stats.set_address(self.local_addr());
+        self.listener.stats = Some(stats);
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -19,6 +19,7 @@ pub mod http;
 mod limits;
 pub mod mllp;
 pub mod netflow;
+pub mod stats;
 mod stream;
 pub mod syslog;
 pub mod tls;
@@ -27,6 +28,7 @@ pub use commit::{Committer, SharedEngine};
 pub use config::{
     HttpConfig, ListenConfig, NetflowConfig, StreamConfig, StreamKind, TlsConfig, UdpConfig,
 };
+pub use stats::{ListenerFacts, ListenerRegistry, ListenerSnapshot, ListenerStats};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,6 +98,9 @@ pub struct Listeners {
     pub tls_generated: bool,
     /// The certificate (DER) the TLS listeners present, for clients that pin it.
     pub tls_certificate: Option<Vec<u8>>,
+    /// Each listener's counters; a server adding listeners of its own (the HTTP server with
+    /// the console) registers them here too.
+    pub registry: ListenerRegistry,
     trigger: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -111,6 +116,7 @@ impl Listeners {
     ) -> Result<Listeners, ListenError> {
         let committer =
             Committer::new(store, config.max_pending_commits.unwrap_or(4)).with_engine(engine);
+        let registry = ListenerRegistry::new();
         let (trigger, shutdown) = shutdown_channel();
         let mut bound = Vec::new();
         let mut starters: Vec<Box<dyn FnOnce() -> JoinHandle<()> + Send>> = Vec::new();
@@ -123,7 +129,18 @@ impl Listeners {
         };
 
         if config.syslog_udp.enabled {
-            let udp = syslog::UdpListener::bind(&config.syslog_udp, committer.clone()).await?;
+            let stats = registry.register(ListenerFacts::udp(
+                "syslog-udp",
+                config.syslog_udp.bind(),
+                syslog::MAX_DATAGRAM,
+                0.0,
+            ));
+            let udp = syslog::UdpListener::bind(
+                &config.syslog_udp,
+                committer.for_listener(stats.clone()),
+            )
+            .await?;
+            stats.set_address(udp.local_addr());
             bound.push(Bound {
                 name: "syslog-udp",
                 addr: udp.local_addr(),
@@ -132,8 +149,18 @@ impl Listeners {
             starters.push(Box::new(move || tokio::spawn(udp.run(sd))));
         }
         if config.netflow.enabled {
-            let netflow =
-                netflow::NetflowListener::bind(&config.netflow, committer.clone()).await?;
+            let stats = registry.register(ListenerFacts::udp(
+                "netflow",
+                config.netflow.bind(),
+                netflow::MAX_DATAGRAM,
+                config.netflow.rate_per_peer(),
+            ));
+            let netflow = netflow::NetflowListener::bind(
+                &config.netflow,
+                committer.for_listener(stats.clone()),
+            )
+            .await?;
+            stats.set_address(netflow.local_addr());
             bound.push(Bound {
                 name: "netflow",
                 addr: netflow.local_addr(),
@@ -155,9 +182,24 @@ impl Listeners {
             } else {
                 None
             };
-            let listener =
-                stream::StreamListener::bind(kind, cfg.limits(kind), acceptor, committer.clone())
-                    .await?;
+            let limits = cfg.limits(kind);
+            let stats = registry.register(ListenerFacts {
+                name: kind.name(),
+                address: limits.bind.to_string(),
+                transport: "tcp",
+                tls: kind.is_tls(),
+                max_message_bytes: limits.max_message_bytes as u64,
+                max_connections: Some(limits.max_connections as u64),
+                rate_per_peer: limits.rate_per_peer,
+            });
+            let listener = stream::StreamListener::bind(
+                kind,
+                limits,
+                acceptor,
+                committer.for_listener(stats.clone()),
+            )
+            .await?;
+            stats.set_address(listener.local_addr());
             bound.push(Bound {
                 name: kind.name(),
                 addr: listener.local_addr(),
@@ -166,8 +208,11 @@ impl Listeners {
             starters.push(Box::new(move || tokio::spawn(listener.run(sd))));
         }
         if config.http.enabled == Some(true) {
-            let state = http::HttpState::new(committer.clone(), &config.http)?;
-            let server = http::HttpServer::bind(config.http.bind(), &config.http, state).await?;
+            let stats = registry.register(config.http.facts(false));
+            let state = http::HttpState::new(committer.for_listener(stats.clone()), &config.http)?;
+            let server = http::HttpServer::bind(config.http.bind(), &config.http, state)
+                .await?
+                .count_into(stats);
             bound.push(Bound {
                 name: "http",
                 addr: server.local_addr(),
@@ -184,6 +229,7 @@ impl Listeners {
             tls_fingerprint: identity.as_ref().map(|i| i.fingerprint.clone()),
             tls_generated: identity.as_ref().is_some_and(|i| i.generated),
             tls_certificate: identity.map(|i| i.cert_der),
+            registry,
             trigger,
             tasks,
         })

@@ -47,9 +47,12 @@ pub(crate) async fn serve_connection(mut io: Box<dyn Io>, mut conn: Conn) {
             let n = frames.len();
             let source = source.clone();
             let engine = conn.committer.engine();
+            let stats = conn.committer.stats();
             let result = conn
                 .committer
-                .run(move |store| store_hl7(store, &source, &frames, max, engine.as_deref()))
+                .run(move |store| {
+                    store_hl7(store, &source, &frames, max, engine.as_deref(), &stats)
+                })
                 .await;
             let replies = match result {
                 Ok(Ok(replies)) => replies,
@@ -116,9 +119,10 @@ fn store_hl7(
     frames: &[Frame],
     max: usize,
     engine: Option<&std::sync::Mutex<ward_detect::Engine>>,
+    stats: &crate::stats::ListenerStats,
 ) -> Result<Vec<(Ack, Vec<u8>)>, CommitError> {
     let hl7 = ward_decode::by_name("hl7");
-    let (outcomes, _) = store_frames(store, source, hl7, frames, max, engine)?;
+    let (outcomes, _) = store_frames(store, source, hl7, frames, max, engine, stats)?;
     let mut context = Vec::new();
     let mut parsed = Vec::new();
     for (frame, outcome) in frames.iter().zip(&outcomes) {

@@ -26,7 +26,7 @@ use ward_model::Position;
 
 const NAME: &str = "netflow";
 /// The largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
+pub(crate) const MAX_DATAGRAM: usize = 65_535;
 /// How often dropped datagrams are reported.
 const DROP_REPORT: Duration = Duration::from_secs(10);
 
@@ -63,7 +63,7 @@ impl NetflowListener {
             committer,
             batch_max: config.batch_max.unwrap_or(512).max(1),
             batch_wait: Duration::from_millis(config.batch_wait_ms.unwrap_or(50)),
-            rate: PeerRate::new(config.rate_per_peer.unwrap_or(10_000.0).max(0.0)),
+            rate: PeerRate::new(config.rate_per_peer()),
             max_exporters: config.max_exporters.unwrap_or(1024).max(1),
         })
     }
@@ -95,6 +95,7 @@ impl NetflowListener {
                         Ok((n, peer)) => {
                             if !self.rate.take(peer.ip(), 1).is_zero() {
                                 dropped += 1;
+                                self.committer.stats().rate_limited(1);
                             } else if let Some(frame) = self.receive(&mut exporters, peer, buf.get(..n).unwrap_or_default()) {
                                 batch.push((peer, frame));
                                 deadline.get_or_insert_with(|| Instant::now() + self.batch_wait);
@@ -171,6 +172,7 @@ impl NetflowListener {
         }
         let engine = self.committer.engine();
         let decoder: &'static dyn Decoder = &Netflow;
+        let stats = self.committer.stats();
         let result = self
             .committer
             .run(move |store| {
@@ -185,6 +187,7 @@ impl NetflowListener {
                         &frames,
                         usize::MAX,
                         engine.as_deref(),
+                        &stats,
                     )?;
                     totals.0 += r.inserted;
                     totals.1 += r.duplicates;

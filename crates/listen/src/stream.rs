@@ -43,6 +43,7 @@ impl Conn {
     pub async fn pace(&self, messages: usize) {
         let wait = self.rate.take(self.peer.ip(), messages);
         if !wait.is_zero() {
+            self.committer.stats().rate_limited(1);
             tokio::time::sleep(wait).await;
         }
     }
@@ -143,6 +144,7 @@ impl StreamListener {
             };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 refused += 1;
+                self.committer.stats().connection_refused();
                 if refused.is_power_of_two() {
                     tracing::warn!(listener = name, %peer, refused, limit = self.limits.max_connections, "connection limit reached: closing new connections");
                 }
@@ -159,8 +161,10 @@ impl StreamListener {
                 shutdown: shutdown.clone(),
             };
             let tls = self.tls.clone();
+            let open = self.committer.stats().connection_opened();
             connections.spawn(async move {
                 let _slot = slot;
+                let _open = open;
                 tracing::debug!(listener = name, %peer, "connection opened");
                 let io: Box<dyn Io> = match tls {
                     None => Box::new(tcp),

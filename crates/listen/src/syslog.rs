@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use ward_model::Position;
 
 /// The largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
+pub(crate) const MAX_DATAGRAM: usize = 65_535;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Serves one syslog TCP or TLS connection until it closes, times out, or shutdown comes;
@@ -113,9 +113,20 @@ async fn commit(
 ) -> bool {
     let source = source.to_string();
     let engine = conn.committer.engine();
+    let stats = conn.committer.stats();
     let result = conn
         .committer
-        .run(move |store| store_frames(store, &source, None, &frames, max, engine.as_deref()))
+        .run(move |store| {
+            store_frames(
+                store,
+                &source,
+                None,
+                &frames,
+                max,
+                engine.as_deref(),
+                &stats,
+            )
+        })
         .await;
     match result {
         Ok(Ok((_, receipt))) => {
@@ -230,6 +241,7 @@ impl UdpListener {
             }
         }
         let engine = self.committer.engine();
+        let stats = self.committer.stats();
         let result = self
             .committer
             .run(move |store| {
@@ -243,6 +255,7 @@ impl UdpListener {
                         &frames,
                         MAX_DATAGRAM,
                         engine.as_deref(),
+                        &stats,
                     )?;
                     totals.0 += r.inserted;
                     totals.1 += r.duplicates;

@@ -174,7 +174,25 @@ async fn atna_message_of_40_kib_over_tcp_is_stored_and_longer_than_the_limit_is_
             .reason
             .contains("longer than the limit")
     );
+    // The listener's counters say the same.
+    let counts = listener(&server, "syslog-tcp");
+    assert_eq!(counts.received, 3);
+    assert_eq!(counts.stored, 2);
+    assert_eq!((counts.quarantined, counts.oversize), (1, 1));
+    assert_eq!(counts.connections_accepted, 1);
+    assert!(counts.last_received.is_some());
     server.listeners.shutdown().await;
+}
+
+/// The counters of the listener called `name`.
+fn listener(server: &Server, name: &str) -> ward_listen::ListenerSnapshot {
+    server
+        .listeners
+        .registry
+        .snapshot()
+        .into_iter()
+        .find(|l| l.facts.name == name)
+        .unwrap_or_else(|| panic!("no listener {name}"))
 }
 
 async fn tls_client(
@@ -333,6 +351,13 @@ async fn connections_beyond_the_limit_are_closed_and_the_server_keeps_serving() 
         }
     }
     assert_eq!(closed, 50);
+    let counts = listener(&server, "syslog-tcp");
+    assert_eq!(counts.connections_refused, 50);
+    assert_eq!(
+        (counts.connections_open, counts.connections_accepted),
+        (2, 2)
+    );
+    assert_eq!(counts.facts.max_connections, Some(2));
     // The held connections still work, and once they close new ones are served.
     let line = syslog_line(7);
     held[0]
@@ -657,6 +682,8 @@ async fn too_large_bodies_get_413_and_overload_gets_503_with_retry_after() {
     )
     .await;
     assert_eq!(ok.status, 201, "served again once the load is gone");
+    let counts = listener(&server, "http");
+    assert_eq!((counts.oversize, counts.busy, counts.stored), (1, 1, 1));
     server.listeners.shutdown().await;
 }
 
@@ -682,6 +709,7 @@ async fn a_peer_over_its_rate_gets_429_with_retry_after() {
     let limited = http(addr, "POST", "/fhir/AuditEvent", &headers, AUDIT.as_bytes()).await;
     assert_eq!(limited.status, 429);
     assert!(limited.header("Retry-After").is_some());
+    assert_eq!(listener(&server, "http").rate_limited, 1);
     server.listeners.shutdown().await;
 }
 

@@ -15,6 +15,7 @@ mod chain;
 mod codec;
 pub mod deliveries;
 mod error;
+pub mod history;
 pub mod incidents;
 pub mod inventory;
 mod keyring;

@@ -1068,50 +1068,29 @@ fn hunt(ctx: &Runtime, args: HuntArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stored events from `since` to `until`, oldest first (correlations need event order), read
-/// an hour at a time; an hour holding more than a page is split until it fits.
+/// Stored events from `since` to `until`, oldest first (correlations need event order).
 fn stored_events_in_order(
     store: &dyn Store,
     since: Timestamp,
     until: Timestamp,
     on_event: &mut dyn FnMut(ward_model::Event),
 ) -> Result<()> {
-    const HOUR: i64 = 3_600_000;
-    const PAGE: usize = 100_000;
-    let mut windows = Vec::new();
-    let mut start = since.millis();
-    while start < until.millis() {
-        let end = (start + HOUR).min(until.millis());
-        windows.push((start, end));
-        start = end;
-    }
-    windows.reverse();
-    while let Some((start, end)) = windows.pop() {
-        let query = ward_store::EventQuery {
-            since: Some(Timestamp(start)),
-            until: Some(Timestamp(end)),
-            limit: Some(PAGE),
-            ..Default::default()
-        };
-        let mut found = store.query_events(&query)?;
-        if found.len() >= PAGE && end - start <= 1 {
+    ward_store::history::in_order(
+        store,
+        since,
+        until,
+        &mut |at| {
             eprintln!(
-                "ward: more than {PAGE} events in the millisecond {}: the first {PAGE} were hunted",
-                Timestamp(start)
-            );
-        }
-        if found.len() >= PAGE && end - start > 1 {
-            // Too many for one page: the later half waits its turn after the earlier one.
-            let middle = start + (end - start) / 2;
-            windows.push((middle, end));
-            windows.push((start, middle));
-            continue;
-        }
-        found.reverse();
-        for event in found {
+                "ward: more than {} events in the millisecond {at}: the first {} were hunted",
+                ward_store::history::PAGE,
+                ward_store::history::PAGE
+            )
+        },
+        &mut |event| {
             on_event(event);
-        }
-    }
+            true
+        },
+    )?;
     Ok(())
 }
 

@@ -32,6 +32,10 @@ pub struct Config {
     /// (docs/incidents.md).
     #[serde(default)]
     pub respond: RespondConfig,
+    /// The file this configuration was read from and its text, for the console's settings
+    /// page (shown with secrets redacted).
+    #[serde(skip)]
+    pub loaded_from: Option<(PathBuf, String)>,
 }
 
 /// Incident response settings.
@@ -125,7 +129,13 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration {}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| BadInput(format!("invalid configuration {}: {e}", path.display())).into())
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            anyhow::Error::from(BadInput(format!(
+                "invalid configuration {}: {e}",
+                path.display()
+            )))
+        })?;
+        config.loaded_from = Some((path.to_path_buf(), text));
+        Ok(config)
     }
 }

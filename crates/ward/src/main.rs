@@ -19,6 +19,7 @@ mod metrics;
 mod notify;
 mod reach;
 mod serve;
+mod settings;
 mod silence;
 mod switches;
 mod web;

@@ -34,6 +34,7 @@ pub struct Snapshot {
     pub deliveries: Vec<(String, DeliveryState, u64)>,
     pub store_bytes: u64,
     pub detectors: Vec<(String, DetectorTiming)>,
+    pub listeners: Vec<ward_listen::ListenerSnapshot>,
 }
 
 /// Writes the families of `snapshot` in the text format.
@@ -189,6 +190,75 @@ pub fn render(snapshot: &Snapshot) -> String {
             &timing.events.to_string(),
         );
     }
+
+    type Count = fn(&ward_listen::ListenerSnapshot) -> u64;
+    let listener_families: [(&str, &str, &str, Count); 9] = [
+        (
+            "ward_listener_connections_accepted_total",
+            "counter",
+            "Connections a listener accepted.",
+            |l| l.connections_accepted,
+        ),
+        (
+            "ward_listener_connections_open",
+            "gauge",
+            "Connections open now.",
+            |l| l.connections_open,
+        ),
+        (
+            "ward_listener_connections_refused_total",
+            "counter",
+            "Connections closed at once at the connection limit.",
+            |l| l.connections_refused,
+        ),
+        (
+            "ward_listener_messages_received_total",
+            "counter",
+            "Messages a listener handed to the store.",
+            |l| l.received,
+        ),
+        (
+            "ward_listener_messages_stored_total",
+            "counter",
+            "Events newly stored from a listener's messages.",
+            |l| l.stored,
+        ),
+        (
+            "ward_listener_messages_quarantined_total",
+            "counter",
+            "A listener's messages quarantined (undecodable or over the size limit).",
+            |l| l.quarantined,
+        ),
+        (
+            "ward_listener_rate_limited_total",
+            "counter",
+            "Times a listener's per-peer rate limit slowed, dropped (UDP, counted) or refused (HTTP 429).",
+            |l| l.rate_limited,
+        ),
+        (
+            "ward_listener_busy_total",
+            "counter",
+            "HTTP requests answered 503 because every commit slot was taken.",
+            |l| l.busy,
+        ),
+        (
+            "ward_listener_commit_failures_total",
+            "counter",
+            "Commits of a listener's messages that failed in the store.",
+            |l| l.failed_commits,
+        ),
+    ];
+    for (name, kind, help, value) in listener_families {
+        family(&mut out, name, kind, help);
+        for l in &snapshot.listeners {
+            sample(
+                &mut out,
+                name,
+                &[("listener", l.facts.name)],
+                &value(l).to_string(),
+            );
+        }
+    }
     out
 }
 
@@ -242,6 +312,7 @@ pub struct MetricsState {
     pub start_time: Timestamp,
     /// SHA-256 of the scrapers' tokens.
     pub tokens: Arc<Vec<[u8; 32]>>,
+    pub listeners: ward_listen::ListenerRegistry,
 }
 
 /// Parses the configured `token_sha256` entries; the error names the bad entry (1-based).
@@ -317,6 +388,7 @@ fn gather(state: &MetricsState) -> anyhow::Result<Snapshot> {
         deliveries: state.store.deliveries().counts()?,
         store_bytes: dir_bytes(&state.data_dir),
         detectors,
+        listeners: state.listeners.snapshot(),
     })
 }
 

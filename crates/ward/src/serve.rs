@@ -108,6 +108,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     }
     tracing::info!(resources = context, "detection engine loaded the context");
 
+    let settings = Arc::new(crate::settings::view(config, &request.data_dir, &sqlite));
     let mut listen = config.listen.clone();
     let bind = request
         .listen
@@ -142,8 +143,11 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         let mut server_task = None;
         if http_enabled {
             let plain = crate::web::plain_http_allowed(bind);
+            // The console's server also takes HTTP ingest: one listener, counted as `http`.
+            let http_stats = listeners.registry.register(listen.http.facts(!plain));
             let committer = Committer::new(store.clone(), listen.max_pending_commits.unwrap_or(4))
-                .with_engine(Some(engine.clone()));
+                .with_engine(Some(engine.clone()))
+                .for_listener(http_stats.clone());
             let ingest = ward_listen::http::router(
                 ward_listen::http::HttpState::new(committer, &listen.http)
                     .context("cannot configure the HTTP ingest endpoints")?,
@@ -159,6 +163,8 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     inventory: console_inventory,
                     plan: plan.clone(),
                     chromium: config.respond.chromium.clone(),
+                    listeners: Some(listeners.registry.clone()),
+                    settings: settings.clone(),
                     ..ward_console::ConsoleOptions::default()
                 },
             ));
@@ -168,6 +174,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                 data_dir: request.data_dir.clone(),
                 start_time: now,
                 tokens: metrics_tokens.clone(),
+                listeners: listeners.registry.clone(),
             });
             let router = console
                 .merge(ingest)
@@ -176,7 +183,8 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             let scheme = if plain {
                 let server = ward_listen::http::HttpServer::bind_router(bind, &listen.http, router)
                     .await
-                    .context("cannot start the HTTP server")?;
+                    .context("cannot start the HTTP server")?
+                    .count_into(http_stats);
                 let addr = server.local_addr();
                 println!("listening: http on {addr}");
                 let sd = shutdown.clone();
@@ -196,6 +204,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                 let addr = listener
                     .local_addr()
                     .context("cannot read the bound address")?;
+                http_stats.set_address(addr);
                 println!("listening: https on {addr}");
                 let sd = shutdown.clone();
                 let max = listen.http.limits().max_connections;
@@ -204,6 +213,7 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     identity.acceptor(),
                     router,
                     max,
+                    http_stats,
                     sd,
                 )));
                 format!("https://{addr}")

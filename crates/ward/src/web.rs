@@ -25,6 +25,7 @@ pub async fn serve_tls(
     acceptor: TlsAcceptor,
     router: Router,
     max_connections: usize,
+    stats: Arc<ward_listen::ListenerStats>,
     mut shutdown: Shutdown,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -51,8 +52,10 @@ pub async fn serve_tls(
         let acceptor = acceptor.clone();
         let router = router.clone();
         let watcher = graceful.watcher();
+        let open = stats.connection_opened();
         tokio::spawn(async move {
             let _permit = permit;
+            let _open = open;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 // A failed handshake is the client's business (a scanner, an untrusted
