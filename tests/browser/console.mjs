@@ -142,14 +142,40 @@ try {
   check((await analyst.$$("main .map svg")).length === 1, "the network page has no map (is there a policy in zones.toml?)");
   check(/ehr|PHI/i.test(await analyst.textContent("main")), "the network page says nothing about what reaches PHI");
 
+  // 5c. The analyst tests a draft Sigma rule over the last day of stored events, in the form.
+  step("analyst tests a draft rule");
+  await analyst.goto(`${origin}/rules/test`);
+  await analyst.fill("textarea[name=rule]", [
+    "title: Failed SSH logins (draft)",
+    "id: 0b9f4a51-7c3e-4d2a-9e61-5a8f2c7d1e00",
+    "logsource:",
+    "  product: authlog",
+    "  service: sshd",
+    "detection:",
+    "  sel:",
+    "    status: Failure",
+    "  condition: sel",
+    "level: low",
+  ].join("\n"));
+  await analyst.fill("input[name=hours]", "24");
+  await Promise.all([analyst.waitForNavigation(), analyst.click("form.rule-test button[type=submit]")]);
+  const tested = await analyst.textContent("main");
+  check(/\d+ events from/.test(tested), `the rule test shows no result: ${tested.slice(0, 300)}`);
+  check(tested.includes("0b9f4a51-7c3e-4d2a-9e61-5a8f2c7d1e00"), "the rule test does not name the rule");
+
+  // 5d. The listeners on the sources page (the console's own HTTP server at least).
+  step("sources page lists the listeners");
+  await analyst.goto(`${origin}/sources`);
+  check((await analyst.$$("#listener-http")).length === 1, "the sources page lists no http listener");
+
   // 6. Each role sees only what it may.
   step("each role sees only what it may");
   const expectations = {
-    security_analyst: { allowed: ["/overview", "/alerts", "/investigate", "/quarantine", "/rules", "/inventory/unknown"], denied: ["/users", "/audit", "/tokens", "/privacy"] },
+    security_analyst: { allowed: ["/overview", "/alerts", "/investigate", "/quarantine", "/rules", "/inventory/unknown", "/rules/test"], denied: ["/users", "/audit", "/tokens", "/privacy", "/settings"] },
     privacy_officer: { allowed: ["/overview", "/alerts", "/investigate", "/audit", "/privacy", "/rules", "/inventory/encryption"], denied: ["/users", "/tokens"] },
-    compliance_auditor: { allowed: ["/overview", "/alerts", "/investigate", "/privacy", "/rules", "/inventory", "/inventory/network"], denied: ["/users", "/tokens", "/audit"] },
+    compliance_auditor: { allowed: ["/overview", "/alerts", "/investigate", "/privacy", "/rules", "/inventory", "/inventory/network", "/settings"], denied: ["/users", "/tokens", "/audit", "/rules/test"] },
     soc_partner: { allowed: ["/alerts"], denied: ["/overview", "/investigate", "/users", "/audit", "/quarantine", "/privacy", "/rules", "/inventory", "/inventory/network"] },
-    admin: { allowed: ["/users", "/audit", "/tokens", "/overview", "/privacy", "/rules", "/inventory/exposure"], denied: [] },
+    admin: { allowed: ["/users", "/audit", "/tokens", "/overview", "/privacy", "/rules", "/inventory/exposure", "/settings", "/rules/test"], denied: [] },
   };
   const pages = { admin, security_analyst: analyst };
   for (const [role, { allowed, denied }] of Object.entries(expectations)) {
