@@ -1,7 +1,10 @@
 //! `telemetry/adt.hl7`: the EHR's HL7 v2.5 ADT feed to the interface engine for every encounter
 //! of the census: A01 admit (inpatients) or A04 register (clinic and emergency visits) at the
 //! start, sometimes an A08 update during the stay, A03 discharge at the end when it falls
-//! inside the run. The census does not move inpatients between units, so there is no A02.
+//! inside the run. Inpatients lie in a room and bed of their unit (PV1-3); one stay in five
+//! longer than a day moves to another bed of the same unit (A02, the prior bed in PV1-6). The
+//! census does not move inpatients between units: the department serving an encounter stays
+//! the one its care team and context name.
 //!
 //! One message a line, segments separated by `\r` (the line ends in `\n`), as the `hl7`
 //! decoder frames them; messages in time order. Pending messages wait in a queue ordered by
@@ -27,6 +30,7 @@ pub enum Trigger {
     Admit,
     Register,
     Update,
+    Transfer,
     Discharge,
 }
 
@@ -36,6 +40,7 @@ impl Trigger {
             Trigger::Admit => ("A01", "ADT_A01"),
             Trigger::Register => ("A04", "ADT_A01"),
             Trigger::Update => ("A08", "ADT_A01"),
+            Trigger::Transfer => ("A02", "ADT_A02"),
             Trigger::Discharge => ("A03", "ADT_A03"),
         }
     }
@@ -51,6 +56,10 @@ pub struct Visit {
     pub start: i64,
     pub end: i64,
     pub attending: Option<u32>,
+    /// Room and bed (`312`, `B`) of an inpatient when the message is sent.
+    pub bed: Option<(u16, u8)>,
+    /// The bed before a transfer (A02's PV1-6).
+    pub prior_bed: Option<(u16, u8)>,
 }
 
 impl Visit {
@@ -71,8 +80,19 @@ impl Visit {
                 .iter()
                 .find(|(_, f)| *f == Function::Attending)
                 .map(|&(s, _)| s),
+            bed: None,
+            prior_bed: None,
         }
     }
+}
+
+/// A bed of the unit: rooms 101–140 on the unit's floor, beds A and B.
+fn bed(rng: &mut Rng, dept: u16) -> (u16, u8) {
+    let floor = 1 + dept % 6;
+    (
+        floor * 100 + 1 + rng.range(0, 40) as u16,
+        b'A' + rng.range(0, 2) as u8,
+    )
 }
 
 /// The ADT feed being written.
@@ -105,11 +125,37 @@ impl AdtFeed {
             .iter()
             .filter(|e| e.id >= self.next_encounter)
         {
-            let visit = Visit::of(e);
+            let mut visit = Visit::of(e);
             let first = if e.class == Class::Inpatient {
                 Trigger::Admit
             } else {
                 Trigger::Register
+            };
+            // Beds and transfers draw from their own stream, so the rest of the feed does
+            // not change with them.
+            let mut beds = Rng::stream(org.seed, &[0xAD2, e.id as u64]);
+            let mut moved = None;
+            if e.class == Class::Inpatient {
+                visit.bed = Some(bed(&mut beds, e.dept));
+                if e.end - e.start > 86_400_000 && beds.chance(0.2) {
+                    let at = e.start + beds.range(3_600_000, e.end - e.start - 3_600_000);
+                    let mut to = bed(&mut beds, e.dept);
+                    if Some(to) == visit.bed {
+                        to.1 = if to.1 == b'A' { b'B' } else { b'A' };
+                    }
+                    moved = Some((at, to));
+                }
+            }
+            // The visit as a message at `at` sees it: in its new bed once moved.
+            let at_time = |at: i64| -> Visit {
+                match moved {
+                    Some((when, to)) if at >= when => Visit {
+                        bed: Some(to),
+                        prior_bed: visit.bed,
+                        ..visit
+                    },
+                    _ => visit,
+                }
             };
             self.pending.push(Reverse((e.start, e.id, first, visit)));
             let mut rng = Rng::stream(org.seed, &[0xAD7, e.id as u64]);
@@ -118,12 +164,18 @@ impl AdtFeed {
                 let at = e.start + rng.range(1, (e.end - e.start).max(2));
                 if at < self.run_end {
                     self.pending
-                        .push(Reverse((at, e.id, Trigger::Update, visit)));
+                        .push(Reverse((at, e.id, Trigger::Update, at_time(at))));
                 }
+            }
+            if let Some((at, _)) = moved
+                && at < self.run_end
+            {
+                self.pending
+                    .push(Reverse((at, e.id, Trigger::Transfer, at_time(at))));
             }
             if e.end <= self.run_end {
                 self.pending
-                    .push(Reverse((e.end, e.id, Trigger::Discharge, visit)));
+                    .push(Reverse((e.end, e.id, Trigger::Discharge, at_time(e.end))));
             }
         }
         if let Some(last) = census.encounters.iter().map(|e| e.id).max() {
@@ -244,7 +296,19 @@ fn message(s: &mut String, org: &Org, at: i64, control: u64, trigger: Trigger, v
     pv1[0] = "PV1".into();
     pv1[1] = "1".into();
     pv1[2] = ["I", "O", "E"][v.class as usize].into();
-    pv1[3] = format!("{}^^^{FACILITY}^^^^^{}", dept.code, escaped(dept.name));
+    let location = |bed: Option<(u16, u8)>| match bed {
+        Some((room, b)) => format!(
+            "{}^{room}^{}^{FACILITY}^^^^^{}",
+            dept.code,
+            b as char,
+            escaped(dept.name)
+        ),
+        None => format!("{}^^^{FACILITY}^^^^^{}", dept.code, escaped(dept.name)),
+    };
+    pv1[3] = location(v.bed);
+    if trigger == Trigger::Transfer {
+        pv1[6] = location(v.prior_bed);
+    }
     if let Some(a) = v.attending {
         let st = &org.staff[a as usize];
         pv1[7] = format!(
@@ -292,6 +356,8 @@ mod tests {
             start: org.start - 3_600_000,
             end: org.start,
             attending: None,
+            bed: Some((312, b'B')),
+            prior_bed: None,
         };
         let mut line = String::new();
         message(&mut line, &org, org.start, 1, Trigger::Discharge, &visit);

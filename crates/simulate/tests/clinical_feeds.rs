@@ -79,7 +79,23 @@ fn adt_feed_decodes_and_its_context_has_every_encounter_with_its_patient_and_att
         .iter()
         .filter_map(|e| e.metadata.event_code.as_deref())
         .collect();
-    assert_eq!(triggers, HashSet::from(["A01", "A03", "A04", "A08"]));
+    assert_eq!(triggers, HashSet::from(["A01", "A02", "A03", "A04", "A08"]));
+    // A transfer moves the patient to another bed of the same unit: PV1-3 now, PV1-6 before.
+    let location = |e: &ward_model::Event, field: &str| -> Vec<String> {
+        let text = e.unmapped.get(field).and_then(|v| v.as_str()).unwrap_or("");
+        text.split('^').take(3).map(str::to_string).collect()
+    };
+    let transfers: Vec<_> = decoded
+        .iter()
+        .filter(|e| e.metadata.event_code.as_deref() == Some("A02"))
+        .collect();
+    assert!(!transfers.is_empty());
+    for t in &transfers {
+        let (now, before) = (location(t, "PV1.3"), location(t, "PV1.6"));
+        assert_eq!(now.len(), 3, "unit^room^bed: {now:?}");
+        assert_eq!(now[0], before[0], "the same unit");
+        assert_ne!(now[1..], before[1..], "another bed");
+    }
 
     let text = std::fs::read(dir.path().join("telemetry/adt.hl7")).unwrap();
     let mut context = Vec::new();
