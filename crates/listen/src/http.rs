@@ -16,7 +16,6 @@ use crate::limits::PeerRate;
 use crate::{ListenError, Shutdown};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -30,9 +29,9 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt as _;
 use ward_decode::{Decoder, Framing};
 use ward_model::{EventId, Position};
 use ward_pipeline::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};
@@ -604,117 +603,29 @@ async fn readyz(State(state): State<HttpState>) -> Response {
     }
 }
 
-/// The peer of a connection, as connect info for the server started by [`HttpServer`].
+/// The peer of a connection, as the connect info the routes read (`ConnectInfo<PeerAddr>`).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-impl Connected<axum::serve::IncomingStream<'_, LimitedListener>> for PeerAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}
+/// A client that has not finished its TLS handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A TCP listener that holds at most `max` connections open: a connection beyond it is
-/// closed as soon as it is accepted.
-pub struct LimitedListener {
-    inner: TcpListener,
-    slots: Arc<Semaphore>,
-    refused: u64,
-    stats: Option<Arc<crate::stats::ListenerStats>>,
-}
+/// Longest wait for the rest of the server's connections at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// A connection holding its slot until it closes.
-pub struct LimitedStream {
-    inner: TcpStream,
-    _slot: OwnedSemaphorePermit,
-    _open: Option<crate::stats::OpenConnection>,
-}
-
-impl axum::serve::Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.inner.accept().await {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(listener = "http", error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            match self.slots.clone().try_acquire_owned() {
-                Ok(slot) => {
-                    return (
-                        LimitedStream {
-                            inner: stream,
-                            _slot: slot,
-                            _open: self.stats.as_ref().map(|s| s.connection_opened()),
-                        },
-                        addr,
-                    );
-                }
-                Err(_) => {
-                    self.refused += 1;
-                    if let Some(stats) = &self.stats {
-                        stats.connection_refused();
-                    }
-                    if self.refused.is_power_of_two() {
-                        tracing::warn!(
-                            listener = "http",
-                            refused = self.refused,
-                            "connection limit reached: closing new connections"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-impl AsyncRead for LimitedStream {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for LimitedStream {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// The HTTP server of `ward serve`: [`router`] on a [`LimitedListener`].
+/// The HTTP server of `ward serve` and of the `[listen.http]` listener: a router (Ward's
+/// routes, perhaps merged with the console's) served over plain TCP or TLS, one task per
+/// connection. Connections beyond the limit are closed as soon as they are accepted; a TLS
+/// handshake and every request's headers must arrive within their deadlines, so a slow client
+/// cannot hold a connection slot (bodies have their own deadline, [`HttpLimits::read_timeout`]);
+/// at shutdown, requests in flight finish.
 pub struct HttpServer {
-    listener: LimitedListener,
+    listener: TcpListener,
     router: Router,
+    slots: Arc<Semaphore>,
+    header_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stats: Option<Arc<crate::stats::ListenerStats>>,
 }
 
 impl HttpServer {
@@ -726,55 +637,141 @@ impl HttpServer {
         Self::bind_router(addr, config, router(state)).await
     }
 
-    /// Serves `router` (Ward's routes, perhaps merged with others) with the connection limit
-    /// of `config`.
+    /// Serves `router` (Ward's routes, perhaps merged with others) with the limits of `config`.
     pub async fn bind_router(
         addr: SocketAddr,
         config: &HttpConfig,
         router: Router,
     ) -> Result<Self, ListenError> {
-        let inner = TcpListener::bind(addr)
+        let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ListenError::Bind {
                 listener: "http",
                 addr,
                 source,
             })?;
+        let limits = config.limits();
         Ok(HttpServer {
-            listener: LimitedListener {
-                inner,
-                slots: Arc::new(Semaphore::new(config.limits().max_connections)),
-                refused: 0,
-                stats: None,
-            },
+            listener,
             router,
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            header_timeout: limits.read_timeout,
+            tls: None,
+            stats: None,
         })
+    }
+
+    /// Serves over TLS with `acceptor`.
+    pub fn with_tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// Counts connections accepted, open and refused into `stats`.
     pub fn count_into(mut self, stats: Arc<crate::stats::ListenerStats>) -> Self {
         stats.set_address(self.local_addr());
-        self.listener.stats = Some(stats);
+        self.stats = Some(stats);
         self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
-            .inner
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// Serves until shutdown, then lets requests in flight finish.
     pub async fn run(self, mut shutdown: Shutdown) {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<PeerAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(listener = "http", error = %e, "server failed");
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut refused: u64 = 0;
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = shutdown.wait() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!(listener = "http", error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                refused += 1;
+                if let Some(stats) = &self.stats {
+                    stats.connection_refused();
+                }
+                if refused.is_power_of_two() {
+                    tracing::warn!(
+                        listener = "http",
+                        refused,
+                        "connection limit reached: closing new connections"
+                    );
+                }
+                drop(tcp);
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let open = self.stats.as_ref().map(|s| s.connection_opened());
+            let (tls, router, watcher) =
+                (self.tls.clone(), self.router.clone(), graceful.watcher());
+            let header_timeout = self.header_timeout;
+            tokio::spawn(async move {
+                let _slot: OwnedSemaphorePermit = slot;
+                let _open = open;
+                let service = router.map_request(
+                    move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
+                        request
+                    },
+                );
+                let service = hyper_util::service::TowerToHyperService::new(service);
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout);
+                let served = match tls {
+                    None => {
+                        let connection =
+                            builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+                        watcher.watch(connection).await
+                    }
+                    Some(acceptor) => {
+                        let stream = match tokio::time::timeout(
+                            HANDSHAKE_TIMEOUT,
+                            acceptor.accept(tcp),
+                        )
+                        .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            // A failed handshake is the client's business (a scanner, an
+                            // untrusted certificate): nothing to log beyond debug.
+                            Ok(Err(e)) => {
+                                tracing::debug!(listener = "http", %peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                        let connection =
+                            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                        watcher.watch(connection).await
+                    }
+                };
+                if let Err(e) = served {
+                    tracing::debug!(listener = "http", %peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                listener = "http",
+                "requests still running after the grace period: closing them"
+            );
         }
         tracing::info!(listener = "http", "stopped");
     }

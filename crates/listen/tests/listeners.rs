@@ -755,3 +755,30 @@ async fn listeners_run_the_detectors_on_what_they_store() {
     assert_eq!(alerts[0].entities.src_ip.as_deref(), Some("203.0.113.9"));
     listeners.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_loses_its_connection() {
+    let server = Server::start(|c| {
+        with_http(c);
+        c.http.read_timeout_secs = Some(1);
+        c.http.max_connections = Some(1);
+    })
+    .await;
+    let addr = server.addr("http");
+    // Slowloris: the request line and one header, then nothing.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /fhir/AuditEvent HTTP/1.1\r\nHost: ward\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut reply)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open 5 s after the 1 s header deadline"
+    );
+    // Its slot is free again: the only connection allowed serves a new client.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let health = http(addr, "GET", "/healthz", &[], b"").await;
+    assert_eq!(health.status, 200);
+    server.listeners.shutdown().await;
+}

@@ -180,17 +180,11 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                 .merge(ingest)
                 .merge(metrics)
                 .layer(axum::middleware::from_fn(client_addr));
-            let scheme = if plain {
-                let server = ward_listen::http::HttpServer::bind_router(bind, &listen.http, router)
-                    .await
-                    .context("cannot start the HTTP server")?
-                    .count_into(http_stats);
-                let addr = server.local_addr();
-                println!("listening: http on {addr}");
-                let sd = shutdown.clone();
-                server_task = Some(tokio::spawn(server.run(sd)));
-                format!("http://{addr}")
-            } else {
+            let mut server = ward_listen::http::HttpServer::bind_router(bind, &listen.http, router)
+                .await
+                .with_context(|| format!("cannot listen on {bind}"))?
+                .count_into(http_stats);
+            if !plain {
                 let identity = ward_listen::tls::load_or_generate(&listen.tls)
                     .context("cannot set up TLS for the console")?;
                 println!(
@@ -198,26 +192,13 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
                     certificate_origin(identity.generated),
                     identity.fingerprint
                 );
-                let listener = tokio::net::TcpListener::bind(bind)
-                    .await
-                    .with_context(|| format!("cannot listen on {bind}"))?;
-                let addr = listener
-                    .local_addr()
-                    .context("cannot read the bound address")?;
-                http_stats.set_address(addr);
-                println!("listening: https on {addr}");
-                let sd = shutdown.clone();
-                let max = listen.http.limits().max_connections;
-                server_task = Some(tokio::spawn(crate::web::serve_tls(
-                    listener,
-                    identity.acceptor(),
-                    router,
-                    max,
-                    http_stats,
-                    sd,
-                )));
-                format!("https://{addr}")
-            };
+                server = server.with_tls(identity.acceptor());
+            }
+            let addr = server.local_addr();
+            let scheme = if plain { "http" } else { "https" };
+            println!("listening: {scheme} on {addr}");
+            server_task = Some(tokio::spawn(server.run(shutdown.clone())));
+            let scheme = format!("{scheme}://{addr}");
             let origin = scheme.replace("0.0.0.0", "127.0.0.1");
             if request.demo {
                 let users = ward_console::create_demo_users(store.as_ref())
