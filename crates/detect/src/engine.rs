@@ -38,6 +38,21 @@ pub trait Detector: Send {
     /// The stream's clock (the latest event time seen) moved to `now`: windows that closed
     /// without a further event may conclude here.
     fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Finding>) {}
+
+    /// What this detector must remember between runs (open correlation windows), so a
+    /// pattern spanning two `ward ingest` runs or a restart of `ward serve` is still seen;
+    /// `None` when it keeps nothing worth saving. May name users and patients: the store
+    /// keeps it sealed.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes back what [`Detector::save_state`] gave, before any event. State it cannot use
+    /// (unreadable, or saved by rules that changed since) is left out, and the reason is
+    /// returned for the operator; the detector then starts empty for it.
+    fn restore_state(&mut self, _state: &[u8]) -> Result<String, String> {
+        Ok(String::new())
+    }
 }
 
 /// The id of an alert: stable across runs and backends, derived from the rule, the entity key
@@ -122,6 +137,50 @@ pub struct DetectorTiming {
 const MAX_OUTBOX: usize = 100_000;
 
 impl Engine {
+    /// The name each detector's state is saved under: its name, and `#2`, `#3`… for a later
+    /// detector of the same name.
+    fn state_names(&self) -> Vec<String> {
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        self.detectors
+            .iter()
+            .map(|d| {
+                let n = seen.entry(d.name()).or_insert(0);
+                *n += 1;
+                if *n == 1 {
+                    d.name().to_string()
+                } else {
+                    format!("{}#{n}", d.name())
+                }
+            })
+            .collect()
+    }
+
+    /// Every detector's state worth saving, by the name to save it under.
+    pub fn save_states(&self) -> Vec<(String, Vec<u8>)> {
+        self.state_names()
+            .into_iter()
+            .zip(&self.detectors)
+            .filter_map(|(name, d)| d.save_state().map(|state| (name, state)))
+            .collect()
+    }
+
+    /// Gives each detector the state `load` finds under its name. Returns, per detector that
+    /// had state, what it said: what it took back, or why it left the state out.
+    pub fn restore_states(
+        &mut self,
+        load: &mut dyn FnMut(&str) -> Option<Vec<u8>>,
+    ) -> Vec<(String, Result<String, String>)> {
+        let names = self.state_names();
+        let mut said = Vec::new();
+        for (name, detector) in names.into_iter().zip(self.detectors.iter_mut()) {
+            if let Some(state) = load(&name) {
+                let answer = detector.restore_state(&state);
+                said.push((name, answer));
+            }
+        }
+        said
+    }
+
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
         Self::with_max_alerts(detectors, DEFAULT_MAX_ALERTS)
     }

@@ -607,3 +607,48 @@ correlation: {type: event_count, rules: [a], group-by: [User], timespan: 5m, con
     let no_field = SPEC_VALUE_COUNT.replace("        field: Computer\n", "");
     assert!(Collection::new().add(&no_field, "test").is_err());
 }
+
+#[test]
+fn open_windows_saved_and_restored_continue_in_a_new_detector() {
+    let mut before = detector(SPEC_EVENT_COUNT);
+    let first: Vec<Event> = (0..6).map(|i| failed(i * 1000, "alice")).collect();
+    assert!(run(&mut before, &first).is_empty());
+    let saved = before
+        .save_state()
+        .expect("a detector with correlations saves");
+    assert!(
+        String::from_utf8_lossy(&saved).contains("alice"),
+        "the group's key is kept"
+    );
+
+    // A new process: the four further failures make ten within five minutes.
+    let mut after = detector(SPEC_EVENT_COUNT);
+    let said = after.restore_state(&saved).unwrap();
+    assert!(said.starts_with("1 open correlation groups"), "{said}");
+    let rest: Vec<Event> = (6..10).map(|i| failed(i * 1000, "alice")).collect();
+    let found = run(&mut after, &rest);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].alert.count, 10);
+    assert_eq!(
+        found[0].events.len(),
+        10,
+        "the first run's events are evidence too"
+    );
+
+    // Without the state the same four do not fire (the control).
+    assert!(run(&mut detector(SPEC_EVENT_COUNT), &rest).is_empty());
+
+    // State saved by a rule since changed (another threshold) is left out, and said so.
+    let changed = SPEC_EVENT_COUNT.replace("gte: 10", "gte: 5");
+    let mut other = detector(&changed);
+    let said = other.restore_state(&saved).unwrap();
+    assert!(said.contains("left out, their rules changed"), "{said}");
+    assert!(run(&mut other, &rest[..1]).is_empty());
+
+    // Unreadable state is refused, not a panic.
+    assert!(
+        detector(SPEC_EVENT_COUNT)
+            .restore_state(b"{not json")
+            .is_err()
+    );
+}

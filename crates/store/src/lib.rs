@@ -220,6 +220,12 @@ pub trait Store: Send + Sync {
     /// Writes a setting, replacing its value.
     fn set_setting(&self, name: &str, value: &str) -> Result<()>;
 
+    /// A detector's saved state (its open correlation windows), `None` when never saved. It
+    /// may name users and patients, so an encrypted store keeps it sealed.
+    fn detector_state(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Saves a detector's state, replacing what was saved before.
+    fn save_detector_state(&self, name: &str, state: &[u8]) -> Result<()>;
+
     /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;
     fn stats(&self) -> Result<StoreStats>;

@@ -236,6 +236,7 @@ impl SqliteStore {
         };
         if convert {
             store.reencrypt(|_| {})?;
+            store.seal_plain_detector_states()?;
             // The plaintext the rows held stays in freed pages until overwritten: rebuild the
             // file and empty the log, so no copy of it is left on disk.
             let writer = store.writer();
@@ -1860,6 +1861,14 @@ impl Store for SqliteStore {
 
     fn set_setting(&self, name: &str, value: &str) -> Result<()> {
         self.write_setting(name, value)
+    }
+
+    fn detector_state(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read_detector_state(name)
+    }
+
+    fn save_detector_state(&self, name: &str, state: &[u8]) -> Result<()> {
+        self.write_detector_state(name, state)
     }
 
     fn sources(&self) -> Result<Vec<SourceState>> {

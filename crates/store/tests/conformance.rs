@@ -78,6 +78,7 @@ macro_rules! conformance_suite {
                 feeds_are_replaced_by_name_and_listed_without_bodies,
                 the_latest_scan_per_target_is_kept,
                 settings_are_written_and_overwritten,
+                detector_state_is_saved_per_detector_and_replaced,
                 concurrent_commits_from_several_threads_are_all_stored,
             );
 
@@ -1297,6 +1298,26 @@ fn settings_are_written_and_overwritten<S: Store>(store: &S) {
     store.set_setting("detect.rules", "2").unwrap();
     store.set_setting("other", "x").unwrap();
     assert_eq!(store.setting("detect.rules").unwrap().as_deref(), Some("2"));
+}
+
+fn detector_state_is_saved_per_detector_and_replaced<S: Store>(store: &S) {
+    assert_eq!(store.detector_state("sigma").unwrap(), None);
+    store.save_detector_state("sigma", b"first").unwrap();
+    store
+        .save_detector_state("sigma", b"{\"windows\":[\"Jane Roe\"]}")
+        .unwrap();
+    store
+        .save_detector_state("privacy", &[0, 1, 2, 255])
+        .unwrap();
+    assert_eq!(
+        store.detector_state("sigma").unwrap().as_deref(),
+        Some(&b"{\"windows\":[\"Jane Roe\"]}"[..])
+    );
+    assert_eq!(
+        store.detector_state("privacy").unwrap().as_deref(),
+        Some(&[0u8, 1, 2, 255][..])
+    );
+    assert_eq!(store.detector_state("credential").unwrap(), None);
 }
 
 fn a_second_alert_upsert_updates_the_one_row<S: Store>(store: &S) {

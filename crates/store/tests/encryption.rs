@@ -160,6 +160,10 @@ fn fill(store: &SqliteStore) {
             created_at: Timestamp(1_700_000_000_000),
         })
         .unwrap();
+    // A correlation window grouped by patient, as the Sigma detector saves it.
+    store
+        .save_detector_state("sigma", format!("{{\"group\":[\"{MRN}\"]}}").as_bytes())
+        .unwrap();
 }
 
 /// A TOTP seed: a secret, sealed like PHI.
@@ -217,6 +221,8 @@ fn a_copy_of_the_data_directory_reveals_no_patient_and_the_key_reads_everything_
         assert!(reason.contains(NAME));
         let admin = store.accounts().get_user("admin").unwrap().unwrap();
         assert_eq!(admin.totp_secret.as_deref(), Some(&TOTP[..]));
+        let state = store.detector_state("sigma").unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&state).contains(MRN));
         let q = store.list_quarantine(&Default::default()).unwrap();
         assert!(String::from_utf8_lossy(&q[0].record.raw).contains(MRN));
         assert!(q[0].record.reason.contains(NAME));
@@ -469,6 +475,11 @@ fn a_store_that_held_plaintext_is_encrypted_in_place_when_first_opened_with_a_ke
             })
             .unwrap();
         assert_eq!(by_patient, 20);
+        let state = store.detector_state("sigma").unwrap().unwrap();
+        assert!(
+            String::from_utf8_lossy(&state).contains(MRN),
+            "the saved state reads back sealed"
+        );
     }
     for needle in [NAME, MRN, PATIENT] {
         assert_eq!(

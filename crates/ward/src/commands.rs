@@ -511,8 +511,10 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
-        // What the committed batches showed is kept even when the source failed later.
+        // What the committed batches showed is kept even when the source failed later; so is
+        // what the detectors must remember for the next run.
         crate::reach::log_flush(watcher.flush(&store)?);
+        crate::detection::save_state(&engine, &store)?;
         let summary = summary.map_err(|e| {
             if e.is_bad_input() {
                 anyhow::Error::new(e)

@@ -104,8 +104,50 @@ pub fn engine(
     if let Some(key) = store.derived_secret(ALERT_ID_LABEL) {
         engine.key_alert_ids(key);
     }
+    restore_state(&mut engine, store);
     engine
 }
+
+/// Gives the detectors the state they saved at the end of the last run (open correlation
+/// windows), so a pattern spanning two runs is seen. State that cannot be used is reported
+/// and left out: detection then starts empty for it, as before this existed.
+pub fn restore_state(engine: &mut ward_detect::Engine, store: &dyn ward_store::Store) {
+    let said = engine.restore_states(&mut |name| match store.detector_state(name) {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!(
+                "ward: the saved state of detector {name} cannot be read ({e}); it starts empty"
+            );
+            None
+        }
+    });
+    for (name, answer) in said {
+        match answer {
+            Ok(taken) => tracing::info!(detector = %name, "{taken}"),
+            Err(reason) => eprintln!("ward: detector {name}: {reason}; it starts empty"),
+        }
+    }
+}
+
+/// Saves what the detectors must remember until the next run (`ward ingest` at its end,
+/// `ward serve` every few minutes and at shutdown).
+/// The engine is locked only while its state is serialised, not while it is written.
+pub fn save_state(
+    engine: &std::sync::Mutex<ward_detect::Engine>,
+    store: &dyn ward_store::Store,
+) -> Result<()> {
+    let states = engine
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .save_states();
+    for (name, state) in states {
+        store
+            .save_detector_state(&name, &state)
+            .with_context(|| format!("cannot save the state of detector {name}"))?;
+    }
+    Ok(())
+}
+
 
 /// The label the alert-id key is derived under.
 const ALERT_ID_LABEL: &str = "alert ids";

@@ -278,6 +278,15 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             shutdown.clone(),
         ));
 
+        // What the detectors must remember across a restart (open correlation windows),
+        // saved every few minutes, so even a crash loses at most that much of it.
+        let state_task = tokio::spawn(save_state_every(
+            STATE_EVERY,
+            store.clone(),
+            engine.clone(),
+            shutdown.clone(),
+        ));
+
         let stop = Arc::new(AtomicBool::new(false));
         let feed = match &prepared {
             Some(p) => {
@@ -336,9 +345,43 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         if let Ok(Err(e)) = flushed {
             eprintln!("ward: writing the last sightings failed: {e:#}");
         }
+        let _ = state_task.await;
+        let saved = tokio::task::spawn_blocking({
+            let (store, engine) = (store.clone(), engine.clone());
+            move || crate::detection::save_state(&engine, store.as_ref())
+        })
+        .await;
+        if let Ok(Err(e)) = saved {
+            eprintln!("ward: saving the detectors' state failed: {e:#}");
+        }
         println!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How often `serve` saves the detectors' state.
+const STATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+async fn save_state_every(
+    every: std::time::Duration,
+    store: Arc<dyn Store>,
+    engine: SharedEngine,
+    mut shutdown: ward_listen::Shutdown,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let (store, engine) = (store.clone(), engine.clone());
+        let saved = tokio::task::spawn_blocking(move || {
+            crate::detection::save_state(&engine, store.as_ref())
+        })
+        .await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!(error = %e, "saving the detectors' state failed");
+        }
+    }
 }
 
 fn certificate_origin(generated: bool) -> &'static str {

@@ -267,3 +267,49 @@ fn a_users_rule_folder_runs_beside_the_shipped_pack() {
         .expect("the correlation is evaluated by hunt");
     assert_eq!(correlation["count"], 3);
 }
+
+#[test]
+fn a_correlation_spanning_two_ingest_runs_is_seen() {
+    let ward = Ward::new();
+    let rules = ward.dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("root.yml"), ROOT_FAILURES).unwrap();
+    let rules_dir = rules.to_str().unwrap();
+    let line = |i: u32| {
+        format!(
+            "2026-11-02T10:00:0{i}.000000+00:00 gw sshd[1]: Failed password for root from 203.0.113.9 port 4{i} ssh2\n"
+        )
+    };
+    // Two failures in the first file, the third (within the minute) in the second.
+    let first = ward.dir.path().join("auth-1.log");
+    let second = ward.dir.path().join("auth-2.log");
+    std::fs::write(&first, format!("{}{}", line(0), line(1))).unwrap();
+    std::fs::write(&second, line(2)).unwrap();
+    let correlated = |ward: &Ward| {
+        ward.json_lines(&["alerts", "--json"])
+            .into_iter()
+            .filter(|a| a["title"] == "Root password tried three times")
+            .count()
+    };
+    ward.ok(&["ingest", "--rules", rules_dir, first.to_str().unwrap()]);
+    assert_eq!(correlated(&ward), 0, "two failures are not three");
+    ward.ok(&["ingest", "--rules", rules_dir, second.to_str().unwrap()]);
+    assert_eq!(
+        correlated(&ward),
+        1,
+        "the window opened by the first run was saved and continued by the second"
+    );
+
+    // The control: the same two runs with the saved state removed in between see nothing.
+    let forgetful = Ward::new();
+    forgetful.ok(&["ingest", "--rules", rules_dir, first.to_str().unwrap()]);
+    let db = rusqlite::Connection::open(forgetful.dir.path().join("data/ward.db")).unwrap();
+    let removed = db.execute("DELETE FROM detector_state", []).unwrap();
+    assert!(
+        removed >= 1,
+        "the first run saved the Sigma detector's state"
+    );
+    drop(db);
+    forgetful.ok(&["ingest", "--rules", rules_dir, second.to_str().unwrap()]);
+    assert_eq!(correlated(&forgetful), 0);
+}

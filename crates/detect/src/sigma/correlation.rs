@@ -28,6 +28,7 @@
 
 use super::RuleError;
 use super::parse::{Meta, meta, scalar, strings};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
 use ward_model::{AlertEntities, EventId, Timestamp};
 use yaml_rust2::Yaml;
@@ -278,14 +279,14 @@ pub(crate) struct Firing {
     pub entities: AlertEntities,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     time: Timestamp,
     ids: Vec<EventId>,
     value: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Group {
     /// Per rule position (event_count and value_count use position 0 for all).
     recent: Vec<VecDeque<Entry>>,
@@ -296,6 +297,15 @@ struct Group {
     episode: Option<(Timestamp, Timestamp)>,
     latest: Timestamp,
     entities: AlertEntities,
+}
+
+/// A [`Window`]'s open groups as saved between runs.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WindowState {
+    groups: Vec<(Vec<String>, serde_json::Value)>,
+    evicted: u64,
+    swept: Timestamp,
+    newest: Timestamp,
 }
 
 /// The evaluation state of one correlation.
@@ -346,6 +356,58 @@ impl Window {
     /// Groups evicted before their window passed, because of the cap.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// What decides how this window reads signals: state saved under another fingerprint
+    /// (the rule's type, timespan or condition changed) is not taken back.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{}|{:?}",
+            self.kind.as_str(),
+            self.positions,
+            self.timespan,
+            self.condition
+        )
+    }
+
+    /// The open groups, to be saved between runs ([`Window::restore`]).
+    pub fn save(&self) -> WindowState {
+        WindowState {
+            groups: self
+                .groups
+                .iter()
+                .map(|(k, g)| (k.clone(), serde_json::to_value(g).unwrap_or_default()))
+                .collect(),
+            evicted: self.evicted,
+            swept: self.swept,
+            newest: self.newest,
+        }
+    }
+
+    /// Takes back saved groups (at most the cap; a group that does not read is dropped and
+    /// counted as evicted). Returns how many groups were taken back.
+    pub fn restore(&mut self, state: WindowState) -> usize {
+        self.evicted = self.evicted.saturating_add(state.evicted);
+        self.swept = self.swept.max(state.swept);
+        self.newest = self.newest.max(state.newest);
+        let mut taken = 0;
+        for (key, group) in state.groups {
+            if self.groups.len() >= self.max_groups {
+                self.evicted += 1;
+                continue;
+            }
+            match serde_json::from_value::<Group>(group) {
+                Ok(group)
+                    if group.recent.len() == self.positions
+                        && group.chain.len() == self.positions =>
+                {
+                    self.groups.insert(key, group);
+                    taken += 1;
+                }
+                _ => self.evicted += 1,
+            }
+        }
+        taken
     }
 
     /// A signal for the rule at `position` of the correlation's `rules`.

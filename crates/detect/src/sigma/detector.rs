@@ -445,6 +445,14 @@ impl Detector for SigmaDetector {
         "sigma"
     }
 
+    fn save_state(&self) -> Option<Vec<u8>> {
+        self.saved_state()
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<String, String> {
+        self.restored_state(state)
+    }
+
     fn observe(&mut self, event: &Event, out: &mut Vec<Finding>) {
         let matched: Vec<usize> = self.set.matching(event).map(|(i, _)| i).collect();
         if matched.is_empty() {
@@ -514,4 +522,92 @@ pub fn describe_logsource(source: &LogSource) -> String {
         .map(|p| p.as_deref().unwrap_or("*"))
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// What the Sigma detector saves between runs: each correlation's open groups, under the
+/// correlation's rule id and a fingerprint of what decides its reading.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedState {
+    version: u32,
+    correlations: Vec<SavedWindow>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedWindow {
+    rule_id: String,
+    fingerprint: String,
+    window: super::correlation::WindowState,
+}
+
+const STATE_VERSION: u32 = 1;
+
+impl Node {
+    fn fingerprint(&self) -> String {
+        format!(
+            "{}|{:?}|{:?}|{:?}",
+            self.window.fingerprint(),
+            self.group_by,
+            self.group_fields,
+            self.value_field
+        )
+    }
+}
+
+impl SigmaDetector {
+    /// The open correlation windows, serialised (an empty list when none is open, so a save
+    /// replaces older state); `None` without correlations.
+    pub(crate) fn saved_state(&self) -> Option<Vec<u8>> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let state = SavedState {
+            version: STATE_VERSION,
+            correlations: self
+                .nodes
+                .iter()
+                .filter(|n| n.window.groups() > 0)
+                .map(|n| SavedWindow {
+                    rule_id: n.template.rule_id.clone(),
+                    fingerprint: n.fingerprint(),
+                    window: n.window.save(),
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&state).ok()
+    }
+
+    pub(crate) fn restored_state(&mut self, bytes: &[u8]) -> Result<String, String> {
+        let state: SavedState = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the saved correlation state does not read: {e}"))?;
+        if state.version != STATE_VERSION {
+            return Err(format!(
+                "the saved correlation state is of version {}, this Ward reads {STATE_VERSION}",
+                state.version
+            ));
+        }
+        let (mut groups, mut taken, mut changed) = (0usize, 0usize, Vec::new());
+        for saved in state.correlations {
+            match self
+                .nodes
+                .iter_mut()
+                .find(|n| n.template.rule_id == saved.rule_id)
+            {
+                Some(node) if node.fingerprint() == saved.fingerprint => {
+                    groups += node.window.restore(saved.window);
+                    taken += 1;
+                }
+                Some(_) => changed.push(saved.rule_id),
+                None => {}
+            }
+        }
+        let mut said =
+            format!("{groups} open correlation groups of {taken} correlations taken back");
+        if !changed.is_empty() {
+            said.push_str(&format!(
+                "; left out, their rules changed: {}",
+                changed.join(", ")
+            ));
+        }
+        Ok(said)
+    }
 }

@@ -429,3 +429,90 @@ impl SqliteStore {
         Ok(())
     }
 }
+
+/// Migration: detectors' state between runs (open correlation windows), one row per detector.
+/// `value` is sealed under data key `key_id` when the store has keys (NULL: plaintext, a store
+/// without encryption); the state may name users and patients.
+pub(crate) const DETECTOR_STATE_SCHEMA: &str = r#"
+    CREATE TABLE detector_state (
+        name     TEXT PRIMARY KEY,
+        key_id   INTEGER,
+        value    BLOB NOT NULL,
+        saved_at INTEGER NOT NULL
+    ) STRICT;
+"#;
+
+/// Sealed state is bound to the detector it belongs to.
+fn state_aad(name: &str) -> Vec<u8> {
+    let mut aad = b"detector-state\0".to_vec();
+    aad.extend_from_slice(name.as_bytes());
+    aad
+}
+
+impl SqliteStore {
+    pub(crate) fn read_detector_state(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        const OP: &str = "read detector state";
+        let reader = self.reader()?;
+        let row: Option<(Vec<u8>, Option<i64>)> = reader
+            .prepare_cached("SELECT value, key_id FROM detector_state WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .during(OP)?;
+        match row {
+            None => Ok(None),
+            Some((value, None)) => Ok(Some(value)),
+            Some((sealed, Some(key_id))) => crate::keyring::open_sealed(
+                self.vault.as_ref(),
+                key_id,
+                &state_aad(name),
+                &sealed,
+                &format!("the saved state of detector {name}"),
+            )
+            .map(Some),
+        }
+    }
+
+    /// Seals the states a store saved before it had keys (when it is first opened with one).
+    pub(crate) fn seal_plain_detector_states(&self) -> Result<()> {
+        const OP: &str = "seal detector state";
+        let plain: Vec<(String, Vec<u8>)> = {
+            let reader = self.reader()?;
+            let mut stmt = reader
+                .prepare_cached("SELECT name, value FROM detector_state WHERE key_id IS NULL")
+                .during(OP)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .during(OP)?;
+            rows.map(|r| r.during(OP)).collect::<Result<_>>()?
+        };
+        for (name, value) in plain {
+            self.write_detector_state(&name, &value)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_detector_state(&self, name: &str, state: &[u8]) -> Result<()> {
+        const OP: &str = "save detector state";
+        let (value, key_id) = match self.sealing_key()? {
+            None => (state.to_vec(), None),
+            Some(key) => (
+                key.seal(&state_aad(name), state)
+                    .map_err(|e| crate::StoreError::Keys(e.to_string()))?,
+                Some(key.id()),
+            ),
+        };
+        let writer = self.writer();
+        writer
+            .conn
+            .prepare_cached(
+                "INSERT INTO detector_state (name, key_id, value, saved_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, value = excluded.value,
+                     saved_at = excluded.saved_at",
+            )
+            .and_then(|mut s| s.execute(params![name, key_id, value, Timestamp::now().millis()]))
+            .during(OP)?;
+        Ok(())
+    }
+}

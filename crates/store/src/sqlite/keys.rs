@@ -233,7 +233,8 @@ const REENCRYPT_CHUNK: usize = 2_000;
 pub(super) fn holds_plaintext(conn: &Connection) -> Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM quarantine)
-             OR EXISTS (SELECT 1 FROM context) OR EXISTS (SELECT 1 FROM alerts)",
+             OR EXISTS (SELECT 1 FROM context) OR EXISTS (SELECT 1 FROM alerts)
+             OR EXISTS (SELECT 1 FROM detector_state)",
         [],
         |r| r.get(0),
     )

@@ -199,6 +199,8 @@ const MIGRATIONS: &[&str] = &[
     // The technology inventory: assets, sightings, feeds, TLS scans; Ward's own settings
     // (`sqlite/inventory.rs`).
     super::inventory::INVENTORY_SCHEMA,
+    // Detectors' saved state, sealed like the rows it may name (`sqlite/inventory.rs`).
+    super::inventory::DETECTOR_STATE_SCHEMA,
 ];
 
 /// The schema version this code writes.
