@@ -453,6 +453,19 @@ mod tests {
                     events: 15,
                 },
             )],
+            listeners: {
+                let registry = ward_listen::ListenerRegistry::new();
+                let stats = registry.register(ward_listen::ListenerFacts::udp(
+                    "syslog-udp",
+                    std::net::SocketAddr::from(([0, 0, 0, 0], 514)),
+                    65_535,
+                    0.0,
+                ));
+                stats.received(7);
+                stats.committed(6, 0, 1);
+                stats.rate_limited(2);
+                registry.snapshot()
+            },
         }
     }
 
@@ -486,6 +499,11 @@ ward_source_ingest_lag_seconds{source="syslog-tcp://10.0.0.5"} 10.5
             "ward_store_size_bytes 4096",
             "ward_detector_seconds_total{detector=\"sigma\"} 0.0015",
             "ward_detector_events_total{detector=\"sigma\"} 15",
+            "ward_listener_messages_received_total{listener=\"syslog-udp\"} 7",
+            "ward_listener_messages_stored_total{listener=\"syslog-udp\"} 6",
+            "ward_listener_messages_quarantined_total{listener=\"syslog-udp\"} 1",
+            "ward_listener_rate_limited_total{listener=\"syslog-udp\"} 2",
+            "ward_listener_connections_open{listener=\"syslog-udp\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }
@@ -528,6 +546,12 @@ ward_source_ingest_lag_seconds{source="syslog-tcp://10.0.0.5"} 10.5
         );
         assert!(
             out.contains("counter ward_detector_seconds_total [('detector', 'sigma')] 0.0015"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "counter ward_listener_messages_received_total [('listener', 'syslog-udp')] 7.0"
+            ),
             "{out}"
         );
     }
