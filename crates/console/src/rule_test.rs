@@ -3,7 +3,8 @@
 //! exactly as `ward hunt` runs it, and the page shows how many events each rule matched, the
 //! first matches (masked for roles without the PHI permission, each unmasked view recorded in
 //! Ward's audit trail), and the correlation alerts it would raise. Nothing is stored: a test
-//! changes no rule and raises no alert.
+//! changes no rule and raises no alert. A text that does not load as Sigma is an answer, not
+//! a refused request: the page shows why, and the API says `loaded: false` with the reason.
 
 use crate::pages::{Chrome, EventRow, event_rows, fmt_time, masker, record_phi_views, render};
 use crate::routes::{Caller, RouteMethod};
@@ -50,6 +51,8 @@ struct Outcome {
     correlations: Vec<(String, String, Timestamp, Timestamp, u64)>,
     /// The first matched events, oldest first.
     shown: Vec<Event>,
+    /// Why the text does not load as Sigma; nothing ran then.
+    load_error: Option<String>,
 }
 
 fn check(form: &TestForm) -> Result<u32> {
@@ -74,24 +77,26 @@ fn check(form: &TestForm) -> Result<u32> {
 
 /// Loads the text and runs it over the stored events of the last `hours` (blocking).
 fn run(store: &dyn ward_store::Store, text: &str, hours: u32, now: Timestamp) -> Result<Outcome> {
+    let mut outcome = Outcome {
+        until: now,
+        since: Timestamp(now.millis() - i64::from(hours) * 3_600_000),
+        ..Outcome::default()
+    };
     let mut collection = Collection::new();
-    collection
-        .add(text, "console test")
-        .map_err(|e| ConsoleError::BadRequest(format!("the rule does not load: {e}")))?;
+    if let Err(e) = collection.add(text, "console test") {
+        outcome.load_error = Some(format!("the rule does not load: {e}"));
+        return Ok(outcome);
+    }
     // The correlations' detector owns its own copy of the base rules, as `ward hunt` does.
     let correlated = if collection.correlations.is_empty() {
         None
     } else {
         let mut again = Collection::new();
-        again
-            .add(text, "console test")
-            .map_err(|e| ConsoleError::BadRequest(format!("the rule does not load: {e}")))?;
+        if let Err(e) = again.add(text, "console test") {
+            outcome.load_error = Some(format!("the rule does not load: {e}"));
+            return Ok(outcome);
+        }
         Some(again)
-    };
-    let mut outcome = Outcome {
-        until: now,
-        since: Timestamp(now.millis() - i64::from(hours) * 3_600_000),
-        ..Outcome::default()
     };
     let rules: Vec<_> = collection.rules.into_iter().map(|(r, _)| r).collect();
     outcome.rules = rules
@@ -117,12 +122,13 @@ fn run(store: &dyn ward_store::Store, text: &str, hours: u32, now: Timestamp) ->
         .flat_map(|c| &c.correlations)
         .map(|(c, _)| rule_key(c.meta.id.as_deref(), c.meta.name.as_deref(), &c.meta.title))
         .collect();
-    let mut engine = match correlated {
-        Some(c) => Some(ward_detect::Engine::new(vec![Box::new(
-            SigmaDetector::new(c).map_err(|e| {
-                ConsoleError::BadRequest(format!("the correlation does not load: {e}"))
-            })?,
-        )])),
+    let mut engine = match correlated.map(SigmaDetector::new) {
+        Some(Ok(detector)) => Some(ward_detect::Engine::new(vec![Box::new(detector)])),
+        Some(Err(e)) => {
+            outcome.rules.clear();
+            outcome.load_error = Some(format!("the correlation does not load: {e}"));
+            return Ok(outcome);
+        }
         None => None,
     };
     let set = RuleSet::new(rules);
@@ -235,6 +241,10 @@ pub(crate) async fn run_form(
         events: Vec::new(),
     };
     match test(&state, form).await {
+        Ok(Outcome {
+            load_error: Some(reason),
+            ..
+        }) => page.error = Some(reason),
         Ok(outcome) => {
             let mut shown = BTreeSet::new();
             let total: u64 = outcome.rules.iter().map(|r| r.3).sum();
@@ -268,8 +278,9 @@ pub(crate) async fn run_form(
 #[serde(deny_unknown_fields)]
 pub(crate) struct TestRequest {
     rule: String,
+    /// A JSON number: `24` and `24.0` are the same integer to JSON Schema.
     #[serde(default)]
-    hours: Option<u32>,
+    hours: Option<f64>,
 }
 
 pub(crate) async fn api(
@@ -284,7 +295,18 @@ pub(crate) async fn api(
         &state,
         TestForm {
             rule: request.rule,
-            hours: request.hours,
+            hours: request
+                .hours
+                .map(|h| {
+                    if h.fract() == 0.0 && (1.0..=f64::from(MAX_HOURS)).contains(&h) {
+                        Ok(h as u32)
+                    } else {
+                        Err(ConsoleError::BadRequest(format!(
+                            "hours must be a whole number from 1 to {MAX_HOURS}"
+                        )))
+                    }
+                })
+                .transpose()?,
         },
     )
     .await?;
@@ -304,6 +326,8 @@ pub(crate) async fn api(
         .collect();
     record_phi_views(&state, &p, "POST /api/v1/rules/test", shown).await?;
     Ok(Json(json!({
+        "loaded": outcome.load_error.is_none(),
+        "error": outcome.load_error,
         "since": outcome.since.to_rfc3339(),
         "until": outcome.until.to_rfc3339(),
         "scanned": outcome.scanned,
@@ -341,7 +365,9 @@ pub(crate) fn with_schemas(mut schemas: Value) -> Value {
             "hours": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_HOURS,
                 "description": "How far back to look (default 24)"}}},
         "RuleTestResult": {"type": "object", "additionalProperties": false,
-            "required": ["since", "until", "scanned", "truncated", "rules", "correlations", "events"], "properties": {
+            "required": ["loaded", "error", "since", "until", "scanned", "truncated", "rules", "correlations", "events"], "properties": {
+            "loaded": {"type": "boolean", "description": "false: the text does not load as Sigma (`error` says why) and nothing ran"},
+            "error": {"type": ["string", "null"]},
             "since": time, "until": time, "scanned": count, "truncated": {"type": "boolean"},
             "rules": {"type": "array", "items": {"type": "object", "additionalProperties": false,
                 "required": ["id", "title", "level", "matches"], "properties": {

@@ -1931,6 +1931,7 @@ fn a_draft_rule_is_tested_over_stored_events_with_patients_masked_and_views_audi
         let answer = h.send(&mut admin, request).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         let result = answer.json();
+        assert_eq!(result["loaded"], true);
         // The two chart reads and Ward's own audit events (sign-ins, the officer's view).
         assert!(result["scanned"].as_u64().unwrap() > 2, "{result}");
         assert_eq!(result["rules"][0]["matches"], 2);
@@ -1939,6 +1940,19 @@ fn a_draft_rule_is_tested_over_stored_events_with_patients_masked_and_views_audi
             !answer.body.contains(PATIENT_ID),
             "the admin role does not see PHI either"
         );
+
+        // Text that is not Sigma is an answer saying so, not a refused request.
+        let request = Request::post("/api/v1/rules/test")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", admin.csrf.clone())
+            .body(Body::from(r#"{"rule":"0"}"#))
+            .unwrap();
+        let answer = h.send(&mut admin, request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let result = answer.json();
+        assert_eq!(result["loaded"], false);
+        assert!(result["error"].as_str().unwrap().contains("does not load"));
+        assert_eq!(result["scanned"], 0);
 
         let mut soc = h.sign_in(Role::SocPartner).await;
         let answer = h

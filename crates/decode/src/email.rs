@@ -153,6 +153,28 @@ fn shape(bytes: &[u8], pattern: &[u8]) -> bool {
         })
 }
 
+/// A message as it was before an mbox writer escaped it: a line `>From ` (mboxo) or
+/// `>>…>From ` (mboxrd) loses one `>`. Reversing mboxrd this way also reverses mboxo, whose
+/// writers only ever add one `>` to a line that began with `From `. Borrowed when no line
+/// needs it, which is nearly every message.
+fn unescape_mbox_from(message: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    fn escaped(line: &[u8]) -> bool {
+        let quotes = line.iter().take_while(|&&b| b == b'>').count();
+        quotes > 0 && line[quotes..].starts_with(b"From ")
+    }
+    if !message.split(|&b| b == b'\n').any(escaped) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = Vec::with_capacity(message.len());
+    for (i, line) in message.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(if escaped(line) { &line[1..] } else { line });
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The field name of an RFC 5322 header line (`Name: value`), if the line is one.
 fn header_name(line: &[u8]) -> Option<&str> {
     let colon = memchr::memchr(b':', line.get(..line.len().min(80))?)?;
@@ -164,12 +186,16 @@ fn header_name(line: &[u8]) -> Option<&str> {
 }
 
 fn decode_message(record: &[u8]) -> Result<Event, String> {
-    // The mbox separator is the mailbox's, not the message's.
+    // The mbox separator is the mailbox's, not the message's; so are the `>` it put before
+    // body lines starting with `From ` (a bare `.eml` escapes nothing).
+    let unescaped;
     let message_bytes = if is_mbox_separator(first_line(record)) {
-        match memchr::memchr(b'\n', record) {
+        let message = match memchr::memchr(b'\n', record) {
             Some(nl) => &record[nl + 1..],
             None => &[][..],
-        }
+        };
+        unescaped = unescape_mbox_from(message);
+        unescaped.as_ref()
     } else {
         record
     };
@@ -570,6 +596,34 @@ mod tests {
         let text = e.unmapped["body_text"].as_str().unwrap();
         assert!(text.len() <= MAX_BODY_TEXT && text.len() > MAX_BODY_TEXT - 4);
         assert_eq!(e.unmapped["body_truncated"], true);
+    }
+
+    #[test]
+    fn mbox_escaped_from_lines_come_back_unescaped_in_the_body() {
+        let mbox = "From alice@example.org Wed May  1 10:00:00 2024\n\
+                    From: alice@example.org\nDate: Wed, 1 May 2024 10:00:00 +0000\n\
+                    Subject: notes\n\n\
+                    Minutes below.\n>From the ward round: bed 12 stable.\n\
+                    >>From quoted mail (mboxrd keeps one level).\n> From is not escaped here.\n";
+        let e = decode(mbox).unwrap();
+        assert_eq!(
+            e.unmapped["body_text"],
+            "Minutes below.\nFrom the ward round: bed 12 stable.\n\
+             >From quoted mail (mboxrd keeps one level).\n> From is not escaped here."
+        );
+        assert_eq!(
+            e.raw,
+            mbox.as_bytes(),
+            "the raw record stays as it was stored"
+        );
+    }
+
+    #[test]
+    fn a_bare_eml_is_not_unescaped() {
+        let e =
+            decode("From: a@b.example\nDate: Wed, 1 May 2024 10:00:00 +0000\n\n>From the start.\n")
+                .unwrap();
+        assert_eq!(e.unmapped["body_text"], ">From the start.");
     }
 
     #[test]

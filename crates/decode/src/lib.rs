@@ -8,7 +8,9 @@
 
 pub mod atna;
 pub mod cef;
+pub mod cloudtrail;
 pub mod context;
+pub mod csv;
 pub mod email;
 pub mod evtx;
 pub mod fhir;
@@ -151,6 +153,7 @@ pub fn registry() -> &'static [&'static dyn Decoder] {
         &email::Email,
         &zeek::Zeek,
         &windows::WindowsEvent,
+        &cloudtrail::CloudTrail,
         &signin::Entra,
         &signin::Okta,
         &jsonl::JsonLines,

@@ -142,8 +142,8 @@ impl SourceDecoder for TraceSource {
 
 /// The cells of one CSV line (RFC 4180: fields in `"…"` may hold commas, and `""` for a
 /// quote); `None` when a quote is left open, which is how a field holding a line break looks
-/// once the pipeline has cut the source by lines.
-fn cells(line: &[u8]) -> Option<Vec<String>> {
+/// once the pipeline has cut the source by lines. Shared with the mapped `csv` decoder.
+pub(crate) fn cells(line: &[u8]) -> Option<Vec<String>> {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     let mut cells = Vec::with_capacity(16);
     let mut at = 0;

@@ -14,6 +14,7 @@ use crate::engine::{Detector, Finding};
 use crate::privacy::PrivacyDetector;
 use crate::sigma::{Collection, RuleError, SigmaDetector, pack};
 use crate::threat::credential::{CredentialDetector, CredentialOptions};
+use crate::threat::geoip::GeoIp;
 use crate::threat::inventory::Inventory;
 use crate::threat::mail::{MailDetector, MailOptions};
 use crate::threat::network::{self, NetworkDetector, NetworkOptions};
@@ -31,6 +32,16 @@ pub fn standard() -> Result<Vec<Box<dyn Detector>>, RuleError> {
 pub fn standard_with(
     inventory: Arc<Inventory>,
     extra: Collection,
+) -> Result<Vec<Box<dyn Detector>>, RuleError> {
+    standard_with_geoip(inventory, extra, None)
+}
+
+/// As [`standard_with`], with the GeoIP (and ASN) databases the user gave to the credential
+/// detector, which places sign-ins from public addresses that carry no location of their own.
+pub fn standard_with_geoip(
+    inventory: Arc<Inventory>,
+    extra: Collection,
+    geoip: Option<Arc<GeoIp>>,
 ) -> Result<Vec<Box<dyn Detector>>, RuleError> {
     let mut sigma = pack::shipped()?;
     sigma.rules.extend(extra.rules);
@@ -50,7 +61,10 @@ pub fn standard_with(
         Box::new(PrivacyDetector::default()),
         Box::new(CredentialDetector::new(
             Arc::clone(&inventory),
-            CredentialOptions::default(),
+            CredentialOptions {
+                geoip,
+                ..CredentialOptions::default()
+            },
         )),
         network,
     ];

@@ -16,7 +16,7 @@ use ward_model::{Alert, ContextResource, Event, Timestamp};
 use ward_simulate::SimConfig;
 
 /// The incident kinds of `truth.json` that live in the EHR audit trail.
-const PRIVACY_KINDS: [&str; 10] = [
+const PRIVACY_KINDS: [&str; 12] = [
     "self_access",
     "family_member",
     "co_worker",
@@ -27,6 +27,8 @@ const PRIVACY_KINDS: [&str; 10] = [
     "terminated_access",
     "mass_export",
     "break_glass_no_follow_up",
+    "after_hours",
+    "volume_above_baseline",
 ];
 
 struct Incident {
@@ -318,6 +320,18 @@ fn report(label: &str, run: &Run, scores: &Scores) {
     );
     for f in scores.false_alerts.iter().take(10) {
         println!("false: {f}");
+    }
+    for i in &run.incidents {
+        if !run.alerts.iter().any(|a| matches(&a.alert, i)) {
+            println!(
+                "missed: {} by {} from {} to {}, patients {:?}",
+                i.kind,
+                i.user,
+                Timestamp(i.start),
+                Timestamp(i.end),
+                i.patients
+            );
+        }
     }
 }
 

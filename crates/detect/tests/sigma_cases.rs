@@ -74,6 +74,47 @@ fn every_case_matches_as_expected() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The rule set's compiled matcher (shared predicates, literal automata, rules woken by their
+/// literals) must agree with every case's rule evaluated alone: all case rules go into one
+/// set, and each case event must get from it exactly the rules that match it one by one.
+/// The cases cover keywords, `cased`, wildcards, `null`, `exists`, `fieldref`, `all`,
+/// `base64offset`, `windash`, numbers and networks, so each kind of predicate is exercised.
+#[test]
+fn rule_set_matches_what_each_case_rule_matches_alone() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigma");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    paths.sort();
+    let mut rules = Vec::new();
+    let mut events = Vec::new();
+    for path in &paths {
+        if let Ok(rule) = parse_rule(&std::fs::read_to_string(path).unwrap()).and_then(compile) {
+            rules.push(rule);
+        }
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap())
+                .unwrap();
+        events.extend(cases.iter().map(event));
+    }
+    let set = ward_detect::sigma::RuleSet::new(rules);
+    let mut matched = 0;
+    for (i, e) in events.iter().enumerate() {
+        let alone: Vec<usize> = (0..set.rules().len())
+            .filter(|&r| set.rules()[r].matches(e))
+            .collect();
+        let together: Vec<usize> = set.matching(e).map(|(r, _)| r).collect();
+        assert_eq!(together, alone, "event {i}: {:?}", e.unmapped);
+        matched += alone.len();
+    }
+    assert!(
+        matched > 30,
+        "only {matched} matches: the comparison would prove little"
+    );
+}
+
 fn load(detection: &str) -> Result<(), RuleError> {
     let text = format!("title: t\nlogsource:\n  product: windows\ndetection:\n{detection}");
     parse_rule(&text).and_then(compile).map(|_| ())

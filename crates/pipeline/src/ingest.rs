@@ -37,6 +37,9 @@ impl Source {
 pub struct IngestOptions {
     /// `None` or `Some("auto")` to recognise the format from content.
     pub format: Option<String>,
+    /// A decoder built at run time (a CSV read through a mapping file), used instead of
+    /// `format`.
+    pub decoder: Option<GivenDecoder>,
     /// Decode worker threads (at least 1).
     pub workers: usize,
     /// Longest line kept whole; longer ones are quarantined with their true length.
@@ -52,6 +55,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             format: None,
+            decoder: None,
             workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
@@ -60,6 +64,18 @@ impl Default for IngestOptions {
             max_document_bytes: 256 << 20,
             year: None,
         }
+    }
+}
+
+/// A decoder that is not in `ward_decode::registry()` because it is built from the user's
+/// configuration (`ward_decode::csv::MappedCsv`). The pipeline's threads hold decoders as
+/// `&'static`: the caller makes one such decoder per run, for the life of the process.
+#[derive(Clone, Copy)]
+pub struct GivenDecoder(pub &'static dyn Decoder);
+
+impl std::fmt::Debug for GivenDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("GivenDecoder").field(&self.0.name()).finish()
     }
 }
 
@@ -168,6 +184,7 @@ pub(crate) struct Opened {
 pub(crate) fn open(source: Source, options: &IngestOptions) -> Result<Opened, IngestError> {
     let name = source.name.clone();
     let named = match options.format.as_deref() {
+        _ if options.decoder.is_some() => options.decoder.map(|d| d.0),
         None | Some("auto") => None,
         Some(format) => {
             Some(
@@ -371,7 +388,9 @@ fn check_format(
         if first_bad.is_none() {
             let reason = match out.iter().find_map(|d| d.as_ref().err()) {
                 Some(e) => e.to_string(),
-                None => "holds no event".to_string(),
+                None if decoder.empty_is_bad() => "holds no event".to_string(),
+                // A header row: it only sets the state of the source's decoder.
+                None => continue,
             };
             first_bad = Some((line, reason));
         }

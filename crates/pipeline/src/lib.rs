@@ -20,7 +20,7 @@ pub use chunk::{Chunk, Chunker, RawRecord};
 pub use context::{ContextSummary, import_context};
 pub use detect::{detect, detect_committed, load_context};
 pub use error::IngestError;
-pub use ingest::{IngestOptions, IngestSummary, Source, ingest};
+pub use ingest::{GivenDecoder, IngestOptions, IngestSummary, Source, ingest};
 pub use records::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};
 pub use retry::{RetrySummary, retry_quarantine};
 pub use scan::{ScanSummary, scan};

@@ -103,7 +103,7 @@ pub const SCANNER_USERS: [&str; 16] = [
 ];
 
 /// Networks internet scanners come from (first two octets).
-const SCANNER_NETS: [(u8, u8); 8] = [
+pub(crate) const SCANNER_NETS: [(u8, u8); 8] = [
     (45, 141),
     (61, 177),
     (103, 78),
@@ -667,10 +667,12 @@ fn server_end(duty: Duty) -> i64 {
 }
 
 /// A residential address for a staff member's home connection, stable across days.
+/// The broadband networks staff connect from at home (first two octets, /16 each).
+pub(crate) const HOME_NETS: [(u8, u8); 4] = [(73, 12), (98, 210), (24, 61), (71, 184)];
+
 pub fn home_ip(org: &Org, staff: u32) -> Ip {
     let h = crate::rng::mix_all(org.seed, &[0x4053, staff as u64]);
-    let nets: [(u8, u8); 4] = [(73, 12), (98, 210), (24, 61), (71, 184)];
-    let (a, b) = nets[(h % 4) as usize];
+    let (a, b) = HOME_NETS[(h % 4) as usize];
     ip(a, b, (h >> 8) as u8, 2 + ((h >> 16) % 250) as u8)
 }
 

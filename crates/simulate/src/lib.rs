@@ -34,6 +34,8 @@
 //! - `telemetry/mail.mbox` (the journal of every message), `telemetry/eml/*.eml` (each incident
 //!   message alone), `telemetry/maillog` (the Postfix gateway) and
 //!   `telemetry/m365-message-trace.csv` (Exchange Online message trace).
+//! - `context/geoip.mmdb` and `context/geoip-asn.mmdb`: GeoLite2-City and GeoLite2-ASN
+//!   databases (MaxMind DB format) of the public networks sign-ins come from (`geoip`).
 //! - `telemetry/entra-signins.ndjson`: Entra ID sign-ins (Microsoft 365, telehealth, portal).
 //! - `telemetry/adt.hl7`: the HL7 v2.5 ADT feed of every encounter, one message a line.
 //! - `telemetry/atna.log`: IHE ATNA audit messages of the PACS and the HL7 engine (syslog).
@@ -48,8 +50,10 @@ mod clinical;
 mod context;
 mod directory;
 mod entra;
+pub mod geoip;
 mod infra;
 mod mail;
+pub mod mmdb;
 mod names;
 mod office;
 mod org;
@@ -134,6 +138,27 @@ pub fn simulate_planted(
     incident_days: Option<&[u32]>,
     out: &Path,
 ) -> io::Result<SimSummary> {
+    generate(config, incident_days, out, None)
+}
+
+/// As [`simulate`], but the EHR audit trail (one AuditEvent a line, in time order) is written
+/// to `audit` instead of `telemetry/ehr-audit.ndjson`, which is not created: a benchmark can
+/// scan a hospital's week as it is generated instead of writing tens of gigabytes first.
+/// Everything else is written under `out` as usual.
+pub fn simulate_audit_to(
+    config: &SimConfig,
+    out: &Path,
+    audit: &mut dyn io::Write,
+) -> io::Result<SimSummary> {
+    generate(config, None, out, Some(audit))
+}
+
+fn generate(
+    config: &SimConfig,
+    incident_days: Option<&[u32]>,
+    out: &Path,
+    audit_to: Option<&mut dyn io::Write>,
+) -> io::Result<SimSummary> {
     let context_dir = out.join("context");
     let telemetry_dir = out.join("telemetry");
     fs::create_dir_all(&context_dir)?;
@@ -145,14 +170,20 @@ pub fn simulate_planted(
     let run_end = start + config.days as i64 * DAY;
     let mut encounters = EncounterSink::create(&context_dir, run_end)?;
     let audit_path = telemetry_dir.join("ehr-audit.ndjson");
-    let mut audit = AuditWriter::new(BufWriter::with_capacity(
-        1 << 20,
-        File::create(&audit_path)?,
-    ));
+    let audit_to_file = audit_to.is_none();
+    let audit_out: Box<dyn io::Write + '_> = match audit_to {
+        Some(sink) => Box::new(sink),
+        None => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            File::create(&audit_path)?,
+        )),
+    };
+    let mut audit = AuditWriter::new(audit_out);
     let mut truth = TruthWriter::create(out.join("truth.json"), config, start)?;
     let infra = infra::Infra::new(&org);
     files.push(write_vendors(&context_dir)?);
     files.push(directory::write_partners(&context_dir)?);
+    files.extend(geoip::write(&context_dir, (start / 1000).max(0) as u64)?);
     let directory = directory::Directory::new(&org);
     let mut telemetry = signal::Telemetry::create(&telemetry_dir, &org)?;
     let mut adt = adt::AdtFeed::create(&telemetry_dir, run_end)?;
@@ -245,7 +276,9 @@ pub fn simulate_planted(
     files.extend(encounters.finish()?);
     let events = audit.events;
     audit.finish()?;
-    files.push((audit_path, events));
+    if audit_to_file {
+        files.push((audit_path, events));
+    }
     files.extend(telemetry.finish(&org)?);
     adt.flush_before(i64::MAX, &org, |at, visit| atna.admitted(&org, at, visit))?;
     files.push(adt.finish()?);

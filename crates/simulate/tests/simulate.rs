@@ -21,7 +21,7 @@ const CONTEXT_FILES: [&str; 6] = [
     "care-teams.ndjson",
 ];
 
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 12] = [
     "self_access",
     "family_member",
     "co_worker",
@@ -32,6 +32,8 @@ const KINDS: [&str; 10] = [
     "terminated_access",
     "mass_export",
     "break_glass_no_follow_up",
+    "after_hours",
+    "volume_above_baseline",
 ];
 
 fn small() -> SimConfig {
@@ -114,8 +116,8 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     let (c, _) = run(&SimConfig { seed: 2, ..small() });
     assert_eq!(sa.events, sb.events);
     let fa = files_of(a.path());
-    // 23 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one).
-    assert_eq!(fa.len(), 27, "{fa:?}");
+    // 25 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one).
+    assert_eq!(fa.len(), 29, "{fa:?}");
     for f in &fa {
         let rel = f.strip_prefix(a.path()).unwrap();
         assert!(
@@ -152,6 +154,14 @@ fn summary_counts_match_the_files() {
             assert_eq!(files, *records, "{}", path.display());
             continue;
         }
+        if path.extension().is_some_and(|e| e == "mmdb") {
+            // A MaxMind DB: its networks, and the metadata marker near its end.
+            let bytes = std::fs::read(path).unwrap();
+            let marker = b"\xAB\xCD\xEFMaxMind.com";
+            assert!(bytes.windows(marker.len()).any(|w| w == marker));
+            assert_eq!(ward_simulate::geoip::network_count(), *records);
+            continue;
+        }
         let text = std::fs::read_to_string(path).unwrap();
         let counted = match path.extension().and_then(|e| e.to_str()) {
             Some("mbox") => text.lines().filter(|l| l.starts_with("From ")).count() as u64,
@@ -164,7 +174,7 @@ fn summary_counts_match_the_files() {
         };
         assert_eq!(counted, *records, "{}", path.display());
     }
-    assert_eq!(summary.files.len(), 25);
+    assert_eq!(summary.files.len(), 27);
     let audit = summary
         .files
         .iter()
@@ -499,6 +509,7 @@ fn every_kind_is_planted_and_its_events_are_in_the_trail_inside_its_window() {
         let minimum = match i.kind.as_str() {
             "bulk_sweep" => 50,
             "mass_export" => 200,
+            "volume_above_baseline" => 90,
             _ => 1,
         };
         assert!(

@@ -282,3 +282,375 @@ pub fn simulate(events: u64, dir: Option<&Path>) -> Result<()> {
     );
     Ok(())
 }
+
+/// `ward bench detectors`: every detector Ward runs on the stream (the Sigma healthcare pack
+/// with its correlations, privacy monitoring, and the credential, network, segmentation and
+/// mail analytics with the simulated hospital's inventory and GeoIP databases) over the
+/// simulator's telemetry, in time order, on one thread, nothing stored. The context is
+/// imported into a scratch store first and primes the engine as at start-up; decoding is not
+/// timed. Each round runs a fresh engine over the same events; the median round is reported,
+/// with each detector's share from that round.
+pub fn detectors(
+    dir: Option<&Path>,
+    config: &ward_simulate::SimConfig,
+    rounds: usize,
+) -> Result<()> {
+    use std::sync::{Arc, Mutex};
+    let tmp = tempfile::tempdir()?;
+    let sim = match dir {
+        Some(d) if d.join("truth.json").is_file() => d.to_path_buf(),
+        _ => {
+            let d = dir.map_or_else(|| tmp.path().join("sim"), Path::to_path_buf);
+            let t = Instant::now();
+            ward_simulate::simulate(config, &d).context("simulation failed")?;
+            println!(
+                "simulated {} days, {} staff, {} patients (seed {}) in {:.1} s",
+                config.days,
+                config.staff,
+                config.patients,
+                config.seed,
+                t.elapsed().as_secs_f64()
+            );
+            d
+        }
+    };
+    let store = ward_store::SqliteStore::open(&tmp.path().join("store"))?;
+    let options = ward_pipeline::IngestOptions {
+        year: Some(config.start.year()),
+        ..Default::default()
+    };
+    for path in crate::demo::context_files(&sim) {
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let source = ward_pipeline::Source::new(
+            crate::demo::source_name(&sim, &path),
+            std::io::BufReader::new(file),
+        );
+        ward_pipeline::import_context(&store, source, options.max_document_bytes)
+            .with_context(|| format!("cannot import {}", path.display()))?;
+    }
+    let mut events = Vec::new();
+    for path in crate::demo::telemetry_files(&sim) {
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let source = ward_pipeline::Source::new(
+            crate::demo::source_name(&sim, &path),
+            std::io::BufReader::new(file),
+        );
+        ward_pipeline::scan(source, &options, &mut |e| events.push(e))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    events.sort_by_key(|e| e.time);
+    let context = sim.join("context");
+    let inventory = Arc::new(crate::detection::inventory_from_dir(&context)?);
+    let geoip = crate::detection::geoip_from_dir(&context)?;
+    let mut runs = Vec::new();
+    for _ in 0..rounds.max(1) {
+        let detectors = ward_detect::standard::standard_with_geoip(
+            Arc::clone(&inventory),
+            ward_detect::sigma::Collection::new(),
+            geoip.clone(),
+        )?;
+        let engine = Mutex::new(ward_detect::Engine::new(detectors));
+        ward_pipeline::load_context(&store, &engine)?;
+        let mut engine = engine
+            .into_inner()
+            .map_err(|_| anyhow::anyhow!("engine poisoned"))?;
+        let mut alerts = std::collections::HashSet::new();
+        let started = Instant::now();
+        for batch in events.chunks(4096) {
+            for finding in engine.observe(batch) {
+                alerts.insert(finding.alert.id);
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let shares: Vec<(String, f64)> = engine
+            .detector_timings()
+            .into_iter()
+            .map(|(name, t)| (name.to_string(), t.nanos as f64 / 1e9))
+            .collect();
+        runs.push((secs, alerts.len(), shares));
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (secs, alerts, shares) = &runs[runs.len() / 2];
+    println!(
+        "{} events ({} telemetry files), {} detectors, GeoIP {}: {:.3} s = {:.0} events/s on one thread, {alerts} alerts (median of {} rounds; fastest {:.0}, slowest {:.0} events/s)",
+        events.len(),
+        crate::demo::telemetry_files(&sim).len(),
+        shares.len(),
+        if geoip.is_some() { "on" } else { "off" },
+        secs,
+        events.len() as f64 / secs,
+        runs.len(),
+        events.len() as f64 / runs[0].0,
+        events.len() as f64 / runs[runs.len() - 1].0,
+    );
+    for (name, spent) in shares {
+        println!(
+            "  {name:<14} {:>7.3} s  {:>5.1}% of the time",
+            spent,
+            spent / secs * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// Peak resident memory of this process so far (KiB), from getrusage(2).
+fn own_maxrss_kib() -> u64 {
+    // SAFETY: an all-zero rusage is a valid value for the kernel to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc == 0 { usage.ru_maxrss as u64 } else { 0 }
+}
+
+/// CPU time (user and system) this process has used so far, in seconds, from getrusage(2):
+/// on a shared machine a single-threaded phase's CPU time is its one-core cost, whatever else
+/// runs on the core.
+fn own_cpu_secs() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value for the kernel to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Counts the audit trail's lines and bytes and drops them: generation alone.
+#[derive(Default)]
+struct CountingSink {
+    bytes: u64,
+}
+
+impl Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decodes each AuditEvent line as it is written and hands it to the privacy scan, timing
+/// its own work (decode and detection).
+struct ScanSink {
+    scan: ward_detect::privacy::scan::PrivacyScan,
+    decoder: &'static dyn ward_decode::Decoder,
+    line: Vec<u8>,
+    decoded: Vec<Result<ward_model::Event, ward_decode::DecodeError>>,
+    events: u64,
+    failed: u64,
+    busy: std::time::Duration,
+}
+
+impl ScanSink {
+    fn line(&mut self, line: &[u8]) {
+        self.decoder.decode(line, &mut self.decoded);
+        for event in self.decoded.drain(..) {
+            match event {
+                Ok(event) => {
+                    self.events += 1;
+                    self.scan.observe(&event);
+                }
+                Err(_) => self.failed += 1,
+            }
+        }
+    }
+}
+
+impl Write for ScanSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let started = Instant::now();
+        let mut rest = buf;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            if self.line.is_empty() {
+                self.line(&rest[..end]);
+            } else {
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(&rest[..end]);
+                self.line(&line);
+                line.clear();
+                self.line = line;
+            }
+            rest = &rest[end + 1..];
+        }
+        self.line.extend_from_slice(rest);
+        self.busy += started.elapsed();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The simulated hospital's context (FHIR resources, the HR roster and the ADT feed) into
+/// the scan, a file and a line at a time. Returns how many resources.
+fn privacy_context(dir: &Path, scan: &mut ward_detect::privacy::scan::PrivacyScan) -> Result<u64> {
+    let mut total = 0u64;
+    let mut parsed = Vec::new();
+    let mut feed =
+        |parsed: &mut Vec<Result<ward_model::ContextResource, ward_decode::DecodeError>>,
+         force: bool|
+         -> Result<()> {
+            if parsed.len() >= 4_096 || (force && !parsed.is_empty()) {
+                let resources = parsed
+                    .drain(..)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| anyhow::anyhow!("simulated context does not parse: {e}"))?;
+                total += resources.len() as u64;
+                scan.context(&resources);
+            }
+            Ok(())
+        };
+    for (name, adt) in [
+        ("context/organization.ndjson", false),
+        ("context/practitioners.ndjson", false),
+        ("context/practitioner-roles.ndjson", false),
+        ("context/patients.ndjson", false),
+        ("context/encounters.ndjson", false),
+        ("context/care-teams.ndjson", false),
+        ("telemetry/adt.hl7", true),
+    ] {
+        let file = std::fs::File::open(dir.join(name))
+            .with_context(|| format!("{}", dir.join(name).display()))?;
+        for line in std::io::BufReader::new(file).split(b'\n') {
+            let line = line?;
+            if adt {
+                ward_decode::hl7::adt_context(&line, &mut parsed);
+            } else {
+                ward_decode::context::parse_context(&line, &mut parsed);
+            }
+            feed(&mut parsed, false)?;
+        }
+        feed(&mut parsed, true)?;
+    }
+    let roster = std::fs::read(dir.join("context/hr-roster.csv"))?;
+    parsed.extend(ward_decode::roster::parse_roster(&roster));
+    feed(&mut parsed, true)?;
+    Ok(total)
+}
+
+/// `ward bench privacy`: the privacy scan of issue #6's bar (a week of a 10,000-staff hospital
+/// in under 5 minutes on one core, under 2 GB). The simulator runs twice with the same
+/// configuration, on this thread: first with its EHR audit trail counted and dropped
+/// (generation alone), then with every AuditEvent line decoded (`fhir`) and scanned by the
+/// privacy detector as it is written. Neither writes the audit trail to disk; the rest of the
+/// simulated telemetry goes to a temporary directory, deleted at the end. The scan's time is
+/// the second run's minus the first's, and is also clocked inside the scanning sink.
+pub fn privacy(
+    staff: u32,
+    days: u32,
+    patients: Option<u32>,
+    rate: Option<f64>,
+    seed: u64,
+) -> Result<()> {
+    let config = ward_simulate::SimConfig {
+        seed,
+        days,
+        rate,
+        staff: staff.max(ward_simulate::MIN_STAFF),
+        patients: patients
+            .unwrap_or_else(|| staff.saturating_mul(20))
+            .max(ward_simulate::MIN_PATIENTS),
+        ..ward_simulate::SimConfig::default()
+    };
+    let tmp = tempfile::tempdir()?;
+    println!(
+        "simulating {} days of {} staff and {} patients (seed {seed}) …",
+        config.days, config.staff, config.patients
+    );
+
+    let generation_dir = tmp.path().join("generation");
+    let mut counting = CountingSink::default();
+    let cpu = own_cpu_secs();
+    let started = Instant::now();
+    let summary = ward_simulate::simulate_audit_to(&config, &generation_dir, &mut counting)
+        .context("simulation failed")?;
+    let generation = started.elapsed().as_secs_f64();
+    let generation_cpu = own_cpu_secs() - cpu;
+    let rss_generation = own_maxrss_kib();
+    println!(
+        "generation alone: {} AuditEvents ({:.1} GB of NDJSON, not written) in {generation:.1} s ({generation_cpu:.1} s CPU); peak RSS {:.0} MB",
+        summary.events,
+        counting.bytes as f64 / 1e9,
+        rss_generation as f64 / 1024.0
+    );
+
+    let mut scan = ward_detect::privacy::scan::PrivacyScan::new(Default::default());
+    let started = Instant::now();
+    let resources = privacy_context(&generation_dir, &mut scan)?;
+    let context_secs = started.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&generation_dir)?;
+    println!("context: {resources} resources loaded in {context_secs:.1} s");
+
+    let mut sink = ScanSink {
+        scan,
+        decoder: ward_decode::by_name("fhir").context("no fhir decoder")?,
+        line: Vec::new(),
+        decoded: Vec::new(),
+        events: 0,
+        failed: 0,
+        busy: std::time::Duration::ZERO,
+    };
+    let scan_dir = tmp.path().join("scan");
+    let cpu = own_cpu_secs();
+    let started = Instant::now();
+    ward_simulate::simulate_audit_to(&config, &scan_dir, &mut sink).context("simulation failed")?;
+    let finishing = Instant::now();
+    let ScanSink {
+        scan,
+        events,
+        failed,
+        busy,
+        ..
+    } = sink;
+    let report = scan.finish(None);
+    let busy = busy + finishing.elapsed();
+    let total = started.elapsed().as_secs_f64();
+    let total_cpu = own_cpu_secs() - cpu;
+    let rss_total = own_maxrss_kib();
+    if failed > 0 {
+        bail!("{failed} simulated AuditEvents did not decode");
+    }
+    let scan_secs = total - generation;
+    let scan_cpu = total_cpu - generation_cpu;
+    println!(
+        "generation + scan: {total:.1} s ({total_cpu:.1} s CPU), so the scan took {scan_secs:.1} s, {scan_cpu:.1} s CPU ({:.0} events per CPU second); clocked inside the scan: {:.1} s ({:.0} events/s)",
+        events as f64 / scan_cpu.max(1e-9),
+        busy.as_secs_f64(),
+        events as f64 / busy.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "peak RSS: {:.0} MB (generation alone: {:.0} MB)",
+        rss_total as f64 / 1024.0,
+        rss_generation as f64 / 1024.0
+    );
+    let stats = &report.stats;
+    println!(
+        "{events} events scanned: {} accesses assessed, {:.2}% explained, {} unexplained, {} by users who are not staff",
+        stats.accesses,
+        stats.explained_share() * 100.0,
+        stats.unexplained,
+        stats.unknown_user
+    );
+    for (template, n) in stats.by_template() {
+        println!("  {:<18} {n:>12}", template.name());
+    }
+    let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
+    for a in &report.alerts {
+        *by_rule.entry(a.alert.rule_id.as_str()).or_default() += 1;
+    }
+    println!("{} alerts: {by_rule:?}", report.alerts.len());
+    if stats.over_capacity > 0 {
+        println!(
+            "{} accesses not held for judgement (state at its cap)",
+            stats.over_capacity
+        );
+    }
+    Ok(())
+}

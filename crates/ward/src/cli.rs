@@ -95,6 +95,10 @@ pub enum Command {
     /// Network zones: the segmentation policy and what reaches the systems holding PHI.
     #[command(subcommand)]
     Zones(crate::reach::ZonesCommand),
+    /// Patient-privacy monitoring over history: who opened which record, and was there a
+    /// reason (docs/privacy.md).
+    #[command(subcommand)]
+    Privacy(crate::privacy::PrivacyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,9 +212,13 @@ pub struct HuntArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Format of the input: `auto` recognises it from content.
+    /// Format of the input: `auto` recognises it from content; `csv` needs `--mapping`.
     #[arg(long, default_value = "auto")]
     pub format: String,
+    /// A CSV mapping file (TOML; see docs/formats.md): the input is CSV whose columns it
+    /// names (an EHR's access log export). Implies `--format csv`.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
     /// Print the summary as one JSON object a source (and a total) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -376,6 +384,21 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Every detector on the stream (Sigma healthcare pack, privacy, credential, network,
+    /// segmentation, mail) over the simulator's telemetry in time order, one thread, nothing
+    /// stored: events/s and each detector's share of the time.
+    Detectors {
+        /// A simulated hospital written by `ward simulate` (default: one is simulated into a
+        /// temporary directory, or into DIR when it holds none).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 2)]
+        days: u32,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// What encrypting PHI at rest costs ingest: the same generated file ingested (decode,
     /// store, no detection) into a store without encryption and into an encrypted one,
     /// alternately, ROUNDS times each; medians compared.
@@ -384,5 +407,24 @@ pub enum BenchCommand {
         events: u64,
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// The privacy scan at hospital scale: the simulator generates DAYS of a STAFF-person
+    /// hospital and its EHR audit trail is decoded and scanned by the privacy detector as it
+    /// is written, on this thread, nothing of it on disk; generation alone is timed first, in
+    /// the same run, so the scan's own time is the difference. Peak memory (maxrss) of both.
+    Privacy {
+        #[arg(long, default_value_t = 10_000)]
+        staff: u32,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Patients (default: 20 per staff member).
+        #[arg(long)]
+        patients: Option<u32>,
+        /// EHR audit events per second of simulated time (default: what the staff's work
+        /// makes).
+        #[arg(long, value_name = "EPS")]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }

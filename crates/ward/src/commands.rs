@@ -129,8 +129,32 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::bench::ingest(events, workers, dir.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Detectors {
+            dir,
+            seed,
+            days,
+            rounds,
+        }) => {
+            let config = ward_simulate::SimConfig {
+                seed,
+                days,
+                ..Default::default()
+            };
+            crate::bench::detectors(dir.as_deref(), &config, rounds)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Encryption { events, rounds }) => {
             crate::bench::encryption(events, rounds)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Privacy {
+            staff,
+            days,
+            patients,
+            rate,
+            seed,
+        }) => {
+            crate::bench::privacy(staff, days, patients, rate, seed)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hunt(args) => hunt(&ctx, args),
@@ -157,6 +181,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Feeds(command) => crate::inventory::feeds(&ctx.config, &ctx.data_dir, command),
         Command::Scan(command) => crate::inventory::scan(&ctx.config, &ctx.data_dir, command),
         Command::Zones(command) => crate::reach::run_command(&ctx.config, &ctx.data_dir, command),
+        Command::Privacy(command) => crate::privacy::run(&ctx.config, &ctx.data_dir, command),
     }
 }
 
@@ -254,7 +279,8 @@ fn engine(
     ward_inventory::reach::Watcher,
 )> {
     let inventory = crate::detection::inventory_from_config(&ctx.config)?;
-    let (detectors, watcher) = crate::detection::detectors(inventory, rule_dirs, store)?;
+    let geoip = crate::detection::geoip_from_config(&ctx.config)?;
+    let (detectors, watcher) = crate::detection::detectors(inventory, geoip, rule_dirs, store)?;
     let engine = std::sync::Mutex::new(crate::detection::engine(detectors, store));
     ward_pipeline::load_context(store, &engine)?;
     crate::switches::apply(store, &engine)?;
@@ -421,7 +447,7 @@ fn rules_test(rule_path: &Path, event_paths: &[PathBuf]) -> Result<ExitCode> {
 /// Opens a path (`-`: standard input), with its size when known and the year its records
 /// were written in, for timestamps that leave the year out (RFC 3164 syslog): the year the
 /// file was last modified, or the current year for standard input.
-fn open_source(path: &Path) -> Result<(Source, Option<u64>, i32)> {
+pub(crate) fn open_source(path: &Path) -> Result<(Source, Option<u64>, i32)> {
     if path.as_os_str() == "-" {
         return Ok((
             Source::new("-", std::io::stdin()),
@@ -475,6 +501,7 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
     let defaults = IngestOptions::default();
     let options = IngestOptions {
         format: Some(args.format.clone()),
+        decoder: csv_mapping(&args)?,
         workers: ctx.config.ingest.workers.unwrap_or(defaults.workers),
         max_record_bytes: ctx
             .config
@@ -532,6 +559,38 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         print_summary(&mut stdout.lock(), &total, args.json)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The CSV decoder `--mapping FILE` describes, or `None` without the flag. `--format csv`
+/// needs it; any other named format excludes it.
+fn csv_mapping(args: &IngestArgs) -> Result<Option<ward_pipeline::GivenDecoder>> {
+    let Some(path) = &args.mapping else {
+        if args.format == "csv" {
+            return Err(BadInput(
+                "--format csv needs --mapping FILE naming the CSV's columns (see docs/formats.md)"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    };
+    if !matches!(args.format.as_str(), "auto" | "csv") {
+        return Err(BadInput(format!(
+            "--mapping reads CSV: it cannot be used with --format {}",
+            args.format
+        ))
+        .into());
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("cannot read mapping {}: {e}", path.display())))?;
+    let mapping: ward_decode::csv::CsvMapping = toml::from_str(&text)
+        .map_err(|e| BadInput(format!("invalid mapping {}: {e}", path.display())))?;
+    let decoder = ward_decode::csv::MappedCsv::new(mapping)
+        .map_err(|e| BadInput(format!("invalid mapping {}: {e}", path.display())))?;
+    // One decoder for the life of this command: the pipeline's threads hold it as 'static.
+    Ok(Some(ward_pipeline::GivenDecoder(Box::leak(Box::new(
+        decoder,
+    )))))
 }
 
 fn simulate(args: SimulateArgs) -> Result<ExitCode> {

@@ -107,6 +107,13 @@ pub struct DetectConfig {
     /// A folder with the inventory files the threat detectors read (`zones.toml`,
     /// `assets.csv`, `vendors.csv`, `partners.csv`, `hr-roster.csv`; docs/inventory-files.md).
     pub inventory: Option<PathBuf>,
+    /// A MaxMind DB City database (`GeoLite2-City.mmdb`, GeoIP2-City, DB-IP City): places of
+    /// public addresses for sign-ins that carry none (sshd, Windows, VPN), so impossible
+    /// travel and new countries are seen there too. Without it, network-prefix novelty.
+    pub geoip: Option<PathBuf>,
+    /// A MaxMind DB ASN or ISP database (`GeoLite2-ASN.mmdb`), beside `geoip`: a user's
+    /// networks become autonomous systems instead of /24 prefixes.
+    pub asn: Option<PathBuf>,
     /// A watched source that sends nothing for this long is an alert (default 60; 0: off).
     pub silence_after_minutes: Option<u64>,
     /// Per source (as named in the alert and the metrics): minutes, 0 never.

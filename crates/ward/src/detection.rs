@@ -1,5 +1,6 @@
 //! Reading what the detectors need from disk: the inventory files (zones, assets, vendors,
-//! partners, HR roster; `docs/inventory-files.md`) and the user's Sigma rule folders. The
+//! partners, HR roster; `docs/inventory-files.md`), the GeoIP databases and the user's Sigma
+//! rule folders. The
 //! detectors themselves live in `crates/detect` and never touch files.
 
 use crate::commands::BadInput;
@@ -8,6 +9,7 @@ use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use ward_detect::Detector;
+use ward_detect::threat::geoip::GeoIp;
 use ward_detect::threat::inventory::Inventory;
 
 /// The inventory files, by their names in an inventory folder (the simulator's `context/`
@@ -64,17 +66,70 @@ pub fn inventory_from_config(config: &Config) -> Result<Inventory> {
     }
 }
 
+/// The names of the GeoIP databases in an inventory folder laid out as the simulator's
+/// `context/` (the demo's).
+const GEOIP: &str = "geoip.mmdb";
+const GEOIP_ASN: &str = "geoip-asn.mmdb";
+
+/// The GeoIP databases named by `[detect] geoip` and `[detect] asn`, or none. A file that is
+/// missing, unreadable, not a MaxMind DB or of the wrong kind stops Ward at start, naming it.
+pub fn geoip_from_config(config: &Config) -> Result<Option<Arc<GeoIp>>> {
+    let (city, asn) = (&config.detect.geoip, &config.detect.asn);
+    match (city, asn) {
+        (None, None) => Ok(None),
+        (None, Some(asn)) => Err(BadInput(format!(
+            "[detect] asn = {} needs [detect] geoip (a City database) beside it",
+            asn.display()
+        ))
+        .into()),
+        (Some(city), asn) => geoip_from_files(city, asn.as_deref()).map(Some),
+    }
+}
+
+/// The demo's GeoIP databases: those the simulator wrote into `dir` (an older simulated
+/// hospital has none).
+pub fn geoip_from_dir(dir: &Path) -> Result<Option<Arc<GeoIp>>> {
+    let city = dir.join(GEOIP);
+    if !city.is_file() {
+        return Ok(None);
+    }
+    let asn = Some(dir.join(GEOIP_ASN)).filter(|p| p.is_file());
+    geoip_from_files(&city, asn.as_deref()).map(Some)
+}
+
+fn geoip_from_files(city: &Path, asn: Option<&Path>) -> Result<Arc<GeoIp>> {
+    let read = |path: &Path| -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| {
+            BadInput(format!(
+                "cannot read the GeoIP database {}: {e}",
+                path.display()
+            ))
+            .into()
+        })
+    };
+    let bad = |path: &Path, e: ward_detect::threat::geoip::GeoIpError| -> anyhow::Error {
+        BadInput(format!("GeoIP database {}: {e}", path.display())).into()
+    };
+    let mut geoip = GeoIp::city(read(city)?).map_err(|e| bad(city, e))?;
+    if let Some(asn) = asn {
+        geoip = geoip.with_asn(read(asn)?).map_err(|e| bad(asn, e))?;
+    }
+    Ok(Arc::new(geoip))
+}
+
 /// Every detector Ward runs: the shipped Sigma pack plus the rule folders given, privacy
-/// monitoring and the threat analytics over `inventory`, and the inventory's watcher
-/// (discovery and observed flows), returned too so its caller can flush what it gathers.
+/// monitoring and the threat analytics over `inventory` (the credential detector with the
+/// GeoIP databases, when given), and the inventory's watcher (discovery and observed flows),
+/// returned too so its caller can flush what it gathers.
 pub fn detectors(
     inventory: Inventory,
+    geoip: Option<Arc<GeoIp>>,
     rule_dirs: &[PathBuf],
     store: &dyn ward_store::Store,
 ) -> Result<(Vec<Box<dyn Detector>>, ward_inventory::reach::Watcher)> {
     let extra = extra_rules(rule_dirs, store)?;
     let inventory = Arc::new(inventory);
-    let mut detectors = ward_detect::standard::standard_with(inventory.clone(), extra)
+    let mut detectors = ward_detect::standard::standard_with_geoip(inventory.clone(), extra, geoip)
         .map_err(|e| BadInput(format!("the detection rules do not load: {e}")))?;
     let watcher = ward_inventory::reach::Watcher::new(inventory);
     detectors.push(watcher.detector());
@@ -147,7 +202,6 @@ pub fn save_state(
     }
     Ok(())
 }
-
 
 /// The label the alert-id key is derived under.
 const ALERT_ID_LABEL: &str = "alert ids";

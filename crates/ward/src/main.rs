@@ -17,6 +17,7 @@ mod inventory;
 mod keys;
 mod metrics;
 mod notify;
+mod privacy;
 mod reach;
 mod serve;
 mod settings;

@@ -91,7 +91,12 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
     // The console draws the network map and each asset's reachability from the same zones
     // and policy the detectors check flows against.
     let console_inventory = Arc::new(inventory.clone());
-    let (detectors, watcher) = crate::detection::detectors(inventory, &[], store.as_ref())?;
+    // The demo's GeoIP databases are the simulated hospital's, as its inventory is.
+    let geoip = match &prepared {
+        Some(p) => crate::detection::geoip_from_dir(&p.dir.join("context"))?,
+        None => crate::detection::geoip_from_config(config)?,
+    };
+    let (detectors, watcher) = crate::detection::detectors(inventory, geoip, &[], store.as_ref())?;
     let scans = crate::inventory::scan_settings(config)?;
     let engine: SharedEngine = Arc::new(Mutex::new(crate::detection::engine(detectors, &sqlite)));
     let rules = Arc::new(crate::detection::catalogue(&[], store.as_ref())?);

@@ -168,6 +168,22 @@ pub fn view(config: &Config, data_dir: &Path, store: &SqliteStore) -> SettingsVi
                     .map_or("none".to_string(), |p| p.display().to_string()),
             )
             .item(
+                "GeoIP database (City)",
+                detect
+                    .geoip
+                    .as_ref()
+                    .map_or("none: network-prefix novelty".to_string(), |p| {
+                        p.display().to_string()
+                    }),
+            )
+            .item(
+                "GeoIP database (ASN)",
+                detect
+                    .asn
+                    .as_ref()
+                    .map_or("none".to_string(), |p| p.display().to_string()),
+            )
+            .item(
                 "source silent after",
                 match detect.silence_after_minutes {
                     Some(0) => "never".to_string(),

@@ -152,3 +152,16 @@ fn entra_and_okta_sign_ins_are_recognised_before_generic_json_lines() {
     assert_eq!(picked(&[monitor]), Some("entra"));
     assert_eq!(picked(&[okta]), Some("okta"));
 }
+
+#[test]
+fn cloudtrail_records_delivery_files_and_eventbridge_events_are_detected_as_cloudtrail() {
+    let record: &[u8] = br#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","userName":"a"},"eventTime":"2026-11-03T02:20:12Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1"}"#;
+    assert_eq!(picked(&[record]), Some("cloudtrail"));
+    let delivery = [b"{\"Records\":[".as_slice(), record, b"]}"].concat();
+    assert_eq!(picked(&[&delivery]), Some("cloudtrail"));
+    let eventbridge: &[u8] = br#"{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":{"eventName":"GetObject"}}"#;
+    assert_eq!(picked(&[eventbridge]), Some("cloudtrail"));
+    // Okta's System Log also has an `eventType`, but neither eventSource nor eventName.
+    let okta: &[u8] = br#"{"uuid":"u","published":"2024-05-20T08:30:00Z","eventType":"user.session.start","actor":{"alternateId":"a@b"}}"#;
+    assert_eq!(picked(&[okta]), Some("okta"));
+}

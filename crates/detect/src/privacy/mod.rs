@@ -11,6 +11,11 @@
 //! break-the-glass without a clinical action after it. Unexplained accesses that fit no
 //! pattern are held for the length of the sweep window: many of them in a short time become
 //! one bulk-sweep alert; otherwise each becomes a low-severity "unexplained access" alert.
+//! Two flags rest on baselines learned from the stream ([`baseline`]): a stretch of work that
+//! begins far from the hours the same user worked on earlier days (after hours, unless a care
+//! team or a declared emergency explains the access), and an hour whose distinct patients are
+//! far above both the user's own usual hour and their peers' (same role and department),
+//! explained or not. [`scan`] runs the detector over history for `ward privacy scan`.
 //!
 //! Alerts are grouped by user and patient per day (by user per day for sweeps, exports and
 //! departed staff), say in plain words which explanations were tried and why each failed, and
@@ -21,13 +26,16 @@
 //! memory bounded: context in proportion to the organisation, stream state in proportion to
 //! the sweep and follow-up windows (with hard caps).
 
+pub mod baseline;
 pub mod explain;
 pub mod patterns;
 pub mod relations;
+pub mod scan;
 #[cfg(test)]
 mod tests;
 
 use crate::engine::{Detector, Finding, alert_id};
+use baseline::{AfterHours, Baselines, VolumeAbove};
 use explain::{Access, Learned, Template};
 use patterns::Pattern;
 use relations::{PatientId, Relations, StaffId};
@@ -135,6 +143,20 @@ pub const RULES: &[crate::threat::Rule] = &[
         &[ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT],
     ),
     privacy_rule(
+        "privacy.after_hours",
+        "Patient records opened outside the user's usual hours",
+        Severity::Medium,
+        &["T1078", "T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT],
+    ),
+    privacy_rule(
+        "privacy.volume_above_baseline",
+        "Records opened far above the user's own and their peers' usual volume",
+        Severity::Medium,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
         "privacy.unexplained_access",
         "Access to a patient record with no explanation",
         Severity::Low,
@@ -206,6 +228,22 @@ pub struct PrivacyOptions {
     pub learn_min_patients: usize,
     /// Flag self and family accesses even when a template explains them.
     pub personal_links_regardless: bool,
+    /// Baselines: completed days of activity and hours of work on record before a user's
+    /// own usual hours and volume are judged against.
+    pub baseline_min_days: u32,
+    pub baseline_min_hours: usize,
+    /// A gap in a user's activity this long ends a stretch of work; a stretch that begins at
+    /// least `after_hours_margin` hours away from every hour the user worked on earlier days
+    /// is after hours.
+    pub activity_gap: Duration,
+    pub after_hours_margin: u32,
+    /// Distinct patients in a clock hour at or above this many, and at least `volume_factor`
+    /// times the user's own usual hour (95th percentile) and their peers' (same role and
+    /// department, when at least `peer_min_users` colleagues have history), are a volume
+    /// far above the baseline.
+    pub volume_min_patients: usize,
+    pub volume_factor: f64,
+    pub peer_min_users: usize,
     /// Hard caps on stream state.
     pub max_pending: usize,
     pub max_tracked_per_user: usize,
@@ -260,6 +298,13 @@ impl Default for PrivacyOptions {
             learn_min_users: 3,
             learn_min_patients: 5,
             personal_links_regardless: true,
+            baseline_min_days: 1,
+            baseline_min_hours: 6,
+            activity_gap: Duration::from_secs(3 * 3600),
+            after_hours_margin: 2,
+            volume_min_patients: 30,
+            volume_factor: 3.0,
+            peer_min_users: 2,
             max_pending: 100_000,
             max_tracked_per_user: 4_096,
         }
@@ -376,6 +421,8 @@ pub struct PrivacyDetector {
     /// The last explained access per (user, patient): the rest of the same chart session is
     /// explained by the same template, even when it runs past the end of a margin.
     last_explained: HashMap<(StaffId, PatientId), (i64, Template)>,
+    /// Each user's usual hours and volume, and their peer groups'.
+    baselines: Baselines,
     now: i64,
     last_cleanup_hour: i64,
     last_outcome: AccessOutcome,
@@ -396,6 +443,7 @@ impl PrivacyDetector {
             glass: HashMap::new(),
             glass_queue: VecDeque::new(),
             last_explained: HashMap::new(),
+            baselines: Baselines::default(),
             now: i64::MIN,
             last_cleanup_hour: i64::MIN,
             last_outcome: AccessOutcome::NotAssessed,
@@ -473,6 +521,9 @@ impl PrivacyDetector {
         };
         let t = event.time.millis();
         self.departed(user, event, out);
+        let after_hours = self
+            .baselines
+            .activity(&self.relations, &self.options, user, t);
         let Some(patient_ref) = event.patient.id.as_deref() else {
             return;
         };
@@ -537,6 +588,22 @@ impl PrivacyDetector {
         let day = Self::day_of(t);
         self.last_outcome =
             explanation.map_or(AccessOutcome::Unexplained, AccessOutcome::Explained);
+        if let Some(volume) = self.baselines.access(
+            &self.relations,
+            &self.options,
+            access,
+            event.id,
+            explanation.is_some(),
+        ) {
+            out.push(self.volume_finding(user, &volume, event));
+        }
+        // Being on the patient's care team or declaring an emergency is a reason to work at
+        // any hour; a department or role alone is not.
+        if let Some(off) = after_hours
+            && !matches!(explanation, Some(Template::CareTeam | Template::BreakGlass))
+        {
+            out.push(self.after_hours_finding(user, patient, explanation, &off, event));
+        }
         match explanation {
             Some(template) => {
                 self.stats.explained[slot(template)] += 1;
@@ -866,6 +933,133 @@ impl PrivacyDetector {
             ),
             events: vec![event.id],
         });
+    }
+
+    fn after_hours_finding(
+        &self,
+        user: StaffId,
+        patient: PatientId,
+        explanation: Option<Template>,
+        off: &AfterHours,
+        event: &Event,
+    ) -> Finding {
+        let rel = &self.relations;
+        let login = rel
+            .staff
+            .get(user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let display = rel
+            .patients
+            .get(patient as usize)
+            .map_or_else(|| "unknown".to_string(), |p| p.display.clone());
+        let began = Timestamp(off.began).to_rfc3339();
+        let began = began.get(11..16).unwrap_or_default();
+        let why = match explanation {
+            Some(template) => format!(
+                "The access has an explanation ({}), but a department or role does not call {login} in outside their hours; being on the patient's care team or declaring an emergency would",
+                template.describe()
+            ),
+            None => format!(
+                "No explanation applies either: {}",
+                explain::why_not(
+                    rel,
+                    &self.options,
+                    Access {
+                        user,
+                        patient,
+                        time: event.time.millis()
+                    }
+                )
+                .join("; ")
+            ),
+        };
+        let text = format!(
+            "{login} {} the record of patient {display} at {} during a stretch of work that began at {began} UTC, outside {login}'s own usual hours: on {} earlier days ({} hours of work) {login} worked {} (UTC), never within {} hours of {began}. {why}. It would look legitimate with {login} on a care team of {display} or a shift scheduled at that time.",
+            verb(event),
+            event.time,
+            off.days,
+            off.hours,
+            off.usual,
+            self.options.after_hours_margin,
+        );
+        Finding {
+            alert: alert(
+                "privacy.after_hours",
+                "Patient records opened outside the user's usual hours",
+                Severity::Medium,
+                &login,
+                event.time,
+                AlertEntities {
+                    user: Some(login.clone()),
+                    patient: Some(display),
+                    ..Default::default()
+                },
+                &[VALID_ACCOUNTS, DATA_FROM_REPOSITORIES],
+                &[ACTIVITY_REVIEW, AUDIT_CONTROLS, ACCESS_MANAGEMENT],
+                text,
+            ),
+            events: vec![event.id],
+        }
+    }
+
+    fn volume_finding(&self, user: StaffId, v: &VolumeAbove, event: &Event) -> Finding {
+        let rel = &self.relations;
+        let login = rel
+            .staff
+            .get(user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let hour = Timestamp(v.hour_start).to_rfc3339();
+        let hour = hour.get(11..16).unwrap_or_default();
+        let group = format!(
+            "{} of {}",
+            if v.role.is_empty() {
+                "staff"
+            } else {
+                v.role.as_str()
+            },
+            v.department
+                .map_or("no known department", |d| rel.dept_label(d))
+        );
+        let peers = match v.peer {
+            Some((usual, hours, colleagues)) => format!(
+                "and of their peers ({group}: {usual} an hour at the 95th percentile over {hours} hours of {colleagues} colleagues)"
+            ),
+            None => format!(
+                "(no peer comparison: fewer than {} colleagues of the same role and department, {group}, have history yet)",
+                self.options.peer_min_users
+            ),
+        };
+        let unexplained = v.patients as u32 - v.explained.min(v.patients as u32);
+        let text = format!(
+            "{login} opened the records of {} distinct patients in the hour from {hour} UTC (up to {}), far above {login}'s own usual hour ({} patients at the 95th percentile over {} past hours of work) {peers}; threshold {} ({}× the usual, at least {}). {} of those patients' first accesses had a clinical explanation and {unexplained} had none. Volume this far above the baseline is browsing rather than care unless a task calls for it (a census review, an audit): ask {login} what work it was.",
+            v.patients,
+            event.time,
+            v.own,
+            v.own_hours,
+            v.threshold,
+            self.options.volume_factor,
+            self.options.volume_min_patients,
+            v.explained,
+        );
+        Finding {
+            alert: alert(
+                "privacy.volume_above_baseline",
+                "Records opened far above the user's own and their peers' usual volume",
+                Severity::Medium,
+                &login,
+                event.time,
+                AlertEntities {
+                    user: Some(login.clone()),
+                    ..Default::default()
+                },
+                &[DATA_FROM_REPOSITORIES],
+                &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+                text,
+            ),
+            events: v.events.clone(),
+        }
     }
 
     fn export(&mut self, user: StaffId, patient: PatientId, event: &Event, out: &mut Vec<Finding>) {

@@ -812,3 +812,229 @@ fn every_listed_rule_is_one_the_detector_raises() {
         );
     }
 }
+
+/// `n` patients admitted to Internal Medicine at `T0` (ids `pm0`…), with no team member named.
+fn medicine_patients(resources: &mut Vec<ContextResource>, n: usize) {
+    for i in 0..n {
+        let id = format!("pm{i}");
+        resources.push(patient(
+            &id,
+            &format!("MRNM{i}"),
+            name("Pat", &format!("M{i}")),
+            "1960-01-01",
+            &format!("{i} Near Road"),
+        ));
+        resources.push(encounter(
+            &format!("encm{i}"),
+            &id,
+            "dept-med",
+            T0,
+            None,
+            &[],
+        ));
+    }
+}
+
+/// A day shift of `user` on `day`: from `from` to `until` (hours of the day), one access an
+/// hour to each of `per_hour` Internal Medicine patients, in turn.
+fn shift(user: &str, day: i64, from: i64, until: i64, per_hour: usize, n: &mut u32) -> Vec<Event> {
+    let mut out = Vec::new();
+    for h in from..until {
+        for k in 0..per_hour {
+            *n += 1;
+            let patient = format!("pm{}", (*n as usize) % 60);
+            let t = T0 + day * 24 * H + h * H + (k as i64 * 55 * 60_000) / per_hour as i64;
+            out.push(access(*n, user, Some(&patient), t, "read"));
+            let _ = k;
+        }
+    }
+    out
+}
+
+fn rules(out: &[Finding]) -> Vec<&str> {
+    let mut r: Vec<&str> = out.iter().map(|f| f.alert.rule_id.as_str()).collect();
+    r.sort_unstable();
+    r.dedup();
+    r
+}
+
+#[test]
+fn a_stretch_of_work_far_from_the_users_own_hours_is_after_hours() {
+    let mut resources = hospital();
+    medicine_patients(&mut resources, 60);
+    let mut n = 0;
+    // Day 0: nurse u1 works 07:00–15:00 on her department's patients (all explained).
+    let mut events = shift("u1", 0, 7, 15, 4, &mut n);
+    // Day 1 at 02:10 she opens three of them: explained by the department, but hours away
+    // from anything she did before.
+    for (k, p) in ["pm1", "pm2", "pm3"].iter().enumerate() {
+        events.push(access(
+            900 + k as u32,
+            "u1",
+            Some(p),
+            T0 + 24 * H + 2 * H + 10 * 60_000 + k as i64 * 60_000,
+            "read",
+        ));
+    }
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    assert_eq!(rules(&out), vec!["privacy.after_hours"], "{out:#?}");
+    assert_eq!(
+        out.len(),
+        3,
+        "one finding per access, merged into one alert"
+    );
+    let ids: std::collections::HashSet<&str> = out.iter().map(|f| f.alert.id.as_str()).collect();
+    assert_eq!(ids.len(), 1);
+    let alert = &out[0].alert;
+    assert_eq!(alert.entities.user.as_deref(), Some("u1"));
+    assert_eq!(alert.entities.patient.as_deref(), Some("pm1"));
+    assert_eq!(alert.severity, Severity::Medium);
+    let text = alert.description.as_deref().unwrap();
+    for part in [
+        "began at 02:10 UTC",
+        "on 1 earlier days (8 hours of work)",
+        "07:00–15:00",
+        "never within 2 hours of 02:10",
+        "in the department serving the patient's encounter",
+        "care team",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    assert!(alert.hipaa.iter().any(|h| h == "164.308(a)(4)"));
+
+    // The same hours the day before and the day after are not after hours.
+    let mut usual = shift("u1", 0, 7, 15, 4, &mut n);
+    usual.extend(shift("u1", 1, 6, 16, 4, &mut n));
+    let mut d = detector(&resources);
+    assert!(run(&mut d, &usual).is_empty());
+}
+
+#[test]
+fn after_hours_needs_history_and_spares_care_teams_and_shifts_running_over() {
+    let mut resources = hospital();
+    medicine_patients(&mut resources, 60);
+    // Without an earlier day on record nothing is judged: 02:00 may be this user's shift.
+    let mut n = 0;
+    let night = shift("u1", 0, 2, 4, 4, &mut n);
+    let mut d = detector(&resources);
+    assert!(run(&mut d, &night).is_empty());
+
+    // u2 is on pt1's care team: called in at night, that is the reason.
+    let mut events = shift("u2", 0, 8, 16, 4, &mut n);
+    events.push(access(800, "u2", Some("pt1"), T0 + 24 * H + 3 * H, "read"));
+    let mut d = detector(&resources);
+    assert!(run(&mut d, &events).is_empty());
+
+    // A shift that began in u1's usual hours and ran four hours late is overtime, not after
+    // hours: the stretch of work began at 07:00.
+    let mut events = shift("u1", 0, 7, 15, 4, &mut n);
+    events.extend(shift("u1", 1, 7, 21, 4, &mut n));
+    let mut d = detector(&resources);
+    assert!(run(&mut d, &events).is_empty());
+}
+
+#[test]
+fn an_hour_far_above_the_users_own_and_their_peers_volume_is_flagged_once() {
+    let mut resources = hospital();
+    medicine_patients(&mut resources, 60);
+    // A second nurse of Internal Medicine: u1's peer.
+    resources.push(practitioner(
+        "pr4",
+        "u4",
+        name("Dot", "Orr"),
+        "1985-04-04",
+        "8 Ash Court",
+    ));
+    resources.push(role("prr4", "pr4", "dept-med", "nurse"));
+    // A third, for the peer group to have two colleagues besides u1.
+    resources.push(practitioner(
+        "pr5",
+        "u5",
+        name("Eve", "Pak"),
+        "1986-05-05",
+        "3 Yew Row",
+    ));
+    resources.push(role("prr5", "pr5", "dept-med", "nurse"));
+    let mut n = 0;
+    let mut events = Vec::new();
+    for user in ["u1", "u4", "u5"] {
+        events.extend(shift(user, 0, 7, 15, 5, &mut n));
+    }
+    events.sort_by_key(|e| e.time);
+    // Day 1, 10:00–10:50: u1 opens 45 distinct patients of her department, every one
+    // explained by the department, nine times her usual hour.
+    let base = T0 + 24 * H + 10 * H;
+    for i in 0..45 {
+        events.push(access(
+            2000 + i,
+            "u1",
+            Some(&format!("pm{i}")),
+            base + i as i64 * 60_000,
+            "read",
+        ));
+    }
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    assert_eq!(
+        rules(&out),
+        vec!["privacy.volume_above_baseline"],
+        "{out:#?}"
+    );
+    assert_eq!(
+        out.len(),
+        1,
+        "once a day, not once per patient above the threshold"
+    );
+    let f = &out[0];
+    assert_eq!(f.alert.entities.user.as_deref(), Some("u1"));
+    assert_eq!(
+        f.events.len(),
+        30,
+        "the hour's distinct patients are the evidence"
+    );
+    let text = f.alert.description.as_deref().unwrap();
+    for part in [
+        "30 distinct patients in the hour from 10:00 UTC",
+        "own usual hour (5 patients at the 95th percentile over 8 past hours of work)",
+        "nurse of Internal Medicine: 5 an hour at the 95th percentile over 14 hours of 2 colleagues",
+        "threshold 30",
+        "30 of those patients' first accesses had a clinical explanation and 0 had none",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+
+    // 14 in an hour is busy, not far above: nothing.
+    let mut quieter: Vec<Event> = events[..events.len() - 45].to_vec();
+    for i in 0..14 {
+        quieter.push(access(
+            3000 + i,
+            "u1",
+            Some(&format!("pm{i}")),
+            base + i as i64 * 60_000,
+            "read",
+        ));
+    }
+    let mut d = detector(&resources);
+    assert!(run(&mut d, &quieter).is_empty());
+
+    // Without history of their own, a burst is not judged against a baseline.
+    let burst: Vec<Event> = events[events.len() - 45..].to_vec();
+    let mut d = detector(&resources);
+    assert!(run(&mut d, &burst).is_empty());
+}
+
+#[test]
+fn baselines_keep_a_bounded_record_per_user() {
+    let mut resources = hospital();
+    medicine_patients(&mut resources, 60);
+    let mut n = 0;
+    let mut events = Vec::new();
+    for day in 0..30 {
+        events.extend(shift("u1", day, 7, 15, 5, &mut n));
+    }
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(d.baselines.users(), 1);
+}

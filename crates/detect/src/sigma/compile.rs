@@ -13,7 +13,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use ward_model::{Event, FieldValue};
 
@@ -26,22 +25,22 @@ const REGEX_SIZE_LIMIT: usize = 10 << 20;
 pub struct CompiledRule {
     pub rule: Rule,
     pub route: Route,
-    searches: Vec<(String, Vec<Vec<Test>>)>,
-    condition: Expr,
+    pub(super) searches: Vec<(String, Vec<Vec<Test>>)>,
+    pub(super) condition: Expr,
 }
 
 /// One field (or, for keywords, any field) and what its value must satisfy.
 #[derive(Debug)]
-struct Test {
+pub(super) struct Test {
     /// `None` for keyword searches: any text value of the event.
-    path: Option<String>,
-    patterns: Vec<Pattern>,
+    pub(super) path: Option<String>,
+    pub(super) patterns: Vec<Pattern>,
     /// `|all`: every pattern must hold, rather than any.
-    all: bool,
+    pub(super) all: bool,
 }
 
-#[derive(Debug)]
-enum Pattern {
+#[derive(Debug, Clone)]
+pub(super) enum Pattern {
     /// `null`: the field is absent.
     Null,
     Exists(bool),
@@ -57,17 +56,22 @@ enum Pattern {
     FieldRef(String),
 }
 
-#[derive(Debug)]
-enum TextTest {
+#[derive(Debug, Clone)]
+pub(super) enum TextTest {
     Equals(String),
     Prefix(String),
     Suffix(String),
     Contains(String),
-    Wildcard(Regex),
+    /// `needle` is the longest run of literal characters between wildcards: every text the
+    /// regex matches contains it, which lets a rule set look for it with its literals.
+    Wildcard {
+        re: Regex,
+        needle: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Ordering {
+pub(super) enum Ordering {
     Lt,
     Lte,
     Gt,
@@ -161,99 +165,8 @@ impl CompiledRule {
     }
 }
 
-/// Compiled rules evaluated together. An event is tested only against the rules whose
-/// logsource can select it: rules are indexed by (channel, EventID), by channel, or as
-/// "any Windows event", and rules that select nothing are left out. The next steps (shared
-/// field lookups, literal automata across rules) go here too.
-#[derive(Debug, Default)]
-pub struct RuleSet {
-    rules: Vec<CompiledRule>,
-    by_channel_event: HashMap<(String, i64), Vec<usize>>,
-    by_channel: HashMap<String, Vec<usize>>,
-    any_windows: Vec<usize>,
-    /// Rules of Ward's own sources, by the decoder name they select.
-    by_decoder: HashMap<&'static str, Vec<usize>>,
-}
-
-impl RuleSet {
-    pub fn new(rules: Vec<CompiledRule>) -> Self {
-        let mut set = RuleSet {
-            rules,
-            ..Default::default()
-        };
-        for (index, rule) in set.rules.iter().enumerate() {
-            if let Route::Product { decoder, .. } = &rule.route {
-                set.by_decoder.entry(decoder).or_default().push(index);
-                continue;
-            }
-            let Route::Windows { channel, kinds } = &rule.route else {
-                continue; // selects nothing
-            };
-            if !kinds.is_empty() {
-                for (kind_channel, ids) in kinds.iter() {
-                    for id in ids.iter() {
-                        set.by_channel_event
-                            .entry((kind_channel.to_ascii_lowercase(), *id))
-                            .or_default()
-                            .push(index);
-                    }
-                }
-            } else if let Some(channel) = channel {
-                set.by_channel
-                    .entry(channel.to_ascii_lowercase())
-                    .or_default()
-                    .push(index);
-            } else {
-                set.any_windows.push(index);
-            }
-        }
-        set
-    }
-
-    pub fn rules(&self) -> &[CompiledRule] {
-        &self.rules
-    }
-
-    /// The rules the event matches, in the order the rules were given.
-    pub fn matches<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a CompiledRule> {
-        self.matching(event).map(|(_, rule)| rule)
-    }
-
-    /// As [`RuleSet::matches`], with each rule's index in [`RuleSet::rules`].
-    pub fn matching<'a>(
-        &'a self,
-        event: &'a Event,
-    ) -> impl Iterator<Item = (usize, &'a CompiledRule)> {
-        let mut candidates: Vec<usize> = Vec::new();
-        if let Some(rules) = self.by_decoder.get(event.metadata.product.as_str()) {
-            candidates.extend_from_slice(rules);
-        }
-        if event.metadata.product == "windows" {
-            let channel = match event.unmapped.get("Channel") {
-                Some(serde_json::Value::String(c)) => c.to_ascii_lowercase(),
-                _ => String::new(),
-            };
-            candidates.extend_from_slice(&self.any_windows);
-            if let Some(rules) = self.by_channel.get(&channel) {
-                candidates.extend_from_slice(rules);
-            }
-            if let Some(FieldValue::Int(id)) = event.field("unmapped.EventID")
-                && let Some(rules) = self.by_channel_event.get(&(channel, id))
-            {
-                candidates.extend_from_slice(rules);
-            }
-            candidates.sort_unstable();
-            candidates.dedup();
-        }
-        candidates
-            .into_iter()
-            .map(|i| (i, &self.rules[i]))
-            .filter(move |(_, r)| r.matches(event))
-    }
-}
-
 impl Test {
-    fn matches(&self, event: &Event) -> bool {
+    pub(super) fn matches(&self, event: &Event) -> bool {
         match &self.path {
             Some(path) => self.check(event, event.field(path).as_ref()),
             None => event.unmapped.values().any(|v| match v {
@@ -287,7 +200,12 @@ impl Test {
 }
 
 impl Pattern {
-    fn matches(&self, present: bool, texts: &[Cow<'_, str>], lowered: &[String]) -> bool {
+    pub(super) fn matches(
+        &self,
+        present: bool,
+        texts: &[Cow<'_, str>],
+        lowered: &[String],
+    ) -> bool {
         match self {
             Pattern::Null => !present,
             Pattern::Exists(want) => present == *want,
@@ -325,7 +243,7 @@ impl TextTest {
             TextTest::Prefix(s) => text.starts_with(s.as_str()),
             TextTest::Suffix(s) => text.ends_with(s.as_str()),
             TextTest::Contains(s) => text.contains(s.as_str()),
-            TextTest::Wildcard(re) => re.is_match(text),
+            TextTest::Wildcard { re, .. } => re.is_match(text),
         }
     }
 }
@@ -653,6 +571,17 @@ fn wildcard(text: &str, m: &Modifiers) -> Result<Pattern, String> {
             (true, true) => TextTest::Contains(literal),
         }
     } else {
+        let mut needle = String::new();
+        let mut run = String::new();
+        for p in &pieces {
+            match p {
+                Piece::Literal(c) => run.push(*c),
+                _ => run.clear(),
+            }
+            if run.chars().count() > needle.chars().count() {
+                needle.clone_from(&run);
+            }
+        }
         let mut re = String::from("(?s)^");
         for p in &pieces {
             match p {
@@ -666,7 +595,7 @@ fn wildcard(text: &str, m: &Modifiers) -> Result<Pattern, String> {
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
             .map_err(|e| format!("wildcard `{text}`: {e}"))?;
-        TextTest::Wildcard(re)
+        TextTest::Wildcard { re, needle }
     };
     Ok(Pattern::Text {
         test,

@@ -18,7 +18,7 @@
 //! | --- | --- |
 //! | `product: P` for P in [`PRODUCTS`] | events whose decoder is the one named there |
 //! | `category: C` for C in [`WARD_CATEGORIES`] | those of the OCSF classes listed (`audit`: all) |
-//! | `service: S` (zeek, authlog only) | zeek: the log (`metadata.event_code`: conn, dns, ssl …); authlog: the program (`actor.app_name`: sshd, sudo) |
+//! | `service: S` (zeek, authlog, aws only) | zeek: the log (`metadata.event_code`: conn, dns, ssl …); authlog: the program (`actor.app_name`: sshd, sudo); aws: `cloudtrail` |
 //!
 //! Any other product, service or category routes to nothing: the rule loads but matches no
 //! event, and [`Route::Nothing`] says why, for `ward rules validate` to report. Field names are
@@ -164,6 +164,7 @@ pub const PRODUCTS: &[(&str, &str)] = &[
     ("syslog", "syslog"),
     ("cef", "cef"),
     ("leef", "leef"),
+    ("aws", "cloudtrail"),
 ];
 
 /// `category` of a Ward product → the OCSF classes it selects (none listed: every event).
@@ -183,6 +184,8 @@ pub const WARD_CATEGORIES: &[(&str, &[u32])] = &[
 pub const SERVICE_FIELDS: &[(&str, &str)] = &[
     ("zeek", "metadata.event_code"),
     ("authlog", "actor.app_name"),
+    // `product: aws, service: cloudtrail`: the one AWS service Ward reads.
+    ("cloudtrail", "metadata.product"),
 ];
 
 /// The events a logsource selects, resolved once per rule.

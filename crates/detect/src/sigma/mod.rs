@@ -1,6 +1,6 @@
 //! Sigma rules: [`parse_rule`] reads one rule's YAML into a [`Rule`], [`compile`] lowers it once
 //! into a [`CompiledRule`] (fields resolved, patterns lowered to equals / prefix / suffix /
-//! contains / regex), and a [`RuleSet`] evaluates an event against every compiled rule.
+//! contains / regex), and a [`RuleSet`] evaluates an event against all compiled rules at once.
 //!
 //! Semantics follow pySigma, the reference implementation: values match case-insensitively
 //! unless `cased` or `re`; `field: null` matches an absent field; `not filter` matches when the
@@ -12,25 +12,27 @@
 //! text field the source carried (`unmapped`), as pySigma's full-text search does for Windows. YAML is read with `yaml-rust2` (maintained, pure Rust, YAML 1.2, no serde
 //! layer) because `serde_yaml` is deprecated and unmaintained.
 //!
-//! Open for the next step: evaluation loops over rules one by one and each pattern checks the
-//! field on its own. The compiled form keeps every literal visible ([`compile`]'s `Pattern`s),
-//! so a rule set can later share field lookups, gather literals into Aho-Corasick automata and
-//! regexes into a `RegexSet`, and prefilter by logsource route, without changing this API.
+//! A [`RuleSet`] does not loop over its rules: it lowers them once into one matcher (shared
+//! predicates, per-field Aho-Corasick automata over every rule's literals, rules woken only by
+//! literals they need; see `matcher.rs`), and must match exactly what each rule matches alone
+//! ([`CompiledRule::matches`], kept as the reference).
 
 mod compile;
 mod condition;
 pub mod correlation;
 mod detector;
 pub mod logsource;
+mod matcher;
 pub mod pack;
 mod parse;
 
-pub use compile::{CompiledRule, RuleSet, compile};
+pub use compile::{CompiledRule, compile};
 pub use correlation::{Comparison, Condition, Correlation, CorrelationType};
 pub use detector::{
     Collection, MAX_GROUPS, SigmaDetector, describe_logsource, entities_of, rule_key,
 };
 pub use logsource::Route;
+pub use matcher::RuleSet;
 pub use parse::{
     Detection, Document, FieldSpec, LogSource, Meta, Rule, Search, Value, hipaa_citation,
     parse_documents, parse_rule,

@@ -9,8 +9,12 @@
 //! the roster and vendor contracts that say who may log in at all and when.
 //!
 //! Geolocation comes from the sign-in itself (Entra's `location`, Okta's
-//! `geographicalContext`, mapped by the decoders to `geo.*`); no GeoIP database is read, so
-//! sshd and Windows logins get network-prefix novelty (/24, /48) but no travel speed.
+//! `geographicalContext`, mapped by the decoders to `geo.*`) or, for a public address of a
+//! sign-in without one (sshd, Windows, VPN), from the GeoIP database the user supplied
+//! ([`CredentialOptions::geoip`], looked up through a bounded cache). With an ASN database too,
+//! a user's networks are their autonomous systems (`AS64496`), so a home connection that
+//! changes address within its provider is not a new network. Without databases, sign-ins
+//! that carry no location get network-prefix novelty (/24, /48) but no travel speed.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -19,10 +23,11 @@ use std::sync::Arc;
 use ward_model::event::{auth_activity, class};
 use ward_model::{AlertEntities, Event, EventId, Severity, Status, Timestamp};
 
+use super::geoip::{GeoCache, GeoIp, is_public};
 use super::inventory::Inventory;
 use super::{
-    DAY, Expiring, HOUR, MINUTE, Rule, clock, day_of, duration, ip_of, network_prefix, plural,
-    push_capped, unmapped_f64, unmapped_str, unmapped_text,
+    DAY, Expiring, HOUR, MINUTE, Rule, TableStats, clock, day_of, duration, ip_of, network_prefix,
+    plural, push_capped, unmapped_f64, unmapped_str, unmapped_text,
 };
 use crate::{Detector, Finding};
 
@@ -162,6 +167,11 @@ pub struct CredentialOptions {
     pub vendor_session_ms: i64,
     /// The most users, addresses or accounts any one table of state holds.
     pub max_entities: usize,
+    /// Places (and, with an ASN database, networks) of public addresses, for sign-ins that do
+    /// not carry their own location.
+    pub geoip: Option<Arc<GeoIp>>,
+    /// The most addresses whose GeoIP answer is kept.
+    pub geoip_cache: usize,
 }
 
 impl Default for CredentialOptions {
@@ -185,6 +195,8 @@ impl Default for CredentialOptions {
                 .to_vec(),
             vendor_session_ms: 4 * HOUR,
             max_entities: 200_000,
+            geoip: None,
+            geoip_cache: 65_536,
         }
     }
 }
@@ -214,6 +226,8 @@ struct Attempt {
     /// Where the login was checked: `sshd on vpn-gw01`, `entra`, `windows on ws-1`.
     place: String,
     geo: Option<Geo>,
+    /// The autonomous system of the address, from the ASN database.
+    asn: Option<(u32, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +236,8 @@ struct Geo {
     lon: f64,
     country: Option<String>,
     city: Option<String>,
+    /// Placed by the GeoIP database rather than by the sign-in's source.
+    looked_up: bool,
 }
 
 impl Geo {
@@ -316,6 +332,7 @@ fn attempt(event: &Event) -> Option<Attempt> {
             lon,
             country: unmapped_text(event, "geo.country"),
             city: unmapped_text(event, "geo.city"),
+            looked_up: false,
         }),
         _ => None,
     };
@@ -328,6 +345,7 @@ fn attempt(event: &Event) -> Option<Attempt> {
         mfa_approved: outcome == Outcome::Success && mfa == Some("success"),
         place,
         geo,
+        asn: None,
     })
 }
 
@@ -422,6 +440,7 @@ pub struct CredentialDetector {
     vendor_sessions: Expiring<String, (String, Timestamp)>,
     /// (rule, key, window) of one-per-day alerts already raised.
     raised: Expiring<(&'static str, String), Timestamp>,
+    geoip: Option<GeoCache>,
 }
 
 impl CredentialDetector {
@@ -437,9 +456,65 @@ impl CredentialDetector {
             users: Expiring::new(cap, 90 * DAY),
             vendor_sessions: Expiring::new(1_024, options.vendor_session_ms.max(MINUTE)),
             raised: Expiring::new(cap, 2 * DAY),
+            geoip: options
+                .geoip
+                .clone()
+                .map(|g| GeoCache::new(g, options.geoip_cache)),
             inventory,
             options,
         }
+    }
+
+    /// The tables of state this detector holds, with their caps and what they let go.
+    pub fn state(&self) -> Vec<TableStats> {
+        let mut tables = vec![
+            self.sources.stats("sources"),
+            self.mfa.stats("mfa"),
+            self.users.stats("users"),
+            self.vendor_sessions.stats("vendor_sessions"),
+            self.raised.stats("raised"),
+        ];
+        if let Some(cache) = &self.geoip {
+            tables.push(TableStats {
+                table: "geoip_cache",
+                held: cache.len(),
+                cap: cache.capacity(),
+                evicted: cache.evicted,
+                expired: 0,
+            });
+        }
+        tables
+    }
+
+    /// GeoIP lookups answered from the cache and from the databases, and records that did not
+    /// decode.
+    pub fn geoip_lookups(&self) -> Option<(u64, u64, u64)> {
+        self.geoip.as_ref().map(|c| (c.hits, c.misses, c.errors))
+    }
+
+    /// Fills in the place (when the sign-in did not carry one) and the network of a public
+    /// source address from the GeoIP databases.
+    fn locate(&mut self, a: &mut Attempt) {
+        let Some(ip) = a.ip else { return };
+        let Some(cache) = self.geoip.as_mut() else {
+            return;
+        };
+        if !is_public(ip) || self.inventory.is_internal(ip) {
+            return;
+        }
+        let Some(found) = cache.get(ip) else { return };
+        if a.geo.is_none()
+            && let Some((lat, lon)) = found.coordinates
+        {
+            a.geo = Some(Geo {
+                lat,
+                lon,
+                country: found.country.clone(),
+                city: found.city.clone(),
+                looked_up: true,
+            });
+        }
+        a.asn.clone_from(&found.asn);
     }
 
     fn is_service_account(&self, account: &str) -> bool {
@@ -633,7 +708,10 @@ impl CredentialDetector {
         }
         let now = event.time;
         let internal = self.inventory.is_internal(ip);
-        let prefix = network_prefix(ip);
+        let prefix = match &a.asn {
+            Some((number, _)) => format!("AS{number}"),
+            None => network_prefix(ip),
+        };
         let opts = &self.options;
         let history = self
             .users
@@ -656,6 +734,11 @@ impl CredentialDetector {
             {
                 travelled = true;
                 let prior = last_ip.map_or(String::new(), |p| format!(" ({p})"));
+                let looked_up = if geo.looked_up || last.looked_up {
+                    "; places from the GeoIP database"
+                } else {
+                    ""
+                };
                 out.push(IMPOSSIBLE_TRAVEL.finding(
                     &a.account,
                     day_of(now),
@@ -666,7 +749,7 @@ impl CredentialDetector {
                         ..Default::default()
                     },
                     format!(
-                        "{} signed in from {}{} at {}, then from {} ({}) {} later: {:.0} km, {:.0} km/h{}",
+                        "{} signed in from {}{} at {}, then from {} ({}) {} later: {:.0} km, {:.0} km/h{}{looked_up}",
                         a.account,
                         last.label(),
                         prior,
@@ -703,6 +786,11 @@ impl CredentialDetector {
                 (Some(c), true) => format!(", in a country never used before ({c})"),
                 _ => String::new(),
             };
+            let network = match &a.asn {
+                Some((number, org)) if !org.is_empty() => format!(", AS{number} {org}"),
+                Some((number, _)) => format!(", AS{number}"),
+                None => String::new(),
+            };
             out.push(NEW_NETWORK.finding(
                 &format!("{}|{prefix}", a.account),
                 day_of(now),
@@ -713,7 +801,7 @@ impl CredentialDetector {
                     ..Default::default()
                 },
                 format!(
-                    "{} logged in from {ip} ({}), a network not used in {} of history{country_note}; known networks: {}",
+                    "{} logged in from {ip} ({}{network}), a network not used in {} of history{country_note}; known networks: {}",
                     a.account,
                     a.place,
                     duration(now.millis() - first_seen.millis()),
@@ -1060,7 +1148,12 @@ impl Detector for CredentialDetector {
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Finding>) {
         match attempt(event) {
-            Some(a) => {
+            Some(mut a) => {
+                // Only where the place matters: failures (sprays, brute force) are counted per
+                // address and never looked up.
+                if a.outcome != Outcome::Failure {
+                    self.locate(&mut a);
+                }
                 self.by_source(event, &a, out);
                 self.mfa_fatigue(event, &a, out);
                 self.whereabouts(event, &a, out);
@@ -1306,6 +1399,166 @@ mod tests {
         assert!(
             run(&mut det, &back).is_empty(),
             "slow enough, then familiar"
+        );
+    }
+
+    /// The simulated hospital's GeoIP and ASN databases, read back.
+    fn simulated_geoip(with_asn: bool) -> Arc<GeoIp> {
+        let dir = tempfile::tempdir().unwrap();
+        ward_simulate::geoip::write(dir.path(), 0).unwrap();
+        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        let mut geoip = GeoIp::city(read("geoip.mmdb")).unwrap();
+        if with_asn {
+            geoip = geoip.with_asn(read("geoip-asn.mmdb")).unwrap();
+        }
+        Arc::new(geoip)
+    }
+
+    fn with_geoip(geoip: Arc<GeoIp>) -> CredentialDetector {
+        CredentialDetector::new(
+            Arc::new(Inventory::new()),
+            CredentialOptions {
+                geoip: Some(geoip),
+                ..Default::default()
+            },
+        )
+    }
+
+    fn rdp(minute: i64, user: &str, ip: &str) -> Event {
+        let mut e = Event::from_record(
+            "windows",
+            t(minute),
+            format!("{minute}{user}{ip}").into_bytes(),
+        );
+        e.class_uid = class::AUTHENTICATION;
+        e.activity_id = auth_activity::LOGON;
+        e.status = Status::Success;
+        e.metadata.event_code = Some("4624".into());
+        e.actor.user.name = Some(format!("WGH\\{user}"));
+        e.src_endpoint.ip = Some(ip.to_string());
+        e.device.hostname = Some("ts01".into());
+        e.unmapped.insert("LogonType".into(), json!(10));
+        e
+    }
+
+    #[test]
+    fn impossible_travel_between_vpn_and_rdp_logins_comes_from_the_geoip_database() {
+        // sshd and Windows logins carry no location of their own.
+        let vpn = vec![
+            sshd(0, "Accepted", "u1186", "73.12.40.7"),
+            sshd(95, "Accepted", "u1186", "91.219.236.77"),
+        ];
+        let remote = vec![
+            rdp(0, "u1200", "98.210.3.4"),
+            rdp(60, "u1200", "102.89.34.70"),
+        ];
+        for events in [&vpn, &remote] {
+            assert!(
+                run(&mut detector(), events).is_empty(),
+                "without a database there is no place, so no travel"
+            );
+        }
+        let out = run(&mut with_geoip(simulated_geoip(false)), &vpn);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].alert.rule_id, IMPOSSIBLE_TRAVEL.id);
+        assert_eq!(
+            out[0].alert.entities.src_ip.as_deref(),
+            Some("91.219.236.77")
+        );
+        let d = out[0].alert.description.as_deref().unwrap();
+        assert!(
+            d.starts_with("u1186 signed in from Millbrook, US (73.12.40.7) at ")
+                && d.contains("then from Moscow, RU (91.219.236.77) 1 h 35 min later"),
+            "{d}"
+        );
+        assert!(d.ends_with("; places from the GeoIP database"), "{d}");
+        assert_eq!(out[0].events, [vpn[0].id, vpn[1].id]);
+
+        let mut det = with_geoip(simulated_geoip(true));
+        let out = run(&mut det, &remote);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].alert.rule_id, IMPOSSIBLE_TRAVEL.id);
+        assert!(
+            out[0]
+                .alert
+                .description
+                .as_deref()
+                .unwrap()
+                .contains("Lagos, NG")
+        );
+        assert_eq!(det.geoip_lookups(), Some((0, 2, 0)));
+        // Internal addresses are never looked up, failures neither.
+        run(
+            &mut det,
+            &[
+                rdp(70, "u1200", "10.40.3.3"),
+                sshd(71, "Failed", "u1200", "91.219.236.78"),
+            ],
+        );
+        assert_eq!(det.geoip_lookups(), Some((0, 2, 0)));
+    }
+
+    #[test]
+    fn a_location_the_sign_in_carries_wins_over_the_database() {
+        // Entra says Amsterdam; the database would say Moscow: the source knows better.
+        let mut det = with_geoip(simulated_geoip(false));
+        let events = vec![
+            signin(0, "m@x.org", "73.12.40.7", None, (41.78, -73.69, "US")),
+            signin(98, "m@x.org", "91.219.236.77", None, (52.37, 4.9, "NL")),
+        ];
+        let out = run(&mut det, &events);
+        assert_eq!(out.len(), 1);
+        let d = out[0].alert.description.as_deref().unwrap();
+        assert!(d.contains("then from NL (91.219.236.77)"), "{d}");
+        assert!(!d.contains("GeoIP"), "{d}");
+    }
+
+    #[test]
+    fn with_an_asn_database_a_new_address_of_the_same_provider_is_not_a_new_network() {
+        let options = |geoip| CredentialOptions {
+            new_network_after_ms: Some(DAY),
+            geoip,
+            ..Default::default()
+        };
+        let events = vec![
+            sshd(0, "Accepted", "u1", "73.12.1.1"),
+            sshd(1440, "Accepted", "u1", "73.12.1.1"),
+            sshd(2 * 1440, "Accepted", "u1", "73.12.1.1"),
+            // The provider gave the home router another address, in another /24.
+            sshd(3 * 1440, "Accepted", "u1", "73.12.77.3"),
+            // A rented server abroad, two days later: a new network (and a new country).
+            sshd(5 * 1440, "Accepted", "u1", "185.107.57.46"),
+        ];
+        let rules = |geoip| {
+            let mut det = CredentialDetector::new(Arc::new(Inventory::new()), options(geoip));
+            run(&mut det, &events)
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.alert.rule_id,
+                        f.alert.entities.src_ip.unwrap_or_default(),
+                        f.alert.description.unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let without = rules(None);
+        assert_eq!(
+            without.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+            ["73.12.77.3", "185.107.57.46"],
+            "by /24 both are new"
+        );
+        let with = rules(Some(simulated_geoip(true)));
+        assert_eq!(with.len(), 1, "{with:#?}");
+        assert_eq!(with[0].0, NEW_NETWORK.id);
+        assert_eq!(with[0].1, "185.107.57.46");
+        assert!(
+            with[0]
+                .2
+                .contains("(sshd on vpn-gw01, AS64504 Rented Virtual Servers)")
+                && with[0].2.contains("in a country never used before (NL)"),
+            "{}",
+            with[0].2
         );
     }
 

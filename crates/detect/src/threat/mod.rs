@@ -11,15 +11,20 @@
 //!   zones (what can reach the systems that hold PHI), drawn as SVG.
 //! - [`mail`]: look-alike sender domains, display-name impersonation, Reply-To mismatch,
 //!   authentication failures, bank-detail change requests, PHI sent to personal mailboxes.
+//! - [`geoip`]: places and networks of public addresses from MaxMind DB files the user
+//!   supplies, for the credential detector.
 //!
 //! Every detector has the same shape: built from an [`inventory::Inventory`] (where it needs
 //! one) and its options, fed events in time order through [`crate::Detector`], concluding
 //! [`crate::Finding`]s whose alert names the entities, ATT&CK techniques, HIPAA citations and,
 //! in plain words, the evidence. Alerts are grouped by [`crate::engine::alert_id`] over the
 //! rule, the entity and the window they cover. State is bounded (per-entity caps, expiry by
-//! event time); no detector does IO, reads a clock, logs or panics.
+//! event time) and reported by each detector's `state()` as [`TableStats`]: entries held, the
+//! cap, and how many were evicted to stay under it or expired; no detector does IO, reads a
+//! clock, logs or panics.
 
 pub mod credential;
+pub mod geoip;
 pub mod inventory;
 pub mod mail;
 pub mod network;
@@ -162,94 +167,148 @@ pub(crate) fn unmapped_f64(event: &Event, key: &str) -> Option<f64> {
 }
 
 /// A map whose entries expire `ttl` after they were last touched and whose size never passes
-/// `cap`: when full, the least recently touched tenth is dropped. This is what keeps every
-/// detector's memory bounded however many distinct users, addresses or devices pass by.
+/// `cap`. This is what keeps every detector's memory bounded however many distinct users,
+/// addresses or devices pass by.
+///
+/// Entries live in two generations: new ones go into the current generation, and when it holds
+/// half the cap the older generation is dropped (its entries counted as evicted, or as expired
+/// when their time was over anyway) and the current one becomes the older. An entry touched
+/// while in the older generation moves back into the current one. So what is evicted is what
+/// was not touched during the last `cap / 2` new entries, approximately the least recently
+/// used, at a constant cost per touch: no scan of the table decides what goes.
 #[derive(Debug)]
 pub(crate) struct Expiring<K, V> {
-    map: HashMap<K, (Timestamp, V)>,
+    current: HashMap<K, (Timestamp, V)>,
+    previous: HashMap<K, (Timestamp, V)>,
     cap: usize,
     ttl: i64,
     last_sweep: i64,
+    /// Entries dropped to stay under `cap` while still fresh.
+    evicted: u64,
+    /// Entries dropped, or made anew, because they were not touched for `ttl`.
+    expired: u64,
+}
+
+/// One table of a detector's state: what it holds, its cap, and what it let go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStats {
+    /// What the table is keyed by (`sources`, `users` …).
+    pub table: &'static str,
+    pub held: usize,
+    pub cap: usize,
+    /// Entries dropped to stay under the cap, least recently touched first.
+    pub evicted: u64,
+    /// Entries dropped because their time was over.
+    pub expired: u64,
 }
 
 impl<K: Eq + Hash + Clone, V> Expiring<K, V> {
     pub(crate) fn new(cap: usize, ttl_ms: i64) -> Self {
         Expiring {
-            map: HashMap::new(),
-            cap: cap.max(1),
+            current: HashMap::new(),
+            previous: HashMap::new(),
+            cap: cap.max(2),
             ttl: ttl_ms.max(1),
             last_sweep: i64::MIN,
+            evicted: 0,
+            expired: 0,
         }
+    }
+
+    fn fresh(&self, touched: Timestamp, now: Timestamp) -> bool {
+        now.millis().saturating_sub(touched.millis()) <= self.ttl
     }
 
     /// The entry for `key`, created with `make` when absent or expired, marked as touched.
     pub(crate) fn touch(&mut self, key: K, now: Timestamp, make: impl FnOnce() -> V) -> &mut V {
-        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
-            self.sweep(now);
-            if self.map.len() >= self.cap {
-                self.shrink();
-            }
+        if self.current.len() >= self.cap / 2 && !self.current.contains_key(&key) {
+            self.rotate(now);
         }
         use std::collections::hash_map::Entry;
         let ttl = self.ttl;
-        let entry = match self.map.entry(key) {
+        let stale = |t: Timestamp| now.millis().saturating_sub(t.millis()) > ttl;
+        let mut made_anew = false;
+        let entry = match self.current.entry(key) {
             Entry::Occupied(o) => {
                 let entry = o.into_mut();
-                if now.millis().saturating_sub(entry.0.millis()) > ttl {
+                if stale(entry.0) {
                     entry.1 = make();
+                    made_anew = true;
                 }
                 entry
             }
-            Entry::Vacant(v) => v.insert((now, make())),
+            Entry::Vacant(v) => match self.previous.remove(v.key()) {
+                Some(older) if !stale(older.0) => v.insert(older),
+                Some(_) => {
+                    made_anew = true;
+                    v.insert((now, make()))
+                }
+                None => v.insert((now, make())),
+            },
         };
         entry.0 = Timestamp(entry.0.millis().max(now.millis()));
+        self.expired += u64::from(made_anew);
         &mut entry.1
     }
 
+    /// The older generation goes; the current one becomes the older.
+    fn rotate(&mut self, now: Timestamp) {
+        let older = std::mem::take(&mut self.previous);
+        let expired = older.values().filter(|(t, _)| !self.fresh(*t, now)).count();
+        self.expired += expired as u64;
+        self.evicted += (older.len() - expired) as u64;
+        drop(older);
+        self.previous = std::mem::take(&mut self.current);
+    }
+
     pub(crate) fn get(&self, key: &K, now: Timestamp) -> Option<&V> {
-        self.map
+        self.current
             .get(key)
-            .filter(|(t, _)| now.millis().saturating_sub(t.millis()) <= self.ttl)
+            .or_else(|| self.previous.get(key))
+            .filter(|(t, _)| self.fresh(*t, now))
             .map(|(_, v)| v)
     }
 
     pub(crate) fn get_mut(&mut self, key: &K, now: Timestamp) -> Option<&mut V> {
         let ttl = self.ttl;
-        self.map
-            .get_mut(key)
+        let found = match self.current.get_mut(key) {
+            Some(found) => Some(found),
+            None => self.previous.get_mut(key),
+        };
+        found
             .filter(|(t, _)| now.millis().saturating_sub(t.millis()) <= ttl)
             .map(|(_, v)| v)
     }
 
-    /// Drops expired entries; cheap to call often (it runs at most once a minute of event time).
+    /// Drops expired entries, to give their memory back before the cap would. Cheap to call
+    /// often: it scans the table at most once a quarter of `ttl` (and a minute) of event time.
     pub(crate) fn sweep(&mut self, now: Timestamp) {
-        if now.millis().saturating_sub(self.last_sweep) < MINUTE {
+        if now.millis().saturating_sub(self.last_sweep) < (self.ttl / 4).max(MINUTE) {
             return;
         }
         self.last_sweep = now.millis();
         let ttl = self.ttl;
-        self.map
-            .retain(|_, (t, _)| now.millis().saturating_sub(t.millis()) <= ttl);
-    }
-
-    fn shrink(&mut self) {
-        let mut times: Vec<i64> = self.map.values().map(|(t, _)| t.millis()).collect();
-        let drop = (self.cap / 10).max(1).min(times.len());
-        let (_, &mut cutoff, _) = times.select_nth_unstable(drop.saturating_sub(1));
-        let mut dropped = 0;
-        self.map.retain(|_, (t, _)| {
-            if dropped < drop && t.millis() <= cutoff {
-                dropped += 1;
-                false
-            } else {
-                true
-            }
-        });
+        let before = self.current.len() + self.previous.len();
+        for map in [&mut self.current, &mut self.previous] {
+            map.retain(|_, (t, _)| now.millis().saturating_sub(t.millis()) <= ttl);
+        }
+        self.expired += (before - self.current.len() - self.previous.len()) as u64;
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.current.len() + self.previous.len()
+    }
+
+    /// This table's figures, under `name`.
+    pub(crate) fn stats(&self, table: &'static str) -> TableStats {
+        TableStats {
+            table,
+            held: self.current.len() + self.previous.len(),
+            cap: self.cap,
+            evicted: self.evicted,
+            expired: self.expired,
+        }
     }
 }
 
@@ -277,8 +336,30 @@ mod tests {
         // An expired entry is recreated, not continued.
         *m.touch(9_999, Timestamp(9_999_000 + 2 * HOUR), || 0) += 1;
         assert_eq!(m.get(&9_999, Timestamp(9_999_000 + 2 * HOUR)), Some(&1));
+        let before = m.stats("t");
+        assert!(before.evicted > 0, "{before:?}");
+        assert_eq!(before.cap, 100);
         m.sweep(Timestamp(100 * HOUR));
         assert_eq!(m.len(), 0);
+        let after = m.stats("t");
+        assert_eq!(after.expired, before.expired + before.held as u64);
+        // Every entry ever made (10,000 keys, one of them made anew) is evicted or expired.
+        assert_eq!(after.evicted + after.expired, 10_001);
+    }
+
+    #[test]
+    fn expiring_map_keeps_what_is_touched_often_under_a_flood_of_new_keys() {
+        let mut m: Expiring<u32, u32> = Expiring::new(100, HOUR);
+        for i in 1..=10_000u32 {
+            *m.touch(0, Timestamp(i64::from(i)), || 0) += 1;
+            m.touch(i, Timestamp(i64::from(i)), || 0);
+            assert!(m.len() <= 100);
+        }
+        assert_eq!(m.get(&0, Timestamp(10_000)), Some(&10_000), "never evicted");
+        assert!(m.get(&9_999, Timestamp(10_000)).is_some());
+        assert!(m.get(&1, Timestamp(10_000)).is_none());
+        let stats = m.stats("t");
+        assert_eq!(stats.held as u64 + stats.evicted + stats.expired, 10_001);
     }
 
     #[test]

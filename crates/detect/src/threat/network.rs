@@ -24,7 +24,9 @@ use ward_model::event::class;
 use ward_model::{AlertEntities, Event, EventId, Severity, Timestamp};
 
 use super::inventory::{AssetKind, Cidr, Inventory, ZoneKind};
-use super::{DAY, Expiring, HOUR, Rule, clock, day_of, duration, ip_of, plural, unmapped_str};
+use super::{
+    DAY, Expiring, HOUR, Rule, TableStats, clock, day_of, duration, ip_of, plural, unmapped_str,
+};
 use crate::{Detector, Finding};
 
 const TRANSMISSION: &str = "164.312(e)(1)";
@@ -215,6 +217,8 @@ pub struct NetworkDetector {
     /// (rule, key) → (window start, tally) for alerts in progress.
     open: Expiring<(&'static str, String), (Timestamp, Tally)>,
     unknown_seen: Expiring<IpAddr, ()>,
+    /// Pending destinations a fleet dropped, the oldest first, to stay under `FLEET_CAP`.
+    pending_evicted: u64,
 }
 
 impl NetworkDetector {
@@ -233,8 +237,27 @@ impl NetworkDetector {
             names: Expiring::new(cap, 7 * DAY),
             open: Expiring::new(cap, DAY),
             unknown_seen: Expiring::new(cap, 30 * DAY),
+            pending_evicted: 0,
             options,
         }
+    }
+
+    /// The tables of state this detector holds, with their caps and what they let go. The
+    /// fleets (one per device model of the inventory, and the unlisted devices) hold at most
+    /// `FLEET_CAP` pending destinations each, reported together as `fleet_pending`.
+    pub fn state(&self) -> Vec<TableStats> {
+        vec![
+            self.names.stats("names"),
+            self.open.stats("open_alerts"),
+            self.unknown_seen.stats("unknown_devices"),
+            TableStats {
+                table: "fleet_pending",
+                held: self.fleets.values().map(|f| f.pending.len()).sum(),
+                cap: self.fleets.len() * FLEET_CAP,
+                evicted: self.pending_evicted,
+                expired: 0,
+            },
+        ]
     }
 
     fn name_of(&self, ip: IpAddr, now: Timestamp) -> Option<&str> {
@@ -325,6 +348,7 @@ impl NetworkDetector {
                 .map(|(k, _)| *k)
             {
                 fleet.pending.remove(&oldest);
+                self.pending_evicted += 1;
             }
         }
         let pending = fleet.pending.entry(f.dst).or_insert_with(|| Pending {

@@ -25,7 +25,7 @@ use ward_model::event::class;
 use ward_model::{AlertEntities, Event, Severity, Timestamp};
 
 use super::inventory::{Inventory, Zone, ZoneKind, is_private};
-use super::{Expiring, Rule, clock, day_of, ip_of, plural, unmapped_str};
+use super::{Expiring, Rule, TableStats, clock, day_of, ip_of, plural, unmapped_str};
 use crate::{Detector, Finding};
 
 const ACCESS_CONTROL: &str = "164.312(a)(1)";
@@ -872,6 +872,37 @@ impl SegmentationDetector {
         }
     }
 
+    /// The alert in progress for `key` (zone pair and port) today: the one state this detector
+    /// keeps per entity.
+    fn tally(&mut self, key: String, now: Timestamp) -> &mut Tally {
+        let day = day_of(now);
+        let fresh = || Tally {
+            window: day,
+            first: now,
+            last: now,
+            established: 0,
+            attempted: 0,
+            unknown: 0,
+            bytes: 0,
+            sources: Vec::new(),
+            more_sources: 0,
+            destinations: Vec::new(),
+            more_destinations: 0,
+            high: false,
+        };
+        let tally = self.open.touch(key, now, fresh);
+        if tally.window != day {
+            *tally = fresh();
+        }
+        tally
+    }
+
+    /// The alerts in progress (one per zone pair and port a day), with their cap and what was
+    /// let go.
+    pub fn state(&self) -> Vec<TableStats> {
+        vec![self.open.stats("open_alerts")]
+    }
+
     /// The compiled policy, for a [`Reachability`] map beside the detector.
     pub fn policy(&self) -> Option<&Arc<CompiledPolicy>> {
         self.policy.as_ref()
@@ -925,7 +956,8 @@ impl Detector for SegmentationDetector {
             return;
         };
         let now = event.time;
-        let dst_asset = self.inventory.asset(flow.dst);
+        let inventory = Arc::clone(&self.inventory);
+        let dst_asset = inventory.asset(flow.dst);
         let high = dst_asset.is_some_and(|a| a.phi)
             || policy
                 .zone(to)
@@ -946,37 +978,7 @@ impl Detector for SegmentationDetector {
             policy.zone_name(from),
             policy.zone_name(to)
         );
-        let day = day_of(now);
-        let tally = self.open.touch(key.clone(), now, || Tally {
-            window: day,
-            first: now,
-            last: now,
-            established: 0,
-            attempted: 0,
-            unknown: 0,
-            bytes: 0,
-            sources: Vec::new(),
-            more_sources: 0,
-            destinations: Vec::new(),
-            more_destinations: 0,
-            high: false,
-        });
-        if tally.window != day {
-            *tally = Tally {
-                window: day,
-                first: now,
-                last: now,
-                established: 0,
-                attempted: 0,
-                unknown: 0,
-                bytes: 0,
-                sources: Vec::new(),
-                more_sources: 0,
-                destinations: Vec::new(),
-                more_destinations: 0,
-                high: false,
-            };
-        }
+        let tally = self.tally(key.clone(), now);
         tally.last = tally.last.max(now);
         tally.first = tally.first.min(now);
         match flow.attempt {
@@ -2314,5 +2316,46 @@ proto = "icmp"
             merge_ranges(vec![(5, 9), (1, 3), (4, 4), (20, 30), (25, 26)]),
             [(1, 9), (20, 30)]
         );
+    }
+
+    #[test]
+    fn state_stays_bounded_under_ten_million_zone_pairs_and_ports() {
+        // Sixteen zones and no allow rule: every flow between two of them is denied, and each
+        // (zone pair, port) is an alert in progress. Observe puts denied flows in the table ...
+        let mut zones = String::new();
+        for z in 0..16 {
+            zones.push_str(&format!(
+                "[[zone]]\nname = \"zone-{z}\"\ncidr = \"10.{z}.0.0/16\"\n"
+            ));
+        }
+        zones.push_str("[policy]\ndefault = \"deny\"\nintra_zone = \"deny\"\n");
+        let (z, policy) = Inventory::parse_zones_and_policy(&zones).unwrap();
+        let inventory = Arc::new(Inventory::new().with_zones(z).with_policy(policy));
+        let options = SegmentationOptions::default();
+        let cap = options.max_entities;
+        let mut det = SegmentationDetector::new(inventory, options);
+        let flows: Vec<Event> = (60_000..61_000u16)
+            .map(|port| conn(0, "10.1.0.5", "10.2.0.9", port, "S0"))
+            .collect();
+        assert_eq!(run(&mut det, &flows).len(), 1_000);
+        assert_eq!(det.state()[0].held, 1_000);
+        // ... and ten million of them, keyed as observe keys them (an unoptimised build would
+        // spend minutes describing ten million alerts), stay within the cap.
+        let start = Timestamp(1_794_096_000_000);
+        for i in 0..10_000_000u32 {
+            let (from, to, port) = (i % 16, (i / 16) % 16, (i / 256) % 65_536);
+            let now = Timestamp(start.millis() + i64::from(i) * 10);
+            let tally = det.tally(format!("zone-{from}|zone-{to}|{port}"), now);
+            tally.attempted += 1;
+            if i % 100_000 == 0 {
+                det.advance(now, &mut Vec::new());
+                assert!(det.state()[0].held <= cap);
+            }
+        }
+        let t = &det.state()[0];
+        assert_eq!((t.table, t.cap), ("open_alerts", cap));
+        assert!(t.held <= cap && t.evicted > 0, "{t:?}");
+        // Every key made (a thousand by observe, ten million directly) is held or evicted.
+        assert_eq!(t.held as u64 + t.evicted + t.expired, 10_001_000, "{t:?}");
     }
 }

@@ -9,6 +9,9 @@ use crate::org::{Employment, HOUR, Role};
 use crate::rng::Rng;
 use crate::signal::{Signals, SshWhat, Who, ip, ip_text};
 
+/// The network brute-force attacks come from (a /24).
+pub(crate) const BRUTE_FORCE_NET: crate::signal::Ip = ip(91, 240, 118, 0);
+
 pub struct BruteForceThenSuccess;
 
 impl Scenario for BruteForceThenSuccess {
@@ -33,7 +36,7 @@ impl Scenario for BruteForceThenSuccess {
         }
         let user = *rng.pick(&accounts);
         let who = Who::Staff(user);
-        let source = ip(91, 240, 118, 10 + rng.below(200) as u8);
+        let source = BRUTE_FORCE_NET + 10 + rng.below(200) as u32;
         let mut out = Signals::default();
         let mut t = ctx.day_start() + rng.range(HOUR, 20 * HOUR);
         let guesses = 40 + rng.below(40);

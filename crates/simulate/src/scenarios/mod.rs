@@ -11,6 +11,7 @@
 //! Adding a scenario: a module here with a unit struct implementing [`Scenario`], listed in
 //! [`all`].
 
+mod after_hours;
 mod bec;
 mod break_glass;
 mod brute_force;
@@ -36,7 +37,11 @@ mod terminated;
 mod terminated_vpn;
 mod vendor_hours;
 mod vip;
+mod volume;
 mod weak_tls;
+
+pub(crate) use brute_force::BRUTE_FORCE_NET;
+pub(crate) use password_spray::SPRAY_NET;
 
 use crate::audit::{Access, Data, Purpose, What};
 use crate::behaviour::access;
@@ -91,6 +96,10 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         &segmentation::VendorVpnToDatabase,
         &segmentation::WorkstationToDeviceTelnet,
         &rogue_device::RogueDevice,
+        // Baseline incidents come last so that adding them left every earlier scenario's
+        // random stream (keyed by its place in this list) as it was.
+        &after_hours::AfterHours,
+        &volume::VolumeAboveBaseline,
     ]
 }
 

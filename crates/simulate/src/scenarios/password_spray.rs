@@ -10,6 +10,9 @@ use crate::org::{Employment, HOUR, MINUTE};
 use crate::rng::Rng;
 use crate::signal::{Signals, SshWhat, Who, ip, ip_text};
 
+/// The network password sprays come from (a /24).
+pub(crate) const SPRAY_NET: crate::signal::Ip = ip(194, 165, 16, 0);
+
 pub struct PasswordSpray;
 
 impl Scenario for PasswordSpray {
@@ -29,7 +32,7 @@ impl Scenario for PasswordSpray {
         if accounts.len() < 10 {
             return None;
         }
-        let source = ip(194, 165, 16, 10 + rng.below(200) as u8);
+        let source = SPRAY_NET + 10 + rng.below(200) as u32;
         let targets = (25 + rng.below(25)).min(accounts.len() as u64);
         let mut out = Signals::default();
         let mut t = ctx.day_start() + rng.range(HOUR, 10 * HOUR);

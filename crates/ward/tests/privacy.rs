@@ -1,0 +1,328 @@
+//! Patient-privacy monitoring end to end, through the `ward` binary: organisation context
+//! imported with `ward context import` (FHIR NDJSON), EHR audit events ingested with
+//! `ward ingest` (FHIR AuditEvent NDJSON), and the alert and its explanation read back with
+//! `ward alerts --json`; then `ward privacy scan` over the stored history and over a file.
+//!
+//! The hospital here is hand-made so each test isolates one flag: Internal Medicine (MED)
+//! with nurses u1, u4 and u5 and sixty admitted patients pm0…pm59, whose encounters name no
+//! care team member (so a nurse's access is explained by her department, not a care team).
+
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+const H: i64 = 3_600_000;
+/// 2026-11-02T00:00:00Z, a Monday.
+const DAY0: i64 = 1_793_577_600_000;
+
+struct Ward {
+    dir: tempfile::TempDir,
+}
+
+impl Ward {
+    fn new() -> Self {
+        Ward {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(args)
+            .env_remove("WARD_CONFIG")
+            .env_remove("WARD_DATA_DIR")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Imports the hospital, ingests `audit` and returns the privacy alerts.
+    fn run(&self, audit: &str) -> Vec<Value> {
+        let context = self.file("context.ndjson", &hospital());
+        self.ok(&["context", "import", context.to_str().unwrap()]);
+        let audit = self.file("audit.ndjson", audit);
+        self.ok(&["ingest", audit.to_str().unwrap()]);
+        self.ok(&["alerts", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|a| a["rule_id"].as_str().unwrap_or("").starts_with("privacy."))
+            .collect()
+    }
+}
+
+fn time(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn hospital() -> String {
+    let mut s = String::new();
+    s.push_str(r#"{"resourceType":"Organization","id":"dept-med","identifier":[{"value":"MED"}],"name":"Internal Medicine","active":true}"#);
+    s.push('\n');
+    for (n, (login, given, family)) in [
+        ("u1", "Ann", "Lee"),
+        ("u4", "Dot", "Orr"),
+        ("u5", "Eve", "Pak"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let _ = writeln!(
+            s,
+            r#"{{"resourceType":"Practitioner","id":"{login}","identifier":[{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{login}"}}],"active":true,"name":[{{"family":"{family}","given":["{given}"]}}],"birthDate":"198{n}-01-01"}}"#
+        );
+        let _ = writeln!(
+            s,
+            r#"{{"resourceType":"PractitionerRole","id":"role-{login}","practitioner":{{"reference":"Practitioner/{login}"}},"organization":{{"reference":"Organization/dept-med"}},"code":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/practitioner-role","code":"nurse"}}]}}],"active":true}}"#
+        );
+    }
+    for i in 0..60 {
+        let _ = writeln!(
+            s,
+            r#"{{"resourceType":"Patient","id":"pm{i}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRNM{i}"}}],"name":[{{"family":"M{i}","given":["Pat"]}}],"birthDate":"1960-01-01","address":[{{"line":["{i} Near Road"],"city":"Springfield","postalCode":"62701"}}]}}"#
+        );
+        let _ = writeln!(
+            s,
+            r#"{{"resourceType":"Encounter","id":"enc-m{i}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pm{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-med"}}}}"#,
+            time(DAY0 - 24 * H)
+        );
+    }
+    s
+}
+
+/// One BALP PatientRead by `user` of `patient` at `t`.
+fn read(out: &mut String, n: &mut u32, user: &str, patient: &str, t: i64) {
+    *n += 1;
+    let _ = writeln!(
+        out,
+        r#"{{"resourceType":"AuditEvent","id":"ae-{n}","type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"Restful Operation"}},"subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read","display":"read"}}],"action":"R","recorded":"{}","outcome":"0","agent":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}}]}},"who":{{"identifier":{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{user}"}}}},"requestor":true}}],"source":{{"observer":{{"display":"ehr.example"}}}},"entity":[{{"what":{{"reference":"Patient/{patient}"}},"type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"}},"role":{{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}}}]}}"#,
+        time(t)
+    );
+}
+
+/// A shift of `user` on day `day` (0 = 2026-11-02) from hour `from` to `until`: `per_hour`
+/// distinct patients an hour, taken in turn.
+fn shift(out: &mut String, n: &mut u32, user: &str, day: i64, hours: (i64, i64), per_hour: i64) {
+    for h in hours.0..hours.1 {
+        for k in 0..per_hour {
+            let patient = format!("pm{}", (h * per_hour + k) % 60);
+            let t = DAY0 + day * 24 * H + h * H + k * 55 * 60_000 / per_hour;
+            read(out, n, user, &patient, t);
+        }
+    }
+}
+
+fn only(alerts: &[Value], rule: &str) -> Value {
+    let found: Vec<&Value> = alerts.iter().filter(|a| a["rule_id"] == rule).collect();
+    assert_eq!(found.len(), 1, "{rule}: {alerts:#?}");
+    found[0].clone()
+}
+
+#[test]
+fn after_hours_relative_to_the_users_own_shifts_is_flagged_with_its_reason() {
+    let ward = Ward::new();
+    let (mut audit, mut n) = (String::new(), 0);
+    // Day 0: u1 works 07:00–15:00. Day 1: 02:10, three of her unit's records.
+    shift(&mut audit, &mut n, "u1", 0, (7, 15), 4);
+    for (k, p) in ["pm1", "pm2", "pm3"].iter().enumerate() {
+        let t = DAY0 + 24 * H + 2 * H + 10 * 60_000 + k as i64 * 60_000;
+        read(&mut audit, &mut n, "u1", p, t);
+    }
+    // u4 works nights, 23:00–07:00: the same hour is her shift, not after hours.
+    shift(&mut audit, &mut n, "u4", 0, (0, 7), 4);
+    shift(&mut audit, &mut n, "u4", 0, (23, 24), 4);
+    shift(&mut audit, &mut n, "u4", 1, (0, 7), 4);
+    let mut lines: Vec<&str> = audit.lines().collect();
+    lines.sort_by_key(|l| {
+        l.split(r#""recorded":""#)
+            .nth(1)
+            .map(|r| r[..24].to_string())
+    });
+    let alerts = ward.run(&(lines.join("\n") + "\n"));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = only(&alerts, "privacy.after_hours");
+    assert_eq!(alert["entities"]["user"], "u1");
+    assert_eq!(alert["entities"]["patient"], "pm1");
+    assert_eq!(alert["severity"], "medium");
+    assert_eq!(alert["count"], 3);
+    assert!(
+        alert["hipaa"]
+            .as_array()
+            .unwrap()
+            .contains(&"164.312(b)".into())
+    );
+    let text = alert["description"].as_str().unwrap();
+    for part in [
+        "began at 02:10 UTC, outside u1's own usual hours",
+        "on 1 earlier days (8 hours of work) u1 worked 07:00–15:00 (UTC)",
+        "in the department serving the patient's encounter",
+        "It would look legitimate with u1 on a care team of pm1",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    // The alert names its stored evidence: the three accesses.
+    let evidence = ward.ok(&["events", "--json", "--alert", alert["id"].as_str().unwrap()]);
+    assert_eq!(evidence.lines().count(), 3, "{evidence}");
+}
+
+#[test]
+fn volume_far_above_own_and_peers_is_flagged_with_both_baselines() {
+    let ward = Ward::new();
+    let (mut audit, mut n) = (String::new(), 0);
+    for user in ["u1", "u4", "u5"] {
+        shift(&mut audit, &mut n, user, 0, (7, 15), 5);
+    }
+    // Day 1, 10:00–10:45: u1 opens 45 of her unit's records, each explained.
+    for i in 0..45 {
+        let t = DAY0 + 24 * H + 10 * H + i * 60_000;
+        read(&mut audit, &mut n, "u1", &format!("pm{i}"), t);
+    }
+    let mut lines: Vec<&str> = audit.lines().collect();
+    lines.sort_by_key(|l| {
+        l.split(r#""recorded":""#)
+            .nth(1)
+            .map(|r| r[..24].to_string())
+    });
+    let alerts = ward.run(&(lines.join("\n") + "\n"));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = only(&alerts, "privacy.volume_above_baseline");
+    assert_eq!(alert["entities"]["user"], "u1");
+    assert_eq!(alert["severity"], "medium");
+    assert!(
+        alert["hipaa"]
+            .as_array()
+            .unwrap()
+            .contains(&"164.502(b)".into())
+    );
+    let text = alert["description"].as_str().unwrap();
+    for part in [
+        "30 distinct patients in the hour from 10:00 UTC",
+        "own usual hour (5 patients at the 95th percentile over 8 past hours of work)",
+        "their peers (nurse of Internal Medicine: 5 an hour at the 95th percentile over 14 hours of 2 colleagues)",
+        "30 of those patients' first accesses had a clinical explanation",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    let evidence = ward.ok(&["events", "--json", "--alert", alert["id"].as_str().unwrap()]);
+    assert_eq!(evidence.lines().count(), 30);
+}
+
+#[test]
+fn privacy_scan_lists_the_accesses_worth_a_conversation_and_what_explained_the_rest() {
+    let ward = Ward::new();
+    let (mut audit, mut n) = (String::new(), 0);
+    shift(&mut audit, &mut n, "u1", 0, (7, 15), 4);
+    for (k, p) in ["pm1", "pm2"].iter().enumerate() {
+        let t = DAY0 + 24 * H + 2 * H + 10 * 60_000 + k as i64 * 60_000;
+        read(&mut audit, &mut n, "u1", p, t);
+    }
+    // A patient Ward has no context for: unexplained, low severity.
+    read(&mut audit, &mut n, "u1", "stranger", DAY0 + 24 * H + 9 * H);
+    let alerts = ward.run(&audit);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+
+    // Over the stored history: the same alerts, ranked, with the figures.
+    let text = ward.ok(&[
+        "privacy",
+        "scan",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-11-04",
+    ]);
+    let after_hours = text.find("MEDIUM   2026-11-03T02:10:00.000Z  privacy.after_hours  user=u1 patient=pm1  ×2 (2 events)");
+    let unexplained = text.find(
+        "LOW      2026-11-03T09:00:00.000Z  privacy.unexplained_access  user=u1 patient=stranger",
+    );
+    assert!(
+        after_hours.is_some() && unexplained.is_some() && after_hours < unexplained,
+        "{text}"
+    );
+    assert!(text.contains("outside u1's own usual hours"), "{text}");
+    for line in [
+        "2 alerts: 0 critical, 0 high, 1 medium, 1 low",
+        "35 events; 35 accesses to patient records assessed: 34 explained (97.1%), 1 unexplained",
+        "  department                 34   97.1%  in the department serving the patient's encounter",
+        "  care_team                   0    0.0%",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+
+    // The short list only, as JSON.
+    let json = ward.ok(&[
+        "privacy",
+        "scan",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-11-04",
+        "--min-severity",
+        "medium",
+        "--json",
+    ]);
+    let lines: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    assert_eq!(lines[0]["rule_id"], "privacy.after_hours");
+    assert_eq!(lines[0]["evidence"], 2);
+    let summary = &lines[1]["summary"];
+    assert_eq!(summary["accesses"], 35);
+    assert_eq!(summary["explained"], 34);
+    assert_eq!(summary["by_template"]["department"], 34);
+    assert_eq!(summary["alerts"], 2);
+
+    // A period before any of it: nothing to talk about.
+    let empty = ward.ok(&[
+        "privacy",
+        "scan",
+        "--since",
+        "2026-10-01",
+        "--until",
+        "2026-10-02",
+    ]);
+    assert!(empty.starts_with("No access to talk about"), "{empty}");
+
+    // Over a file instead of the store (context still from the store).
+    let file = ward.dir.path().join("audit.ndjson");
+    let from_file = ward.ok(&[
+        "privacy",
+        "scan",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-11-04",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        from_file.contains("privacy.after_hours  user=u1"),
+        "{from_file}"
+    );
+
+    // A wrong severity is bad usage.
+    let out = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("--data-dir")
+        .arg(ward.dir.path().join("data"))
+        .args(["privacy", "scan", "--min-severity", "dire"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
