@@ -54,7 +54,8 @@ fn masker<'a>(state: &'a ConsoleState, role_sees_phi: bool) -> Masker<'a> {
     }
 }
 
-fn masked_events(
+/// `events` masked as `masker` says; the ids of patients shown unmasked are added to `shown`.
+pub(crate) fn masked_events(
     events: Vec<Event>,
     masker: Masker<'_>,
     shown: &mut BTreeSet<String>,

@@ -310,20 +310,8 @@ pub(crate) async fn api(
         },
     )
     .await?;
-    let masker = masker(&state, &p);
     let mut shown = BTreeSet::new();
-    let events: Vec<Event> = outcome
-        .shown
-        .into_iter()
-        .map(|e| {
-            if !masker.enabled
-                && let Some(id) = &e.patient.id
-            {
-                shown.insert(id.clone());
-            }
-            masker.event(e)
-        })
-        .collect();
+    let events = crate::api::masked_events(outcome.shown, masker(&state, &p), &mut shown);
     record_phi_views(&state, &p, "POST /api/v1/rules/test", shown).await?;
     Ok(Json(json!({
         "loaded": outcome.load_error.is_none(),
