@@ -2,86 +2,11 @@
 //! each in its own temporary data directory.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 
-struct Ward {
-    dir: tempfile::TempDir,
-}
-
-impl Ward {
-    fn new() -> Self {
-        Ward {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
-        cmd.arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .env_remove("WARD_CONFIG")
-            .env_remove("WARD_DATA_DIR");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs and asserts success, returning stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
-        self.ok(args)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn ingest_json(&self, path: &Path) -> Value {
-        let out = self.json_lines(&["ingest", "--json", path.to_str().unwrap()]);
-        out.into_iter().next().unwrap()
-    }
-}
-
-/// The real public samples beside the repository (`../shared/data`). Absent: skip with a
-/// message, unless CI is set, where a missing sample is a failure.
-fn shared_data() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if path.is_dir() {
-        return Some(path);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "CI is set but the shared samples are missing at {}",
-            path.display()
-        );
-    }
-    eprintln!("skipped: the shared samples are not at {}", path.display());
-    None
-}
+mod common;
+use common::{Ward, shared_data};
 
 const AUDIT_READ: &str = r#"{"resourceType":"AuditEvent","id":"r1","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":"2024-05-01T10:00:00Z","outcome":"0","agent":[{"who":{"identifier":{"value":"u1035"}},"requestor":true,"network":{"address":"10.1.2.3","type":"2"}}],"source":{"observer":{"display":"ehr.example"}},"entity":[{"what":{"reference":"Patient/p42"},"type":{"code":"1"},"role":{"code":"1"}}]}"#;
 
@@ -445,7 +370,7 @@ fn docs_fields_md_matches_the_code() {
 #[test]
 fn a_simulated_hospital_ingests_without_a_single_quarantined_record() {
     let ward = Ward::new();
-    let out = ward.dir.path().join("sim");
+    let out = ward.path("sim");
     let out_str = out.to_str().unwrap();
     let printed = ward.ok(&[
         "simulate",
@@ -523,7 +448,7 @@ fn a_simulated_hospital_ingests_without_a_single_quarantined_record() {
     let audit = out.join("telemetry/ehr-audit.ndjson");
 
     // Deterministic: the same seed writes the same bytes.
-    let again = ward.dir.path().join("sim2");
+    let again = ward.path("sim2");
     ward.ok(&[
         "simulate",
         "--out",
@@ -549,7 +474,7 @@ fn simulate_refuses_an_impossible_hospital() {
     let out = ward.run(&[
         "simulate",
         "--out",
-        ward.dir.path().join("x").to_str().unwrap(),
+        ward.path("x").to_str().unwrap(),
         "--staff",
         "2",
     ]);
@@ -859,12 +784,12 @@ detection:
 #[test]
 fn rules_validate_names_each_rule_that_does_not_load_and_exits_1() {
     let ward = Ward::new();
-    let dir = ward.dir.path().join("rules");
+    let dir = ward.path("rules");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("good.yml"), RULE_CERTUTIL).unwrap();
     std::fs::write(
         dir.join("sub/bad.yml"),
-        RULE_CERTUTIL.replace("Image|endswith", "Image|expand"),
+        RULE_CERTUTIL.replace("Image|endswith", "Image|endwith"),
     )
     .unwrap();
     let out = ward.run(&["rules", "validate", dir.to_str().unwrap()]);
@@ -875,7 +800,7 @@ fn rules_validate_names_each_rule_that_does_not_load_and_exits_1() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("bad.yml") && text.contains("expand"),
+        text.contains("bad.yml") && text.contains("endwith"),
         "{text}"
     );
     assert!(text.contains("1 loaded"), "{text}");
@@ -911,7 +836,7 @@ fn rules_test_shows_which_events_of_a_file_match_and_why() {
 #[test]
 fn hunt_runs_rules_over_files_without_storing_and_names_each_rules_author() {
     let ward = Ward::new();
-    let rules = ward.dir.path().join("hunt-rules");
+    let rules = ward.path("hunt-rules");
     std::fs::create_dir_all(&rules).unwrap();
     std::fs::write(rules.join("certutil.yml"), RULE_CERTUTIL).unwrap();
     std::fs::write(rules.join("broken.yml"), "title: [unclosed").unwrap();
@@ -956,7 +881,7 @@ fn hunt_runs_rules_over_files_without_storing_and_names_each_rules_author() {
 #[test]
 fn hunt_without_files_runs_rules_over_stored_events_in_time_order_within_since_and_until() {
     let ward = Ward::new();
-    let rules = ward.dir.path().join("hunt-rules");
+    let rules = ward.path("hunt-rules");
     std::fs::create_dir_all(&rules).unwrap();
     std::fs::write(rules.join("certutil.yml"), RULE_CERTUTIL).unwrap();
     let line = |minute: u32, image: &str| {

@@ -3,42 +3,11 @@
 //! (a search of the raw files for every patient's name and identifiers finds nothing), while
 //! Ward with the key finds everything; keys rotate and records re-seal without losing a row.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-struct Ward {
-    dir: tempfile::TempDir,
-}
-
-impl Ward {
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ward"))
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .env_remove("WARD_CONFIG")
-            .env_remove("WARD_DATA_DIR")
-            .env_remove("WARD_KEK")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
+mod common;
+use common::Ward;
 
 /// Every patient's family name, MRN and logical id from the simulated context.
 fn patient_identities(context: &Path) -> Vec<String> {
@@ -98,10 +67,8 @@ fn found_in(dir: &Path, identities: &[String]) -> Vec<String> {
 
 #[test]
 fn a_stolen_data_directory_reveals_no_patient_and_keys_rotate_without_loss() {
-    let ward = Ward {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let sim = ward.dir.path().join("sim");
+    let ward = Ward::new();
+    let sim = ward.path("sim");
     let sim_arg = sim.to_str().unwrap();
     ward.ok(&[
         "simulate",
@@ -143,7 +110,7 @@ fn a_stolen_data_directory_reveals_no_patient_and_keys_rotate_without_loss() {
     }
     // A line no decoder reads, carrying a patient's name, goes to quarantine (sealed).
     let identities = patient_identities(&context);
-    let broken = ward.dir.path().join("broken.ndjson");
+    let broken = ward.path("broken.ndjson");
     let audit = std::fs::read_to_string(telemetry.join("ehr-audit.ndjson")).unwrap();
     let first = audit.lines().next().unwrap();
     std::fs::write(
@@ -166,7 +133,7 @@ fn a_stolen_data_directory_reveals_no_patient_and_keys_rotate_without_loss() {
     // … the data directory does not, while Ward runs against it or after.
     let data = ward.data_dir();
     assert_eq!(found_in(&data, &identities), Vec::<String>::new());
-    let kek = ward.dir.path().join("data.kek");
+    let kek = ward.path("data.kek");
     assert!(
         kek.exists(),
         "the key lives beside the data directory, not in it"
@@ -184,7 +151,7 @@ fn a_stolen_data_directory_reveals_no_patient_and_keys_rotate_without_loss() {
     );
 
     // A copy of the directory without the key does not open.
-    let stolen = ward.dir.path().join("stolen");
+    let stolen = ward.path("stolen");
     std::fs::create_dir(&stolen).unwrap();
     for entry in std::fs::read_dir(&data).unwrap() {
         let path = entry.unwrap().path();
@@ -212,14 +179,14 @@ fn a_stolen_data_directory_reveals_no_patient_and_keys_rotate_without_loss() {
     assert_eq!(ward.ok(&["alerts"]), alerts_before);
     assert!(ward.ok(&["verify"]).contains("chain intact"));
     assert_eq!(found_in(&data, &identities), Vec::<String>::new());
-    let old_file = ward.dir.path().join("old.kek");
+    let old_file = ward.path("old.kek");
     std::fs::write(&old_file, &old_key).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&old_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let config = ward.dir.path().join("old.toml");
+    let config = ward.path("old.toml");
     std::fs::write(
         &config,
         format!("[keys]\nkek_file = {:?}\n", old_file.display().to_string()),

@@ -3,27 +3,8 @@
 //! (sshd) logins that carry no location, without them it does not, and a database that is
 //! missing, malformed or of the wrong kind stops Ward at start with exit code 2, naming it.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn ward(dir: &Path, config: Option<&Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
-    cmd.arg("--data-dir").arg(dir.join("data"));
-    if let Some(config) = config {
-        cmd.arg("--config").arg(config);
-    }
-    cmd.args(args)
-        .env_remove("WARD_CONFIG")
-        .env_remove("WARD_DATA_DIR")
-        .output()
-        .unwrap()
-}
-
-fn config(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+mod common;
+use common::Ward;
 
 /// Two VPN logins of one account, from home and, 95 minutes later, from Moscow.
 const AUTH_LOG: &str = "\
@@ -31,81 +12,49 @@ const AUTH_LOG: &str = "\
 2026-11-02T20:36:40.000001+00:00 vpn-gw01 sshd[4377]: Accepted password for u1035 from 91.219.236.77 port 40022 ssh2
 ";
 
-fn travel_alerts(dir: &Path, config: Option<&Path>) -> Vec<serde_json::Value> {
-    let out = ward(
-        dir,
-        config,
-        &[
-            "ingest",
-            "--format",
-            "authlog",
-            dir.join("auth.log").to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = ward(dir, None, &["alerts", "--json"]);
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+fn travel_alerts(ward: &Ward) -> Vec<serde_json::Value> {
+    let log = ward.file("auth.log", AUTH_LOG);
+    ward.ok(&["ingest", "--format", "authlog", log.to_str().unwrap()]);
+    ward.json_lines(&["alerts", "--json"])
+        .into_iter()
         .filter(|a| a["rule_id"] == "threat.credential.impossible_travel")
         .collect()
 }
 
 #[test]
 fn impossible_travel_between_vpn_logins_needs_the_configured_geoip_database() {
-    let tmp = tempfile::tempdir().unwrap();
-    let sim = tmp.path().join("sim");
-    let out = ward(
-        tmp.path(),
-        None,
-        &[
-            "simulate",
-            "--out",
-            sim.to_str().unwrap(),
-            "--days",
-            "1",
-            "--staff",
-            "60",
-            "--patients",
-            "600",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let simulated = Ward::new();
+    let sim = simulated.path("sim");
+    simulated.ok(&[
+        "simulate",
+        "--out",
+        sim.to_str().unwrap(),
+        "--days",
+        "1",
+        "--staff",
+        "60",
+        "--patients",
+        "600",
+    ]);
     let city = sim.join("context/geoip.mmdb");
     let asn = sim.join("context/geoip-asn.mmdb");
     assert!(city.is_file() && asn.is_file());
 
-    let without = tmp.path().join("without");
-    std::fs::create_dir_all(&without).unwrap();
-    std::fs::write(without.join("auth.log"), AUTH_LOG).unwrap();
     assert!(
-        travel_alerts(&without, None).is_empty(),
+        travel_alerts(&Ward::new()).is_empty(),
         "no database: no place"
     );
 
-    let with = tmp.path().join("with");
-    std::fs::create_dir_all(&with).unwrap();
-    std::fs::write(with.join("auth.log"), AUTH_LOG).unwrap();
-    let conf = config(
-        &with,
+    let with = Ward::new();
+    let conf = with.file(
         "ward.toml",
-        &format!(
+        format!(
             "[detect]\ngeoip = {:?}\nasn = {:?}\n",
             city.to_str().unwrap(),
             asn.to_str().unwrap()
         ),
     );
-    let alerts = travel_alerts(&with, Some(&conf));
+    let alerts = travel_alerts(&with.with_config(conf));
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0]["entities"]["user"], "u1035");
     assert_eq!(alerts[0]["entities"]["src_ip"], "91.219.236.77");
@@ -113,10 +62,9 @@ fn impossible_travel_between_vpn_logins_needs_the_configured_geoip_database() {
 
 #[test]
 fn a_missing_malformed_or_wrong_geoip_database_stops_ward_naming_the_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::write(dir.join("auth.log"), AUTH_LOG).unwrap();
-    std::fs::write(dir.join("garbage.mmdb"), b"this is not a MaxMind database").unwrap();
+    let files = Ward::new();
+    let log = files.file("auth.log", AUTH_LOG);
+    let garbage = files.file("garbage.mmdb", b"this is not a MaxMind database");
     let mut asn = ward_simulate::mmdb::Writer::new("GeoLite2-ASN", "test", 0);
     asn.insert(
         "91.219.236.0".parse().unwrap(),
@@ -124,10 +72,8 @@ fn a_missing_malformed_or_wrong_geoip_database_stops_ward_naming_the_file() {
         &ward_simulate::mmdb::asn_record(64_501, "x"),
     )
     .unwrap();
-    std::fs::write(dir.join("asn.mmdb"), asn.to_bytes().unwrap()).unwrap();
-    let missing = dir.join("nowhere/GeoLite2-City.mmdb");
-    let garbage = dir.join("garbage.mmdb");
-    let wrong = dir.join("asn.mmdb");
+    let wrong = files.file("asn.mmdb", asn.to_bytes().unwrap());
+    let missing = files.path("nowhere/GeoLite2-City.mmdb");
     for (text, named, says) in [
         (
             format!("[detect]\ngeoip = {:?}\n", missing.to_str().unwrap()),
@@ -150,14 +96,11 @@ fn a_missing_malformed_or_wrong_geoip_database_stops_ward_naming_the_file() {
             "needs [detect] geoip",
         ),
     ] {
-        let conf = config(dir, "ward.toml", &text);
-        let out = ward(
-            dir,
-            Some(&conf),
-            &["ingest", dir.join("auth.log").to_str().unwrap()],
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        let ward = Ward::new();
+        let conf = ward.file("ward.toml", &text);
+        let stderr = ward
+            .with_config(conf)
+            .refused(&["ingest", log.to_str().unwrap()]);
         assert!(stderr.contains(named.to_str().unwrap()), "{text}: {stderr}");
         assert!(stderr.contains(says), "{text}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");

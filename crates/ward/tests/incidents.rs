@@ -7,80 +7,14 @@
 
 use serde_json::Value;
 use sha2::Digest;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-struct Ward {
-    dir: tempfile::TempDir,
-}
+mod common;
+use common::Ward;
 
-impl Ward {
-    fn new() -> Self {
-        Ward {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
-        cmd.arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .env_remove("WARD_CONFIG")
-            .env_remove("WARD_DATA_DIR")
-            .env_remove("WARD_KEK");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
-        self.ok(args)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn ingest_stdin(&self, format: &str, input: &str) {
-        let mut child = self
-            .command(&["ingest", "--format", format, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+/// `ward ingest --format FORMAT -` with `input` on standard input.
+fn ingest_stdin(ward: &Ward, format: &str, input: &str) {
+    ward.ok_with_input(&["ingest", "--format", format, "-"], input.as_bytes());
 }
 
 /// Twelve failed SSH logins for one account from one address, then a success, two hours ago
@@ -109,7 +43,7 @@ fn brute_force_log_at(start: chrono::DateTime<chrono::Utc>) -> String {
 #[test]
 fn an_alert_is_opened_as_an_incident_verified_and_reported_from_the_command_line() {
     let ward = Ward::new();
-    ward.ingest_stdin("authlog", &brute_force_log());
+    ingest_stdin(&ward, "authlog", &brute_force_log());
     let alerts = ward.json_lines(&["alerts", "--json"]);
     let alert = alerts
         .iter()
@@ -176,7 +110,7 @@ fn an_alert_is_opened_as_an_incident_verified_and_reported_from_the_command_line
     assert_eq!(list[0]["next_deadline"]["kind"], "individuals");
 
     // Evidence in, hashed, verified.
-    let file = ward.dir.path().join("auth.log");
+    let file = ward.path("auth.log");
     std::fs::write(&file, brute_force_log()).unwrap();
     let digest: String = sha2::Sha256::digest(std::fs::read(&file).unwrap())
         .iter()
@@ -188,7 +122,7 @@ fn an_alert_is_opened_as_an_incident_verified_and_reported_from_the_command_line
     assert!(verified.contains("evidence intact (1 files"), "{verified}");
 
     // The report.
-    let report = ward.dir.path().join("incident.html");
+    let report = ward.path("incident.html");
     ward.ok(&[
         "incidents",
         "report",
@@ -233,7 +167,8 @@ fn chromium_present(test: &str) -> bool {
 /// Ingests the brute force `days_ago` days back and opens an incident from its alert; returns
 /// the incident's id.
 fn incident_from_brute_force(ward: &Ward, days_ago: i64) -> String {
-    ward.ingest_stdin(
+    ingest_stdin(
+        ward,
         "authlog",
         &brute_force_log_at(chrono::Utc::now() - chrono::Duration::days(days_ago)),
     );
@@ -263,7 +198,7 @@ fn the_report_is_written_as_pdf_when_the_file_ends_in_pdf() {
     }
     let ward = Ward::new();
     let id = incident_from_brute_force(&ward, 0);
-    let out = ward.dir.path().join("Incident.PDF");
+    let out = ward.path("Incident.PDF");
     let said = ward.ok(&["incidents", "report", &id, "--out", out.to_str().unwrap()]);
     assert!(said.contains("written to"), "{said}");
     let pdf = std::fs::read(&out).unwrap();
@@ -274,9 +209,9 @@ fn the_report_is_written_as_pdf_when_the_file_ends_in_pdf() {
     );
 
     // A Chromium that is not there is named in a clear error, and no file is written.
-    let config = ward.dir.path().join("ward.toml");
+    let config = ward.path("ward.toml");
     std::fs::write(&config, "[respond]\nchromium = \"/nonexistent/chromium\"\n").unwrap();
-    let missing = ward.dir.path().join("missing.pdf");
+    let missing = ward.path("missing.pdf");
     let out = ward
         .command(&[
             "--config",
@@ -311,7 +246,7 @@ fn edited_plan(dir: &std::path::Path, edit: impl Fn(String) -> String) {
 #[test]
 fn an_edited_plan_from_plans_dir_assigns_the_tasks_and_a_broken_one_is_refused_by_line() {
     let ward = Ward::new();
-    let plans = ward.dir.path().join("plans");
+    let plans = ward.path("plans");
     // The organisation names its IT lead: `person` goes under the role's id line.
     edited_plan(&plans, |text| {
         text.replacen(
@@ -320,13 +255,13 @@ fn an_edited_plan_from_plans_dir_assigns_the_tasks_and_a_broken_one_is_refused_b
             1,
         )
     });
-    let config = ward.dir.path().join("ward.toml");
+    let config = ward.path("ward.toml");
     std::fs::write(
         &config,
         format!("[respond]\nplans_dir = \"{}\"\n", plans.display()),
     )
     .unwrap();
-    ward.ingest_stdin("authlog", &brute_force_log());
+    ingest_stdin(&ward, "authlog", &brute_force_log());
     let alert = ward
         .json_lines(&["alerts", "--json"])
         .into_iter()
@@ -393,7 +328,7 @@ fn serve_raises_the_deadline_alert_for_a_notice_due_within_fourteen_days() {
     let ward = Ward::new();
     // Discovered 50 days ago: once computed, the individuals' notice is due in 10 days.
     let id = incident_from_brute_force(&ward, 50);
-    let config = ward.dir.path().join("ward.toml");
+    let config = ward.path("ward.toml");
     std::fs::write(
         &config,
         format!(

@@ -10,65 +10,17 @@ use serde_json::Value;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Ward {
-    dir: tempfile::TempDir,
-}
+mod common;
+use common::Ward;
 
-impl Ward {
-    fn new() -> Self {
-        Ward {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ward"))
-            .arg("--data-dir")
-            .arg(self.path("data"))
-            .arg("--config")
-            .arg(self.path("ward.toml"))
-            .args(args)
-            .env_remove("WARD_KEK")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
-        self.ok(args)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn bad_input(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "ward {args:?} should refuse its input: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
+/// A Ward whose commands read `ward.toml` in its directory.
+fn ward() -> Ward {
+    let ward = Ward::new();
+    let config = ward.path("ward.toml");
+    ward.with_config(config)
 }
 
 /// The repository's bundled KEV snapshot, unpacked.
@@ -108,7 +60,7 @@ fn factor<'a>(entry: &'a Value, kind: &str) -> Option<&'a Value> {
 
 #[test]
 fn an_it_lead_answers_what_we_have_what_is_exposed_what_reaches_phi_and_what_is_encrypted() {
-    let ward = Ward::new();
+    let ward = ward();
     let sim = ward.path("sim");
     std::fs::write(ward.path("ward.toml"), "").unwrap();
     ward.ok(&[
@@ -360,7 +312,7 @@ fn an_it_lead_answers_what_we_have_what_is_exposed_what_reaches_phi_and_what_is_
         serde_json::from_str(&ward.ok(&["inventory", "show", "rogue-minipc", "--json"])).unwrap();
     assert_eq!(accepted["asset"]["addresses"], serde_json::json!([rogue]));
     assert_eq!(accepted["asset"]["origin"], "discovered");
-    ward.bad_input(&[
+    ward.refused(&[
         "inventory",
         "review",
         "ip:192.0.2.99",
@@ -390,16 +342,16 @@ fn an_it_lead_answers_what_we_have_what_is_exposed_what_reaches_phi_and_what_is_
     );
 
     // Bad input: a feed given as an asset list and the other way round, a file of neither.
-    let stderr = ward.bad_input(&["feeds", "update", "--from", assets_csv.to_str().unwrap()]);
+    let stderr = ward.refused(&["feeds", "update", "--from", assets_csv.to_str().unwrap()]);
     assert!(
         stderr.contains("assets.csv") && stderr.contains("not a feed"),
         "{stderr}"
     );
-    let stderr = ward.bad_input(&["inventory", "import", kev.to_str().unwrap()]);
+    let stderr = ward.refused(&["inventory", "import", kev.to_str().unwrap()]);
     assert!(stderr.contains("feed"), "{stderr}");
     let broken = ward.path("broken.csv");
     std::fs::write(&broken, "hostname,ip,mfa\nweb01,10.0.0.1,perhaps\n").unwrap();
-    let stderr = ward.bad_input(&["inventory", "import", broken.to_str().unwrap()]);
+    let stderr = ward.refused(&["inventory", "import", broken.to_str().unwrap()]);
     assert!(stderr.contains("line 2"), "{stderr}");
     assert!(
         !stderr.contains("web01"),
@@ -495,10 +447,10 @@ fn a_tls_scan_of_a_phi_server_shows_in_encryption_coverage() {
     if openssl().is_none() {
         return;
     }
-    let ward = Ward::new();
+    let ward = ward();
     std::fs::write(ward.path("ward.toml"), "").unwrap();
     let (key, cert) = self_signed(&ward, "lis01.example.org", &[]);
-    let (_server, port) = s_server(&["-www", "-tls1_2"], &key, &cert, ward.dir.path());
+    let (_server, port) = s_server(&["-www", "-tls1_2"], &key, &cert, ward.root());
     let csv = ward.path("lab.csv");
     std::fs::write(
         &csv,
@@ -537,7 +489,7 @@ fn a_tls_scan_of_a_phi_server_shows_in_encryption_coverage() {
         after[0]
     );
     // Only the endpoints named are scanned.
-    let stderr = ward.bad_input(&["scan", "tls"]);
+    let stderr = ward.refused(&["scan", "tls"]);
     assert!(stderr.contains("scan_targets"), "{stderr}");
 }
 
@@ -546,7 +498,7 @@ fn feeds_are_downloaded_over_tls_from_a_mirror_trusted_by_its_ca() {
     if openssl().is_none() {
         return;
     }
-    let ward = Ward::new();
+    let ward = ward();
     let www = ward.path("www");
     std::fs::create_dir_all(www.join("eol")).unwrap();
     // A mirror: KEV and one endoflife.date product, served by `openssl s_server -WWW`.

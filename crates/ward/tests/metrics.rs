@@ -3,54 +3,27 @@
 //! accepts and that equal what was ingested; without the token, or with the ingest token, the
 //! answer is 401.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
 const INGEST_TOKEN: &str = "metrics-test-ingest-token";
 const SCRAPE_TOKEN: &str = "metrics-test-scrape-token";
 
-#[allow(clippy::zombie_processes)]
+/// `ward serve` with an ingest token and a scrape token; the caller waits for the child.
 fn serve(dir: &std::path::Path) -> (Child, SocketAddr) {
-    let config = dir.join("ward.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[listen.http]\nbind = \"127.0.0.1:0\"\ntoken_sha256 = [\"{}\"]\n\n\
-             [metrics]\ntoken_sha256 = [\"{}\"]\n",
-            ward_listen::http::token_hash(INGEST_TOKEN),
-            ward_listen::http::token_hash(SCRAPE_TOKEN),
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("WARD_CONFIG")
-        .env_remove("WARD_DATA_DIR")
-        .env_remove("WARD_KEK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("ward serve exited ({status}) before listening");
-        }
-        if let Some(addr) = line.trim().strip_prefix("listening: http on ") {
-            let addr = addr.parse().unwrap();
-            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-            return (child, addr);
-        }
-    }
+    let config = format!(
+        "[listen.http]\nbind = \"127.0.0.1:0\"\ntoken_sha256 = [\"{}\"]\n\n\
+         [metrics]\ntoken_sha256 = [\"{}\"]\n",
+        ward_listen::http::token_hash(INGEST_TOKEN),
+        ward_listen::http::token_hash(SCRAPE_TOKEN),
+    );
+    let (child, addresses, stdout) = common::serve(dir, &config, &["http"]);
+    common::drain(stdout);
+    (child, addresses[0])
 }
 
 /// One request on its own connection; the status and the body.

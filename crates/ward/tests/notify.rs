@@ -6,9 +6,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
+
+mod common;
 
 const TOKEN: &str = "notify-test-token";
 const SECRET: &str = "webhook-shared-secret";
@@ -80,49 +82,20 @@ fn receiver() -> (SocketAddr, mpsc::Receiver<Received>) {
     (addr, rx)
 }
 
-#[allow(clippy::zombie_processes)]
+/// `ward serve` notifying two webhooks at `hook`; the caller waits for the child.
 fn serve(dir: &std::path::Path, hook: SocketAddr) -> (Child, SocketAddr) {
-    let config = dir.join("ward.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[listen.http]\nbind = \"127.0.0.1:0\"\ntoken_sha256 = [\"{}\"]\n\n\
-             [notify]\nconsole_url = \"http://127.0.0.1\"\n\n\
-             [notify.channels.soc]\nkind = \"webhook\"\nurl = \"http://{hook}/ward\"\nsecret = \"{SECRET}\"\n\n\
-             [notify.channels.ehr]\nkind = \"webhook\"\nurl = \"http://{hook}/ehr\"\nsecret = \"{SECRET}\"\n\n\
-             [[notify.routes]]\nname = \"all\"\nchannels = [\"soc\"]\n\n\
-             [[notify.routes]]\nname = \"EHR team: what the EHR's audit shows\"\nsources = [\"fhir\"]\nchannels = [\"ehr\"]\n",
-            ward_listen::http::token_hash(TOKEN)
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("WARD_CONFIG")
-        .env_remove("WARD_DATA_DIR")
-        .env_remove("WARD_KEK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("ward serve exited ({status}) before listening");
-        }
-        if let Some(addr) = line.trim().strip_prefix("listening: http on ") {
-            let addr = addr.parse().unwrap();
-            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-            return (child, addr);
-        }
-    }
+    let config = format!(
+        "[listen.http]\nbind = \"127.0.0.1:0\"\ntoken_sha256 = [\"{}\"]\n\n\
+         [notify]\nconsole_url = \"http://127.0.0.1\"\n\n\
+         [notify.channels.soc]\nkind = \"webhook\"\nurl = \"http://{hook}/ward\"\nsecret = \"{SECRET}\"\n\n\
+         [notify.channels.ehr]\nkind = \"webhook\"\nurl = \"http://{hook}/ehr\"\nsecret = \"{SECRET}\"\n\n\
+         [[notify.routes]]\nname = \"all\"\nchannels = [\"soc\"]\n\n\
+         [[notify.routes]]\nname = \"EHR team: what the EHR's audit shows\"\nsources = [\"fhir\"]\nchannels = [\"ehr\"]\n",
+        ward_listen::http::token_hash(TOKEN)
+    );
+    let (child, addresses, stdout) = common::serve(dir, &config, &["http"]);
+    common::drain(stdout);
+    (child, addresses[0])
 }
 
 fn post(addr: SocketAddr, path: &str, body: &str) -> u16 {

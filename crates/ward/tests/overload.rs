@@ -4,13 +4,15 @@
 //! by memory growing), keep its resident memory under a bound, store every record it
 //! acknowledged, and serve normally again as soon as the load stops.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod common;
 
 const TOKEN: &str = "overload-test-token";
 /// How long the load lasts.
@@ -27,51 +29,18 @@ const TCP_SENDERS: usize = 4;
 /// server that buffered what it is offered (well over 100 MB in ten seconds) would not be.
 const MAX_RSS_BYTES: u64 = 256 << 20;
 
-#[allow(clippy::zombie_processes)] // the test waits for the child
+/// `ward serve` with tight listener bounds; the caller waits for the child.
 fn serve(dir: &Path) -> (Child, SocketAddr, SocketAddr) {
-    let config = dir.join("ward.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[listen]\nmax_pending_commits = 2\n\n\
-             [listen.syslog_tcp]\nenabled = true\nbind = \"127.0.0.1:0\"\n\n\
-             [listen.http]\nbind = \"127.0.0.1:0\"\nmax_concurrent_requests = 8\n\
-             token_sha256 = [\"{}\"]\n",
-            ward_listen::http::token_hash(TOKEN)
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("WARD_CONFIG")
-        .env_remove("WARD_DATA_DIR")
-        .env_remove("WARD_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut http, mut syslog) = (None, None);
-    let mut line = String::new();
-    while http.is_none() || syslog.is_none() {
-        line.clear();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("ward serve exited ({status}) before listening");
-        }
-        if let Some(addr) = line.trim().strip_prefix("listening: http on ") {
-            http = Some(addr.parse().unwrap());
-        }
-        if let Some(addr) = line.trim().strip_prefix("listening: syslog-tcp on ") {
-            syslog = Some(addr.parse().unwrap());
-        }
-    }
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    (child, http.unwrap(), syslog.unwrap())
+    let config = format!(
+        "[listen]\nmax_pending_commits = 2\n\n\
+         [listen.syslog_tcp]\nenabled = true\nbind = \"127.0.0.1:0\"\n\n\
+         [listen.http]\nbind = \"127.0.0.1:0\"\nmax_concurrent_requests = 8\n\
+         token_sha256 = [\"{}\"]\n",
+        ward_listen::http::token_hash(TOKEN)
+    );
+    let (child, addresses, stdout) = common::serve(dir, &config, &["http", "syslog-tcp"]);
+    common::drain(stdout);
+    (child, addresses[0], addresses[1])
 }
 
 fn rss_bytes(pid: u32) -> u64 {

@@ -1,12 +1,14 @@
 //! `ward serve` as a process: it prints where it listens, shuts down cleanly on SIGTERM, and
 //! loses nothing it acknowledged when it is killed mid-stream (issue #4's kill test).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use ward_store::{EventQuery, SqliteStore, Store};
+
+mod common;
 
 const MESSAGES: usize = 200;
 /// The server is killed once this many messages were acknowledged.
@@ -25,40 +27,15 @@ fn adt(i: usize) -> Vec<u8> {
     frame
 }
 
-/// Starts `ward serve` with MLLP on an ephemeral port and returns it with the port. The
-/// caller waits for the child (the lint cannot see that through the return value).
-#[allow(clippy::zombie_processes)]
+/// Starts `ward serve` with MLLP on an ephemeral port and returns it with the port and its
+/// standard output. The caller waits for the child.
 fn serve(dir: &Path) -> (Child, SocketAddr, BufReader<std::process::ChildStdout>) {
-    let config = dir.join("ward.toml");
-    std::fs::write(
-        &config,
+    let (child, addresses, stdout) = common::serve(
+        dir,
         "[listen.mllp]\nenabled = true\nbind = \"127.0.0.1:0\"\n\n[listen.http]\nenabled = false\n",
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env_remove("WARD_CONFIG")
-        .env_remove("WARD_DATA_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            panic!("ward serve exited ({status}) before listening");
-        }
-        if let Some(addr) = line.trim().strip_prefix("listening: mllp on ") {
-            return (child, addr.parse().unwrap(), stdout);
-        }
-    }
+        &["mllp"],
+    );
+    (child, addresses[0], stdout)
 }
 
 /// The store `ward serve` wrote, opened with the key it created beside the data directory.
