@@ -17,7 +17,7 @@
 use crate::email::email_activity;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff, SourceDecoder, json};
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use ward_model::event::class;
 use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
 
@@ -188,10 +188,20 @@ pub(crate) fn cells(line: &[u8]) -> Option<Vec<String>> {
 
 /// The header's cells when `line` is a message trace header row.
 fn header_columns(line: &[u8]) -> Option<Vec<String>> {
+    static KEYS: LazyLock<[memchr::memmem::Finder<'static>; 4]> = LazyLock::new(|| {
+        [
+            b"SenderAddress".as_slice(),
+            b"RecipientAddress",
+            b"sender_address",
+            b"recipient_status",
+        ]
+        .map(memchr::memmem::Finder::new)
+    });
     let window = line.get(..line.len().min(4096)).unwrap_or(line);
-    let mentions = |key: &[u8]| memchr::memmem::find(window, key).is_some();
-    let likely = (mentions(b"SenderAddress") && mentions(b"RecipientAddress"))
-        || (mentions(b"sender_address") && mentions(b"recipient_status"));
+    let [sender, recipient, sender_snake, status_snake] = &*KEYS;
+    let mentions = |key: &memchr::memmem::Finder<'_>| key.find(window).is_some();
+    let likely = (mentions(sender) && mentions(recipient))
+        || (mentions(sender_snake) && mentions(status_snake));
     if !likely {
         return None;
     }
@@ -278,18 +288,17 @@ impl TraceSource {
                 event.severity = Severity::Low;
             }
         }
-        let mut map = Map::new();
-        for (name, cell) in header.names.iter().zip(&cells) {
+        let mut map = Map::with_capacity(cells.len());
+        for ((name, column), cell) in header.names.iter().zip(&header.columns).zip(cells) {
             if name.is_empty() || cell.trim().is_empty() {
                 continue;
             }
-            let value = match column_of(name) {
-                Column::Size => cell
-                    .trim()
-                    .parse::<u64>()
-                    .map(Value::from)
-                    .unwrap_or_else(|_| Value::String(cell.clone())),
-                _ => Value::String(cell.clone()),
+            let value = match column {
+                Column::Size => match cell.trim().parse::<u64>() {
+                    Ok(size) => Value::from(size),
+                    Err(_) => Value::String(cell),
+                },
+                _ => Value::String(cell),
             };
             map.insert(name.clone(), value);
         }
