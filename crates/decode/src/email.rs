@@ -3,8 +3,9 @@
 //! Activity event carrying what the phishing, BEC and misdirected-PHI detectors read: sender
 //! and display name, Reply-To, recipients, subject, the first external hop from the
 //! `Received` chain, SPF/DKIM/DMARC verdicts from `Authentication-Results`, the attachments'
-//! names and types, and the text of the body (HTML reduced to text), bounded and in UTF-8.
-//! The mapping is the table in `docs/formats.md`.
+//! names and types, the text of the body (HTML reduced to text), bounded and in UTF-8, and the
+//! web links the message carries (`http`/`https` URLs written in its text and the `href`s of
+//! its HTML, which reducing HTML to text loses). The mapping is the table in `docs/formats.md`.
 //!
 //! MIME is read with Stalwart's `mail-parser` (Apache-2.0/MIT, no dependencies of its own
 //! here, fuzzed upstream, about three seconds to build): RFC 2047 encoded words, RFC 2231
@@ -34,6 +35,13 @@ pub const MAX_BODY_TEXT: usize = 64 * 1024;
 
 /// Attachments listed per message; more are counted in `unmapped.attachment_count` only.
 const MAX_ATTACHMENTS: usize = 64;
+
+/// Links listed per message (`unmapped.links`); more are counted in `unmapped.link_count` only.
+pub const MAX_LINKS: usize = 32;
+
+/// A link longer than this is cut (at a character boundary): its host, what detectors match
+/// on, is at the start.
+const MAX_LINK_BYTES: usize = 2048;
 
 /// OCSF Email Activity (4009) `activity_id` values.
 pub mod email_activity {
@@ -298,6 +306,7 @@ fn decode_message(record: &[u8]) -> Result<Event, String> {
     authentication_results(&message, &mut unmapped);
     attachments(&message, &mut unmapped);
     body_text(&message, &mut unmapped);
+    links(&message, &mut unmapped);
     if let Some(mailer) = message
         .header_raw("X-Mailer")
         .or_else(|| message.header_raw("User-Agent"))
@@ -487,6 +496,134 @@ fn body_text(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Valu
     }
     if html_only {
         unmapped.insert("body_html_only".into(), Value::Bool(true));
+    }
+}
+
+/// The web links of the message, in order of appearance, without repeats: the `href`s of its
+/// HTML bodies and the URLs written in its text bodies, at most [`MAX_LINKS`] listed.
+fn links(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) {
+    let mut found: Vec<String> = Vec::new();
+    let mut count = 0usize;
+    let mut add = |url: String| {
+        if !found.contains(&url) {
+            count += 1;
+            if found.len() < MAX_LINKS {
+                found.push(url);
+            }
+        }
+    };
+    for i in 0..message.html_body_count() {
+        if let Some(html) = message.body_html(i) {
+            hrefs(&html, &mut add);
+        }
+    }
+    for i in 0..message.text_body_count() {
+        if let Some(text) = message.body_text(i) {
+            urls_in_text(&text, &mut add);
+        }
+    }
+    if !found.is_empty() {
+        unmapped.insert(
+            "links".into(),
+            Value::Array(found.into_iter().map(Value::String).collect()),
+        );
+    }
+    if count > MAX_LINKS {
+        unmapped.insert("link_count".into(), Value::from(count as u64));
+    }
+}
+
+/// `http://` or `https://` at the start of `text`, in any case.
+fn starts_with_web_scheme(text: &str) -> bool {
+    let lower = |n: usize| text.get(..n).map(str::to_ascii_lowercase);
+    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+}
+
+/// A link as found, with `&amp;` undone (HTML) and cut to [`MAX_LINK_BYTES`]; `None` when it is
+/// not a web URL with a host.
+fn clean_link(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if !starts_with_web_scheme(raw) {
+        return None;
+    }
+    let mut url = raw.replace("&amp;", "&");
+    if url.len() > MAX_LINK_BYTES {
+        let mut cut = MAX_LINK_BYTES;
+        while !url.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        url.truncate(cut);
+    }
+    let after_scheme = url.split_once("://").map_or("", |(_, rest)| rest);
+    let host = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    (!host.is_empty()).then_some(url)
+}
+
+/// The values of `href` attributes in HTML that are web URLs.
+fn hrefs(html: &str, add: &mut impl FnMut(String)) {
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("href") {
+        let mut i = from + at + 4;
+        from = i;
+        let bytes = lower.as_bytes();
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        let (start, end) = match bytes.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let end = memchr::memchr(q, &bytes[i + 1..]).map_or(bytes.len(), |e| i + 1 + e);
+                (i + 1, end)
+            }
+            Some(_) => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || *b == b'>')
+                    .map_or(bytes.len(), |e| i + e);
+                (i, end)
+            }
+            None => break,
+        };
+        // `lower` has the same byte offsets as `html` (ASCII case folding only).
+        if let Some(url) = html.get(start..end).and_then(clean_link) {
+            add(url);
+        }
+        from = end.max(from);
+    }
+}
+
+/// URLs written out in plain text: from `http://` or `https://` to the next space, quote or
+/// bracket, without the punctuation that ends a sentence.
+fn urls_in_text(text: &str, add: &mut impl FnMut(String)) {
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("http") {
+        let start = from + at;
+        from = start + 4;
+        if !starts_with_web_scheme(&text[start..]) {
+            continue;
+        }
+        let end = text[start..]
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(
+                        c,
+                        '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}'
+                    )
+            })
+            .map_or(text.len(), |e| start + e);
+        let url = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        if let Some(url) = clean_link(url) {
+            add(url);
+        }
+        from = end.max(from);
     }
 }
 

@@ -122,8 +122,11 @@ fn load(detection: &str) -> Result<(), RuleError> {
 
 #[test]
 fn unimplemented_modifiers_are_refused_with_their_name() {
-    let err = load("  sel:\n    Image|expand: '%x%'\n  condition: sel").unwrap_err();
-    assert_eq!(err.kind(), "unsupported modifier expand");
+    let err = load("  sel:\n    Image|expand|re: '%x%'\n  condition: sel").unwrap_err();
+    assert_eq!(
+        err.kind(),
+        "unsupported modifier expand with a value modifier"
+    );
     let err = load("  sel:\n    Image|a|b: x\n  condition: sel").unwrap_err();
     assert_eq!(err.kind(), "unsupported modifier a");
 }
@@ -157,4 +160,81 @@ fn metadata_keeps_attack_ids_author_and_licence() {
         matches!(&rule.route, ward_detect::sigma::Route::Nothing(r) if r.contains("linux")),
         "unknown logsources load but route to nothing"
     );
+}
+
+/// `expand`: a placeholder stands for any of its configured values (Sigma strings, wildcards
+/// kept), with the field's other modifiers applied to each; with `all`, every value must hold
+/// through one of its expansions. The rule set agrees with each rule alone.
+#[test]
+fn expand_placeholders_match_any_configured_value() {
+    use ward_detect::sigma::{Placeholders, RuleSet, Unconfigured, compile_with};
+    let mut placeholders = Placeholders::new();
+    placeholders
+        .set(
+            "Admins_Workstations",
+            vec!["WS-ADMIN-*".into(), "paw01".into()],
+        )
+        .set("Tools", vec!["psexec".into(), "wmic".into()]);
+    let rule = |detection: &str, p: &Placeholders| {
+        let text = format!("title: t\nlogsource:\n  product: windows\ndetection:\n{detection}");
+        compile_with(parse_rule(&text).unwrap(), p)
+    };
+    let rules = vec![
+        rule(
+            "  sel:\n    Computer|expand: '%Admins_Workstations%'\n  condition: sel",
+            &placeholders,
+        )
+        .unwrap(),
+        rule(
+            "  sel:\n    CommandLine|contains|all|expand:\n      - '%Tools%'\n      - '%Admins_Workstations%'\n  condition: sel",
+            &placeholders,
+        )
+        .unwrap(),
+        rule(
+            "  sel:\n    Computer|startswith|cased|expand: '%Admins_Workstations%.'\n  condition: not sel",
+            &placeholders,
+        )
+        .unwrap(),
+    ];
+    let event = |computer: &str, command_line: &str| {
+        let case =
+            serde_json::json!({"fields": {"Computer": computer, "CommandLine": command_line}});
+        self::event(&case)
+    };
+    let cases = [
+        (event("ws-admin-07", "x"), [true, false, true]),
+        (event("PAW01", "x"), [true, false, true]),
+        (event("paw01.corp", "x"), [false, false, false]),
+        (event("WS-ADMIN-07.corp", "x"), [true, false, false]),
+        (
+            event("ws-user-07", r"PsExec \\paw01 cmd"),
+            [false, true, true],
+        ),
+        (
+            event("ws-user-07", "wmic /node:ws-admin-2 process"),
+            [false, true, true],
+        ),
+        (
+            event("ws-user-07", r"psexec \\ws-user-2 cmd"),
+            [false, false, true],
+        ),
+    ];
+    let set = RuleSet::new(rules);
+    for (i, (e, want)) in cases.iter().enumerate() {
+        let alone: Vec<bool> = set.rules().iter().map(|r| r.matches(e)).collect();
+        assert_eq!(&alone[..], want, "case {i}");
+        let together: Vec<usize> = set.matching(e).map(|(r, _)| r).collect();
+        let expected: Vec<usize> = (0..3).filter(|&r| want[r]).collect();
+        assert_eq!(together, expected, "case {i}");
+    }
+
+    // Without values the rule is refused, naming the placeholder, unless read as `*`.
+    let unset = "  sel:\n    Computer|expand: 'x-%Unknown%'\n  condition: sel";
+    let err = rule(unset, &placeholders).unwrap_err();
+    assert_eq!(err.kind(), "unsupported placeholder without values");
+    assert!(err.to_string().contains("`%Unknown%`"), "{err}");
+    placeholders.unconfigured(Unconfigured::Wildcard);
+    let wildcard = rule(unset, &placeholders).unwrap();
+    assert!(wildcard.matches(&event("X-anything", "")));
+    assert!(!wildcard.matches(&event("y-anything", "")));
 }

@@ -259,3 +259,59 @@ fn rule_set_index_matches_exactly_what_every_rule_alone_matches() {
     );
     assert_eq!(together, alone, "same pairs, in event then rule order");
 }
+
+/// SigmaHQ's rules using `expand` (Certighost, CVE-2026-54121: `Attributes|contains|expand:
+/// '%known_cdcs%'`, the organisation's domain controllers) load once the placeholder has
+/// values, are refused naming it without, and filter exactly the configured controllers, in
+/// the rule alone and in a rule set.
+#[test]
+fn sigmahq_expand_rules_load_with_configured_placeholder_values() {
+    use ward_detect::sigma::{Placeholders, RuleSet, compile_with};
+    let Some(dir) = data_dir() else { return };
+    let mut files = Vec::new();
+    rule_files(&dir.join("rules-emerging-threats"), &mut files);
+    files.sort();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .filter(|t| t.contains("|expand"))
+        .collect();
+    assert_eq!(texts.len(), 2, "SigmaHQ's rules using expand");
+    let mut known = Placeholders::new();
+    known.set(
+        "known_cdcs",
+        vec!["dc01.corp.example".into(), "10.0.0.*".into()],
+    );
+    let mut rules = Vec::new();
+    for text in &texts {
+        let refused = parse_rule(text).and_then(compile).unwrap_err();
+        assert_eq!(refused.kind(), "unsupported placeholder without values");
+        assert!(refused.to_string().contains("`%known_cdcs%`"), "{refused}");
+        rules.push(compile_with(parse_rule(text).unwrap(), &known).unwrap());
+    }
+    let event = |id: i64, attributes: &str| {
+        let mut e = ward_model::Event::from_record("windows", ward_model::Timestamp(0), Vec::new());
+        e.unmapped.insert("Channel".into(), "Security".into());
+        e.unmapped.insert("EventID".into(), id.into());
+        e.unmapped.insert("Attributes".into(), attributes.into());
+        e
+    };
+    let set = RuleSet::new(rules);
+    for id in [4886, 4887] {
+        let cases = [
+            ("cdc:192.0.2.66\nrmd:dc02.corp.example", true),
+            ("cdc:DC01.CORP.EXAMPLE\nrmd:dc01.corp.example", false),
+            ("cdc:10.0.0.5\nrmd:dc01.corp.example", false),
+            ("ccm:workstation", false),
+        ];
+        for (attributes, fires) in cases {
+            let e = event(id, attributes);
+            let alone: Vec<usize> = (0..set.rules().len())
+                .filter(|&r| set.rules()[r].matches(&e))
+                .collect();
+            assert_eq!(alone.len(), usize::from(fires), "{id} {attributes:?}");
+            let together: Vec<usize> = set.matching(&e).map(|(r, _)| r).collect();
+            assert_eq!(together, alone, "{id} {attributes:?}");
+        }
+    }
+}

@@ -228,6 +228,9 @@ impl<R: Read> Chunker<R> {
         };
         // Whether the chunk's last record may still take continuation lines.
         let mut open = false;
+        // Blank lines met inside the open record: kept if a continuation line follows (an
+        // e-mail's header and body are separated by one), dropped if the record ends there.
+        let mut blanks: u64 = 0;
         loop {
             match self.next_line()? {
                 Next::Eof => break,
@@ -238,13 +241,14 @@ impl<R: Read> Chunker<R> {
                         let so_far = record
                             .oversized
                             .unwrap_or((record.end - record.start) as u64);
-                        record.oversized = Some(so_far + 1 + len);
+                        record.oversized = Some(so_far + std::mem::take(&mut blanks) + 1 + len);
                     }
                 }
                 Next::Oversized => {
                     if chunk.records.len() >= self.max_records {
                         break;
                     }
+                    blanks = 0;
                     // Keep the first `max_line` bytes, then read past the rest of the line.
                     let offset = self.offset();
                     let at = chunk.data.len();
@@ -265,6 +269,7 @@ impl<R: Read> Chunker<R> {
                 Next::Line { start, end, next } => {
                     let line = &self.buf[start..end];
                     if line.iter().all(u8::is_ascii_whitespace) {
+                        blanks += u64::from(open);
                         self.line += 1;
                         self.pos = next;
                         continue;
@@ -273,6 +278,7 @@ impl<R: Read> Chunker<R> {
                         Some(starts_record) => !open || starts_record(line),
                         None => true,
                     };
+                    let kept_blanks = std::mem::take(&mut blanks);
                     if starts {
                         if chunk.records.len() >= self.max_records {
                             break; // this line starts the next chunk
@@ -293,9 +299,13 @@ impl<R: Read> Chunker<R> {
                         let total = record
                             .oversized
                             .unwrap_or((record.end - record.start) as u64)
+                            + kept_blanks
                             + 1
                             + line.len() as u64;
                         if record.oversized.is_none() && total <= self.max_line as u64 {
+                            for _ in 0..kept_blanks {
+                                chunk.data.push(b'\n');
+                            }
                             chunk.data.push(b'\n');
                             chunk.data.extend_from_slice(line);
                             record.end = chunk.data.len();
@@ -402,15 +412,38 @@ mod tests {
 
     #[test]
     fn grouped_records_span_lines_and_never_straddle_chunks() {
-        let input = b"junk\nMSH|1\r\nPID|a\n\nPV1|b\nMSH|2\nMSH|3\nPID|c";
+        let input = b"junk\nMSH|1\r\nPID|a\n\nPV1|b\n\n \nMSH|2\nMSH|3\nPID|c";
+        // A blank line inside a record is kept (an e-mail's body follows one); blank lines
+        // before the next record are not part of either.
         let want = vec![
             (b"junk".to_vec(), 1, 0, None),
-            (b"MSH|1\nPID|a\nPV1|b".to_vec(), 2, 5, None),
-            (b"MSH|2".to_vec(), 6, 25, None),
-            (b"MSH|3\nPID|c".to_vec(), 7, 31, None),
+            (b"MSH|1\nPID|a\n\nPV1|b".to_vec(), 2, 5, None),
+            (b"MSH|2".to_vec(), 8, 28, None),
+            (b"MSH|3\nPID|c".to_vec(), 9, 34, None),
         ];
         assert_eq!(grouped(input, 1, 100), want);
         assert_eq!(grouped(input, 3, 100), want);
+    }
+
+    /// Regression: blank lines inside grouped records were dropped, so an e-mail lost the
+    /// empty line that ends its header and every message was stored without a body.
+    #[test]
+    fn an_email_keeps_the_blank_line_between_its_header_and_body() {
+        let mut c = Chunker::new(
+            &b"From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody\n\nFrom a@b Mon Jan  1 00:00:01 2024\nSubject: y\n\n"[..],
+            10,
+            100,
+        )
+        .grouped(|l| l.starts_with(b"From "));
+        let chunk = c.next_chunk().unwrap().unwrap();
+        let records: Vec<&[u8]> = chunk.records.iter().map(|r| chunk.record(r)).collect();
+        assert_eq!(
+            records,
+            [
+                &b"From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\nbody"[..],
+                b"From a@b Mon Jan  1 00:00:01 2024\nSubject: y"
+            ]
+        );
     }
 
     #[test]

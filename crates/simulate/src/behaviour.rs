@@ -5,9 +5,18 @@
 //! hospital-wide, registration searching for the day's arrivals, HIM and billing working on
 //! recent discharges, a mistyped password now and then, shared workstations.
 //!
+//! Not all normal work is explained by the context a hospital exports, so neither is all of
+//! it here: specialists consult on patients of the departments they serve without being put
+//! on the care team (always the same pairs of departments, [`CONSULTS`], so a detector can
+//! learn them), nurses cover a sister ward for a shift ([`SISTER_WARDS`]), clinicians look
+//! again at a former patient after the encounter ended, and now and then someone opens one
+//! record of another department for an innocent reason no data shows (a colleague's
+//! question, the wrong name in a search list).
+//!
 //! A session is generated lazily, one event at a time, so it holds only the current burst of
-//! chart work. Normal behaviour never touches a record outside a current encounter (within
-//! the margins of [`crate::clinical`]) and never a user's own record or their family's.
+//! chart work. Normal behaviour never touches a user's own record or their family's, and
+//! never a record outside a current encounter (within the margins of [`crate::clinical`])
+//! except a former patient of the user's within the days the census still holds.
 
 use crate::audit::{Access, Data, Purpose, What};
 use crate::clinical::{BACK_OFFICE_WINDOW, Census, Class, Encounter};
@@ -36,6 +45,66 @@ fn events_per_hour(role: Role, dept_code: &str) -> f64 {
         Role::Him => 24.0,
         Role::It => 0.0,
     }
+}
+
+/// Departments whose physicians consult on patients of other departments without being
+/// named on the care team: (consulting department, departments consulted for).
+pub const CONSULTS: &[(&str, &[&str])] = &[
+    ("CARD", &["MED", "ICU", "ED"]),
+    ("ONC", &["MED", "SURG"]),
+    ("ICU", &["MED", "SURG", "ED"]),
+    ("SURG", &["ED", "MED"]),
+    ("PEDS", &["OBS"]),
+];
+
+/// Wards whose nurses cover each other's shifts: (ward, sister ward).
+pub const SISTER_WARDS: &[(&str, &str)] = &[
+    ("MED", "SURG"),
+    ("SURG", "MED"),
+    ("CARD", "ICU"),
+    ("ICU", "CARD"),
+    ("OBS", "PEDS"),
+    ("PEDS", "OBS"),
+    ("ONC", "MED"),
+];
+
+/// Share of a consulting physician's chart work spent on consults.
+const CONSULT_SHARE: f64 = 0.15;
+/// Share of a ward nurse's shifts spent covering the sister ward.
+const COVER_SHARE: u64 = 10;
+/// Share of a clinician's chart work that is a look at a former patient.
+const REVISIT_SHARE: f64 = 0.01;
+/// Share of a clinician's chart work that opens one record of another department for a
+/// reason nothing in the data shows.
+const ODD_SHARE: f64 = 0.0005;
+
+/// Whether staff of department `from` work on patients of department `to` in the normal
+/// course of things (consults, covering), beyond what the care teams say.
+pub fn works_with(from: &str, to: &str) -> bool {
+    from == to
+        || CONSULTS
+            .iter()
+            .any(|&(c, targets)| c == from && targets.contains(&to))
+        || SISTER_WARDS.iter().any(|&(w, s)| w == from && s == to)
+}
+
+/// The sister ward a nurse covers on `day`, if she does: a pure function of seed, staff and
+/// day.
+pub fn covering(org: &Org, staff: u32, day: u32) -> Option<u16> {
+    let st = &org.staff[staff as usize];
+    if st.role != Role::Nurse {
+        return None;
+    }
+    let code = org.depts[st.dept as usize].code;
+    let &(_, sister) = SISTER_WARDS.iter().find(|&&(w, _)| w == code)?;
+    let h = crate::rng::mix_all(org.seed, &[0xC0E5, staff as u64, day as u64]);
+    if h % 100 >= COVER_SHARE {
+        return None;
+    }
+    org.depts
+        .iter()
+        .position(|d| d.code == sister)
+        .map(|d| d as u16)
 }
 
 /// Events in an average burst and the average time between its events, for the rate estimate.
@@ -74,6 +143,10 @@ pub fn natural_rate(org: &Org) -> f64 {
 /// One staff member's session on one day.
 pub struct Session {
     staff: u32,
+    /// The sister ward the user covers today, if any.
+    covering: Option<u16>,
+    /// Draws for the work no context explains.
+    extra: Rng,
     ws: u32,
     end: i64,
     rng: Rng,
@@ -116,6 +189,8 @@ impl Session {
         opening.reverse();
         let session = Session {
             staff,
+            covering: covering(org, staff, day),
+            extra: Rng::stream(org.seed, &[0x0FF5, staff as u64, day as u64]),
             ws: duty.ws,
             end: duty.end,
             rng,
@@ -180,6 +255,7 @@ impl Session {
         let st = &org.staff[staff as usize];
         let dept = &org.depts[st.dept as usize];
         let rng = &mut self.rng;
+        let extra = &mut self.extra;
         use Data as D;
         use What as W;
         let (encounter, purpose): (Option<&Encounter>, Purpose) = match (dept.kind, st.role) {
@@ -224,10 +300,28 @@ impl Session {
                 Purpose::Operations,
             ),
             (_, role) => {
-                // Own patients (care team, consults) first, else anyone on the unit.
+                // Own patients (care team, consults) first, else anyone on the unit (the
+                // sister ward's when covering it); now and then work no context explains.
                 let own = &census.by_staff[staff as usize];
-                let mine = if !own.is_empty() && (role != Role::Clerk) && rng.chance(0.7) {
+                let clinician = role != Role::Clerk;
+                let unit = self.covering.unwrap_or(st.dept) as usize;
+                // Drawn from their own stream, so that the rest of the session (and with it
+                // every earlier measurement) stays as it was.
+                let r = extra.unit();
+                let off_context = if clinician && r < ODD_SHARE {
+                    odd_one_off(org, census, extra, staff, t)
+                } else if clinician && r < ODD_SHARE + REVISIT_SHARE {
+                    pick(org, census, extra, staff, own, |e| {
+                        e.end + crate::clinical::MARGIN_AFTER < t
+                    })
+                } else if role == Role::Physician && r < ODD_SHARE + REVISIT_SHARE + CONSULT_SHARE {
+                    consult(org, census, extra, staff, t)
+                } else {
+                    None
+                };
+                let mine = if !own.is_empty() && clinician && rng.chance(0.7) {
                     pick(org, census, rng, staff, own, |e| e.open_at(t))
+                        .filter(|_| self.covering.is_none())
                 } else {
                     None
                 };
@@ -236,19 +330,12 @@ impl Session {
                 } else {
                     Purpose::Treatment
                 };
-                (
-                    mine.or_else(|| {
-                        pick(
-                            org,
-                            census,
-                            rng,
-                            staff,
-                            &census.by_dept[st.dept as usize],
-                            |e| e.open_at(t),
-                        )
-                    }),
-                    purpose,
-                )
+                let usual = mine.or_else(|| {
+                    pick(org, census, rng, staff, &census.by_dept[unit], |e| {
+                        e.open_at(t)
+                    })
+                });
+                (off_context.or(usual), purpose)
             }
         };
         let Some(encounter) = encounter else { return };
@@ -390,6 +477,38 @@ impl Session {
         }
         self.pending.extend(b.drain(..).rev());
     }
+}
+
+/// A consult on a patient of a department the user's department consults for, without being
+/// on the patient's care team.
+fn consult<'c>(
+    org: &Org,
+    census: &'c Census,
+    rng: &mut Rng,
+    staff: u32,
+    t: i64,
+) -> Option<&'c Encounter> {
+    let code = org.depts[org.staff[staff as usize].dept as usize].code;
+    let &(_, targets) = CONSULTS.iter().find(|&&(c, _)| c == code)?;
+    let target = *rng.pick(targets);
+    let d = org.depts.iter().position(|d| d.code == target)?;
+    pick(org, census, rng, staff, &census.by_dept[d], |e| {
+        e.open_at(t) && e.class != Class::Ambulatory && !e.team.iter().any(|&(m, _)| m == staff)
+    })
+}
+
+/// One record of another department, current, that nothing in the data explains.
+fn odd_one_off<'c>(
+    org: &Org,
+    census: &'c Census,
+    rng: &mut Rng,
+    staff: u32,
+    t: i64,
+) -> Option<&'c Encounter> {
+    let dept = org.staff[staff as usize].dept;
+    pick(org, census, rng, staff, &census_all(census), |e| {
+        e.open_at(t) && e.dept != dept && !e.team.iter().any(|&(m, _)| m == staff)
+    })
 }
 
 /// Every held encounter, as indices (ancillary and back-office staff serve the whole house).

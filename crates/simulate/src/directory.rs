@@ -2,7 +2,8 @@
 //! address (also their Entra ID user principal name), the partners of `context/partners.csv`
 //! (laboratory, insurer, pharmacy supplier, imaging and EHR vendors, all business associates),
 //! the newsletters staff subscribe to, the free mailbox providers staff use privately, the
-//! look-alike domains incidents send from, and the places sign-ins come from.
+//! look-alike domains incidents send from, the newly registered domains link lures come from,
+//! and the places sign-ins come from.
 //!
 //! Addresses are built once from the organisation (one string a staff member), so writers and
 //! scenarios name people identically. Nothing here draws random numbers or writes anything
@@ -43,6 +44,10 @@ pub struct Partner {
     pub business_associate: bool,
     pub mx: &'static str,
     pub mx_ip: Ip,
+    /// The partner's customer portal, which its mail links to. Clear-text HTTP: the legacy
+    /// portals of healthcare suppliers still are, and so Zeek's `http.log` shows their use.
+    pub portal: &'static str,
+    pub portal_ip: Ip,
 }
 
 pub const PARTNERS: [Partner; 5] = [
@@ -53,6 +58,8 @@ pub const PARTNERS: [Partner; 5] = [
         business_associate: true,
         mx: "mx1.northstar-reflab.com",
         mx_ip: ip(198, 18, 40, 21),
+        portal: "track.northstar-reflab.com",
+        portal_ip: ip(198, 18, 40, 80),
     },
     Partner {
         domain: "bluecrest-healthplan.com",
@@ -61,6 +68,8 @@ pub const PARTNERS: [Partner; 5] = [
         business_associate: true,
         mx: "mail.bluecrest-healthplan.com",
         mx_ip: ip(198, 18, 52, 7),
+        portal: "providers.bluecrest-healthplan.com",
+        portal_ip: ip(198, 18, 52, 80),
     },
     Partner {
         domain: "medirx-supply.com",
@@ -69,6 +78,8 @@ pub const PARTNERS: [Partner; 5] = [
         business_associate: true,
         mx: "mx.medirx-supply.com",
         mx_ip: ip(198, 18, 77, 140),
+        portal: "orders.medirx-supply.com",
+        portal_ip: ip(198, 18, 77, 80),
     },
     Partner {
         domain: "clearview-imaging.com",
@@ -77,6 +88,8 @@ pub const PARTNERS: [Partner; 5] = [
         business_associate: true,
         mx: "smtp.clearview-imaging.com",
         mx_ip: ip(198, 18, 90, 12),
+        portal: "status.clearview-imaging.com",
+        portal_ip: ip(198, 18, 90, 80),
     },
     Partner {
         domain: "meridian-ehr.com",
@@ -85,6 +98,8 @@ pub const PARTNERS: [Partner; 5] = [
         business_associate: true,
         mx: "mx01.meridian-ehr.com",
         mx_ip: ip(198, 18, 101, 33),
+        portal: "support.meridian-ehr.com",
+        portal_ip: ip(198, 18, 101, 80),
     },
 ];
 
@@ -190,6 +205,152 @@ pub const LOOKALIKES: [Lookalike; 7] = [
         trick: "homoglyph",
         mta: "mail.bluecrest-healthpian.com",
         mta_ip: ip(66, 63, 187, 12),
+    },
+];
+
+/// A domain registered days before it sends a link lure: it imitates no one and its mail
+/// authenticates (SPF, DKIM and DMARC pass), so only its novelty and what staff do with the
+/// link give it away. Its mail server is `mail.` and the domain.
+pub struct NewSender {
+    pub domain: &'static str,
+    /// The display name its messages carry and the service it pretends to be.
+    pub name: &'static str,
+    pub mailbox: &'static str,
+    /// Where its links point, and that host's address.
+    pub web_host: &'static str,
+    pub web_ip: Ip,
+    pub mta_ip: Ip,
+}
+
+/// Enough domains for a new one every week for longer than a detector remembers senders.
+pub const NEW_SENDERS: [NewSender; 16] = [
+    NewSender {
+        domain: "fileshare-notice.com",
+        name: "Secure Document Share",
+        mailbox: "no-reply",
+        web_host: "view.fileshare-notice.com",
+        web_ip: ip(185, 159, 82, 14),
+        mta_ip: ip(185, 159, 82, 10),
+    },
+    NewSender {
+        domain: "invoice-center.net",
+        name: "Invoice Center",
+        mailbox: "notifications",
+        web_host: "portal.invoice-center.net",
+        web_ip: ip(91, 215, 85, 14),
+        mta_ip: ip(91, 215, 85, 10),
+    },
+    NewSender {
+        domain: "benefits-enroll.org",
+        name: "Benefits Enrollment",
+        mailbox: "enrollment",
+        web_host: "www.benefits-enroll.org",
+        web_ip: ip(141, 98, 6, 14),
+        mta_ip: ip(141, 98, 6, 10),
+    },
+    NewSender {
+        domain: "parcel-redelivery.com",
+        name: "Parcel Redelivery",
+        mailbox: "support",
+        web_host: "track.parcel-redelivery.com",
+        web_ip: ip(194, 26, 29, 14),
+        mta_ip: ip(194, 26, 29, 10),
+    },
+    NewSender {
+        domain: "docs-secureview.com",
+        name: "SecureView Documents",
+        mailbox: "share",
+        web_host: "docs.docs-secureview.com",
+        web_ip: ip(45, 86, 162, 14),
+        mta_ip: ip(45, 86, 162, 10),
+    },
+    NewSender {
+        domain: "e-signature-center.net",
+        name: "eSignature Center",
+        mailbox: "sign",
+        web_host: "app.e-signature-center.net",
+        web_ip: ip(193, 233, 48, 14),
+        mta_ip: ip(193, 233, 48, 10),
+    },
+    NewSender {
+        domain: "payroll-notices.org",
+        name: "Payroll Notices",
+        mailbox: "payroll",
+        web_host: "www.payroll-notices.org",
+        web_ip: ip(77, 91, 124, 14),
+        mta_ip: ip(77, 91, 124, 10),
+    },
+    NewSender {
+        domain: "voicemail-inbox.com",
+        name: "Voicemail Inbox",
+        mailbox: "voicemail",
+        web_host: "play.voicemail-inbox.com",
+        web_ip: ip(95, 164, 18, 14),
+        mta_ip: ip(95, 164, 18, 10),
+    },
+    NewSender {
+        domain: "cloudfax-delivery.net",
+        name: "CloudFax Delivery",
+        mailbox: "fax",
+        web_host: "view.cloudfax-delivery.net",
+        web_ip: ip(31, 184, 199, 14),
+        mta_ip: ip(31, 184, 199, 10),
+    },
+    NewSender {
+        domain: "staff-survey-online.com",
+        name: "Staff Survey",
+        mailbox: "survey",
+        web_host: "www.staff-survey-online.com",
+        web_ip: ip(162, 33, 177, 14),
+        mta_ip: ip(162, 33, 177, 10),
+    },
+    NewSender {
+        domain: "scan-to-email.net",
+        name: "Scan Center",
+        mailbox: "scanner",
+        web_host: "files.scan-to-email.net",
+        web_ip: ip(103, 151, 226, 14),
+        mta_ip: ip(103, 151, 226, 10),
+    },
+    NewSender {
+        domain: "hr-policy-update.com",
+        name: "HR Policy Updates",
+        mailbox: "hr",
+        web_host: "docs.hr-policy-update.com",
+        web_ip: ip(176, 97, 73, 14),
+        mta_ip: ip(176, 97, 73, 10),
+    },
+    NewSender {
+        domain: "meeting-invite-hub.com",
+        name: "Meeting Invitations",
+        mailbox: "calendar",
+        web_host: "join.meeting-invite-hub.com",
+        web_ip: ip(5, 181, 86, 14),
+        mta_ip: ip(5, 181, 86, 10),
+    },
+    NewSender {
+        domain: "securemsg-portal.net",
+        name: "Secure Message Portal",
+        mailbox: "securemail",
+        web_host: "read.securemsg-portal.net",
+        web_ip: ip(89, 185, 30, 14),
+        mta_ip: ip(89, 185, 30, 10),
+    },
+    NewSender {
+        domain: "expense-approvals.com",
+        name: "Expense Approvals",
+        mailbox: "approvals",
+        web_host: "app.expense-approvals.com",
+        web_ip: ip(147, 45, 112, 14),
+        mta_ip: ip(147, 45, 112, 10),
+    },
+    NewSender {
+        domain: "shared-drive-access.net",
+        name: "Shared Drive",
+        mailbox: "drive",
+        web_host: "open.shared-drive-access.net",
+        web_ip: ip(212, 192, 241, 14),
+        mta_ip: ip(212, 192, 241, 10),
     },
 ];
 

@@ -28,7 +28,8 @@
 //! - `telemetry/ehr-audit.ndjson`: AuditEvents in time order.
 //! - `telemetry/auth.log`: the jump host's OpenSSH, PAM and sudo lines (rsyslog file format).
 //! - `telemetry/windows-security.ndjson`: Windows Security events as flat JSON lines.
-//! - `telemetry/zeek/conn.log`, `dns.log`, `ssl.log`: Zeek TSV logs.
+//! - `telemetry/zeek/conn.log`, `dns.log`, `ssl.log`, `http.log`: Zeek TSV logs (`http.log`:
+//!   clear-text web requests from workstations, including links followed from mail).
 //! - `context/partners.csv` (`domain,company,kind,business_associate`): the partners mail is
 //!   exchanged with.
 //! - `telemetry/mail.mbox` (the journal of every message), `telemetry/eml/*.eml` (each incident
@@ -61,6 +62,7 @@ mod policy;
 mod rng;
 mod scenarios;
 mod signal;
+mod web;
 mod winlog;
 mod zeeklog;
 
@@ -224,6 +226,7 @@ fn generate(
         let mut signals = signal::Signals::default();
         infra.day(&org, day, &mut signals);
         office::day(&org, day, &mut signals);
+        web::day(&org, day, &mut signals);
         telemetry.extend(signals.out);
         let ctx = scenarios::PlanCtx {
             org: &org,

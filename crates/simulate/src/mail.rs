@@ -21,7 +21,7 @@
 use crate::context::date;
 use crate::directory::{
     Directory, EXO_INBOUND, EXO_OUTBOUND, EXO_SERVER, HOSPITAL_EGRESS, LOOKALIKES, MAIL_GATEWAY,
-    MAIL_GATEWAY_FQDN, MAIL_GATEWAY_IP, MAIL_GATEWAY_PUBLIC, NEWSLETTERS, PARTNERS,
+    MAIL_GATEWAY_FQDN, MAIL_GATEWAY_IP, MAIL_GATEWAY_PUBLIC, NEW_SENDERS, NEWSLETTERS, PARTNERS,
     PERSONAL_DOMAINS,
 };
 use crate::names::{FAMILY, GIVEN_FEMALE, GIVEN_MALE};
@@ -47,6 +47,8 @@ pub enum Party {
     /// Someone writing from a look-alike domain (index into [`LOOKALIKES`]), named from the
     /// number.
     Impostor(u8, u32),
+    /// A service writing from a newly registered domain (index into [`NEW_SENDERS`]).
+    Stranger(u8),
 }
 
 /// What a message is about; decides subject, body and attachment.
@@ -66,6 +68,11 @@ pub enum Topic {
     BankChange,
     /// Patients' names, MRNs and birth dates sent to a personal mailbox.
     PhiHome,
+    /// "A document was shared with you": a link to the sender's own new site, over HTTPS when
+    /// `tls`, else clear-text HTTP.
+    LinkLure {
+        tls: bool,
+    },
 }
 
 /// One message, as compact as a signal: everything else is derived from `id`.
@@ -172,6 +179,10 @@ pub fn party_address(p: Party, org: &Org, dir: &Directory) -> (String, String) {
                 dir.personal(org, s, provider),
             )
         }
+        Party::Stranger(i) => {
+            let n = &NEW_SENDERS[i as usize];
+            (n.name.to_string(), format!("{}@{}", n.mailbox, n.domain))
+        }
         Party::Impostor(i, n) => {
             let l = &LOOKALIKES[i as usize];
             match l.imitates {
@@ -215,6 +226,10 @@ fn sending_mta(p: Party) -> (String, Ip) {
             let l = &LOOKALIKES[i as usize];
             (l.mta.to_string(), l.mta_ip)
         }
+        Party::Stranger(i) => {
+            let n = &NEW_SENDERS[i as usize];
+            (format!("mail.{}", n.domain), n.mta_ip)
+        }
         Party::Personal(_, provider) => relay_of_personal(provider),
         Party::Staff(_) => (MAIL_GATEWAY_FQDN.to_string(), MAIL_GATEWAY_IP),
     }
@@ -241,6 +256,35 @@ fn relay_for(p: Party) -> (String, Ip) {
         }
         Party::Personal(_, provider) => relay_of_personal(provider),
         other => sending_mta(other),
+    }
+}
+
+/// The web link a message of `topic` from `from` carries, if any, built from the message's id
+/// alone: the mail writer puts it in the message and the Zeek writer in the request of whoever
+/// follows it, so both name the same URL. Partners link to their customer portals; a stranger
+/// links to a document on its own site.
+pub fn link_of(from: Party, topic: Topic, mail: u64) -> Option<String> {
+    let h = mix(mail ^ 0xC0_47E7);
+    match (from, topic) {
+        (Party::Partner(i, _), Topic::Business) => {
+            let partner = &PARTNERS[i as usize];
+            let n = 10_000 + h % 90_000;
+            let path = match i {
+                0 => "pickup?id=",
+                1 => "remittance/",
+                2 => "po/PO-",
+                3 => "tickets/",
+                _ => "kb/article/",
+            };
+            Some(format!("http://{}/{path}{n}", partner.portal))
+        }
+        (Party::Stranger(i), Topic::LinkLure { tls }) => Some(format!(
+            "{}://{}/d/{:012x}",
+            if tls { "https" } else { "http" },
+            NEW_SENDERS[i as usize].web_host,
+            mix(mail ^ 0x11_4E) & 0xFFFF_FFFF_FFFF
+        )),
+        _ => None,
     }
 }
 
@@ -377,6 +421,11 @@ fn content(mail: &Mail, org: &Org, dir: &Directory, time: i64) -> Content {
                     "The client update is ready for your test environment.",
                 ),
             };
+            let mut line = line.to_string();
+            if let Some(link) = link_of(mail.from, mail.topic, mail.id) {
+                let _ = write!(line, "\nDetails are on our portal: {link}");
+                links.push(link);
+            }
             if mail.attachment {
                 let pdf = format!(
                     "%PDF-1.4\n% {} document {n}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
@@ -450,6 +499,31 @@ fn content(mail: &Mail, org: &Org, dir: &Directory, time: i64) -> Content {
             );
             return Content {
                 subject: "Action required: your password expires today".into(),
+                text,
+                links,
+                attachment: None,
+                reply_to: None,
+            };
+        }
+        Topic::LinkLure { .. } => {
+            let sender = match mail.from {
+                Party::Stranger(i) => &NEW_SENDERS[i as usize],
+                _ => &NEW_SENDERS[0],
+            };
+            let link = link_of(mail.from, mail.topic, mail.id).unwrap_or_default();
+            let document = match h % 4 {
+                0 => "2027 benefits changes.pdf",
+                1 => "Staff schedule revision.xlsx",
+                2 => "Policy acknowledgement form.docx",
+                _ => "Shared scan from copier.pdf",
+            };
+            let text = format!(
+                "Hello {to_given},\n\nA document was shared with you: \"{document}\".\nOpen it before the link expires in 48 hours:\n\n{link}\n\n{}",
+                sender.name
+            );
+            links.push(link);
+            return Content {
+                subject: format!("{}: \"{document}\" was shared with you", sender.name),
                 text,
                 links,
                 attachment: None,
@@ -781,6 +855,7 @@ impl MailWriter {
                 Topic::Phish => "phishing",
                 Topic::BankChange => "bank-change",
                 Topic::PhiHome => "phi-personal",
+                Topic::LinkLure { .. } => "link-lure",
                 _ => "message",
             };
             std::fs::write(

@@ -5,7 +5,8 @@
 //! sometimes miss once). Colleagues exchange memos; the laboratory sends requisitions to the
 //! reference lab, billing and HIM send prior authorisations to the insurer (legitimate PHI to
 //! business associates), pharmacists order from their supplier, IT and radiology deal with
-//! their vendors, and partners write back; subscribers receive newsletters with links early
+//! their vendors, and partners write back (with a link to their portal, which the recipient
+//! often opens: [`crate::web::follow_link`]); subscribers receive newsletters with links early
 //! each morning.
 //!
 //! Like `infra`, it produces compact records ([`Signals`]) from its own random streams, one per
@@ -167,7 +168,17 @@ fn at_work(
         let mut mail = Mail::new(id(k), from, to, topic);
         mail.patients = phi;
         mail.attachment = pdf;
-        out.mail(during(rng), mail);
+        let at = during(rng);
+        out.mail(at, mail);
+        // Some open the portal link of a partner's message a few minutes later.
+        let mut web = Rng::stream(org.seed, &[0x11C4, staff as u64, day as u64, k]);
+        if !outbound && web.chance(0.6) {
+            let opened = at + web.range(MINUTE, 20 * MINUTE);
+            if opened < duty.end {
+                let me = crate::signal::parse_ip(&org.assets[duty.ws as usize].ip);
+                crate::web::follow_link(out, &mut web, opened, me, &mail);
+            }
+        }
     };
     let billing = matches!(dept.code, "BILL" | "REG") || st.role == Role::Him;
     match st.role {

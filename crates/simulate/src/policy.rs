@@ -99,8 +99,8 @@ pub const POLICY: &[Allow] = &[
         from: Side::Zones(WORKSTATIONS),
         to: Side::External,
         proto: Some(Proto::Tcp),
-        ports: &[(443, 443)],
-        description: "Microsoft 365 and the web",
+        ports: &[(80, 80), (443, 443)],
+        description: "Microsoft 365 and the web (HTTP, TLS)",
     },
     Allow {
         from: Side::Zones(&[Zone::EhrServers]),

@@ -1,6 +1,6 @@
 //! The telemetry of the hospital other than its EHR audit trail, as compact records: OpenSSH
-//! lines of the jump host, Windows security events, Zeek connection, DNS and TLS rows, e-mail
-//! messages and Entra ID sign-ins.
+//! lines of the jump host, Windows security events, Zeek connection, DNS, TLS and HTTP rows,
+//! e-mail messages and Entra ID sign-ins.
 //! Normal infrastructure ([`crate::infra`]) and planted incidents produce [`Signal`]s; the
 //! [`Telemetry`] sink orders them and hands each to the writer of its file.
 //!
@@ -275,6 +275,41 @@ pub struct Ssl {
     pub cert: u64,
 }
 
+/// Where a clear-text HTTP request goes: a fixed host and URI, or a link a message carried
+/// (built from the message by [`crate::mail::link_of`], so the request names the same URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    Fixed {
+        host: &'static str,
+        uri: &'static str,
+    },
+    /// The link in the message `mail` of `topic`, from `from`, followed by `suffix` (a page's
+    /// style sheet, a form's action), `""` for the link itself.
+    MailLink {
+        from: crate::mail::Party,
+        topic: crate::mail::Topic,
+        mail: u64,
+        suffix: &'static str,
+    },
+}
+
+/// One row of Zeek's `http.log`: a request and its response on a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Http {
+    pub uid: u64,
+    pub orig: Ip,
+    pub orig_p: u16,
+    pub resp: Ip,
+    pub method: &'static str,
+    pub site: Site,
+    pub user_agent: &'static str,
+    pub request_len: u32,
+    pub status: u16,
+    pub response_len: u32,
+    /// The response's MIME type as Zeek's file analysis sees it; `""` when there is no body.
+    pub mime: &'static str,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Body {
     Ssh(Ssh),
@@ -282,6 +317,7 @@ pub enum Body {
     Conn(Conn),
     Dns(Dns),
     Ssl(Ssl),
+    Http(Http),
     Mail(crate::mail::Mail),
     SignIn(crate::entra::SignIn),
 }
@@ -385,6 +421,28 @@ impl Signals {
         );
     }
 
+    /// A clear-text HTTP exchange on port 80: its `conn` row and its `http` row.
+    pub fn http(&mut self, time: i64, http: Http, duration_ms: i64) {
+        self.push(
+            time,
+            Body::Conn(Conn {
+                uid: http.uid,
+                orig: http.orig,
+                orig_p: http.orig_p,
+                resp: http.resp,
+                resp_p: 80,
+                proto: Proto::Tcp,
+                service: "http",
+                duration_ms: duration_ms.clamp(1, u32::MAX as i64) as u32,
+                orig_bytes: 180 + http.request_len + (http.uid % 300) as u32,
+                resp_bytes: 220 + http.response_len,
+                state: "SF",
+                history: "ShADadfF",
+            }),
+        );
+        self.push(time + 1, Body::Http(http));
+    }
+
     /// A TCP connection, with a TLS session when `tls` is given.
     pub fn tcp(&mut self, time: i64, conn: Conn, tls: Option<Tls>) {
         self.push(time, Body::Conn(conn));
@@ -463,6 +521,7 @@ pub struct Telemetry {
     conn: ZeekWriter,
     dns: ZeekWriter,
     ssl: ZeekWriter,
+    http: ZeekWriter,
     mail: MailWriter,
     entra: EntraWriter,
 }
@@ -479,6 +538,7 @@ impl Telemetry {
             conn: ZeekWriter::create(zeek.join("conn.log"), crate::zeeklog::CONN, org.start)?,
             dns: ZeekWriter::create(zeek.join("dns.log"), crate::zeeklog::DNS, org.start)?,
             ssl: ZeekWriter::create(zeek.join("ssl.log"), crate::zeeklog::SSL, org.start)?,
+            http: ZeekWriter::create(zeek.join("http.log"), crate::zeeklog::HTTP, org.start)?,
             mail: MailWriter::create(dir, org)?,
             entra: EntraWriter::create(dir, org)?,
         })
@@ -502,6 +562,7 @@ impl Telemetry {
                 Body::Conn(c) => self.conn.conn(time, c)?,
                 Body::Dns(d) => self.dns.dns(time, d, org)?,
                 Body::Ssl(s) => self.ssl.ssl(time, s, org)?,
+                Body::Http(h) => self.http.http(time, h)?,
                 Body::Mail(m) => self.mail.write(time, m, org)?,
                 Body::SignIn(s) => self.entra.write(time, s, org)?,
             }
@@ -519,6 +580,7 @@ impl Telemetry {
             self.conn.finish()?,
             self.dns.finish()?,
             self.ssl.finish()?,
+            self.http.finish()?,
         ];
         files.extend(self.mail.finish()?);
         files.push(self.entra.finish()?);

@@ -1,14 +1,17 @@
-//! `telemetry/zeek/conn.log`, `dns.log`, `ssl.log`: Zeek's ASCII logs as Zeek 6 writes them
+//! `telemetry/zeek/conn.log`, `dns.log`, `ssl.log`, `http.log`: Zeek's ASCII logs as Zeek 6 writes them
 //! by default: tab-separated, with the `#separator`, `#set_separator`, `#empty_field`,
 //! `#unset_field`, `#path`, `#open`, `#fields` and `#types` headers and a `#close` trailer,
 //! `-` for unset fields, epoch seconds with microseconds for `ts`. Field lists and types are
 //! Zeek's own (base scripts, plus `validation_status` from the validate-certs policy that
 //! most deployments load). TLS 1.3 hides the certificate, so its rows leave the certificate
-//! fields unset, as Zeek does. This module only formats.
+//! fields unset, as Zeek does. `http.log` sees clear-text HTTP only (port 80); its file fields
+//! (`resp_fuids`, `resp_mime_types`) are Zeek's file analysis of the response body. This
+//! module only formats.
 
 use crate::org::Org;
 use crate::signal::{
-    Conn, Dns, Ip, Name, Proto, Ssl, push_datetime, push_ip, push_num, push_padded, push_uid,
+    Conn, Dns, Http, Ip, Name, Proto, Site, Ssl, push_datetime, push_ip, push_num, push_padded,
+    push_uid,
 };
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -99,6 +102,42 @@ pub const SSL: Schema = Schema {
         ("client_cert_chain_fps", "vector[string]"),
         ("sni_matches_cert", "bool"),
         ("validation_status", "string"),
+    ],
+};
+
+pub const HTTP: Schema = Schema {
+    path: "http",
+    fields: &[
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("trans_depth", "count"),
+        ("method", "string"),
+        ("host", "string"),
+        ("uri", "string"),
+        ("referrer", "string"),
+        ("version", "string"),
+        ("user_agent", "string"),
+        ("origin", "string"),
+        ("request_body_len", "count"),
+        ("response_body_len", "count"),
+        ("status_code", "count"),
+        ("status_msg", "string"),
+        ("info_code", "count"),
+        ("info_msg", "string"),
+        ("tags", "set[enum]"),
+        ("username", "string"),
+        ("password", "string"),
+        ("proxied", "set[string]"),
+        ("orig_fuids", "vector[string]"),
+        ("orig_filenames", "vector[string]"),
+        ("orig_mime_types", "vector[string]"),
+        ("resp_fuids", "vector[string]"),
+        ("resp_filenames", "vector[string]"),
+        ("resp_mime_types", "vector[string]"),
     ],
 };
 
@@ -304,6 +343,53 @@ impl ZeekWriter {
         self.end()
     }
 
+    pub fn http(&mut self, time: i64, h: &Http) -> io::Result<()> {
+        self.begin(time, h.uid, h.orig, h.orig_p, h.resp, 80);
+        let (host, uri): (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>) = match h.site {
+            Site::Fixed { host, uri } => (host.into(), uri.into()),
+            Site::MailLink {
+                from,
+                topic,
+                mail,
+                suffix,
+            } => {
+                let link = crate::mail::link_of(from, topic, mail).unwrap_or_default();
+                let rest = link.split_once("://").map_or("", |(_, r)| r);
+                let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                (host.to_string().into(), format!("{path}{suffix}").into())
+            }
+        };
+        let b = &mut self.buf;
+        b.extend_from_slice(b"\t1\t");
+        b.extend_from_slice(h.method.as_bytes());
+        b.push(b'\t');
+        b.extend_from_slice(host.as_bytes());
+        b.push(b'\t');
+        b.extend_from_slice(uri.as_bytes());
+        b.extend_from_slice(b"\t-\t1.1\t");
+        b.extend_from_slice(h.user_agent.as_bytes());
+        b.extend_from_slice(b"\t-\t");
+        push_num(b, h.request_len as u64);
+        b.push(b'\t');
+        push_num(b, h.response_len as u64);
+        b.push(b'\t');
+        push_num(b, h.status as u64);
+        b.push(b'\t');
+        b.extend_from_slice(status_msg(h.status).as_bytes());
+        b.extend_from_slice(b"\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\t");
+        if h.mime.is_empty() || h.response_len == 0 {
+            b.extend_from_slice(b"-\t-\t-");
+        } else {
+            // A file id: `F` and 17 base-62 characters, like a connection's uid after its `C`.
+            let start = b.len();
+            push_uid(b, crate::rng::mix(h.uid ^ 0xF11E));
+            b[start] = b'F';
+            b.extend_from_slice(b"\t-\t");
+            b.extend_from_slice(h.mime.as_bytes());
+        }
+        self.end()
+    }
+
     pub fn finish(mut self) -> io::Result<(PathBuf, u64)> {
         let mut b = Vec::with_capacity(32);
         b.extend_from_slice(b"#close\t");
@@ -312,6 +398,19 @@ impl ZeekWriter {
         self.out.write_all(&b)?;
         self.out.flush()?;
         Ok((self.path, self.records))
+    }
+}
+
+/// The reason phrase Zeek logs with a status code.
+fn status_msg(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        404 => "Not Found",
+        _ => "-",
     }
 }
 

@@ -53,7 +53,7 @@ fn zat_reads_every_zeek_row_with_its_types() {
         out.status.success(),
         "zat disagrees with the simulator's Zeek logs:\n{report}"
     );
-    for log in ["conn.log", "dns.log", "ssl.log"] {
+    for log in ["conn.log", "dns.log", "ssl.log", "http.log"] {
         assert!(
             report.contains(&format!("{log}: ")),
             "zat did not read {log}:\n{report}"

@@ -21,7 +21,7 @@ const CONTEXT_FILES: [&str; 6] = [
     "care-teams.ndjson",
 ];
 
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 13] = [
     "self_access",
     "family_member",
     "co_worker",
@@ -34,6 +34,7 @@ const KINDS: [&str; 12] = [
     "break_glass_no_follow_up",
     "after_hours",
     "volume_above_baseline",
+    "outside_department",
 ];
 
 fn small() -> SimConfig {
@@ -116,8 +117,9 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     let (c, _) = run(&SimConfig { seed: 2, ..small() });
     assert_eq!(sa.events, sb.events);
     let fa = files_of(a.path());
-    // 25 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one).
-    assert_eq!(fa.len(), 29, "{fa:?}");
+    // 26 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one,
+    // a link lure).
+    assert_eq!(fa.len(), 31, "{fa:?}");
     for f in &fa {
         let rel = f.strip_prefix(a.path()).unwrap();
         assert!(
@@ -174,7 +176,7 @@ fn summary_counts_match_the_files() {
         };
         assert_eq!(counted, *records, "{}", path.display());
     }
-    assert_eq!(summary.files.len(), 27);
+    assert_eq!(summary.files.len(), 28);
     let audit = summary
         .files
         .iter()

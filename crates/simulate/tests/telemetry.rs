@@ -19,12 +19,13 @@ fn small() -> SimConfig {
 }
 
 /// The telemetry files, each with the decoder that reads it.
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 6] = [
     ("telemetry/auth.log", "authlog"),
     ("telemetry/windows-security.ndjson", "windows"),
     ("telemetry/zeek/conn.log", "zeek"),
     ("telemetry/zeek/dns.log", "zeek"),
     ("telemetry/zeek/ssl.log", "zeek"),
+    ("telemetry/zeek/http.log", "zeek"),
 ];
 
 /// Every record of `file` decoded as the pipeline does (one record a line; Zeek through its
@@ -276,4 +277,84 @@ fn every_incident_flow_is_in_conn_log_as_often_as_truth_says() {
         "every variant of segmentation_violation is planted: {variants:?}"
     );
     assert!(denied >= 6, "{denied} denied flows");
+}
+
+/// A link lure's message is in the mailbox, and the recipient's workstation requests its
+/// link minutes later: in `http.log` over clear text, in `ssl.log` (the server name) over HTTPS.
+/// Partners' portal links are opened too, so clicks on known domains are part of normal days.
+#[test]
+fn every_link_click_shows_the_message_and_the_workstation_requesting_its_link() {
+    let mut variants = std::collections::BTreeSet::new();
+    for seed in 1..=4 {
+        let dir = tempfile::tempdir().unwrap();
+        simulate(&SimConfig { seed, ..small() }, dir.path()).unwrap();
+        let truth: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+                .unwrap();
+        let mbox = std::fs::read_to_string(dir.path().join("telemetry/mail.mbox")).unwrap();
+        let http = decode(dir.path(), "telemetry/zeek/http.log", "zeek");
+        let ssl = decode(dir.path(), "telemetry/zeek/ssl.log", "zeek");
+        let partner_clicks = http
+            .iter()
+            .filter(|(_, l)| {
+                l.contains("\torders.medirx-supply.com\t")
+                    || l.contains("\ttrack.northstar-reflab.com\t")
+                    || l.contains("\tproviders.bluecrest-healthplan.com\t")
+                    || l.contains("\tsupport.meridian-ehr.com\t")
+                    || l.contains("\tstatus.clearview-imaging.com\t")
+            })
+            .count();
+        assert!(
+            partner_clicks > 0,
+            "seed {seed}: no partner portal was opened"
+        );
+        let incidents: Vec<&Value> = truth["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "phishing_click")
+            .collect();
+        assert_eq!(incidents.len(), 1, "seed {seed}");
+        for incident in incidents {
+            let e = |k: &str| incident["entities"][k].as_str().unwrap().to_string();
+            let start = Timestamp::parse(incident["start"].as_str().unwrap()).unwrap();
+            let end = Timestamp::parse(incident["end"].as_str().unwrap()).unwrap();
+            let message = mbox
+                .split("\nFrom ")
+                .find(|m| m.contains(&format!("<{}>", e("sender"))) && m.contains(&e("recipient")))
+                .unwrap_or_else(|| panic!("seed {seed}: no message from {}", e("sender")));
+            let link = message
+                .split_whitespace()
+                .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+                .unwrap();
+            let host = link.split('/').nth(2).unwrap();
+            assert!(host.ends_with(&e("domain")), "{link}");
+            let variant = incident["scenario"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap();
+            let requests = if variant == "https" { &ssl } else { &http };
+            let opened = requests.iter().any(|(t, line)| {
+                let f: Vec<&str> = line.split('\t').collect();
+                *t >= start
+                    && *t <= end
+                    && f[2] == e("src_ip")
+                    && f[4] == e("dst_ip")
+                    && f.contains(&host)
+            });
+            assert!(
+                opened,
+                "seed {seed}: {host} not requested from {} in {incident}",
+                e("src_ip")
+            );
+            variants.insert(variant.to_string());
+        }
+    }
+    assert_eq!(
+        variants.len(),
+        2,
+        "both variants over four seeds: {variants:?}"
+    );
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use ward_detect::sigma::Collection;
+use ward_detect::sigma::{Collection, Placeholders};
 use ward_model::Timestamp;
 use ward_store::Store;
 
@@ -38,8 +38,8 @@ fn save(store: &dyn Store, rules: &[Added]) -> Result<()> {
 
 /// Every added rule as one collection (each was checked when added; one that no longer loads,
 /// after an upgrade say, is named on standard error and left out).
-pub fn collection(store: &dyn Store) -> Result<Collection> {
-    let mut all = Collection::new();
+pub fn collection(store: &dyn Store, placeholders: &Placeholders) -> Result<Collection> {
+    let mut all = Collection::with_placeholders(placeholders.clone());
     for rule in load(store)? {
         let origin = format!("store:{}", rule.name);
         if let Err(e) = all.add(&rule.text, &origin) {
@@ -49,7 +49,12 @@ pub fn collection(store: &dyn Store) -> Result<Collection> {
     Ok(all)
 }
 
-pub fn add(store: &dyn Store, files: &[PathBuf], by: Option<String>) -> Result<ExitCode> {
+pub fn add(
+    store: &dyn Store,
+    files: &[PathBuf],
+    by: Option<String>,
+    placeholders: &Placeholders,
+) -> Result<ExitCode> {
     let by = by
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "cli".into());
@@ -58,7 +63,7 @@ pub fn add(store: &dyn Store, files: &[PathBuf], by: Option<String>) -> Result<E
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
-        let mut collection = Collection::new();
+        let mut collection = Collection::with_placeholders(placeholders.clone());
         collection
             .add(&text, &file.display().to_string())
             .map_err(|e| BadInput(format!("{}: {e}; nothing was added", file.display())))?;

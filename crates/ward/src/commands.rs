@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use ward_detect::sigma::Placeholders;
 use ward_model::{AlertStatus, ContextKind, Timestamp};
 use ward_pipeline::{IngestError, IngestOptions, IngestSummary, Source};
 use ward_store::sqlite::SqliteStore;
@@ -116,7 +117,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Reencrypt) => crate::keys::reencrypt(&ctx.config, &ctx.data_dir),
         Command::Serve(args) => serve(&ctx, args),
-        Command::Bench(BenchCommand::Sigma { rules, files }) => bench_sigma(&rules, &files),
+        Command::Bench(BenchCommand::Sigma { rules, files }) => bench_sigma(&ctx, &rules, &files),
         Command::Bench(BenchCommand::Simulate { events, dir }) => {
             crate::bench::simulate(events, dir.as_deref())?;
             Ok(ExitCode::SUCCESS)
@@ -158,12 +159,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Hunt(args) => hunt(&ctx, args),
-        Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&paths),
+        Command::Rules(RulesCommand::Validate { paths }) => rules_validate(&ctx, &paths),
         Command::Rules(RulesCommand::List { rules, json }) => rules_list(&ctx, &rules, json),
-        Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&rule, &events),
-        Command::Rules(RulesCommand::Add { files, by }) => {
-            crate::added_rules::add(&ctx.open_store()?, &files, by)
-        }
+        Command::Rules(RulesCommand::Test { rule, events }) => rules_test(&ctx, &rule, &events),
+        Command::Rules(RulesCommand::Add { files, by }) => crate::added_rules::add(
+            &ctx.open_store()?,
+            &files,
+            by,
+            &ctx.config.detect.sigma_placeholders(),
+        ),
         Command::Rules(RulesCommand::Remove { name }) => {
             crate::added_rules::remove(&ctx.open_store()?, &name)
         }
@@ -218,13 +222,16 @@ impl std::fmt::Display for LoadFailure {
     }
 }
 
-fn load_rule(path: &Path) -> Result<ward_detect::sigma::CompiledRule, LoadFailure> {
+fn load_rule(
+    path: &Path,
+    placeholders: &Placeholders,
+) -> Result<ward_detect::sigma::CompiledRule, LoadFailure> {
     let text = std::fs::read_to_string(path).map_err(|e| LoadFailure {
         kind: "unreadable".into(),
         message: format!("unreadable: {e}"),
     })?;
     ward_detect::sigma::parse_rule(&text)
-        .and_then(ward_detect::sigma::compile)
+        .and_then(|rule| ward_detect::sigma::compile_with(rule, placeholders))
         .map_err(|e| LoadFailure {
             kind: e.kind(),
             message: e.to_string(),
@@ -232,12 +239,15 @@ fn load_rule(path: &Path) -> Result<ward_detect::sigma::CompiledRule, LoadFailur
 }
 
 /// Every Sigma document of one file (rules and correlation rules, `---` separated).
-fn load_file(path: &Path) -> Result<ward_detect::sigma::Collection, LoadFailure> {
+fn load_file(
+    path: &Path,
+    placeholders: &Placeholders,
+) -> Result<ward_detect::sigma::Collection, LoadFailure> {
     let text = std::fs::read_to_string(path).map_err(|e| LoadFailure {
         kind: "unreadable".into(),
         message: format!("unreadable: {e}"),
     })?;
-    let mut collection = ward_detect::sigma::Collection::new();
+    let mut collection = ward_detect::sigma::Collection::with_placeholders(placeholders.clone());
     collection
         .add(&text, &path.display().to_string())
         .map_err(|e| LoadFailure {
@@ -249,14 +259,17 @@ fn load_file(path: &Path) -> Result<ward_detect::sigma::Collection, LoadFailure>
 
 /// The rules of every file under `paths`; each file that does not load is named on standard
 /// error and left out.
-pub(crate) fn load_folders(paths: &[PathBuf]) -> Result<ward_detect::sigma::Collection> {
+pub(crate) fn load_folders(
+    paths: &[PathBuf],
+    placeholders: &Placeholders,
+) -> Result<ward_detect::sigma::Collection> {
     let mut files = Vec::new();
     for path in paths {
         rule_files(path, &mut files)?;
     }
     let mut all = ward_detect::sigma::Collection::new();
     for file in &files {
-        match load_file(file) {
+        match load_file(file, placeholders) {
             Ok(c) => {
                 all.rules.extend(c.rules);
                 all.correlations.extend(c.correlations);
@@ -280,7 +293,9 @@ fn engine(
 )> {
     let inventory = crate::detection::inventory_from_config(&ctx.config)?;
     let geoip = crate::detection::geoip_from_config(&ctx.config)?;
-    let (detectors, watcher) = crate::detection::detectors(inventory, geoip, rule_dirs, store)?;
+    let placeholders = ctx.config.detect.sigma_placeholders();
+    let (detectors, watcher) =
+        crate::detection::detectors(inventory, geoip, rule_dirs, store, &placeholders)?;
     let engine = std::sync::Mutex::new(crate::detection::engine(detectors, store));
     ward_pipeline::load_context(store, &engine)?;
     crate::switches::apply(store, &engine)?;
@@ -289,11 +304,12 @@ fn engine(
 
 fn rules_list(ctx: &Runtime, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
     use ward_detect::sigma::{describe_logsource, pack, rule_key};
+    let placeholders = ctx.config.detect.sigma_placeholders();
     let shipped = pack::shipped()?;
-    let extra = load_folders(paths)?;
+    let extra = load_folders(paths, &placeholders)?;
     // Rules added to the store, when there is one (listing never creates a store).
     let added = if ctx.data_dir.join("ward.db").exists() {
-        crate::added_rules::collection(&ctx.open_store()?)?
+        crate::added_rules::collection(&ctx.open_store()?, &placeholders)?
     } else {
         ward_detect::sigma::Collection::new()
     };
@@ -345,8 +361,9 @@ fn rules_list(ctx: &Runtime, paths: &[PathBuf], json: bool) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
+fn rules_validate(ctx: &Runtime, paths: &[PathBuf]) -> Result<ExitCode> {
     use std::collections::BTreeMap;
+    let placeholders = ctx.config.detect.sigma_placeholders();
     let mut files = Vec::new();
     for path in paths {
         rule_files(path, &mut files)?;
@@ -355,7 +372,7 @@ fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = std::io::stdout().lock();
     for file in &files {
-        match load_file(file) {
+        match load_file(file, &placeholders) {
             Ok(collection) => {
                 loaded += collection.len();
                 for (rule, _) in &collection.rules {
@@ -390,9 +407,10 @@ fn rules_validate(paths: &[PathBuf]) -> Result<ExitCode> {
     })
 }
 
-fn rules_test(rule_path: &Path, event_paths: &[PathBuf]) -> Result<ExitCode> {
-    let rule =
-        load_rule(rule_path).map_err(|e| BadInput(format!("{}: {e}", rule_path.display())))?;
+fn rules_test(ctx: &Runtime, rule_path: &Path, event_paths: &[PathBuf]) -> Result<ExitCode> {
+    let placeholders = ctx.config.detect.sigma_placeholders();
+    let rule = load_rule(rule_path, &placeholders)
+        .map_err(|e| BadInput(format!("{}: {e}", rule_path.display())))?;
     let mut out = std::io::stdout().lock();
     if let ward_detect::sigma::Route::Nothing(why) = &rule.route {
         writeln!(out, "note: this rule matches nothing: {why}")?;
@@ -956,12 +974,16 @@ impl Signals {
 
 /// `ward bench sigma`: loads the rules, decodes the files into memory (not timed), then times
 /// one thread evaluating every event against the whole rule set.
-fn bench_sigma(rule_dirs: &[PathBuf], files: &[PathBuf]) -> Result<ExitCode> {
+fn bench_sigma(ctx: &Runtime, rule_dirs: &[PathBuf], files: &[PathBuf]) -> Result<ExitCode> {
+    let placeholders = ctx.config.detect.sigma_placeholders();
     let mut paths = Vec::new();
     for dir in rule_dirs {
         rule_files(dir, &mut paths)?;
     }
-    let rules: Vec<_> = paths.iter().filter_map(|p| load_rule(p).ok()).collect();
+    let rules: Vec<_> = paths
+        .iter()
+        .filter_map(|p| load_rule(p, &placeholders).ok())
+        .collect();
     let loaded = rules.len();
     let set = ward_detect::sigma::RuleSet::new(rules);
     let mut events = Vec::new();
@@ -1014,15 +1036,16 @@ fn hunt(ctx: &Runtime, args: HuntArgs) -> Result<ExitCode> {
     let mut paths = Vec::new();
     rule_files(&args.rules, &mut paths)?;
     paths.sort();
+    let placeholders = ctx.config.detect.sigma_placeholders();
     let mut rules = Vec::new();
     let mut correlated = ward_detect::sigma::Collection::new();
     let mut failed = 0usize;
     for path in &paths {
-        match load_file(path) {
+        match load_file(path, &placeholders) {
             Ok(collection) => {
                 if !collection.correlations.is_empty() {
                     // The correlations' detector owns its own compiled copy of the file.
-                    if let Ok(again) = load_file(path) {
+                    if let Ok(again) = load_file(path, &placeholders) {
                         correlated.rules.extend(again.rules);
                         correlated.correlations.extend(again.correlations);
                     }

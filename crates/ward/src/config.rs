@@ -119,6 +119,36 @@ pub struct DetectConfig {
     /// Per source (as named in the alert and the metrics): minutes, 0 never.
     #[serde(default)]
     pub silence: std::collections::HashMap<String, u64>,
+    /// The values of Sigma placeholders (`Field|expand: '%Admins_Workstations%'`), by name:
+    /// Sigma strings, `*` and `?` wildcards kept. `[detect.placeholders]`.
+    #[serde(default)]
+    pub placeholders: std::collections::BTreeMap<String, Vec<String>>,
+    /// What a placeholder without values does: `refuse` the rule (default, named in the load
+    /// summary) or read it as `wildcard` (`*`, pySigma's wildcard placeholder transformation).
+    pub unconfigured_placeholders: Option<UnconfiguredPlaceholders>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnconfiguredPlaceholders {
+    Refuse,
+    Wildcard,
+}
+
+impl DetectConfig {
+    /// The placeholder values Sigma rules are compiled with.
+    pub fn sigma_placeholders(&self) -> ward_detect::sigma::Placeholders {
+        use ward_detect::sigma::{Placeholders, Unconfigured};
+        let mut placeholders = Placeholders::new();
+        for (name, values) in &self.placeholders {
+            placeholders.set(name.clone(), values.clone());
+        }
+        placeholders.unconfigured(match self.unconfigured_placeholders {
+            None | Some(UnconfiguredPlaceholders::Refuse) => Unconfigured::Refuse,
+            Some(UnconfiguredPlaceholders::Wildcard) => Unconfigured::Wildcard,
+        });
+        placeholders
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -126,8 +126,9 @@ pub fn detectors(
     geoip: Option<Arc<GeoIp>>,
     rule_dirs: &[PathBuf],
     store: &dyn ward_store::Store,
+    placeholders: &ward_detect::sigma::Placeholders,
 ) -> Result<(Vec<Box<dyn Detector>>, ward_inventory::reach::Watcher)> {
-    let extra = extra_rules(rule_dirs, store)?;
+    let extra = extra_rules(rule_dirs, store, placeholders)?;
     let inventory = Arc::new(inventory);
     let mut detectors = ward_detect::standard::standard_with_geoip(inventory.clone(), extra, geoip)
         .map_err(|e| BadInput(format!("the detection rules do not load: {e}")))?;
@@ -140,9 +141,10 @@ pub fn detectors(
 fn extra_rules(
     rule_dirs: &[PathBuf],
     store: &dyn ward_store::Store,
+    placeholders: &ward_detect::sigma::Placeholders,
 ) -> Result<ward_detect::sigma::Collection> {
-    let mut extra = crate::commands::load_folders(rule_dirs)?;
-    let added = crate::added_rules::collection(store)?;
+    let mut extra = crate::commands::load_folders(rule_dirs, placeholders)?;
+    let added = crate::added_rules::collection(store, placeholders)?;
     extra.rules.extend(added.rules);
     extra.correlations.extend(added.correlations);
     Ok(extra)
@@ -212,10 +214,14 @@ const ALERT_ID_LABEL: &str = "alert ids";
 pub fn catalogue(
     rule_dirs: &[PathBuf],
     store: &dyn ward_store::Store,
+    placeholders: &ward_detect::sigma::Placeholders,
 ) -> Result<Vec<ward_console::RuleInfo>> {
     use ward_detect::sigma::{describe_logsource, pack, rule_key};
     let mut rules = Vec::new();
-    for collection in [pack::shipped()?, extra_rules(rule_dirs, store)?] {
+    for collection in [
+        pack::shipped()?,
+        extra_rules(rule_dirs, store, placeholders)?,
+    ] {
         for (compiled, _) in &collection.rules {
             let r = &compiled.rule;
             rules.push(ward_console::RuleInfo {

@@ -96,10 +96,16 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         Some(p) => crate::detection::geoip_from_dir(&p.dir.join("context"))?,
         None => crate::detection::geoip_from_config(config)?,
     };
-    let (detectors, watcher) = crate::detection::detectors(inventory, geoip, &[], store.as_ref())?;
+    let placeholders = config.detect.sigma_placeholders();
+    let (detectors, watcher) =
+        crate::detection::detectors(inventory, geoip, &[], store.as_ref(), &placeholders)?;
     let scans = crate::inventory::scan_settings(config)?;
     let engine: SharedEngine = Arc::new(Mutex::new(crate::detection::engine(detectors, &sqlite)));
-    let rules = Arc::new(crate::detection::catalogue(&[], store.as_ref())?);
+    let rules = Arc::new(crate::detection::catalogue(
+        &[],
+        store.as_ref(),
+        &placeholders,
+    )?);
     let notifier = crate::notify::start(
         config.notify.as_ref(),
         store.clone(),

@@ -5,45 +5,9 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-struct Ward {
-    dir: tempfile::TempDir,
-}
-
-impl Ward {
-    fn new() -> Self {
-        Ward {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_ward"))
-            .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .args(args)
-            .env_remove("WARD_CONFIG")
-            .env_remove("WARD_DATA_DIR")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ward {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
-        self.ok(args)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
+mod common;
+use common::Ward;
 
 fn files_under(dir: &Path, extension: Option<&str>) -> Vec<String> {
     let mut files = Vec::new();
@@ -77,7 +41,7 @@ fn alert_counts(ward: &Ward) -> std::collections::BTreeMap<String, u64> {
 #[test]
 fn simulated_incidents_raise_alerts_and_a_second_ingest_changes_no_count() {
     let ward = Ward::new();
-    let sim = ward.dir.path().join("sim");
+    let sim = ward.path("sim");
     ward.ok(&[
         "simulate",
         "--out",
@@ -212,7 +176,7 @@ correlation:
 #[test]
 fn a_users_rule_folder_runs_beside_the_shipped_pack() {
     let ward = Ward::new();
-    let rules = ward.dir.path().join("rules");
+    let rules = ward.path("rules");
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(rules.join("root.yml"), ROOT_FAILURES).unwrap();
     let rules_dir = rules.to_str().unwrap();
@@ -233,7 +197,7 @@ fn a_users_rule_folder_runs_beside_the_shipped_pack() {
             .any(|r| r["source"] == "shipped" && r["level"] == "critical")
     );
 
-    let log = ward.dir.path().join("auth.log");
+    let log = ward.path("auth.log");
     let lines: String = (0..3)
         .map(|i| {
             format!(
@@ -271,7 +235,7 @@ fn a_users_rule_folder_runs_beside_the_shipped_pack() {
 #[test]
 fn a_correlation_spanning_two_ingest_runs_is_seen() {
     let ward = Ward::new();
-    let rules = ward.dir.path().join("rules");
+    let rules = ward.path("rules");
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(rules.join("root.yml"), ROOT_FAILURES).unwrap();
     let rules_dir = rules.to_str().unwrap();
@@ -281,8 +245,8 @@ fn a_correlation_spanning_two_ingest_runs_is_seen() {
         )
     };
     // Two failures in the first file, the third (within the minute) in the second.
-    let first = ward.dir.path().join("auth-1.log");
-    let second = ward.dir.path().join("auth-2.log");
+    let first = ward.path("auth-1.log");
+    let second = ward.path("auth-2.log");
     std::fs::write(&first, format!("{}{}", line(0), line(1))).unwrap();
     std::fs::write(&second, line(2)).unwrap();
     let correlated = |ward: &Ward| {
@@ -303,7 +267,7 @@ fn a_correlation_spanning_two_ingest_runs_is_seen() {
     // The control: the same two runs with the saved state removed in between see nothing.
     let forgetful = Ward::new();
     forgetful.ok(&["ingest", "--rules", rules_dir, first.to_str().unwrap()]);
-    let db = rusqlite::Connection::open(forgetful.dir.path().join("data/ward.db")).unwrap();
+    let db = rusqlite::Connection::open(forgetful.path("data/ward.db")).unwrap();
     let removed = db.execute("DELETE FROM detector_state", []).unwrap();
     assert!(
         removed >= 1,
@@ -312,4 +276,172 @@ fn a_correlation_spanning_two_ingest_runs_is_seen() {
     drop(db);
     forgetful.ok(&["ingest", "--rules", rules_dir, second.to_str().unwrap()]);
     assert_eq!(correlated(&forgetful), 0);
+}
+
+/// Mail from a domain first seen that day links to its own site, and the recipient's
+/// workstation opens the link minutes later: three `ward ingest` runs (a day's mail before, the
+/// message as an .eml, Zeek's http.log in its real layout) and one alert naming sender,
+/// recipient and workstation. The mail detector's memory of domains and links is what carries
+/// the message over to the run that sees the click.
+#[test]
+fn a_link_from_a_newly_seen_domain_opened_from_a_workstation_raises_an_alert() {
+    let ward = Ward::new();
+    let history = ward.path("history.mbox");
+    std::fs::write(
+        &history,
+        "From orders@medirx-supply.com Sun Nov  8 08:00:00 2026\n\
+         From: orders@medirx-supply.com\nTo: rx@wgh.example.org\n\
+         Subject: Purchase order PO-51234\nDate: Sun, 08 Nov 2026 08:00:00 +0000\n\
+         Message-ID: <po51234@medirx-supply.com>\n\n\
+         Confirming the order: http://orders.medirx-supply.com/po/PO-51234\n",
+    )
+    .unwrap();
+    let eml = ward.path("lure.eml");
+    std::fs::write(
+        &eml,
+        "Received: from mail.fileshare-notice.com (mail.fileshare-notice.com [185.159.82.10])\n\
+         \tby mailgw01.wgh.example.org (Postfix) with ESMTPS id 4XkP2m0ZqTz9sWb\n\
+         \tfor <karen.pena@wgh.example.org>; Tue, 10 Nov 2026 09:14:03 +0000 (UTC)\n\
+         Authentication-Results: mailgw01.wgh.example.org; spf=pass smtp.mailfrom=fileshare-notice.com; dkim=pass header.d=fileshare-notice.com; dmarc=pass header.from=fileshare-notice.com\n\
+         From: \"Secure Document Share\" <no-reply@fileshare-notice.com>\n\
+         To: \"Karen Pena\" <karen.pena@wgh.example.org>\n\
+         Subject: A document was shared with you\n\
+         Date: Tue, 10 Nov 2026 09:14:01 +0000\n\
+         Message-ID: <5c1e0a77d2b94f10@fileshare-notice.com>\n\
+         MIME-Version: 1.0\n\
+         Content-Type: text/html; charset=\"us-ascii\"\n\n\
+         <html><body><p>A document was shared with you:\n\
+         <a href=\"http://view.fileshare-notice.com/d/8f2a9c41\">Open</a></p></body></html>\n",
+    )
+    .unwrap();
+    let http = ward.path("http.log");
+    let row = |ts: &str, orig: &str, host: &str, uri: &str| {
+        format!(
+            "{ts}\tC5rwNQvzZEf5Cjzmgd\t{orig}\t49159\t185.159.82.14\t80\t1\tGET\t{host}\t{uri}\t-\t1.1\tMozilla/5.0 (Windows NT 10.0; Win64; x64)\t-\t0\t5120\t200\tOK\t-\t-\t(empty)\t-\t-\t-\t-\t-\t-\tFB5o2Hcauq1MxZeQb\t-\ttext/html\n"
+        )
+    };
+    std::fs::write(
+        &http,
+        [
+            "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\thttp\n#open\t2026-11-10-09-00-00\n",
+            "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\ttrans_depth\tmethod\thost\turi\treferrer\tversion\tuser_agent\torigin\trequest_body_len\tresponse_body_len\tstatus_code\tstatus_msg\tinfo_code\tinfo_msg\ttags\tusername\tpassword\tproxied\torig_fuids\torig_filenames\torig_mime_types\tresp_fuids\tresp_filenames\tresp_mime_types\n",
+            "#types\ttime\tstring\taddr\tport\taddr\tport\tcount\tstring\tstring\tstring\tstring\tstring\tstring\tstring\tcount\tcount\tcount\tstring\tcount\tstring\tset[enum]\tstring\tstring\tset[string]\tvector[string]\tvector[string]\tvector[string]\tvector[string]\tvector[string]\tvector[string]\n",
+            // The lure's link, opened seven minutes after the message, then its form posted.
+            &row("1794302461.250000", "10.10.2.11", "view.fileshare-notice.com", "/d/8f2a9c41"),
+            // The partner's portal, linked from its order two days earlier: ordinary.
+            &row("1794302500.100000", "10.10.2.20", "orders.medirx-supply.com", "/po/PO-51234"),
+            &row("1794302520.500000", "10.10.2.11", "view.fileshare-notice.com", "/d/8f2a9c41/login"),
+            "#close\t2026-11-10-10-00-00\n",
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let clicked = |ward: &Ward| -> Vec<Value> {
+        ward.json_lines(&["alerts", "--json"])
+            .into_iter()
+            .filter(|a| a["rule_id"] == "threat.mail.link_clicked")
+            .collect()
+    };
+    ward.ok(&["ingest", history.to_str().unwrap()]);
+    ward.ok(&["ingest", eml.to_str().unwrap()]);
+    assert!(clicked(&ward).is_empty(), "a message alone is no click");
+    ward.ok(&["ingest", http.to_str().unwrap()]);
+    let alerts = clicked(&ward);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0];
+    assert_eq!(alert["severity"], "high");
+    assert_eq!(alert["entities"]["sender"], "no-reply@fileshare-notice.com");
+    assert_eq!(alert["entities"]["recipient"], "karen.pena@wgh.example.org");
+    assert_eq!(alert["entities"]["src_ip"], "10.10.2.11");
+    assert_eq!(alert["entities"]["dst_ip"], "185.159.82.14");
+    let attack: Vec<&str> = alert["attack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(attack, ["T1566.002", "T1204.001"]);
+    assert!(
+        alert["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.10.2.11 requested view.fileshare-notice.com/d/8f2a9c41 at 2026-11-10 09:21 UTC, 7 min after mail from no-reply@fileshare-notice.com"),
+        "{alert:#}"
+    );
+}
+
+/// `expand` placeholders take their values from `[detect.placeholders]`: without them the rule
+/// is refused, naming the placeholder and counted in the summary; with them it loads, and
+/// `hunt` filters exactly the configured domain controllers.
+#[test]
+fn expand_placeholders_take_their_values_from_the_configuration() {
+    let ward = Ward::new();
+    let dir = ward.root();
+    let rule = dir.join("cdc_chase.yml");
+    std::fs::write(
+        &rule,
+        "title: CDC chase to an unknown domain controller\nid: 0c1d2e3f-0000-4000-8000-000000000001\n\
+         logsource:\n  product: windows\n  service: security\n\
+         detection:\n  selection:\n    EventID: 4886\n    Attributes|contains: 'cdc:'\n\
+         \x20 filter_known:\n    Attributes|contains|expand: '%known_cdcs%'\n\
+         \x20 condition: selection and not filter_known\nlevel: high\n",
+    )
+    .unwrap();
+    let refused = ward.run(&["rules", "validate", rule.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("`%known_cdcs%`"), "{said}");
+    assert!(
+        said.contains("1  unsupported placeholder without values"),
+        "{said}"
+    );
+
+    let config = dir.join("ward.toml");
+    std::fs::write(
+        &config,
+        "[detect.placeholders]\nknown_cdcs = [\"dc01.corp.example\", \"10.0.0.*\"]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let rule = rule.to_str().unwrap();
+    let loaded = ward.ok(&["--config", config, "rules", "validate", rule]);
+    assert!(loaded.contains("1 loaded"), "{loaded}");
+
+    let events = dir.join("security.jsonl");
+    let line = |attributes: &str| {
+        serde_json::json!({
+            "SourceName": "Microsoft-Windows-CertificationAuthority",
+            "Channel": "Security",
+            "Hostname": "ca01.corp.example",
+            "TimeCreated": "2026-11-29T10:00:00.000Z",
+            "EventID": 4886,
+            "Attributes": attributes,
+        })
+        .to_string()
+    };
+    std::fs::write(
+        &events,
+        [
+            line("cdc:192.0.2.66\nrmd:dc02.corp.example"),
+            line("cdc:DC01.corp.example\nrmd:dc02.corp.example"),
+            line("cdc:10.0.0.5"),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let matches = ward.json_lines(&[
+        "--config",
+        config,
+        "hunt",
+        "--json",
+        rule,
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(matches.len(), 1, "{matches:?}");
+    assert!(
+        matches[0].to_string().contains("192.0.2.66"),
+        "{:?}",
+        matches[0]
+    );
 }

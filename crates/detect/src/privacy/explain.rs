@@ -6,8 +6,13 @@
 //! Fixed templates come from the organisation's context (care teams, departments, roles);
 //! learned templates come from the data: when users of one department repeatedly read patients
 //! served by another department while those patients have an encounter there (consults,
-//! shared services), the pair becomes a template. A learned template never explains an access
-//! to a patient without a current encounter, so it cannot launder curiosity about strangers.
+//! shared services), the pair becomes a template. So does one user's own recurring work: a
+//! specialist who is the only one of their department to consult, or a nurse covering another
+//! ward, who documents care (creates or updates something: a note, an order, an observation)
+//! on several current patients of one department is explained for that department's current
+//! patients. Reading alone never teaches a template for one user, so slow browsing does not
+//! explain itself. A learned template never explains an access to a patient without a
+//! current encounter, so it cannot launder curiosity about strangers.
 
 use super::PrivacyOptions;
 use super::relations::{DeptId, PatientId, PatientRecord, Relations, StaffId, StaffRecord};
@@ -91,6 +96,9 @@ pub struct Access {
 #[derive(Debug, Default)]
 pub struct Learned {
     pairs: HashMap<(DeptId, DeptId), Support>,
+    /// Per user and department: current patients of that department the user documented
+    /// care on, with no other explanation (a capped sample).
+    documented: HashMap<(StaffId, DeptId), Vec<PatientId>>,
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +109,8 @@ struct Support {
 }
 
 const SUPPORT_SAMPLE: usize = 64;
+/// At most this many (user, department) records of documented work.
+const MAX_DOCUMENTED_USERS: usize = 1 << 20;
 
 impl Learned {
     /// Counts an access fixed templates did not explain towards the pairs it supports.
@@ -126,17 +136,46 @@ impl Learned {
         }
     }
 
-    /// The learned pair that explains this access, if any.
+    /// Counts a clinical action (create or update) fixed templates did not explain towards
+    /// the user's own work in the departments serving the patient's current encounters.
+    pub fn observe_care(&mut self, rel: &Relations, opts: &PrivacyOptions, access: Access) {
+        let Some(patient) = rel.patients.get(access.patient as usize) else {
+            return;
+        };
+        if self.documented.len() >= MAX_DOCUMENTED_USERS {
+            return;
+        }
+        for dept in current_departments(rel, opts, patient, access.time) {
+            let seen = self.documented.entry((access.user, dept)).or_default();
+            if !seen.contains(&access.patient) && seen.len() < SUPPORT_SAMPLE {
+                seen.push(access.patient);
+            }
+        }
+    }
+
+    /// The learned pair that explains this access, if any: a department pair, or the user's
+    /// own documented work in the patient's department (given as the user's department and
+    /// that one).
     pub fn explains(
         &self,
         rel: &Relations,
         opts: &PrivacyOptions,
+        user: StaffId,
         staff: &StaffRecord,
         patient: &PatientRecord,
         t: i64,
     ) -> Option<(DeptId, DeptId)> {
         pairs(rel, opts, staff, patient, t)
             .find(|pair| self.pairs.get(pair).is_some_and(|s| s.active))
+            .or_else(|| {
+                current_departments(rel, opts, patient, t)
+                    .find(|&to| {
+                        self.documented
+                            .get(&(user, to))
+                            .is_some_and(|p| p.len() >= opts.learn_min_documented)
+                    })
+                    .map(|to| (staff.departments.first().copied().unwrap_or(to), to))
+            })
     }
 
     /// The pairs learned so far, for reports: (user's department, patient's department).
@@ -146,6 +185,21 @@ impl Learned {
             .filter(|(_, s)| s.active)
             .map(|(pair, _)| *pair)
     }
+}
+
+/// Departments serving the patient's current encounters and care teams.
+fn current_departments<'a>(
+    rel: &'a Relations,
+    opts: &'a PrivacyOptions,
+    patient: &'a PatientRecord,
+    t: i64,
+) -> impl Iterator<Item = DeptId> + 'a {
+    patient
+        .care
+        .iter()
+        .filter_map(|&c| rel.care.get(c as usize))
+        .filter(move |c| c.covers(t, opts.margin_before_ms(), opts.margin_after_ms()))
+        .flat_map(|c| c.departments.iter().copied())
 }
 
 /// (user's department, department of a current encounter of the patient) pairs.
@@ -217,7 +271,7 @@ pub fn explain(
     fixed(rel, opts, staff, patient, access.time, break_glass).or_else(|| {
         (opts.learn
             && learned
-                .explains(rel, opts, staff, patient, access.time)
+                .explains(rel, opts, access.user, staff, patient, access.time)
                 .is_some())
         .then_some(Template::Learned)
     })
@@ -233,6 +287,7 @@ pub fn fixed(
     break_glass: bool,
 ) -> Option<Template> {
     let (before, after) = (opts.margin_before_ms(), opts.margin_after_ms());
+    let follow_up = opts.care_team_follow_up_ms();
     let care = || {
         patient
             .care
@@ -240,10 +295,10 @@ pub fn fixed(
             .filter_map(|&c| rel.care.get(c as usize))
     };
     if care().any(|c| {
-        c.covers(t, before, after)
+        c.covers(t, before, follow_up)
             && c.members.iter().any(|(member, from, until)| {
                 rel.is_member(staff, member)
-                    && super::relations::covers(*from, *until, t, before, after)
+                    && super::relations::covers(*from, *until, t, before, follow_up)
             })
     }) {
         return Some(Template::CareTeam);
@@ -284,9 +339,9 @@ pub fn why_not(rel: &Relations, opts: &PrivacyOptions, access: Access) -> Vec<St
     let hours = |ms: i64| ms / 3_600_000;
     let mut out = Vec::new();
     out.push(format!(
-        "care team: no encounter or care team of the patient names {login} between {} h before and {} h after it",
+        "care team: no encounter or care team of the patient names {login} between {} h before and {} days after it",
         hours(before),
-        hours(after)
+        opts.care_team_follow_up_ms() / 86_400_000
     ));
     let user_depts = departments_text(rel, &staff.departments);
     if current.is_empty() {
@@ -334,7 +389,54 @@ pub fn why_not(rel: &Relations, opts: &PrivacyOptions, access: Access) -> Vec<St
     out
 }
 
-fn departments_text(rel: &Relations, depts: &[DeptId]) -> String {
+/// The departments a patient belongs to when none of them is the user's: the departments
+/// serving the patient's current encounters (within the margins), else those of every
+/// encounter or care team Ward knows of. `None` when the patient shares a department with
+/// the user, has no known department, or the user has none: "outside the user's department"
+/// cannot be said then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideDepartment {
+    pub patient_departments: Vec<DeptId>,
+    /// Whether the departments are those of a current encounter (else of earlier ones).
+    pub current: bool,
+}
+
+pub fn outside_department(
+    rel: &Relations,
+    opts: &PrivacyOptions,
+    staff: &StaffRecord,
+    patient: &PatientRecord,
+    t: i64,
+) -> Option<OutsideDepartment> {
+    if staff.departments.is_empty() {
+        return None;
+    }
+    let (before, after) = (opts.margin_before_ms(), opts.margin_after_ms());
+    let care = || {
+        patient
+            .care
+            .iter()
+            .filter_map(|&c| rel.care.get(c as usize))
+    };
+    let mut depts: Vec<DeptId> = care()
+        .filter(|c| c.covers(t, before, after))
+        .flat_map(|c| c.departments.iter().copied())
+        .collect();
+    let current = !depts.is_empty();
+    if !current {
+        depts = care().flat_map(|c| c.departments.iter().copied()).collect();
+    }
+    depts.sort_unstable();
+    depts.dedup();
+    (!depts.is_empty() && !depts.iter().any(|d| staff.departments.contains(d))).then_some(
+        OutsideDepartment {
+            patient_departments: depts,
+            current,
+        },
+    )
+}
+
+pub fn departments_text(rel: &Relations, depts: &[DeptId]) -> String {
     if depts.is_empty() {
         return "no known department".into();
     }

@@ -10,7 +10,12 @@
 //! whatever the explanation: accounts of staff who left or are on leave, mass exports, and
 //! break-the-glass without a clinical action after it. Unexplained accesses that fit no
 //! pattern are held for the length of the sweep window: many of them in a short time become
-//! one bulk-sweep alert; otherwise each becomes a low-severity "unexplained access" alert.
+//! one bulk-sweep alert; otherwise each waits `learn_hold` for templates learned from the
+//! accesses after it, and then becomes a low-severity alert: a *first-ever access to a
+//! patient outside the user's department* when the user never opened the patient before (a
+//! bounded memory of who opened whom) and the patient belongs to another department, else an
+//! "unexplained access"; a return to a patient the user once opened with an explanation raises
+//! nothing of its own.
 //! Two flags rest on baselines learned from the stream ([`baseline`]): a stretch of work that
 //! begins far from the hours the same user worked on earlier days (after hours, unless a care
 //! team or a declared emergency explains the access), and an hour whose distinct patients are
@@ -35,6 +40,7 @@ pub mod scan;
 mod tests;
 
 use crate::engine::{Detector, Finding, alert_id};
+use crate::threat::{Expiring, TableStats};
 use baseline::{AfterHours, Baselines, VolumeAbove};
 use explain::{Access, Learned, Template};
 use patterns::Pattern;
@@ -157,6 +163,13 @@ pub const RULES: &[crate::threat::Rule] = &[
         &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
     ),
     privacy_rule(
+        "privacy.outside_department",
+        "First-ever access to a patient outside the user's department",
+        Severity::Low,
+        &["T1213"],
+        &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+    ),
+    privacy_rule(
         "privacy.unexplained_access",
         "Access to a patient record with no explanation",
         Severity::Low,
@@ -194,6 +207,10 @@ pub struct PrivacyOptions {
     pub margin_before: Duration,
     /// And completed after discharge: how long after an encounter it still does.
     pub margin_after: Duration,
+    /// How long after an encounter its care team may still follow up on the patient (results
+    /// that come back after discharge, a call to a former patient): longer than
+    /// `margin_after`, and for the care team only, never the department.
+    pub care_team_follow_up: Duration,
     /// How long after an encounter health information management, billing and registration
     /// still work on it.
     pub back_office_window: Duration,
@@ -224,8 +241,16 @@ pub struct PrivacyOptions {
     pub back_office_departments: Vec<String>,
     /// Learn department-to-department templates from the data.
     pub learn: bool,
+    /// How long an unexplained access that fits no pattern waits before it becomes an
+    /// alert when templates are learned: a consult or covering pattern seen for the first
+    /// time is learned from the accesses of the following hours, and explains the first ones
+    /// too. Pattern, sweep and other alerts never wait for it.
+    pub learn_hold: Duration,
     pub learn_min_users: usize,
     pub learn_min_patients: usize,
+    /// One user's documented care (creates or updates) on this many distinct current
+    /// patients of a department explains that user's accesses to its current patients.
+    pub learn_min_documented: usize,
     /// Flag self and family accesses even when a template explains them.
     pub personal_links_regardless: bool,
     /// Baselines: completed days of activity and hours of work on record before a user's
@@ -244,6 +269,12 @@ pub struct PrivacyOptions {
     pub volume_min_patients: usize,
     pub volume_factor: f64,
     pub peer_min_users: usize,
+    /// How long Ward remembers that a user opened a patient's record (since the last
+    /// access), and how many (user, patient) pairs it remembers at most: an unexplained
+    /// access is a *first-ever* access when the pair is not remembered. Pairs forgotten to
+    /// stay under the cap are counted in [`PrivacyDetector::state`].
+    pub seen_for: Duration,
+    pub max_seen_pairs: usize,
     /// Hard caps on stream state.
     pub max_pending: usize,
     pub max_tracked_per_user: usize,
@@ -255,6 +286,7 @@ impl Default for PrivacyOptions {
         PrivacyOptions {
             margin_before: Duration::from_secs(12 * 3600),
             margin_after: Duration::from_secs(24 * 3600),
+            care_team_follow_up: Duration::from_secs(7 * 86_400),
             back_office_window: Duration::from_secs(7 * 86_400),
             break_glass_explains: Duration::from_secs(4 * 3600),
             break_glass_follow_up: Duration::from_secs(2 * 3600),
@@ -295,8 +327,10 @@ impl Default for PrivacyOptions {
                 "Patient Financial Services",
             ]),
             learn: true,
+            learn_hold: Duration::from_secs(24 * 3600),
             learn_min_users: 3,
             learn_min_patients: 5,
+            learn_min_documented: 3,
             personal_links_regardless: true,
             baseline_min_days: 1,
             baseline_min_hours: 6,
@@ -305,6 +339,8 @@ impl Default for PrivacyOptions {
             volume_min_patients: 30,
             volume_factor: 3.0,
             peer_min_users: 2,
+            seen_for: Duration::from_secs(180 * 86_400),
+            max_seen_pairs: 4_000_000,
             max_pending: 100_000,
             max_tracked_per_user: 4_096,
         }
@@ -321,6 +357,9 @@ impl PrivacyOptions {
     }
     pub fn margin_after_ms(&self) -> i64 {
         ms(self.margin_after)
+    }
+    pub fn care_team_follow_up_ms(&self) -> i64 {
+        ms(self.care_team_follow_up).max(self.margin_after_ms())
     }
     pub fn back_office_window_ms(&self) -> i64 {
         ms(self.back_office_window)
@@ -387,6 +426,24 @@ struct Pending {
     /// The pattern alert the access raised, when it showed one below high severity: held so
     /// that a sweep covering it absorbs it instead of adding one alert per patient.
     finding: Option<Finding>,
+    /// What Ward remembered of the user and the patient before this access.
+    seen: Seen,
+    /// The access fell in a stretch of work that began outside the user's usual hours.
+    after_hours: bool,
+    /// Already waited for templates to be learned (`learn_hold`).
+    deferred: bool,
+}
+
+/// Whether a user opened a patient's record before, as far as Ward remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Never (within `seen_for` and the cap): a first-ever access.
+    Never,
+    /// Before, and never with an explanation.
+    Unexplained,
+    /// Before, and at least once with an explanation (a former patient, one transferred
+    /// away): an unexplained return is counted but raises no alert of its own.
+    Explained,
 }
 
 /// A declared emergency waiting for its clinical follow-up.
@@ -404,8 +461,11 @@ pub struct PrivacyDetector {
     relations: Relations,
     learned: Learned,
     stats: PrivacyStats,
-    /// Unexplained accesses without a pattern, in time order.
+    /// Unexplained accesses, in time order, held for the sweep window.
     pending: VecDeque<Pending>,
+    /// Unexplained accesses without a pattern past the sweep window, in time order, held
+    /// until `learn_hold` after them.
+    deferred: VecDeque<Pending>,
     /// Per user: recent unexplained accesses and exports (time, patient, event).
     recent_unexplained: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
     recent_exports: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
@@ -423,6 +483,8 @@ pub struct PrivacyDetector {
     last_explained: HashMap<(StaffId, PatientId), (i64, Template)>,
     /// Each user's usual hours and volume, and their peer groups'.
     baselines: Baselines,
+    /// (user, patient) pairs seen, with whether any of their accesses was explained.
+    seen: Expiring<(StaffId, PatientId), bool>,
     now: i64,
     last_cleanup_hour: i64,
     last_outcome: AccessOutcome,
@@ -431,11 +493,13 @@ pub struct PrivacyDetector {
 impl PrivacyDetector {
     pub fn new(options: PrivacyOptions) -> Self {
         PrivacyDetector {
+            seen: Expiring::new(options.max_seen_pairs, ms(options.seen_for)),
             options,
             relations: Relations::default(),
             learned: Learned::default(),
             stats: PrivacyStats::default(),
             pending: VecDeque::new(),
+            deferred: VecDeque::new(),
             recent_unexplained: HashMap::new(),
             recent_exports: HashMap::new(),
             covered: HashSet::new(),
@@ -458,6 +522,21 @@ impl PrivacyDetector {
         let mut stats = self.stats.clone();
         stats.learned_templates = self.learned.active().count() as u64;
         stats
+    }
+
+    /// The stream state's tables: what each holds, its cap, and what it let go (pairs of
+    /// user and patient forgotten to stay under the cap make a later access look first-ever).
+    pub fn state(&self) -> Vec<TableStats> {
+        vec![
+            self.seen.stats("seen_patients"),
+            TableStats {
+                table: "pending",
+                held: self.pending.len() + self.deferred.len(),
+                cap: self.options.max_pending,
+                evicted: self.stats.over_capacity,
+                expired: 0,
+            },
+        ]
     }
 
     /// The relationship context as built so far.
@@ -585,6 +664,12 @@ impl PrivacyDetector {
         if let Some(template) = explanation {
             self.last_explained.insert((user, patient), (t, template));
         }
+        let seen = match self.seen.get(&(user, patient), event.time) {
+            None => Seen::Never,
+            Some(false) => Seen::Unexplained,
+            Some(true) => Seen::Explained,
+        };
+        *self.seen.touch((user, patient), event.time, || false) |= explanation.is_some();
         let day = Self::day_of(t);
         self.last_outcome =
             explanation.map_or(AccessOutcome::Unexplained, AccessOutcome::Explained);
@@ -599,6 +684,7 @@ impl PrivacyDetector {
         }
         // Being on the patient's care team or declaring an emergency is a reason to work at
         // any hour; a department or role alone is not.
+        let in_after_hours = after_hours.is_some();
         if let Some(off) = after_hours
             && !matches!(explanation, Some(Template::CareTeam | Template::BreakGlass))
         {
@@ -615,6 +701,10 @@ impl PrivacyDetector {
                 self.stats.unexplained += 1;
                 if self.options.learn {
                     self.learned.observe(&self.relations, &self.options, access);
+                    if is_clinical_action(event) {
+                        self.learned
+                            .observe_care(&self.relations, &self.options, access);
+                    }
                 }
                 let (Some(staff), Some(record)) = (
                     self.relations.staff.get(user as usize),
@@ -630,9 +720,22 @@ impl PrivacyDetector {
                     record,
                     t,
                 );
-                let finding = found
-                    .first()
-                    .map(|first| self.pattern_finding(first, &found[1..], None, access, event));
+                let finding = found.first().map(|first| {
+                    let mut finding = self.pattern_finding(first, &found[1..], None, access, event);
+                    if seen == Seen::Never
+                        && let Some(outside) =
+                            explain::outside_department(&self.relations, &self.options, staff, record, t)
+                        && let Some(text) = finding.alert.description.as_mut()
+                    {
+                        text.push_str(&format!(
+                            " It was also {}'s first access to this patient on record, a patient of {}, outside {}'s department.",
+                            staff.login(),
+                            explain::departments_text(&self.relations, &outside.patient_departments),
+                            staff.login(),
+                        ));
+                    }
+                    finding
+                });
                 if !is_export {
                     self.sweep(user, patient, event, out);
                 }
@@ -649,6 +752,9 @@ impl PrivacyDetector {
                                 patient,
                                 event: event.id,
                                 finding,
+                                seen,
+                                after_hours: in_after_hours,
+                                deferred: false,
                             });
                         } else {
                             self.stats.over_capacity += 1;
@@ -1168,6 +1274,17 @@ impl PrivacyDetector {
             };
             self.conclude_pending(p, out);
         }
+        let learn_hold = ms(self.options.learn_hold);
+        while self
+            .deferred
+            .front()
+            .is_some_and(|p| p.time.saturating_add(learn_hold) < now)
+        {
+            let Some(p) = self.deferred.pop_front() else {
+                break;
+            };
+            self.conclude_pending(p, out);
+        }
         let follow = ms(self.options.break_glass_follow_up);
         while self
             .glass_queue
@@ -1214,6 +1331,7 @@ impl PrivacyDetector {
             let continuation = ms(self.options.session_continuation);
             self.last_explained
                 .retain(|_, &mut (t, _)| t.saturating_add(continuation) >= now);
+            self.seen.sweep(Timestamp(now));
         }
     }
 
@@ -1243,12 +1361,38 @@ impl PrivacyDetector {
             )
             && self
                 .learned
-                .explains(&self.relations, &self.options, staff, patient, p.time)
+                .explains(
+                    &self.relations,
+                    &self.options,
+                    p.user,
+                    staff,
+                    patient,
+                    p.time,
+                )
                 .is_some()
         {
             self.stats.unexplained = self.stats.unexplained.saturating_sub(1);
             self.stats.explained[slot(Template::Learned)] += 1;
             return;
+        }
+        // A return to a patient the user once had a reason to open (a former patient, one
+        // transferred to another ward) is counted as unexplained but raises nothing of its
+        // own; sweeps, volume and the patterns still see it.
+        if p.seen == Seen::Explained {
+            return;
+        }
+        // Not judged before templates had time to be learned from the accesses that follow.
+        if self.options.learn && !p.deferred && self.options.learn_hold > self.options.sweep_window
+        {
+            if self.deferred.len() + self.pending.len() < self.options.max_pending {
+                self.deferred.push_back(Pending {
+                    deferred: true,
+                    finding: None,
+                    ..p
+                });
+                return;
+            }
+            self.stats.over_capacity += 1;
         }
         let (Some(staff), Some(patient)) = (
             self.relations.staff.get(p.user as usize),
@@ -1256,6 +1400,15 @@ impl PrivacyDetector {
         ) else {
             return;
         };
+        if p.seen == Seen::Never
+            && let Some(outside) =
+                explain::outside_department(&self.relations, &self.options, staff, patient, p.time)
+        {
+            let finding = self.outside_department_finding(&p, &outside);
+            self.flagged.insert((p.user, p.patient, day));
+            out.push(finding);
+            return;
+        }
         let login = staff.login().to_string();
         let display = patient.display.clone();
         let text = format!(
@@ -1282,6 +1435,76 @@ impl PrivacyDetector {
             ),
             events: vec![p.event],
         });
+    }
+
+    /// A first-ever access to a patient of another department that nothing explains: low
+    /// severity on its own, medium when it fell in a stretch of work outside the user's hours.
+    fn outside_department_finding(
+        &self,
+        p: &Pending,
+        outside: &explain::OutsideDepartment,
+    ) -> Finding {
+        let rel = &self.relations;
+        let login = rel
+            .staff
+            .get(p.user as usize)
+            .map_or("unknown", |s| s.login())
+            .to_string();
+        let (display, user_depts) = match (
+            rel.patients.get(p.patient as usize),
+            rel.staff.get(p.user as usize),
+        ) {
+            (Some(patient), Some(staff)) => (
+                patient.display.clone(),
+                explain::departments_text(rel, &staff.departments),
+            ),
+            _ => ("unknown".to_string(), "no known department".to_string()),
+        };
+        let patient_depts = explain::departments_text(rel, &outside.patient_departments);
+        let whose = if outside.current {
+            format!("the patient's current encounter is in {patient_depts}")
+        } else {
+            format!("the patient's encounters on record are in {patient_depts}, none current")
+        };
+        let access = Access {
+            user: p.user,
+            patient: p.patient,
+            time: p.time,
+        };
+        let (severity, combined) = if p.after_hours {
+            (
+                Severity::Medium,
+                format!(
+                    " It also fell in a stretch of work that began outside {login}'s usual hours, which raises it to medium."
+                ),
+            )
+        } else {
+            (Severity::Low, String::new())
+        };
+        let text = format!(
+            "{login} opened the record of patient {display} at {} for the first time: Ward has no earlier access of {login} to this patient in the {} days it remembers. {whose}, not {login}'s {user_depts}. No explanation applies: {}.{combined} It would look legitimate with {login} on a care team of {display}, an encounter of {display} in {user_depts}, an order or referral naming {login}, or {user_depts} staff routinely reading {patient_depts} patients (a learned template).",
+            Timestamp(p.time),
+            ms(self.options.seen_for) / DAY_MS,
+            explain::why_not(rel, &self.options, access).join("; ")
+        );
+        Finding {
+            alert: alert(
+                "privacy.outside_department",
+                "First-ever access to a patient outside the user's department",
+                severity,
+                &format!("{login}|{display}"),
+                Timestamp(p.time),
+                AlertEntities {
+                    user: Some(login),
+                    patient: Some(display),
+                    ..Default::default()
+                },
+                &[DATA_FROM_REPOSITORIES],
+                &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+                text,
+            ),
+            events: vec![p.event],
+        }
     }
 
     fn glass_finding(&self, g: &Glass) -> Finding {

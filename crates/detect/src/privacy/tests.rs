@@ -655,7 +655,13 @@ fn a_chart_session_running_past_the_margin_keeps_its_explanation() {
         &["pr1"],
     ));
     resources.retain(|r| r.id != "enc1");
-    let mut d = detector(&resources);
+    // The care team's follow-up window no longer than the margin, so that only the chart
+    // session explains the second access.
+    let mut d = PrivacyDetector::new(PrivacyOptions {
+        care_team_follow_up: std::time::Duration::from_secs(24 * 3600),
+        ..PrivacyOptions::default()
+    });
+    d.context(&resources);
     let end_of_margin = T0 + H + 24 * H;
     let out = run(
         &mut d,
@@ -1037,4 +1043,242 @@ fn baselines_keep_a_bounded_record_per_user() {
     let out = run(&mut d, &events);
     assert!(out.is_empty(), "{out:#?}");
     assert_eq!(d.baselines.users(), 1);
+}
+
+/// Cardiology (CARD) beside the small hospital: pc1 admitted there now, pc2 seen there a
+/// month ago and not since.
+fn with_cardiology() -> Vec<ContextResource> {
+    let mut resources = hospital();
+    resources.push(org("dept-card", "Cardiology", "CARD"));
+    for (id, mrn, home) in [
+        ("pc1", "MRNC1", "3 Hill Road"),
+        ("pc2", "MRNC2", "4 Hill Road"),
+    ] {
+        resources.push(patient(id, mrn, name("Cal", id), "1955-05-05", home));
+    }
+    resources.push(encounter("encc1", "pc1", "dept-card", T0, None, &[]));
+    resources.push(encounter(
+        "encc2",
+        "pc2",
+        "dept-card",
+        T0 - 30 * 24 * H,
+        Some(T0 - 28 * 24 * H),
+        &[],
+    ));
+    resources
+}
+
+#[test]
+fn first_ever_access_to_a_patient_of_another_department_says_why_and_what_would_explain_it() {
+    let mut d = detector(&with_cardiology());
+    let out = run(
+        &mut d,
+        &[
+            access(1, "u1", Some("pc1"), T0 + 2 * H, "read"),
+            access(2, "u1", Some("pc1"), T0 + 2 * H + 30_000, "read"),
+            access(3, "u1", Some("pc2"), T0 + 3 * H, "read"),
+        ],
+    );
+    assert_eq!(out.len(), 2, "one alert per patient: {out:#?}");
+    for f in &out {
+        let alert = &f.alert;
+        assert_eq!(alert.rule_id, "privacy.outside_department");
+        assert_eq!(alert.severity, Severity::Low);
+        assert_eq!(alert.entities.user.as_deref(), Some("u1"));
+        assert!(alert.hipaa.iter().any(|h| h == "164.312(b)"));
+        assert!(alert.hipaa.iter().any(|h| h == "164.502(b)"));
+        assert_eq!(f.events.len(), 1);
+    }
+    let current = out[0].alert.description.as_deref().unwrap();
+    assert_eq!(out[0].alert.entities.patient.as_deref(), Some("pc1"));
+    for part in [
+        "u1 opened the record of patient pc1 at 2026-11-02T02:00:00.000Z for the first time",
+        "the patient's current encounter is in Cardiology, not u1's Internal Medicine",
+        "care team: no encounter or care team of the patient names u1",
+        "break-the-glass:",
+        "It would look legitimate with u1 on a care team of pc1",
+        "Internal Medicine staff routinely reading Cardiology patients (a learned template)",
+    ] {
+        assert!(current.contains(part), "{part:?} not in {current}");
+    }
+    let earlier = out[1].alert.description.as_deref().unwrap();
+    assert!(
+        earlier.contains("encounters on record are in Cardiology, none current"),
+        "{earlier}"
+    );
+}
+
+#[test]
+fn outside_department_spares_own_department_returns_and_explained_accesses() {
+    let mut resources = with_cardiology();
+    // pt9: a former Internal Medicine patient of u2's, discharged at T0 + 2 h.
+    resources.push(patient(
+        "pt9",
+        "MRN9",
+        name("Fay", "Orr"),
+        "1944-04-04",
+        "8 Dale Road",
+    ));
+    resources.push(encounter(
+        "enc9",
+        "pt9",
+        "dept-med",
+        T0,
+        Some(T0 + 2 * H),
+        &["pr2"],
+    ));
+    resources.push(encounter(
+        "encc9",
+        "pt9",
+        "dept-card",
+        T0 + 2 * H,
+        None,
+        &[],
+    ));
+    let mut d = detector(&resources);
+    let out = run(
+        &mut d,
+        &[
+            // On the care team while in Internal Medicine, then a look after the transfer to
+            // Cardiology, nine days later (past the care team's follow-up): a return to a
+            // former patient, no alert.
+            access(1, "u2", Some("pt9"), T0 + H, "read"),
+            access(2, "u2", Some("pt9"), T0 + 9 * 24 * H, "read"),
+            // The laboratory serves every current patient: explained.
+            access(3, "u3", Some("pc1"), T0 + 50 * H, "read"),
+        ],
+    );
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(d.stats().unexplained, 1);
+
+    // A first look at a patient whose only encounter is in the user's own department, but not
+    // current, is unexplained but not outside the department.
+    let mut d = detector(&resources);
+    let out = run(&mut d, &[access(1, "u1", Some("pt9"), T0 + 50 * H, "read")]);
+    assert_eq!(rules(&out), vec!["privacy.outside_department"], "{out:#?}");
+    let mut resources = hospital();
+    resources.push(encounter(
+        "enc1b",
+        "pt1",
+        "dept-med",
+        T0 - 9 * 24 * H,
+        Some(T0 - 8 * 24 * H),
+        &[],
+    ));
+    resources.retain(|r| r.id != "enc1");
+    let mut d = detector(&resources);
+    let out = run(&mut d, &[access(1, "u1", Some("pt1"), T0 + H, "read")]);
+    assert_eq!(rules(&out), vec!["privacy.unexplained_access"], "{out:#?}");
+}
+
+#[test]
+fn outside_department_in_a_stretch_outside_the_users_hours_is_medium() {
+    let mut resources = with_cardiology();
+    medicine_patients(&mut resources, 60);
+    let mut n = 0;
+    let mut events = shift("u1", 0, 7, 15, 4, &mut n);
+    events.push(access(900, "u1", Some("pc1"), T0 + 24 * H + 2 * H, "read"));
+    let mut d = detector(&resources);
+    let out = run(&mut d, &events);
+    assert_eq!(
+        rules(&out),
+        vec!["privacy.after_hours", "privacy.outside_department"],
+        "{out:#?}"
+    );
+    let outside = out
+        .iter()
+        .find(|f| f.alert.rule_id == "privacy.outside_department")
+        .unwrap();
+    assert_eq!(outside.alert.severity, Severity::Medium);
+    assert!(
+        outside
+            .alert
+            .description
+            .as_deref()
+            .unwrap()
+            .contains("outside u1's usual hours, which raises it to medium")
+    );
+}
+
+#[test]
+fn a_pattern_alert_says_when_it_was_also_a_first_access_outside_the_department() {
+    let mut resources = with_cardiology();
+    // u1's neighbour, admitted to Cardiology.
+    resources.push(patient(
+        "pn",
+        "MRNN",
+        name("Ned", "Bay"),
+        "1950-01-01",
+        "3 Oak Street",
+    ));
+    resources.push(encounter("encn", "pn", "dept-card", T0, None, &[]));
+    let mut d = detector(&resources);
+    let out = run(&mut d, &[access(1, "u1", Some("pn"), T0 + H, "read")]);
+    assert_eq!(rules(&out), vec!["privacy.neighbour"], "{out:#?}");
+    let text = out[0].alert.description.as_deref().unwrap();
+    assert!(
+        text.contains("It was also u1's first access to this patient on record, a patient of Cardiology, outside u1's department."),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_memory_of_who_opened_whom_is_capped_expires_and_counts_what_it_forgot() {
+    let mut resources = with_cardiology();
+    medicine_patients(&mut resources, 60);
+    let mut d = PrivacyDetector::new(PrivacyOptions {
+        max_seen_pairs: 8,
+        seen_for: std::time::Duration::from_secs(3 * 24 * 3600),
+        ..PrivacyOptions::default()
+    });
+    d.context(&resources);
+    let mut n = 0;
+    // u1 opens pc1 once, then 59 of her own department's patients: pc1 is forgotten to stay
+    // under the cap, so opening it again looks first-ever.
+    let mut events = vec![access(1, "u1", Some("pc1"), T0 + H, "read")];
+    events.extend(shift("u1", 0, 2, 17, 4, &mut n));
+    events.push(access(999, "u1", Some("pc1"), T0 + 24 * H + 12 * H, "read"));
+    let out = run(&mut d, &events);
+    let outside: Vec<_> = out
+        .iter()
+        .filter(|f| f.alert.rule_id == "privacy.outside_department")
+        .collect();
+    assert_eq!(outside.len(), 2, "{out:#?}");
+    let seen = d
+        .state()
+        .into_iter()
+        .find(|t| t.table == "seen_patients")
+        .unwrap();
+    assert!(seen.held <= 8, "{seen:?}");
+    assert_eq!(seen.cap, 8);
+    assert!(seen.evicted > 0, "{seen:?}");
+
+    // Without the cap, the second look is a return, not a first-ever access (it is an
+    // "unexplained access": the first look had no explanation either). And a pair not
+    // touched for longer than `seen_for` expires.
+    let mut d = PrivacyDetector::new(PrivacyOptions {
+        seen_for: std::time::Duration::from_secs(3 * 24 * 3600),
+        ..PrivacyOptions::default()
+    });
+    d.context(&resources);
+    let out = run(&mut d, &events);
+    assert_eq!(
+        out.iter()
+            .filter(|f| f.alert.rule_id == "privacy.outside_department")
+            .count(),
+        1,
+        "{out:#?}"
+    );
+    let mut out = Vec::new();
+    d.observe(
+        &access(1000, "u1", Some("pm1"), T0 + 30 * 24 * H, "read"),
+        &mut out,
+    );
+    let seen = d
+        .state()
+        .into_iter()
+        .find(|t| t.table == "seen_patients")
+        .unwrap();
+    assert!(seen.expired > 0, "{seen:?}");
+    assert_eq!(seen.evicted, 0, "{seen:?}");
 }

@@ -8,7 +8,8 @@
 
 use super::condition::{self, Expr};
 use super::logsource::{Route, field_path};
-use super::{FieldSpec, Rule, RuleError, Search};
+use super::placeholder::Placeholders;
+use super::{FieldSpec, Rule, RuleError, Search, Value};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use regex::{Regex, RegexBuilder};
@@ -78,16 +79,30 @@ pub(super) enum Ordering {
     Gte,
 }
 
-/// Compiles a parsed rule; every unsupported feature is an error naming it.
+/// Compiles a parsed rule; every unsupported feature is an error naming it. A placeholder of
+/// the `expand` modifier has no values here, so a rule using one is refused: see
+/// [`compile_with`].
 pub fn compile(rule: Rule) -> Result<CompiledRule, RuleError> {
+    compile_with(rule, &Placeholders::default())
+}
+
+/// Compiles a parsed rule with the configured values of `expand` placeholders.
+pub fn compile_with(rule: Rule, placeholders: &Placeholders) -> Result<CompiledRule, RuleError> {
     let route = Route::of(&rule.logsource);
+    let map = |specs: &[FieldSpec]| -> Result<Vec<Test>, RuleError> {
+        let mut all = Vec::new();
+        for spec in specs {
+            all.extend(tests(spec, placeholders)?);
+        }
+        Ok(all)
+    };
     let mut searches = Vec::new();
     for (name, search) in &rule.detection.searches {
         let alternatives = match search {
-            Search::AllOf(specs) => vec![specs.iter().map(test).collect::<Result<_, _>>()?],
+            Search::AllOf(specs) => vec![map(specs)?],
             Search::AnyOf(maps) => maps
                 .iter()
-                .map(|specs| specs.iter().map(test).collect::<Result<Vec<_>, _>>())
+                .map(|specs| map(specs))
                 .collect::<Result<_, _>>()?,
             Search::Keywords(values) => values
                 .iter()
@@ -97,7 +112,7 @@ pub fn compile(rule: Rule) -> Result<CompiledRule, RuleError> {
                         modifiers: vec!["contains".into()],
                         values: vec![v.clone()],
                     };
-                    test(&spec).map(|t| vec![t])
+                    map(std::slice::from_ref(&spec))
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -271,7 +286,7 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
 }
 
 /// How a value is matched, from the modifiers.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Modifiers {
     contains: bool,
     startswith: bool,
@@ -288,6 +303,8 @@ struct Modifiers {
     utf16: Option<&'static str>,
     base64: bool,
     base64offset: bool,
+    /// `%name%` placeholders stand for their configured values.
+    expand: bool,
 }
 
 fn modifiers(spec: &FieldSpec) -> Result<Modifiers, RuleError> {
@@ -321,6 +338,7 @@ fn modifiers(spec: &FieldSpec) -> Result<Modifiers, RuleError> {
             "gte" => m.number = Some(Ordering::Gte),
             "windash" => m.windash = true,
             "fieldref" => m.fieldref = true,
+            "expand" => m.expand = true,
             "base64" => m.base64 = true,
             "base64offset" => m.base64offset = true,
             "utf16le" | "wide" => m.utf16 = Some("utf16le"),
@@ -343,6 +361,24 @@ fn modifiers(spec: &FieldSpec) -> Result<Modifiers, RuleError> {
             "only `fieldref` equality is implemented",
         ));
     }
+    let transformed = m.re.is_some()
+        || m.cidr
+        || m.exists
+        || m.number.is_some()
+        || m.fieldref
+        || m.windash
+        || m.base64
+        || m.base64offset;
+    if m.expand && transformed {
+        return Err(RuleError::unsupported(
+            "modifier expand with a value modifier",
+            format!(
+                "field `{}`: `expand` is implemented with contains, startswith, endswith, all \
+                 and cased only",
+                spec.field
+            ),
+        ));
+    }
     if m.utf16.is_some() && !(m.base64 || m.base64offset) {
         return Err(RuleError::unsupported(
             "modifier utf16 without base64",
@@ -352,8 +388,42 @@ fn modifiers(spec: &FieldSpec) -> Result<Modifiers, RuleError> {
     Ok(m)
 }
 
-fn test(spec: &FieldSpec) -> Result<Test, RuleError> {
+/// The tests of one `field|modifiers: values` entry: one, unless `expand` with `all` turns
+/// values into several alternatives each (every value must hold, through any of its
+/// expansions, so each such value becomes a test of its own).
+fn tests(spec: &FieldSpec, placeholders: &Placeholders) -> Result<Vec<Test>, RuleError> {
     let m = modifiers(spec)?;
+    if !m.expand {
+        return Ok(vec![test(spec, &m)?]);
+    }
+    let mut expanded = Vec::new();
+    for value in &spec.values {
+        expanded.push(match value.text() {
+            Some(text) => placeholders
+                .expand(&spec.field, text)?
+                .into_iter()
+                .map(Value::Text)
+                .collect(),
+            None => vec![value.clone()],
+        });
+    }
+    let spec_of = |values: Vec<Value>| FieldSpec {
+        field: spec.field.clone(),
+        modifiers: spec.modifiers.clone(),
+        values,
+    };
+    if m.all {
+        let one = Modifiers { all: false, ..m };
+        expanded
+            .into_iter()
+            .map(|values| test(&spec_of(values), &one))
+            .collect()
+    } else {
+        Ok(vec![test(&spec_of(expanded.concat()), &m)?])
+    }
+}
+
+fn test(spec: &FieldSpec, m: &Modifiers) -> Result<Test, RuleError> {
     let path = (!spec.field.is_empty()).then(|| field_path(&spec.field));
     let pattern_error = |reason: String| RuleError::Pattern {
         field: spec.field.clone(),
@@ -410,8 +480,8 @@ fn test(spec: &FieldSpec) -> Result<Test, RuleError> {
                 .map_err(|_| pattern_error(format!("`{text}` is not a number")))?;
             patterns.push(Pattern::Number(order, bound));
         } else {
-            for literal in expand(text, &m) {
-                patterns.push(wildcard(&literal, &m).map_err(&pattern_error)?);
+            for literal in variants(text, m) {
+                patterns.push(wildcard(&literal, m).map_err(&pattern_error)?);
             }
         }
     }
@@ -424,7 +494,7 @@ fn test(spec: &FieldSpec) -> Result<Test, RuleError> {
 
 /// The literal variants a value stands for after `windash`, `utf16*` and `base64*`. Encoded
 /// values are escaped so their characters are never read as wildcards.
-fn expand(text: &str, m: &Modifiers) -> Vec<String> {
+fn variants(text: &str, m: &Modifiers) -> Vec<String> {
     let mut values = if m.windash {
         windash(text)
     } else {

@@ -18,7 +18,9 @@
 
 use super::correlation::{Correlation, Firing, Signal, Window};
 use super::logsource::field_path;
-use super::{CompiledRule, LogSource, Rule, RuleError, RuleSet, compile, parse_documents};
+use super::{
+    CompiledRule, LogSource, Placeholders, Rule, RuleError, RuleSet, compile_with, parse_documents,
+};
 use crate::engine::{Detector, Finding, alert_id};
 use std::collections::HashMap;
 use ward_model::{Alert, AlertEntities, AlertStatus, Event, Severity, Timestamp};
@@ -34,11 +36,21 @@ const DAY: i64 = 86_400_000;
 pub struct Collection {
     pub rules: Vec<(CompiledRule, String)>,
     pub correlations: Vec<(Correlation, String)>,
+    /// The values of `expand` placeholders the rules added are compiled with.
+    placeholders: Placeholders,
 }
 
 impl Collection {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty collection whose rules' `expand` placeholders take these values.
+    pub fn with_placeholders(placeholders: Placeholders) -> Self {
+        Collection {
+            placeholders,
+            ..Self::default()
+        }
     }
 
     /// Adds every document of one Sigma file; when one fails, nothing of the file is added
@@ -48,7 +60,9 @@ impl Collection {
         let mut correlations = Vec::new();
         for document in parse_documents(text)? {
             match document {
-                super::Document::Rule(rule) => rules.push((compile(rule)?, origin.to_string())),
+                super::Document::Rule(rule) => {
+                    rules.push((compile_with(rule, &self.placeholders)?, origin.to_string()))
+                }
                 super::Document::Correlation(c) => correlations.push((c, origin.to_string())),
             }
         }

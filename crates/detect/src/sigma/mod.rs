@@ -4,9 +4,10 @@
 //!
 //! Semantics follow pySigma, the reference implementation: values match case-insensitively
 //! unless `cased` or `re`; `field: null` matches an absent field; `not filter` matches when the
-//! filtered field is absent. Features not implemented (`expand`, Sigma 1 aggregations and
-//! `action:` collections) are refused with [`RuleError::Unsupported`] and a reason, never
-//! silently ignored. Sigma 2 correlation rules ([`correlation`]) are read from multi-document
+//! filtered field is absent. Features not implemented (Sigma 1 aggregations and `action:`
+//! collections) are refused with [`RuleError::Unsupported`] and a reason, never silently
+//! ignored; so is an `expand` placeholder (`%Admins_Workstations%`) without configured values
+//! ([`Placeholders`], given to [`compile_with`] or [`Collection::with_placeholders`]). Sigma 2 correlation rules ([`correlation`]) are read from multi-document
 //! files ([`parse_documents`]) and evaluated on the stream by the [`SigmaDetector`], which
 //! turns matches into alerts; Ward's own healthcare rules ship inside the binary ([`pack`]). Keyword searches (a list of bare values) look for the value in every
 //! text field the source carried (`unmapped`), as pySigma's full-text search does for Windows. YAML is read with `yaml-rust2` (maintained, pure Rust, YAML 1.2, no serde
@@ -25,8 +26,9 @@ pub mod logsource;
 mod matcher;
 pub mod pack;
 mod parse;
+mod placeholder;
 
-pub use compile::{CompiledRule, compile};
+pub use compile::{CompiledRule, compile, compile_with};
 pub use correlation::{Comparison, Condition, Correlation, CorrelationType};
 pub use detector::{
     Collection, MAX_GROUPS, SigmaDetector, describe_logsource, entities_of, rule_key,
@@ -37,6 +39,7 @@ pub use parse::{
     Detection, Document, FieldSpec, LogSource, Meta, Rule, Search, Value, hipaa_citation,
     parse_documents, parse_rule,
 };
+pub use placeholder::{Placeholders, Unconfigured};
 
 /// Why a rule could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -54,7 +57,8 @@ pub enum RuleError {
 }
 
 impl RuleError {
-    /// A short, stable label for grouping failures in summaries (`unsupported modifier expand`).
+    /// A short, stable label for grouping failures in summaries (`unsupported modifier utf16
+    /// without base64`).
     pub fn kind(&self) -> String {
         match self {
             RuleError::Yaml(_) => "not YAML".into(),

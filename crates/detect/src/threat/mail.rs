@@ -12,24 +12,50 @@
 //! - Requests to change bank or payment details.
 //! - PHI (MRNs, valid US SSNs, dates of birth) or attachments sent from the organisation to
 //!   personal mailbox domains; matched text is masked in the alert.
+//! - A link in mail from a newly seen sender domain, opened from a workstation: the web request
+//!   shows in Zeek's `http.log` (host and URI), a web proxy's CEF log (`request`), or Zeek's
+//!   `ssl.log` (the server name of an HTTPS link).
 //!
 //! Message traces and gateway logs carry no content and are not read here. Attachment
 //! contents are not inspected: the decoder records each attachment's name, type and size only.
+//!
+//! # Newly seen domains and the links they send
+//!
+//! The detector remembers every inbound sender domain (its organisational part, `evil.example`
+//! for `mail.evil.example`) with when it was first seen and how many messages it sent. A domain
+//! is *new* when it was first seen within [`MailOptions::new_domain_ms`], has sent at most
+//! [`MailOptions::new_domain_messages`] messages (a newsletter's morning run to hundreds of
+//! subscribers makes it established within minutes), is neither the organisation's nor a
+//! partner's, and was first seen after the learning period: during the first
+//! [`MailOptions::learning_ms`] of mail the detector sees, every domain is one the organisation
+//! already corresponded with. The links of a new domain's messages are remembered for
+//! [`MailOptions::link_ttl_ms`] with the message, sender and recipients. A web request to a
+//! link's host from an internal address then raises one alert per message and requesting
+//! address. So that a link to a popular site (a map, a social network in a signature) does not
+//! make everyone browsing there a suspect, a host that web traffic had already shown before the
+//! message arrived matches only the link's exact URL (which only clear-text HTTP or a proxy
+//! log shows), never the host alone. All of it is bounded ([`MailDetector::state`]) and saved
+//! between runs, since the message and the click often arrive in different files.
 
 use std::sync::Arc;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use ward_model::event::class;
-use ward_model::{AlertEntities, Event, Severity};
+use ward_model::{AlertEntities, Event, EventId, Severity, Timestamp};
 
 use super::inventory::Inventory;
-use super::{Rule, day_of, plural, unmapped_str};
+use super::{
+    DAY, Expiring, HOUR, MINUTE, Rule, TableStats, clock, day_of, duration, ip_of, plural,
+    push_capped, unmapped_str,
+};
 use crate::{Detector, Finding};
 
 const AWARENESS: &str = "164.308(a)(5)(ii)(B)";
 const ACTIVITY_REVIEW: &str = "164.308(a)(1)(ii)(D)";
 const TRANSMISSION: &str = "164.312(e)(1)";
 const AUDIT_CONTROLS: &str = "164.312(b)";
+const INCIDENT_PROCEDURES: &str = "164.308(a)(6)(ii)";
 
 pub const LOOKALIKE_DOMAIN: Rule = Rule {
     id: "threat.mail.lookalike_domain",
@@ -79,6 +105,14 @@ pub const PHI_TO_PERSONAL: Rule = Rule {
     hipaa: &[TRANSMISSION, ACTIVITY_REVIEW, "164.530(c)"],
 };
 
+pub const LINK_CLICKED: Rule = Rule {
+    id: "threat.mail.link_clicked",
+    title: "Link from a newly seen sender domain opened",
+    severity: Severity::High,
+    attack: &["T1566.002", "T1204.001"],
+    hipaa: &[AWARENESS, INCIDENT_PROCEDURES, ACTIVITY_REVIEW],
+};
+
 /// Every rule this detector can raise.
 pub const RULES: &[Rule] = &[
     LOOKALIKE_DOMAIN,
@@ -87,6 +121,7 @@ pub const RULES: &[Rule] = &[
     AUTHENTICATION_FAILURE,
     PAYMENT_CHANGE_REQUEST,
     PHI_TO_PERSONAL,
+    LINK_CLICKED,
 ];
 
 #[derive(Debug, Clone)]
@@ -97,6 +132,21 @@ pub struct MailOptions {
     pub personal_domains: Vec<String>,
     /// Medical record number formats, besides the built-in `MRN` followed by 6–10 digits.
     pub mrn_patterns: Vec<Regex>,
+    /// How long after it was first seen a sender domain counts as new.
+    pub new_domain_ms: i64,
+    /// Messages after which a sender domain is established, however recently first seen.
+    pub new_domain_messages: u32,
+    /// Mail seen before this much time has passed since the first message (event time) only
+    /// teaches the detector which domains the organisation already corresponds with.
+    pub learning_ms: i64,
+    /// How long a new domain's links are remembered after its message.
+    pub link_ttl_ms: i64,
+    /// Sender domains remembered (least recently seen forgotten first; forgotten after 90 days).
+    pub max_domains: usize,
+    /// Web hosts remembered as already visited (forgotten after 30 days unvisited).
+    pub max_web_hosts: usize,
+    /// Link hosts of new domains' messages remembered.
+    pub max_link_hosts: usize,
 }
 
 impl Default for MailOptions {
@@ -123,9 +173,69 @@ impl Default for MailOptions {
             .map(String::from)
             .to_vec(),
             mrn_patterns: Vec::new(),
+            new_domain_ms: 7 * DAY,
+            new_domain_messages: 20,
+            learning_ms: DAY,
+            link_ttl_ms: 72 * HOUR,
+            max_domains: 50_000,
+            max_web_hosts: 100_000,
+            max_link_hosts: 20_000,
         }
     }
 }
+
+/// A sender domain: when first seen and how many messages it sent since.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Sender {
+    first: Timestamp,
+    messages: u32,
+}
+
+/// A message from a new domain carrying a link to one host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Lure {
+    host: String,
+    /// The links to `host`, without scheme or fragment (`host/path?query`).
+    urls: Vec<String>,
+    /// The host had not been visited before the message came: a request for it is enough.
+    unfamiliar: bool,
+    message: EventId,
+    message_uid: Option<String>,
+    time: Timestamp,
+    sender: String,
+    domain: String,
+    domain_first: Timestamp,
+    recipients: Vec<String>,
+    recipient_count: usize,
+    /// Addresses already reported for this message.
+    clicked: Vec<String>,
+}
+
+/// Messages remembered per link host, links per message and host, recipients named, and
+/// requesting addresses reported per message: bounds, so one host or one campaign cannot grow
+/// the state.
+const LURES_PER_HOST: usize = 8;
+const URLS_PER_LURE: usize = 4;
+const LINKS_PER_MESSAGE: usize = 16;
+const RECIPIENTS_KEPT: usize = 8;
+const CLICKS_PER_LURE: usize = 16;
+/// A request this long before the message's Date is still a click (clocks differ).
+const CLOCK_SKEW: i64 = 5 * MINUTE;
+/// How long a sender domain and a visited web host are remembered without being seen again.
+const DOMAIN_TTL: i64 = 90 * DAY;
+const WEB_HOST_TTL: i64 = 30 * DAY;
+
+/// What [`MailDetector::save_state`] writes.
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    version: u32,
+    watching_since: Option<Timestamp>,
+    domains: Vec<(String, Timestamp, Sender)>,
+    web_hosts: Vec<(u64, Timestamp)>,
+    lures: Vec<(Timestamp, Lure)>,
+}
+
+const STATE_VERSION: u32 = 1;
 
 /// A domain worth imitating, prepared for comparison.
 #[derive(Debug, Clone)]
@@ -147,6 +257,17 @@ pub struct MailDetector {
     payment: Option<Regex>,
     change: Option<Regex>,
     urgency: Option<Regex>,
+    new_domain_ms: i64,
+    new_domain_messages: u32,
+    learning_ms: i64,
+    link_ttl_ms: i64,
+    /// Event time of the first message seen: the learning period runs from here.
+    watching_since: Option<Timestamp>,
+    domains: Expiring<String, Sender>,
+    /// Hosts web traffic showed, by [`host_key`].
+    web_hosts: Expiring<u64, ()>,
+    /// New domains' messages by the [`host_key`] of the hosts they link to.
+    lures: Expiring<u64, Vec<Lure>>,
 }
 
 impl MailDetector {
@@ -196,7 +317,278 @@ impl MailDetector {
             )
             .ok(),
             urgency: Regex::new(r"(?i)\b(urgent(ly)?|immediately|today|asap|before (this|the) week|cannot take calls|confidential)\b").ok(),
+            new_domain_ms: options.new_domain_ms.max(1),
+            new_domain_messages: options.new_domain_messages.max(1),
+            learning_ms: options.learning_ms.max(0),
+            link_ttl_ms: options.link_ttl_ms.max(MINUTE),
+            watching_since: None,
+            domains: Expiring::new(options.max_domains, DOMAIN_TTL),
+            web_hosts: Expiring::new(options.max_web_hosts, WEB_HOST_TTL),
+            lures: Expiring::new(options.max_link_hosts, options.link_ttl_ms.max(MINUTE)),
         }
+    }
+
+    /// The tables of state this detector holds, with their caps and what they let go.
+    pub fn state(&self) -> Vec<TableStats> {
+        vec![
+            self.domains.stats("sender_domains"),
+            self.web_hosts.stats("web_hosts"),
+            self.lures.stats("link_hosts"),
+        ]
+    }
+
+    /// The organisation's own domains and its partners' are never new.
+    fn is_known(&self, domain: &str) -> bool {
+        self.protected.iter().any(|p| within(domain, &p.domain))
+    }
+
+    /// Counts a message from `domain` and, when the domain is new, remembers its links.
+    fn note_sender(&mut self, event: &Event, from: &str, domain: &str) {
+        let since = match self.watching_since {
+            Some(t) if t <= event.time => t,
+            _ => {
+                self.watching_since = Some(event.time);
+                event.time
+            }
+        };
+        let base = organisational(domain).to_string();
+        let sender = self.domains.touch(base.clone(), event.time, || Sender {
+            first: event.time,
+            messages: 0,
+        });
+        sender.first = Timestamp(sender.first.millis().min(event.time.millis()));
+        sender.messages = sender.messages.saturating_add(1);
+        let sender = *sender;
+        let new = sender.first.millis() > since.millis().saturating_add(self.learning_ms)
+            && event.time.millis() - sender.first.millis() <= self.new_domain_ms
+            && sender.messages <= self.new_domain_messages
+            && !self.is_known(domain);
+        if !new {
+            return;
+        }
+        let Some(links) = event.unmapped.get("links").and_then(|l| l.as_array()) else {
+            return;
+        };
+        let cc = event.unmapped.get("cc").and_then(|c| c.as_array());
+        let recipients: Vec<String> = event
+            .email
+            .to
+            .iter()
+            .map(String::as_str)
+            .chain(cc.into_iter().flatten().filter_map(|c| c.as_str()))
+            .map(|r| r.trim().to_ascii_lowercase())
+            .collect();
+        let mut by_host: Vec<(String, Vec<String>)> = Vec::new();
+        for link in links
+            .iter()
+            .filter_map(|l| l.as_str())
+            .take(LINKS_PER_MESSAGE)
+        {
+            let Some((host, url)) = split_url(link) else {
+                continue;
+            };
+            if self.is_known(&host) {
+                continue;
+            }
+            match by_host.iter_mut().find(|(h, _)| *h == host) {
+                Some((_, urls)) => {
+                    if urls.len() < URLS_PER_LURE && !urls.contains(&url) {
+                        urls.push(url);
+                    }
+                }
+                None => by_host.push((host, vec![url])),
+            }
+        }
+        for (host, urls) in by_host {
+            let key = host_key(&host);
+            let unfamiliar = self.web_hosts.get(&key, event.time).is_none();
+            let lure = Lure {
+                host,
+                urls,
+                unfamiliar,
+                message: event.id,
+                message_uid: event.email.message_uid.clone(),
+                time: event.time,
+                sender: from.to_string(),
+                domain: base.clone(),
+                domain_first: sender.first,
+                recipients: recipients.iter().take(RECIPIENTS_KEPT).cloned().collect(),
+                recipient_count: recipients.len(),
+                clicked: Vec::new(),
+            };
+            let held = self.lures.touch(key, event.time, Vec::new);
+            if !held.iter().any(|l| l.message == lure.message) {
+                push_capped(held, lure, LURES_PER_HOST);
+            }
+        }
+    }
+
+    /// A web request (Zeek `http`, a proxy's CEF line) or TLS session (Zeek `ssl`): a click on
+    /// a remembered link is reported; the host is remembered as visited.
+    fn web_request(&mut self, event: &Event, out: &mut Vec<Finding>) {
+        let Some((host, url)) = web_target(event) else {
+            return;
+        };
+        let key = host_key(&host);
+        let now = event.time;
+        self.web_hosts.touch(key, now, || ());
+        self.web_hosts.sweep(now);
+        self.lures.sweep(now);
+        let Some(src) = event.src_endpoint.ip.as_deref() else {
+            return;
+        };
+        let Some(src_ip) = ip_of(Some(src)) else {
+            return;
+        };
+        if !self.inventory.is_internal(src_ip) {
+            return;
+        }
+        let Some(lures) = self.lures.get_mut(&key, now) else {
+            return;
+        };
+        let src = src_ip.to_string();
+        // The messages whose link this can be: in time, not yet reported for this address, and
+        // either to a host no one visited before or for the exact link.
+        let exact = |lure: &Lure| url.as_ref().is_some_and(|u| lure.urls.contains(u));
+        let eligible: Vec<usize> = (0..lures.len())
+            .filter(|&i| {
+                let lure = &lures[i];
+                lure.host == host
+                    && now.millis() >= lure.time.millis() - CLOCK_SKEW
+                    && now.millis() - lure.time.millis() <= self.link_ttl_ms
+                    && (lure.unfamiliar || exact(lure))
+                    && lure.clicked.len() < CLICKS_PER_LURE
+                    && !lure.clicked.contains(&src)
+            })
+            .collect();
+        // A campaign sends one message a recipient: a click is reported once, for the latest
+        // message with this exact link (or to this host), naming how many others it may be.
+        let Some(&chosen) = eligible
+            .iter()
+            .rev()
+            .find(|&&i| exact(&lures[i]))
+            .or_else(|| eligible.last())
+        else {
+            return;
+        };
+        for &i in &eligible {
+            lures[i].clicked.push(src.clone());
+        }
+        let others = match eligible.len() - 1 {
+            0 => String::new(),
+            n => format!(
+                "; {} from the same domain linked to this host",
+                plural(n, "other message")
+            ),
+        };
+        let lure = &lures[chosen];
+        let workstation = self.inventory.asset(src_ip).map(|a| a.hostname.clone());
+        let shown = match &url {
+            Some(u) => u.clone(),
+            None => format!("{host} (the TLS server name; the path is encrypted)"),
+        };
+        let novelty = match lure.time.millis() - lure.domain_first.millis() {
+            0 => format!("that message was the first seen from {}", lure.domain),
+            ago => format!(
+                "{} was first seen {} before that message",
+                lure.domain,
+                duration(ago)
+            ),
+        };
+        let recipients = match lure.recipient_count {
+            0 => String::new(),
+            1 => format!(" to {}", lure.recipients[0]),
+            n => format!(
+                " to {} and {}",
+                lure.recipients[0],
+                plural(n - 1, "other recipient")
+            ),
+        };
+        let message_id = lure
+            .message_uid
+            .as_deref()
+            .map(|m| format!(" (Message-ID <{m}>)"))
+            .unwrap_or_default();
+        let by = workstation
+            .as_deref()
+            .map_or_else(|| src.clone(), |w| format!("{src} ({w})"));
+        out.push(LINK_CLICKED.finding(
+            &format!("{}|{src}", lure.message.to_hex()),
+            day_of(lure.time),
+            (lure.time, now),
+            AlertEntities {
+                sender: Some(lure.sender.clone()),
+                recipient: lure.recipients.first().cloned(),
+                src_ip: Some(src.clone()),
+                dst_ip: event.dst_endpoint.ip.clone(),
+                host: workstation.clone(),
+                ..Default::default()
+            },
+            format!(
+                "{by} requested {shown} at {}, {} after mail from {}{recipients}{message_id} linked to {host}; {novelty}{}{others}",
+                clock(now),
+                duration(now.millis() - lure.time.millis()),
+                lure.sender,
+                if lure.unfamiliar {
+                    ", and no one here had visited the host before it"
+                } else {
+                    ""
+                }
+            ),
+            vec![lure.message, event.id],
+        ));
+    }
+
+    fn saved_state(&self) -> SavedState {
+        SavedState {
+            version: STATE_VERSION,
+            watching_since: self.watching_since,
+            domains: self
+                .domains
+                .entries()
+                .map(|(k, t, v)| (k.clone(), t, *v))
+                .collect(),
+            web_hosts: self.web_hosts.entries().map(|(k, t, _)| (*k, t)).collect(),
+            lures: self
+                .lures
+                .entries()
+                .flat_map(|(_, t, list)| list.iter().map(move |l| (t, l.clone())))
+                .collect(),
+        }
+    }
+
+    fn restored_state(&mut self, mut state: SavedState) -> String {
+        self.watching_since = match (self.watching_since, state.watching_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        state.domains.sort_by_key(|(_, t, _)| *t);
+        state.web_hosts.sort_by_key(|(_, t)| *t);
+        state.lures.sort_by_key(|(t, _)| *t);
+        let counts = (
+            state.domains.len(),
+            state.web_hosts.len(),
+            state.lures.len(),
+        );
+        for (domain, t, sender) in state.domains {
+            *self.domains.touch(domain, t, || sender) = sender;
+        }
+        for (key, t) in state.web_hosts {
+            self.web_hosts.touch(key, t, || ());
+        }
+        for (t, lure) in state.lures {
+            let held = self.lures.touch(host_key(&lure.host), t, Vec::new);
+            if !held
+                .iter()
+                .any(|l| l.message == lure.message && l.host == lure.host)
+            {
+                push_capped(held, lure, LURES_PER_HOST);
+            }
+        }
+        format!(
+            "{} sender domains, {} visited web hosts and {} remembered links taken back",
+            counts.0, counts.1, counts.2
+        )
     }
 
     fn is_organisation(&self, domain: &str) -> bool {
@@ -488,8 +880,28 @@ impl Detector for MailDetector {
         "mail"
     }
 
+    fn save_state(&self) -> Option<Vec<u8>> {
+        if self.watching_since.is_none() && self.web_hosts.entries().next().is_none() {
+            return None;
+        }
+        serde_json::to_vec(&self.saved_state()).ok()
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<String, String> {
+        let state: SavedState = serde_json::from_slice(state)
+            .map_err(|e| format!("the saved mail state does not read: {e}"))?;
+        if state.version != STATE_VERSION {
+            return Err(format!(
+                "the saved mail state is of version {}, this Ward reads {STATE_VERSION}",
+                state.version
+            ));
+        }
+        Ok(self.restored_state(state))
+    }
+
     fn observe(&mut self, event: &Event, out: &mut Vec<Finding>) {
         if event.class_uid != class::EMAIL_ACTIVITY || event.metadata.product != "email" {
+            self.web_request(event, out);
             return;
         }
         let Some(from) = event.email.from.as_deref() else {
@@ -504,7 +916,114 @@ impl Detector for MailDetector {
             self.outbound(event, &from, out);
         } else {
             self.inbound(event, &from, &domain, out);
+            self.note_sender(event, &from, &domain);
+            self.domains.sweep(event.time);
         }
+    }
+}
+
+/// The part of a domain an organisation registers: the last two labels, or three under a
+/// two-letter country code whose second level is generic (`example.co.uk`). A heuristic, not
+/// the public suffix list: what matters is that one sender's subdomains count as one domain.
+fn organisational(domain: &str) -> &str {
+    let labels: Vec<&str> = domain.rsplitn(4, '.').collect();
+    let keep = match labels.as_slice() {
+        [tld, second, ..]
+            if tld.len() == 2
+                && matches!(
+                    *second,
+                    "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "nhs"
+                ) =>
+        {
+            3
+        }
+        _ => 2,
+    };
+    if labels.len() <= keep {
+        return domain;
+    }
+    let cut: usize = labels[..keep].iter().map(|l| l.len() + 1).sum();
+    &domain[domain.len() + 1 - cut..]
+}
+
+/// FNV-1a of a host name folded to lower case: the key of the host tables, stable across runs
+/// and builds (it is saved), computed without allocating for every web request.
+fn host_key(host: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host.bytes() {
+        hash ^= u64::from(b.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// A host name as compared: lower case, without port, user information or final dot.
+fn clean_host(host: &str) -> Option<String> {
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then_some(host)
+}
+
+/// A web URL's host and its comparable form (`host/path?query`: no scheme, no fragment, the
+/// path `/` when empty); `None` for anything but `http(s)://` URLs with a host.
+fn split_url(url: &str) -> Option<(String, String)> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = clean_host(&rest[..cut])?;
+    let path = &rest[cut..];
+    let path = if path.is_empty() || path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    Some((host.clone(), format!("{host}{path}")))
+}
+
+/// The host a web event reached and, when the log shows it, the URL in [`split_url`]'s form:
+/// HTTP activity (Zeek `http.log`: `host` and `uri`, which a proxy's traffic gives in absolute
+/// form), a proxy's CEF line (`request`), a TLS session's server name (Zeek `ssl.log`).
+fn web_target(event: &Event) -> Option<(String, Option<String>)> {
+    if event.class_uid == class::HTTP_ACTIVITY {
+        let uri = unmapped_str(event, "uri").unwrap_or("");
+        if let Some((host, url)) = split_url(uri) {
+            return Some((host, Some(url)));
+        }
+        let host = event
+            .dst_endpoint
+            .hostname
+            .as_deref()
+            .or_else(|| unmapped_str(event, "host"))
+            .and_then(clean_host)?;
+        if unmapped_str(event, "method") == Some("CONNECT") || uri.is_empty() {
+            return Some((host, None));
+        }
+        let path = if uri.starts_with('/') {
+            uri.to_string()
+        } else {
+            format!("/{uri}")
+        };
+        return Some((host.clone(), Some(format!("{host}{path}"))));
+    }
+    match event.metadata.product.as_str() {
+        "zeek" if event.metadata.event_code.as_deref() == Some("ssl") => {
+            let host = clean_host(event.dst_endpoint.hostname.as_deref()?)?;
+            Some((host, None))
+        }
+        "cef" | "leef" => {
+            let (host, url) = split_url(unmapped_str(event, "request")?)?;
+            Some((host, Some(url)))
+        }
+        _ => None,
     }
 }
 
@@ -636,7 +1155,6 @@ fn same_person(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
-    use ward_model::Timestamp;
 
     fn detector() -> MailDetector {
         let inventory = Inventory::new()
@@ -854,5 +1372,424 @@ mod tests {
         let mut e = mail("@", &[], "", "");
         e.email.from = Some("\u{feff}@\u{202e}".into());
         assert!(rules(&mut det, &e).is_empty());
+    }
+
+    /// 2026-11-10T00:00Z: the day the detector first sees mail.
+    const T0: i64 = 1_794_268_800_000;
+
+    fn inbound(t: i64, from: &str, to: &[&str], links: &[&str]) -> Event {
+        let mut e = mail(from, to, "A document was shared with you", "open it");
+        e.time = Timestamp(t);
+        e.id = EventId::of_record("email", e.time, format!("{from}{t}").as_bytes());
+        e.email.message_uid = Some(format!("{t}@{}", domain_of(from)));
+        if !links.is_empty() {
+            e.unmapped.insert("links".into(), json!(links));
+        }
+        e
+    }
+
+    fn web(t: i64, src: &str, host: &str, uri: Option<&str>) -> Event {
+        let mut e =
+            Event::from_record("zeek", Timestamp(t), format!("{src}{host}{t}").into_bytes());
+        e.src_endpoint.ip = Some(src.into());
+        e.dst_endpoint.ip = Some("185.159.82.14".into());
+        e.dst_endpoint.hostname = Some(host.into());
+        match uri {
+            Some(uri) => {
+                e.class_uid = class::HTTP_ACTIVITY;
+                e.metadata.event_code = Some("http".into());
+                e.unmapped.insert("method".into(), json!("GET"));
+                e.unmapped.insert("host".into(), json!(host));
+                e.unmapped.insert("uri".into(), json!(uri));
+            }
+            None => {
+                e.class_uid = class::NETWORK_ACTIVITY;
+                e.metadata.event_code = Some("ssl".into());
+                e.unmapped.insert("server_name".into(), json!(host));
+            }
+        }
+        e
+    }
+
+    /// A detector that has watched mail for two days: a partner wrote on the first morning.
+    fn watching() -> MailDetector {
+        let mut det = detector();
+        let mut out = Vec::new();
+        det.observe(
+            &inbound(T0, "orders@medirx-supply.com", &["rx@wgh.example.org"], &[]),
+            &mut out,
+        );
+        assert!(out.is_empty());
+        det
+    }
+
+    fn findings(det: &mut MailDetector, e: &Event) -> Vec<Finding> {
+        let mut out = Vec::new();
+        det.observe(e, &mut out);
+        out
+    }
+
+    #[test]
+    fn link_from_a_new_domain_opened_raises_one_alert_per_message_and_address() {
+        let mut det = watching();
+        // Someone browsed to a map the day before the lure came.
+        assert!(
+            findings(
+                &mut det,
+                &web(T0 + DAY, "10.10.2.30", "www.google.com", Some("/"))
+            )
+            .is_empty()
+        );
+        let lure = inbound(
+            T0 + 2 * DAY,
+            "no-reply@fileshare-notice.com",
+            &["karen.pena@wgh.example.org", "carl.baker@wgh.example.org"],
+            &[
+                "http://view.fileshare-notice.com/d/8f2a9c?u=kp#top",
+                "https://www.google.com/maps/place/Springfield",
+                "https://orders.medirx-supply.com/po/1",
+            ],
+        );
+        assert!(
+            findings(&mut det, &lure).is_empty(),
+            "the message alone is no alert"
+        );
+        let click = web(
+            T0 + 2 * DAY + 7 * MINUTE,
+            "10.10.2.11",
+            "view.fileshare-notice.com",
+            Some("/d/8f2a9c?u=kp"),
+        );
+        let out = findings(&mut det, &click);
+        assert_eq!(out.len(), 1);
+        let alert = &out[0].alert;
+        assert_eq!(alert.rule_id, LINK_CLICKED.id);
+        assert_eq!(alert.severity, Severity::High);
+        assert_eq!(alert.attack, ["T1566.002", "T1204.001"]);
+        assert!(alert.hipaa.contains(&"164.308(a)(5)(ii)(B)".to_string()));
+        assert!(alert.hipaa.contains(&"164.308(a)(6)(ii)".to_string()));
+        assert_eq!(
+            alert.entities.sender.as_deref(),
+            Some("no-reply@fileshare-notice.com")
+        );
+        assert_eq!(
+            alert.entities.recipient.as_deref(),
+            Some("karen.pena@wgh.example.org")
+        );
+        assert_eq!(alert.entities.src_ip.as_deref(), Some("10.10.2.11"));
+        assert_eq!(alert.entities.dst_ip.as_deref(), Some("185.159.82.14"));
+        assert_eq!(out[0].events, [lure.id, click.id]);
+        assert_eq!(
+            alert.description.as_deref().unwrap(),
+            "10.10.2.11 requested view.fileshare-notice.com/d/8f2a9c?u=kp at 2026-11-12 00:07 UTC, 7 min after mail from no-reply@fileshare-notice.com to karen.pena@wgh.example.org and 1 other recipient (Message-ID <1794441600000@fileshare-notice.com>) linked to view.fileshare-notice.com; that message was the first seen from fileshare-notice.com, and no one here had visited the host before it"
+        );
+        // The page's other requests from the same workstation are the same click.
+        let form = web(
+            T0 + 2 * DAY + 9 * MINUTE,
+            "10.10.2.11",
+            "view.fileshare-notice.com",
+            Some("/d/8f2a9c/login"),
+        );
+        assert!(findings(&mut det, &form).is_empty());
+        // Another workstation opening it is another alert.
+        let other = web(
+            T0 + 2 * DAY + HOUR,
+            "10.10.3.12",
+            "view.fileshare-notice.com",
+            Some("/"),
+        );
+        let out = findings(&mut det, &other);
+        assert_eq!(out.len(), 1);
+        assert_ne!(out[0].alert.id, alert.id);
+        // A host people visited before the message matches only the exact link.
+        let maps = |uri| {
+            web(
+                T0 + 2 * DAY + 2 * HOUR,
+                "10.10.2.40",
+                "www.google.com",
+                Some(uri),
+            )
+        };
+        assert!(findings(&mut det, &maps("/search?q=weather")).is_empty());
+        assert_eq!(
+            findings(&mut det, &maps("/maps/place/Springfield")).len(),
+            1
+        );
+        // The partner's portal is never a lure; nor is an address outside the organisation.
+        assert!(
+            findings(
+                &mut det,
+                &web(
+                    T0 + 2 * DAY + HOUR,
+                    "10.10.2.11",
+                    "orders.medirx-supply.com",
+                    Some("/po/1")
+                )
+            )
+            .is_empty()
+        );
+        assert!(
+            findings(
+                &mut det,
+                &web(
+                    T0 + 2 * DAY + HOUR,
+                    "198.51.100.9",
+                    "view.fileshare-notice.com",
+                    Some("/")
+                )
+            )
+            .is_empty()
+        );
+        // After 72 hours the link is forgotten.
+        assert!(
+            findings(
+                &mut det,
+                &web(
+                    T0 + 6 * DAY,
+                    "10.10.4.4",
+                    "view.fileshare-notice.com",
+                    Some("/")
+                )
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn https_link_opened_shows_as_a_tls_server_name_and_a_proxy_request() {
+        let mut det = watching();
+        let lure = inbound(
+            T0 + 3 * DAY,
+            "share@docs-secureview.com",
+            &["anna.brooks@wgh.example.org"],
+            &["https://docs.docs-secureview.com/d/1"],
+        );
+        assert!(findings(&mut det, &lure).is_empty());
+        let tls = web(
+            T0 + 3 * DAY + 3 * MINUTE,
+            "10.10.5.5",
+            "DOCS.docs-secureview.com",
+            None,
+        );
+        let out = findings(&mut det, &tls);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].alert.description.as_deref().unwrap().starts_with(
+            "10.10.5.5 requested docs.docs-secureview.com (the TLS server name; the path is encrypted)"
+        ));
+        let mut proxy =
+            Event::from_record("cef", Timestamp(T0 + 3 * DAY + 4 * MINUTE), b"cef".to_vec());
+        proxy.src_endpoint.ip = Some("10.10.5.6".into());
+        proxy.unmapped.insert(
+            "request".into(),
+            json!("https://docs.docs-secureview.com:443/d/1"),
+        );
+        assert_eq!(findings(&mut det, &proxy).len(), 1);
+    }
+
+    #[test]
+    fn established_domains_learning_and_old_links_raise_nothing() {
+        let mut det = watching();
+        let click = |t| {
+            web(
+                t,
+                "10.10.2.11",
+                "www.nursing-today.org",
+                Some("/articles/1"),
+            )
+        };
+        // Mail during the first day of watching teaches, it does not alarm.
+        let early = inbound(
+            T0 + HOUR,
+            "updates@mail.nursing-today.org",
+            &["a@wgh.example.org"],
+            &["https://www.nursing-today.org/articles/1"],
+        );
+        assert!(findings(&mut det, &early).is_empty());
+        assert!(findings(&mut det, &click(T0 + 2 * HOUR)).is_empty());
+        // A newsletter that starts later sends to so many that it is established within minutes.
+        for i in 0..25 {
+            let e = inbound(
+                T0 + 2 * DAY + i * 1000,
+                "news@lists.healthit-digest.com",
+                &["b@wgh.example.org"],
+                &["http://healthit-digest.com/issue/9"],
+            );
+            assert!(findings(&mut det, &e).is_empty());
+        }
+        let late = web(
+            T0 + 2 * DAY + HOUR,
+            "10.10.2.12",
+            "healthit-digest.com",
+            Some("/issue/9"),
+        );
+        // Only the links of the first twenty messages, while the domain was new, were
+        // remembered (eight of them, the cap per host), and one click is one alert, not eight.
+        let out = findings(&mut det, &late);
+        assert_eq!(out.len(), 1, "one click, one alert");
+        assert!(
+            out[0]
+                .alert
+                .description
+                .as_deref()
+                .unwrap()
+                .ends_with("; 7 other messages from the same domain linked to this host"),
+            "{:?}",
+            out[0].alert.description
+        );
+        assert!(findings(&mut det, &late).is_empty());
+        // Subdomains are the same sender: a later message from another subdomain is not new.
+        let e = inbound(
+            T0 + 20 * DAY,
+            "x@mail2.healthit-digest.com",
+            &["c@wgh.example.org"],
+            &["http://other.example/x"],
+        );
+        assert!(findings(&mut det, &e).is_empty());
+        assert!(
+            findings(
+                &mut det,
+                &web(
+                    T0 + 20 * DAY + MINUTE,
+                    "10.10.2.13",
+                    "other.example",
+                    Some("/x")
+                )
+            )
+            .is_empty()
+        );
+        assert_eq!(organisational("a.b.example.co.uk"), "example.co.uk");
+        assert_eq!(
+            organisational("mail.nursing-today.org"),
+            "nursing-today.org"
+        );
+        assert_eq!(organisational("localhost"), "localhost");
+    }
+
+    #[test]
+    fn urls_and_hosts_compare_without_scheme_port_case_or_fragment() {
+        assert_eq!(
+            split_url("HTTPS://User@View.Example.COM.:8443/d/1?x=Y#frag"),
+            Some((
+                "view.example.com".to_string(),
+                "view.example.com/d/1?x=Y".to_string()
+            ))
+        );
+        assert_eq!(
+            split_url("http://example.org?q=1").map(|u| u.1),
+            Some("example.org/?q=1".to_string())
+        );
+        assert_eq!(
+            split_url("http://[2001:db8::1]:80/").map(|u| u.0),
+            Some("[2001:db8::1]".to_string())
+        );
+        for odd in [
+            "http://",
+            "ftp://x.example/",
+            "mailto:a@b.example",
+            "",
+            "http:// /x",
+        ] {
+            assert_eq!(split_url(odd), None, "{odd:?}");
+        }
+        assert_eq!(host_key("Example.ORG"), host_key("example.org"));
+        assert_eq!(
+            clean_host("login.example.com:443").as_deref(),
+            Some("login.example.com")
+        );
+    }
+
+    #[test]
+    fn remembered_domains_and_links_are_saved_and_taken_back() {
+        let mut det = watching();
+        let lure = inbound(
+            T0 + 2 * DAY,
+            "no-reply@invoice-center.net",
+            &["ap@wgh.example.org"],
+            &["http://portal.invoice-center.net/i/77"],
+        );
+        assert!(findings(&mut det, &lure).is_empty());
+        assert!(
+            findings(
+                &mut det,
+                &web(T0 + 2 * DAY, "10.10.2.2", "www.cdc.gov", Some("/"))
+            )
+            .is_empty()
+        );
+        let saved = det.save_state().expect("state to save");
+        let mut next = detector();
+        let said = next.restore_state(&saved).unwrap();
+        assert_eq!(
+            said,
+            "2 sender domains, 1 visited web hosts and 1 remembered links taken back"
+        );
+        let click = web(
+            T0 + 2 * DAY + 5 * MINUTE,
+            "10.10.2.11",
+            "portal.invoice-center.net",
+            Some("/i/77"),
+        );
+        assert_eq!(findings(&mut next, &click).len(), 1);
+        assert!(findings(&mut next, &click).is_empty(), "reported once");
+        assert!(
+            next.restore_state(b"{")
+                .unwrap_err()
+                .contains("does not read")
+        );
+        let other_version =
+            String::from_utf8(saved)
+                .unwrap()
+                .replacen("\"version\":1", "\"version\":9", 1);
+        assert!(
+            next.restore_state(other_version.as_bytes())
+                .unwrap_err()
+                .contains("version 9")
+        );
+        assert!(
+            detector().save_state().is_none(),
+            "nothing seen, nothing saved"
+        );
+    }
+
+    #[test]
+    fn state_stays_bounded_under_ten_million_hosts_and_domains() {
+        let mut det = MailDetector::new(
+            Arc::new(Inventory::new()),
+            MailOptions {
+                max_domains: 1_000,
+                max_web_hosts: 1_000,
+                max_link_hosts: 1_000,
+                learning_ms: 0,
+                ..MailOptions::default()
+            },
+        );
+        let mut out = Vec::new();
+        // Twenty thousand new domains, each with a link, through `observe` ...
+        for i in 0..20_000i64 {
+            let e = inbound(
+                T0 + i * 1000,
+                &format!("x@d{i}.example"),
+                &["a@b.example"],
+                &[&format!("http://h{i}.example/")],
+            );
+            det.observe(&e, &mut out);
+        }
+        // ... and ten million web hosts, keyed as `observe` keys them.
+        for i in 0..10_000_000u64 {
+            det.web_hosts.touch(i, Timestamp(T0 + 30 * DAY), || ());
+        }
+        assert!(out.is_empty());
+        for table in det.state() {
+            assert!(table.held <= table.cap, "{table:?}");
+            assert!(table.evicted > 0, "{table:?}");
+        }
+        let hosts = det
+            .state()
+            .into_iter()
+            .find(|t| t.table == "web_hosts")
+            .unwrap();
+        assert_eq!(
+            hosts.held as u64 + hosts.evicted + hosts.expired,
+            10_000_000
+        );
     }
 }

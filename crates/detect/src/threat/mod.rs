@@ -10,7 +10,8 @@
 //! - [`segmentation`]: flows the zones.toml policy matrix denies, and the reachability map of
 //!   zones (what can reach the systems that hold PHI), drawn as SVG.
 //! - [`mail`]: look-alike sender domains, display-name impersonation, Reply-To mismatch,
-//!   authentication failures, bank-detail change requests, PHI sent to personal mailboxes.
+//!   authentication failures, bank-detail change requests, PHI sent to personal mailboxes,
+//!   links from newly seen sender domains opened from a workstation (Zeek http/ssl, proxy CEF).
 //! - [`geoip`]: places and networks of public addresses from MaxMind DB files the user
 //!   supplies, for the credential detector.
 //!
@@ -293,6 +294,15 @@ impl<K: Eq + Hash + Clone, V> Expiring<K, V> {
             map.retain(|_, (t, _)| now.millis().saturating_sub(t.millis()) <= ttl);
         }
         self.expired += (before - self.current.len() - self.previous.len()) as u64;
+    }
+
+    /// Every entry held, fresh or not, with the time it was last touched: what a detector saves
+    /// to carry its state across runs (given back through [`Expiring::touch`], oldest first).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&K, Timestamp, &V)> {
+        self.previous
+            .iter()
+            .chain(self.current.iter())
+            .map(|(k, (t, v))| (k, *t, v))
     }
 
     #[cfg(test)]

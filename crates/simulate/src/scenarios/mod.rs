@@ -22,9 +22,11 @@ mod family_member;
 mod guest_wifi_ehr;
 mod hl7_egress;
 mod impossible_travel;
+mod link_click;
 mod mass_export;
 mod mfa_fatigue;
 mod neighbour;
+mod outside_department;
 mod password_spray;
 mod phi_personal;
 mod phishing;
@@ -100,6 +102,9 @@ pub fn all() -> &'static [&'static dyn Scenario] {
         // random stream (keyed by its place in this list) as it was.
         &after_hours::AfterHours,
         &volume::VolumeAboveBaseline,
+        &outside_department::OutsideDepartment,
+        // After every other, so that adding it changed no earlier scenario's random stream.
+        &link_click::NewDomainLinkClicked,
     ]
 }
 

@@ -1,8 +1,8 @@
 //! Phishing from a look-alike of the hospital's own domain (`wgh-example.org`,
 //! `wgh.exarnple.org`, `wgh-example-support.org`): an "IT Service Desk" password-expiry notice
 //! with a link to a login page on that domain, sent to a handful of staff in the morning. The
-//! sender's domain fails SPF and DMARC and carries no DKIM signature. No web proxy or Zeek
-//! `http.log` is simulated yet, so nobody is shown clicking.
+//! sender's domain fails SPF and DMARC and carries no DKIM signature. Nobody is shown clicking:
+//! a link opened is the `phishing_click` scenario (`link_click.rs`).
 
 use super::{PlanCtx, Planted, Scenario};
 use crate::directory::LOOKALIKES;
