@@ -495,14 +495,12 @@ impl MailDetector {
                 duration(ago)
             ),
         };
-        let recipients = match lure.recipient_count {
-            0 => String::new(),
-            1 => format!(" to {}", lure.recipients[0]),
-            n => format!(
-                " to {} and {}",
-                lure.recipients[0],
-                plural(n - 1, "other recipient")
-            ),
+        // The count, not the kept list, says how many there were (a restored state may hold
+        // fewer names than its count).
+        let recipients = match (lure.recipients.first(), lure.recipient_count) {
+            (None, _) | (_, 0) => String::new(),
+            (Some(first), 1) => format!(" to {first}"),
+            (Some(first), n) => format!(" to {first} and {}", plural(n - 1, "other recipient")),
         };
         let message_id = lure
             .message_uid
