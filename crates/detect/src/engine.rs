@@ -94,6 +94,9 @@ fn keyed_id(key: &[u8; 32], id: &str) -> String {
 /// Alerts the engine keeps in memory by default (their cumulative state, for merging).
 pub const DEFAULT_MAX_ALERTS: usize = 50_000;
 
+/// How far past the last event [`Engine::conclude_unsaved`] moves the detectors' clock.
+const END_OF_RUN: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
 /// Runs every detector on each new event and merges their findings into alerts.
 ///
 /// Findings of one alert (same id) are merged into its cumulative state: the earliest
@@ -302,6 +305,39 @@ impl Engine {
                 lap(timing);
             }
         }
+        self.fold(raw, stored)
+    }
+
+    /// The end of a run (`ward ingest` done, `ward serve` stopping). A detector that keeps
+    /// nothing between runs ([`Detector::save_state`] gives `None`) would lose what it holds
+    /// (accesses the privacy analytics hold back while a pattern may still be learned, windows
+    /// still open), so it concludes it now, as if the stream had ended here; a detector that
+    /// saves its state keeps it for the next run. Returns the findings as
+    /// [`Engine::observe_with`] does. The engine is not meant to observe events after this.
+    pub fn conclude_unsaved(
+        &mut self,
+        stored: &mut dyn FnMut(&str) -> Option<Alert>,
+    ) -> Vec<Finding> {
+        let Some(now) = self.clock else {
+            return Vec::new();
+        };
+        // Past every hold and window a detector keeps (the longest, privacy's, is a day).
+        let end = Timestamp(now.millis().saturating_add(END_OF_RUN.as_millis() as i64));
+        let mut raw = Vec::new();
+        for detector in &mut self.detectors {
+            if detector.save_state().is_none() {
+                detector.advance(end, &mut raw);
+            }
+        }
+        self.fold(raw, stored)
+    }
+
+    /// Merges raw findings into the alerts held (or stored), one finding per alert.
+    fn fold(
+        &mut self,
+        raw: Vec<Finding>,
+        stored: &mut dyn FnMut(&str) -> Option<Alert>,
+    ) -> Vec<Finding> {
         let mut out: Vec<Finding> = Vec::new();
         let mut position: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
@@ -465,6 +501,68 @@ mod tests {
         let mut e = Event::from_record("test", Timestamp(ms), format!("{user}{ms}").into_bytes());
         e.actor.user.name = Some(user.into());
         e
+    }
+
+    /// Holds `user`'s events for a day before concluding them as [`PerUser`] would; says it
+    /// saves its state when `saves`.
+    struct Holding {
+        user: &'static str,
+        saves: bool,
+        held: Vec<Event>,
+    }
+
+    impl Detector for Holding {
+        fn name(&self) -> &str {
+            "holding"
+        }
+
+        fn observe(&mut self, event: &Event, _: &mut Vec<Finding>) {
+            if event.actor.user.name.as_deref() == Some(self.user) {
+                self.held.push(event.clone());
+            }
+        }
+
+        fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
+            let day = 86_400_000;
+            let (done, kept) = std::mem::take(&mut self.held)
+                .into_iter()
+                .partition(|e| e.time.millis() + day <= now.millis());
+            self.held = kept;
+            for event in done {
+                PerUser.observe(&event, out);
+            }
+        }
+
+        fn save_state(&self) -> Option<Vec<u8>> {
+            self.saves.then(Vec::new)
+        }
+    }
+
+    #[test]
+    fn the_end_of_a_run_concludes_what_detectors_that_save_nothing_hold() {
+        let mut engine = Engine::new(vec![
+            Box::new(Holding {
+                user: "alice",
+                saves: false,
+                held: Vec::new(),
+            }),
+            Box::new(Holding {
+                user: "bob",
+                saves: true,
+                held: Vec::new(),
+            }),
+        ]);
+        assert!(
+            engine.conclude_unsaved(&mut |_| None).is_empty(),
+            "nothing seen"
+        );
+        let found = engine.observe(&[event("alice", 10), event("bob", 20)]);
+        assert!(found.is_empty(), "both held for a day");
+        let concluded = engine.conclude_unsaved(&mut |_| None);
+        assert_eq!(concluded.len(), 1, "{concluded:?}");
+        assert_eq!(concluded[0].alert.entities.user.as_deref(), Some("alice"));
+        // Bob's is kept for the next run, with the state the detector saves.
+        assert_eq!(engine.save_states().len(), 1);
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! resumed from the store, so counts continue across runs instead of restarting.
 
 use std::sync::{Mutex, PoisonError};
-use ward_detect::Engine;
-use ward_model::{ContextKind, Event};
+use ward_detect::{Engine, Finding};
+use ward_model::{Alert, ContextKind, Event};
 use ward_store::{Batch, Receipt, Store, StoreError};
 
 /// Context resources read per page when loading the engine.
@@ -69,8 +69,26 @@ pub fn detect(
     engine: &Mutex<Engine>,
     events: &[Event],
 ) -> Result<u64, StoreError> {
+    conclude_and_store(store, engine, |engine, stored| {
+        engine.observe_with(events, stored)
+    })
+}
+
+/// The end of a run: what detectors that keep nothing between runs still hold is concluded
+/// ([`Engine::conclude_unsaved`]) and the alerts upserted. Returns how many were written.
+pub fn conclude_run(store: &dyn Store, engine: &Mutex<Engine>) -> Result<u64, StoreError> {
+    conclude_and_store(store, engine, Engine::conclude_unsaved)
+}
+
+/// Lets the engine conclude (alert state it no longer holds is resumed from the store), then
+/// upserts the alerts and hands them to the outbox. Returns how many alerts were written.
+fn conclude_and_store(
+    store: &dyn Store,
+    engine: &Mutex<Engine>,
+    conclude: impl FnOnce(&mut Engine, &mut dyn FnMut(&str) -> Option<Alert>) -> Vec<Finding>,
+) -> Result<u64, StoreError> {
     let mut failed = None;
-    let findings = lock(engine).observe_with(events, &mut |id| match store.get_alert(id) {
+    let findings = conclude(&mut lock(engine), &mut |id| match store.get_alert(id) {
         Ok(alert) => alert,
         Err(e) => {
             failed.get_or_insert(e);

@@ -18,7 +18,7 @@ mod scan;
 
 pub use chunk::{Chunk, Chunker, RawRecord};
 pub use context::{ContextSummary, import_context};
-pub use detect::{detect, detect_committed, load_context};
+pub use detect::{conclude_run, detect, detect_committed, load_context};
 pub use error::IngestError;
 pub use ingest::{GivenDecoder, IngestOptions, IngestSummary, Source, ingest};
 pub use records::{NetRecord, RecordOutcome, RecordsReceipt, ingest_records};

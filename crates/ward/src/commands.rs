@@ -573,6 +573,10 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         print_summary(&mut stdout.lock(), &summary, args.json)?;
         total.add(&summary);
     }
+    // The run ends: what detectors that keep nothing between runs still hold (accesses the
+    // privacy analytics hold back for a day) is concluded now rather than lost.
+    let concluded = ward_pipeline::conclude_run(&store, &engine)?;
+    tracing::debug!(alerts = concluded, "concluded at the end of the run");
     if args.paths.len() > 1 {
         print_summary(&mut stdout.lock(), &total, args.json)?;
     }

@@ -357,6 +357,15 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
             eprintln!("ward: writing the last sightings failed: {e:#}");
         }
         let _ = state_task.await;
+        // What detectors that keep nothing between runs still hold is concluded, not lost.
+        let concluded = tokio::task::spawn_blocking({
+            let (store, engine) = (store.clone(), engine.clone());
+            move || ward_pipeline::conclude_run(store.as_ref(), &engine)
+        })
+        .await;
+        if let Ok(Err(e)) = concluded {
+            eprintln!("ward: concluding the detectors' held findings failed: {e:#}");
+        }
         let saved = tokio::task::spawn_blocking({
             let (store, engine) = (store.clone(), engine.clone());
             move || crate::detection::save_state(&engine, store.as_ref())
