@@ -490,6 +490,15 @@ pub struct PrivacyDetector {
     last_outcome: AccessOutcome,
 }
 
+/// The oldest access of `queue` (held in time order) once `hold` has passed since it by `now`.
+fn pop_due(queue: &mut VecDeque<Pending>, hold: i64, now: i64) -> Option<Pending> {
+    queue
+        .front()
+        .is_some_and(|p| p.time.saturating_add(hold) < now)
+        .then(|| queue.pop_front())
+        .flatten()
+}
+
 impl PrivacyDetector {
     pub fn new(options: PrivacyOptions) -> Self {
         PrivacyDetector {
@@ -1264,25 +1273,11 @@ impl PrivacyDetector {
         }
         self.now = now;
         let hold = ms(self.options.sweep_window);
-        while self
-            .pending
-            .front()
-            .is_some_and(|p| p.time.saturating_add(hold) < now)
-        {
-            let Some(p) = self.pending.pop_front() else {
-                break;
-            };
+        while let Some(p) = pop_due(&mut self.pending, hold, now) {
             self.conclude_pending(p, out);
         }
         let learn_hold = ms(self.options.learn_hold);
-        while self
-            .deferred
-            .front()
-            .is_some_and(|p| p.time.saturating_add(learn_hold) < now)
-        {
-            let Some(p) = self.deferred.pop_front() else {
-                break;
-            };
+        while let Some(p) = pop_due(&mut self.deferred, learn_hold, now) {
             self.conclude_pending(p, out);
         }
         let follow = ms(self.options.break_glass_follow_up);
