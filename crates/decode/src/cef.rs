@@ -19,6 +19,7 @@
 use crate::syslog;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use serde_json::Value;
+use std::borrow::Cow;
 use ward_model::event::class;
 use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
 
@@ -109,7 +110,10 @@ fn find_marker(line: &[u8], marker: &[u8]) -> Option<usize> {
         return Some(0);
     }
     let window = line.get(..line.len().min(1024)).unwrap_or(line);
-    let at = memchr::memmem::find(window, marker)?;
+    // The first occurrence, by a plain byte search: building a substring searcher for a
+    // marker of four or five bytes costs more than the search.
+    let first = *marker.first()?;
+    let at = memchr::memchr_iter(first, window).find(|&i| window[i..].starts_with(marker))?;
     let before = *window.get(at.checked_sub(1)?)?;
     (before == b' ' && marker_version(&line[at + marker.len()..])).then_some(at)
 }
@@ -142,7 +146,7 @@ fn decode_line(kind: Kind, record: &[u8], year: Option<i32>) -> Result<Event, St
     };
     // The syslog header before the marker, when there is one.
     let header = (at > 0).then(|| syslog::parse(&line[..at]).ok()).flatten();
-    let body = String::from_utf8_lossy(&line[at + marker.len()..]);
+    let body = text_of(&line[at + marker.len()..]);
     let parsed = match kind {
         Kind::Cef => read_cef(&body)?,
         Kind::Leef => read_leef(&body)?,
@@ -150,114 +154,227 @@ fn decode_line(kind: Kind, record: &[u8], year: Option<i32>) -> Result<Event, St
     build(kind, parsed, header.as_ref(), record, year)
 }
 
-/// What a CEF or LEEF line holds, unescaped.
-struct Parsed {
-    /// `(name, value)` of the header fields, under `cef.*` / `leef.*`.
-    header: Vec<(&'static str, String)>,
-    vendor_severity: Option<String>,
-    signature: String,
-    name: Option<String>,
-    extension: Vec<(String, String)>,
+/// The line as text: borrowed when it is UTF-8 (the usual case, checked by the standard
+/// library's fast validation), invalid sequences replaced otherwise.
+fn text_of(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
-/// Splits on `|` not escaped by `\`, unescaping `\|` and `\\`; at most `n` fields, the last
-/// holding the rest as written.
-fn split_header(text: &str, n: usize) -> Vec<String> {
+/// The names of the header fields under `unmapped`, in the order the header writes them.
+const CEF_HEADER: [&str; 7] = [
+    "cef.version",
+    "cef.device_vendor",
+    "cef.device_product",
+    "cef.device_version",
+    "cef.signature_id",
+    "cef.name",
+    "cef.severity",
+];
+const LEEF_HEADER: [&str; 6] = [
+    "leef.version",
+    "leef.vendor",
+    "leef.product",
+    "leef.product_version",
+    "leef.event_id",
+    "leef.delimiter",
+];
+
+/// What a CEF or LEEF line holds, unescaped, borrowed from the line where nothing had to be
+/// unescaped: each value is copied once, into the event.
+struct Parsed<'a> {
+    /// The header fields, named by the first entries of `header_names` (`cef.*` / `leef.*`).
+    header_names: &'static [&'static str],
+    header: Vec<Cow<'a, str>>,
+    /// CEF's severity (the header's seventh field); LEEF has none in its header.
+    vendor_severity: Option<usize>,
+    /// CEF's name (the sixth field).
+    name: Option<usize>,
+    extension: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+impl Parsed<'_> {
+    /// CEF Signature ID or LEEF EventID: the fifth field of both headers.
+    fn signature(&self) -> &str {
+        self.header.get(4).map_or("", |s| s)
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.name
+            .and_then(|n| self.header.get(n))
+            .map(|s| &**s)
+            .filter(|n| !n.is_empty())
+    }
+
+    fn vendor_severity(&self) -> Option<&str> {
+        self.vendor_severity
+            .and_then(|n| self.header.get(n))
+            .map(|s| &**s)
+    }
+}
+
+/// Splits on `|` not escaped by `\`, unescaping `\|` and `\\`, into at most `n - 1` fields;
+/// returns them and the text after the `(n - 1)`th separator as written (empty when the line
+/// has fewer fields).
+fn split_header(text: &str, n: usize) -> (Vec<Cow<'_, str>>, &str) {
+    let bytes = text.as_bytes();
     let mut fields = Vec::with_capacity(n);
-    let mut current = String::new();
-    let mut chars = text.char_indices();
-    while let Some((i, c)) = chars.next() {
+    let mut start = 0;
+    let mut escaped = false;
+    let mut i = 0;
+    while i < bytes.len() {
         if fields.len() + 1 == n {
-            fields.push(text[i..].to_string());
-            return fields;
+            return (fields, text.get(i..).unwrap_or_default());
         }
+        match bytes[i] {
+            b'\\' => {
+                if matches!(bytes.get(i + 1), Some(b'|' | b'\\')) {
+                    escaped = true;
+                    i += 1;
+                }
+            }
+            b'|' => {
+                fields.push(header_field(
+                    text.get(start..i).unwrap_or_default(),
+                    escaped,
+                ));
+                escaped = false;
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if fields.len() + 1 < n {
+        fields.push(header_field(text.get(start..).unwrap_or_default(), escaped));
+    }
+    (fields, "")
+}
+
+/// One header field, `\|` and `\\` undone when `escaped` says it holds them; other
+/// backslashes stay as written.
+fn header_field(field: &str, escaped: bool) -> Cow<'_, str> {
+    if !escaped {
+        return Cow::Borrowed(field);
+    }
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some((_, e @ ('|' | '\\'))) => current.push(e),
-                Some((_, other)) => {
-                    current.push('\\');
-                    current.push(other);
+                Some(e @ ('|' | '\\')) => out.push(e),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
                 }
-                None => current.push('\\'),
+                None => out.push('\\'),
             },
-            '|' => fields.push(std::mem::take(&mut current)),
-            other => current.push(other),
+            other => out.push(other),
         }
     }
-    fields.push(current);
-    fields
+    Cow::Owned(out)
 }
 
-fn read_cef(body: &str) -> Result<Parsed, String> {
-    let fields = split_header(body, 8);
-    if fields.len() < 7 {
+fn read_cef(body: &str) -> Result<Parsed<'_>, String> {
+    let (header, extension) = split_header(body, 8);
+    if header.len() < 7 {
         return Err(format!(
             "CEF header has {} of its 7 `|`-separated fields: expected Version|Vendor|Product|Version|SignatureID|Name|Severity",
-            fields.len()
+            header.len()
         ));
     }
-    let extension = fields.get(7).map(|e| cef_extension(e)).unwrap_or_default();
     Ok(Parsed {
-        header: vec![
-            ("cef.version", fields[0].clone()),
-            ("cef.device_vendor", fields[1].clone()),
-            ("cef.device_product", fields[2].clone()),
-            ("cef.device_version", fields[3].clone()),
-            ("cef.signature_id", fields[4].clone()),
-            ("cef.name", fields[5].clone()),
-            ("cef.severity", fields[6].clone()),
-        ],
-        vendor_severity: Some(fields[6].clone()),
-        signature: fields[4].clone(),
-        name: Some(fields[5].clone()).filter(|n| !n.is_empty()),
-        extension,
+        header_names: &CEF_HEADER,
+        header,
+        vendor_severity: Some(6),
+        name: Some(5),
+        extension: cef_extension(extension),
     })
 }
 
 /// `k1=v1 k2=v two k3=v\=3`: a key is `[A-Za-z0-9_.\[\]-]+` right before an unescaped `=`;
 /// a value runs until the space before the next key.
-fn cef_extension(text: &str) -> Vec<(String, String)> {
+fn cef_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let bytes = text.as_bytes();
-    // Positions of unescaped `=` and the start of the key before each.
-    let mut starts = Vec::new();
+    // Room for the usual two dozen pairs in one allocation small enough for the
+    // allocator's per-thread cache (a kilobyte).
+    let mut pairs = Vec::with_capacity(24);
+    // The start of the key and the `=` of the pair whose value runs until the next key.
+    let mut open: Option<(usize, usize)> = None;
+    // The last backslash seen: a value holds an escape when one lies after its `=` (keys
+    // hold none), so values are not searched for escapes again.
+    let mut backslash = None;
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'=' => {
-                let mut k = i;
-                while k > 0 && is_key_byte(bytes[k - 1]) {
-                    k -= 1;
-                }
-                let at_boundary = k == 0 || bytes[k - 1] == b' ';
-                if k < i && at_boundary {
-                    starts.push((k, i));
-                }
-                i += 1;
-            }
-            _ => i += 1,
+    while let Some(found) = memchr::memchr2(b'\\', b'=', bytes.get(i..).unwrap_or_default()) {
+        i += found;
+        if bytes[i] == b'\\' {
+            backslash = Some(i);
+            i += 2;
+            continue;
         }
+        let mut k = i;
+        while k > 0 && is_key_byte(bytes[k - 1]) {
+            k -= 1;
+        }
+        let at_boundary = k == 0 || bytes[k - 1] == b' ';
+        if k < i && at_boundary {
+            if let Some((key_start, eq)) = open {
+                let escaped = backslash.is_some_and(|b| b > eq);
+                pairs.push(cef_pair(text, key_start, eq, k.saturating_sub(1), escaped));
+            }
+            open = Some((k, i));
+        }
+        i += 1;
     }
-    let mut pairs = Vec::with_capacity(starts.len());
-    for (n, &(key_start, eq)) in starts.iter().enumerate() {
-        let value_end = match starts.get(n + 1) {
-            Some(&(next_key, _)) => next_key.saturating_sub(1),
-            None => bytes.len(),
-        };
-        let key = text.get(key_start..eq).unwrap_or_default();
-        let value = text.get(eq + 1..value_end.max(eq + 1)).unwrap_or_default();
-        pairs.push((key.to_string(), unescape_value(value.trim_end())));
+    if let Some((key_start, eq)) = open {
+        let escaped = backslash.is_some_and(|b| b > eq);
+        pairs.push(cef_pair(text, key_start, eq, bytes.len(), escaped));
     }
     pairs
+}
+
+fn cef_pair(
+    text: &str,
+    key_start: usize,
+    eq: usize,
+    value_end: usize,
+    escaped: bool,
+) -> (&str, Cow<'_, str>) {
+    let key = text.get(key_start..eq).unwrap_or_default();
+    let value = trim_end(text.get(eq + 1..value_end.max(eq + 1)).unwrap_or_default());
+    if escaped {
+        (key, unescape_value(value))
+    } else {
+        (key, Cow::Borrowed(value))
+    }
+}
+
+/// `text.trim_end()`, answered without decoding characters when the text ends with ASCII
+/// that is not white space, as nearly every value does.
+fn trim_end(text: &str) -> &str {
+    match text.as_bytes().last() {
+        Some(&b) if b.is_ascii() && !char::from(b).is_whitespace() => text,
+        _ => text.trim_end(),
+    }
+}
+
+/// `text.trim()`, as [`trim_end`] answered at both ends.
+fn trim(text: &str) -> &str {
+    match text.as_bytes().first() {
+        Some(&b) if b.is_ascii() && !char::from(b).is_whitespace() => trim_end(text),
+        _ => text.trim(),
+    }
 }
 
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']')
 }
 
-fn unescape_value(value: &str) -> String {
+fn unescape_value(value: &str) -> Cow<'_, str> {
     if !value.contains('\\') {
-        return value.to_string();
+        return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
@@ -277,54 +394,43 @@ fn unescape_value(value: &str) -> String {
             None => out.push('\\'),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
-fn read_leef(body: &str) -> Result<Parsed, String> {
-    let version = body.split('|').next().unwrap_or_default();
-    let v2 = version.starts_with('2');
-    let fields = split_header(body, if v2 { 7 } else { 6 });
+fn read_leef(body: &str) -> Result<Parsed<'_>, String> {
+    let v2 = body.starts_with('2');
     let needed = if v2 { 7 } else { 6 };
-    if fields.len() < needed - 1 {
+    let (mut header, attributes) = split_header(body, needed);
+    if header.len() < needed - 1 {
         return Err(format!(
             "LEEF header has {} of its `|`-separated fields: expected Version|Vendor|Product|Version|EventID|",
-            fields.len()
+            header.len()
         ));
     }
-    let (delimiter, attributes) = if v2 {
-        let spec = fields.get(5).map(String::as_str).unwrap_or_default();
-        (
-            leef_delimiter(spec).ok_or_else(|| {
-                format!(
-                    "LEEF 2.0 delimiter {:?} is neither one character nor hex (`0x09`)",
-                    crate::json::clip(spec)
-                )
-            })?,
-            fields.get(6).cloned().unwrap_or_default(),
-        )
+    let delimiter = if v2 {
+        let spec = header.get(5).map_or("", |s| s);
+        let delimiter = leef_delimiter(spec).ok_or_else(|| {
+            format!(
+                "LEEF 2.0 delimiter {:?} is neither one character nor hex (`0x09`)",
+                crate::json::clip(spec)
+            )
+        })?;
+        header.truncate(5);
+        header.push(Cow::Owned(delimiter.to_string()));
+        delimiter
     } else {
-        ('\t', fields.get(5).cloned().unwrap_or_default())
+        '\t'
     };
-    let extension = attributes
-        .split(delimiter)
-        .filter_map(|kv| kv.split_once('='))
-        .filter(|(k, _)| !k.trim().is_empty())
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .collect();
-    let mut header = vec![
-        ("leef.version", fields[0].clone()),
-        ("leef.vendor", fields[1].clone()),
-        ("leef.product", fields[2].clone()),
-        ("leef.product_version", fields[3].clone()),
-        ("leef.event_id", fields[4].clone()),
-    ];
-    if v2 {
-        header.push(("leef.delimiter", delimiter.to_string()));
-    }
+    let mut extension = Vec::with_capacity(16);
+    extension.extend(attributes.split(delimiter).filter_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        let k = trim(k);
+        (!k.is_empty()).then_some((k, Cow::Borrowed(v)))
+    }));
     Ok(Parsed {
+        header_names: &LEEF_HEADER,
         header,
         vendor_severity: None,
-        signature: fields[4].clone(),
         name: None,
         extension,
     })
@@ -437,28 +543,144 @@ fn parse_time(text: &str, year: Option<i32>) -> Option<Timestamp> {
     ))
 }
 
+/// The extension values the model maps, each the first occurrence of its key (a value that
+/// is empty there counts as absent), found in one pass over the extension.
+#[derive(Default)]
+struct Mapped<'p> {
+    /// Device times, in order of preference: CEF `rt`, `end`, `start`; LEEF `devTime`.
+    times: [Option<&'p str>; 3],
+    src_ip: Option<&'p str>,
+    src_port: Option<&'p str>,
+    src_host: Option<&'p str>,
+    dst_ip: Option<&'p str>,
+    dst_port: Option<&'p str>,
+    dst_host: Option<&'p str>,
+    user: Option<&'p str>,
+    user_id: Option<&'p str>,
+    /// LEEF `sev`.
+    severity: Option<&'p str>,
+    /// CEF `c6a2`, then `sourceTranslatedAddress`.
+    src_ip6: Option<&'p str>,
+    src_translated: Option<&'p str>,
+    /// CEF `dvchost`, then `dvc`.
+    device_host: Option<&'p str>,
+    device: Option<&'p str>,
+    app: Option<&'p str>,
+    process: Option<&'p str>,
+    action: Option<&'p str>,
+    message: Option<&'p str>,
+    outcome: Option<&'p str>,
+}
+
+/// The keys of [`Mapped::times`], for reasons.
+const CEF_TIME_KEYS: [&str; 3] = ["rt", "end", "start"];
+const LEEF_TIME_KEYS: [&str; 1] = ["devTime"];
+
+impl<'p> Mapped<'p> {
+    fn of(kind: Kind, extension: &'p [(&str, Cow<'_, str>)]) -> Self {
+        let mut m = Mapped::default();
+        for (key, value) in extension {
+            let slot = match (kind, *key) {
+                (Kind::Cef, "rt") | (Kind::Leef, "devTime") => &mut m.times[0],
+                (Kind::Cef, "end") => &mut m.times[1],
+                (Kind::Cef, "start") => &mut m.times[2],
+                (_, "src") => &mut m.src_ip,
+                (Kind::Cef, "spt") | (Kind::Leef, "srcPort") => &mut m.src_port,
+                (Kind::Cef, "shost") | (Kind::Leef, "identHostName") => &mut m.src_host,
+                (_, "dst") => &mut m.dst_ip,
+                (Kind::Cef, "dpt") | (Kind::Leef, "dstPort") => &mut m.dst_port,
+                (Kind::Cef, "dhost") | (Kind::Leef, "dstHostName") => &mut m.dst_host,
+                (Kind::Cef, "suser") | (Kind::Leef, "usrName") => &mut m.user,
+                (_, "suid") => &mut m.user_id,
+                (Kind::Leef, "sev") => &mut m.severity,
+                (Kind::Cef, "c6a2") => &mut m.src_ip6,
+                (Kind::Cef, "sourceTranslatedAddress") => &mut m.src_translated,
+                (Kind::Cef, "dvchost") => &mut m.device_host,
+                (Kind::Cef, "dvc") => &mut m.device,
+                (_, "app") => &mut m.app,
+                (_, "sproc") => &mut m.process,
+                (_, "act") => &mut m.action,
+                (_, "msg") => &mut m.message,
+                (_, "outcome") => &mut m.outcome,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+        let [t0, t1, t2] = &mut m.times;
+        for slot in [
+            t0,
+            t1,
+            t2,
+            &mut m.src_ip,
+            &mut m.src_port,
+            &mut m.src_host,
+            &mut m.dst_ip,
+            &mut m.dst_port,
+            &mut m.dst_host,
+            &mut m.user,
+            &mut m.user_id,
+            &mut m.severity,
+            &mut m.src_ip6,
+            &mut m.src_translated,
+            &mut m.device_host,
+            &mut m.device,
+            &mut m.app,
+            &mut m.process,
+            &mut m.action,
+            &mut m.message,
+            &mut m.outcome,
+        ] {
+            *slot = slot.filter(|v| !v.is_empty());
+        }
+        m
+    }
+}
+
+/// CEF `outcome` (LEEF too) as a status, whatever its case.
+fn status_of(outcome: Option<&str>) -> Status {
+    const SUCCESS: [&str; 7] = [
+        "success",
+        "succeeded",
+        "allowed",
+        "allow",
+        "permitted",
+        "accept",
+        "accepted",
+    ];
+    const FAILURE: [&str; 11] = [
+        "failure", "failed", "fail", "blocked", "block", "denied", "deny", "dropped", "drop",
+        "rejected", "reject",
+    ];
+    let Some(outcome) = outcome else {
+        return Status::Unknown;
+    };
+    let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(outcome));
+    if is(&SUCCESS) {
+        Status::Success
+    } else if is(&FAILURE) {
+        Status::Failure
+    } else {
+        Status::Other
+    }
+}
+
 fn build(
     kind: Kind,
-    parsed: Parsed,
+    parsed: Parsed<'_>,
     header: Option<&syslog::Message<'_>>,
     raw: &[u8],
     year: Option<i32>,
 ) -> Result<Event, String> {
-    let ext = |key: &str| {
-        parsed
-            .extension
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let mapped = Mapped::of(kind, &parsed.extension);
     let time_keys: &[&str] = match kind {
-        Kind::Cef => &["rt", "end", "start"],
-        Kind::Leef => &["devTime"],
+        Kind::Cef => &CEF_TIME_KEYS,
+        Kind::Leef => &LEEF_TIME_KEYS,
     };
     let mut time = None;
-    for key in time_keys {
-        if let Some(text) = ext(key) {
+    for (key, text) in time_keys.iter().zip(mapped.times) {
+        if let Some(text) = text {
             match parse_time(text, year) {
                 Some(t) => {
                     time = Some(t);
@@ -491,80 +713,50 @@ fn build(
     if let Some(h) = header {
         syslog::fill_header(&mut event, h);
     }
-    event.metadata.event_code = Some(parsed.signature.clone()).filter(|s| !s.is_empty());
+    let signature = parsed.signature();
+    event.metadata.event_code = (!signature.is_empty()).then(|| signature.to_string());
 
-    let (src, spt, shost, dst, dpt, dhost, suser, sev) = match kind {
-        Kind::Cef => ("src", "spt", "shost", "dst", "dpt", "dhost", "suser", None),
-        Kind::Leef => (
-            "src",
-            "srcPort",
-            "identHostName",
-            "dst",
-            "dstPort",
-            "dstHostName",
-            "usrName",
-            Some("sev"),
-        ),
-    };
-    let endpoint = |ip: &str, port: &str, host: &str| {
-        let mut e = ext(ip).map(Endpoint::from_address).unwrap_or_default();
-        if let Some(h) = ext(host) {
+    let endpoint = |ip: Option<&str>, port: Option<&str>, host: Option<&str>| {
+        let mut e = ip.map(Endpoint::from_address).unwrap_or_default();
+        if let Some(h) = host {
             e.hostname = Some(h.to_string());
         }
-        e.port = ext(port)
-            .and_then(|p| p.trim().parse().ok())
-            .filter(|p| *p != 0);
+        e.port = port.and_then(|p| p.trim().parse().ok()).filter(|p| *p != 0);
         e
     };
-    event.src_endpoint = endpoint(src, spt, shost);
-    event.dst_endpoint = endpoint(dst, dpt, dhost);
+    event.src_endpoint = endpoint(mapped.src_ip, mapped.src_port, mapped.src_host);
+    event.dst_endpoint = endpoint(mapped.dst_ip, mapped.dst_port, mapped.dst_host);
     if kind == Kind::Cef {
-        let src6 = ext("c6a2").or_else(|| ext("sourceTranslatedAddress"));
         if event.src_endpoint.ip.is_none()
-            && let Some(ip) = src6
+            && let Some(ip) = mapped.src_ip6.or(mapped.src_translated)
         {
             event.src_endpoint.ip = Endpoint::from_address(ip).ip;
         }
-        if let Some(host) = ext("dvchost").or_else(|| ext("dvc")) {
+        if let Some(host) = mapped.device_host.or(mapped.device) {
             let device = Endpoint::from_address(host);
             event.device.ip = device.ip.or(event.device.ip.take());
             event.device.hostname = device.hostname.or(event.device.hostname.take());
         }
     }
-    event.actor.user.name = ext(suser).map(str::to_string);
-    event.actor.user.uid = ext("suid").map(str::to_string);
-    event.actor.app_name = ext("app")
-        .or_else(|| ext("sproc"))
+    event.actor.user.name = mapped.user.map(str::to_string);
+    event.actor.user.uid = mapped.user_id.map(str::to_string);
+    event.actor.app_name = mapped
+        .app
+        .or(mapped.process)
         .map(str::to_string)
         .or(event.actor.app_name.take());
-    event.activity_name = ext("act")
-        .map(str::to_string)
-        .or_else(|| parsed.name.clone());
-    event.message = ext("msg")
-        .map(str::to_string)
-        .or_else(|| parsed.name.clone());
+    event.activity_name = mapped.action.or(parsed.name()).map(str::to_string);
+    event.message = mapped.message.or(parsed.name()).map(str::to_string);
     let severity = parsed
-        .vendor_severity
-        .as_deref()
-        .or_else(|| sev.and_then(ext))
+        .vendor_severity()
+        .or(mapped.severity)
         .and_then(severity_of);
     if let Some(s) = severity {
         event.severity = s;
     }
-    let outcome = ext("outcome");
-    event.status = match outcome.map(str::to_ascii_lowercase).as_deref() {
-        Some(
-            "success" | "succeeded" | "allowed" | "allow" | "permitted" | "accept" | "accepted",
-        ) => Status::Success,
-        Some(
-            "failure" | "failed" | "fail" | "blocked" | "block" | "denied" | "deny" | "dropped"
-            | "drop" | "rejected" | "reject",
-        ) => Status::Failure,
-        Some(_) => Status::Other,
-        None => Status::Unknown,
-    };
+    event.status = status_of(mapped.outcome);
     if event.status == Status::Other {
-        event.status_detail = outcome.map(str::to_string);
+        event.status_detail = mapped.outcome.map(str::to_string);
     }
 
     // CEF custom fields under their labels: cs1Label=Policy cs1=Block-All → Policy.
@@ -574,19 +766,19 @@ fn build(
             let Some(field) = key.strip_suffix("Label") else {
                 continue;
             };
-            if let Some((_, value)) = parsed.extension.iter().find(|(k, _)| k == field)
+            if let Some((_, value)) = parsed.extension.iter().find(|(k, _)| *k == field)
                 && !label.is_empty()
             {
-                labelled.push((label.clone(), value.clone()));
+                labelled.push((label.to_string(), value.to_string()));
             }
         }
     }
     let map = &mut event.unmapped;
-    for (key, value) in parsed.header {
-        map.insert(key.to_string(), Value::String(value));
+    for (key, value) in parsed.header_names.iter().zip(parsed.header) {
+        map.insert((*key).to_string(), Value::String(value.into_owned()));
     }
     for (key, value) in parsed.extension {
-        map.insert(key, Value::String(value));
+        map.insert(key.to_string(), Value::String(value.into_owned()));
     }
     for (label, value) in labelled {
         if !map.contains_key(label.as_str()) {
@@ -598,7 +790,6 @@ fn build(
     }
     Ok(event)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,6 +818,38 @@ mod tests {
         assert_eq!(e.src_endpoint.port, Some(1232));
         assert_eq!(e.severity, Severity::Critical);
         assert_eq!(e.time.to_rfc3339(), "2024-05-01T10:00:00.000Z");
+    }
+
+    #[test]
+    fn escapes_are_undone_only_in_the_values_holding_them() {
+        let e = one(
+            &Cef,
+            r"CEF:0|V\\x|P\y|1|S|N|3|rt=1714557600000 a=x b=y\=z c=w\\ d=plain  e=\n f=last\",
+        );
+        let field = |k: &str| e.unmapped[k].as_str().unwrap().to_string();
+        assert_eq!(field("cef.device_vendor"), r"V\x");
+        assert_eq!(field("cef.device_product"), r"P\y");
+        assert_eq!(field("a"), "x");
+        assert_eq!(field("b"), "y=z");
+        assert_eq!(field("c"), r"w\");
+        assert_eq!(field("d"), "plain");
+        assert_eq!(field("e"), "\n");
+        assert_eq!(field("f"), r"last\");
+    }
+
+    #[test]
+    fn header_without_extension_and_leef_one_with_tabs() {
+        let e = one(&Cef, "<14>May 20 17:05:12 fw CEF:0|V|P|1|S|N|3|");
+        assert_eq!(e.unmapped["cef.severity"], "3");
+        assert_eq!(e.time.to_rfc3339(), "2024-05-20T17:05:12.000Z");
+        let e = one(
+            &Leef,
+            "LEEF:1.0|V|P|1|E7|src=10.0.0.1\t usrName =ann\tdevTime=1714557600000\t=x\tjunk",
+        );
+        assert_eq!(e.unmapped["leef.event_id"], "E7");
+        assert_eq!(e.actor.user.name.as_deref(), Some("ann"));
+        assert_eq!(e.time.to_rfc3339(), "2024-05-01T10:00:00.000Z");
+        assert!(!e.unmapped.contains_key(""));
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! message. The mapping is the table in `docs/formats.md`.
 
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
-use chrono::{FixedOffset, NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use serde_json::Value;
 use std::borrow::Cow;
 use ward_model::context::{Address, Identifier, Participant, PersonName};
@@ -118,6 +118,12 @@ impl<'a> Segment<'a> {
     fn field(&self, n: usize) -> &'a [u8] {
         self.fields.get(n).copied().unwrap_or_default()
     }
+
+    /// Whether the segment is `name`, compared in line: names are three bytes, and a call
+    /// to `memcmp` for each of the few dozen lookups of a message costs more than the bytes.
+    fn is(&self, name: &[u8]) -> bool {
+        self.name.len() == name.len() && self.name.iter().zip(name).all(|(a, b)| a == b)
+    }
 }
 
 struct Message<'a> {
@@ -127,7 +133,45 @@ struct Message<'a> {
     index: u64,
     several: bool,
     delimiters: Delimiters,
+    text: Text<'a>,
     segments: Vec<Segment<'a>>,
+}
+
+/// A message's bytes as text, when all of them are UTF-8 (nearly always): a part of the
+/// message is then sliced from that text rather than validated again (validating each field
+/// of a few bytes on its own cost as much as the rest of reading it).
+#[derive(Clone, Copy)]
+struct Text<'a> {
+    raw: &'a [u8],
+    whole: Option<&'a str>,
+}
+
+impl<'a> Text<'a> {
+    /// No text known: every part is validated on its own.
+    const NONE: Text<'static> = Text {
+        raw: &[],
+        whole: None,
+    };
+
+    fn of(raw: &'a [u8]) -> Self {
+        Text {
+            raw,
+            whole: std::str::from_utf8(raw).ok(),
+        }
+    }
+
+    /// `bytes` as text: UTF-8, else ISO-8859-1 (see [`latin1_or_utf8`]). Bytes that lie in
+    /// the message are the same bytes as its text at the same offset.
+    fn get(self, bytes: &'a [u8]) -> Cow<'a, str> {
+        let offset = (bytes.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
+        let sliced = self
+            .whole
+            .and_then(|whole| whole.get(offset..offset.checked_add(bytes.len())?));
+        match sliced {
+            Some(text) => Cow::Borrowed(text),
+            None => latin1_or_utf8(bytes),
+        }
+    }
 }
 
 impl<'a> Message<'a> {
@@ -140,11 +184,11 @@ impl<'a> Message<'a> {
     }
 
     fn segment(&self, name: &[u8]) -> Option<&Segment<'a>> {
-        self.segments.iter().find(|s| s.name == name)
+        self.segments.iter().find(|s| s.is(name))
     }
 
     fn all(&self, name: &'a [u8]) -> impl Iterator<Item = &Segment<'a>> {
-        self.segments.iter().filter(move |s| s.name == name)
+        self.segments.iter().filter(move |s| s.is(name))
     }
 
     /// `SEG-n` of the first segment `SEG`, as written (empty when absent).
@@ -154,8 +198,19 @@ impl<'a> Message<'a> {
 
     /// Component `c` (1-based) of the first repetition of `field`, escapes undone.
     fn component(&self, field: &[u8], c: usize) -> Option<String> {
+        self.component_text(field, c).map(Cow::into_owned)
+    }
+
+    /// As [`Message::component`], borrowed from the message when nothing had to be undone.
+    fn component_text(&self, field: &'a [u8], c: usize) -> Option<Cow<'a, str>> {
         let first = first_repetition(field, self.delimiters);
-        component_of(first, c, self.delimiters)
+        component_text(first, c, self.delimiters, self.text)
+    }
+
+    /// The field as written, for `unmapped` (HL7 encoding kept: components stay
+    /// `^`-separated).
+    fn written(&self, field: &'a [u8]) -> Option<Value> {
+        (!field.is_empty()).then(|| Value::String(self.text.get(field).into_owned()))
     }
 
     fn repetitions(&self, field: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
@@ -165,9 +220,9 @@ impl<'a> Message<'a> {
     }
 
     /// `(code, trigger)` from MSH-9, the trigger falling back to EVN-1.
-    fn message_type(&self) -> Result<(String, String), String> {
+    fn message_type(&self) -> Result<(Cow<'a, str>, Cow<'a, str>), String> {
         let msh9 = self.field(b"MSH", 9);
-        let Some(code) = self.component(msh9, 1) else {
+        let Some(code) = self.component_text(msh9, 1) else {
             let written = self.segment(b"MSH").map_or(0, |s| s.fields.len());
             return Err(if written <= 9 {
                 format!(
@@ -179,33 +234,59 @@ impl<'a> Message<'a> {
             });
         };
         let trigger = self
-            .component(msh9, 2)
-            .or_else(|| self.component(self.field(b"EVN", 1), 1))
+            .component_text(msh9, 2)
+            .or_else(|| self.component_text(self.field(b"EVN", 1), 1))
             .unwrap_or_default();
         Ok((code, trigger))
     }
 }
 
 fn first_repetition(field: &[u8], d: Delimiters) -> &[u8] {
-    field
-        .split(|&b| b == d.repetition)
-        .next()
-        .unwrap_or_default()
+    nth_part(field, d.repetition, 0).unwrap_or_default()
+}
+
+/// Part `n` (0-based) of `bytes` cut at every `separator`, `None` when there are fewer.
+/// Fields and components are a few bytes long: a plain scan beats `memchr`'s set-up.
+fn nth_part(bytes: &[u8], separator: u8, n: usize) -> Option<&[u8]> {
+    bytes.split(|&b| b == separator).nth(n)
 }
 
 /// Component `c` (1-based) of one repetition: its first subcomponent, escapes undone, `None`
 /// when empty or HL7's explicit null `""`.
 fn component_of(repetition: &[u8], c: usize, d: Delimiters) -> Option<String> {
-    let component = repetition
-        .split(|&b| b == d.component)
-        .nth(c.checked_sub(1)?)?;
-    let sub = component
-        .split(|&b| b == d.subcomponent)
-        .next()
-        .unwrap_or_default();
-    let text = unescape(sub, d);
-    let trimmed = text.trim();
-    (!trimmed.is_empty() && trimmed != "\"\"").then(|| trimmed.to_string())
+    component_text(repetition, c, d, Text::NONE).map(Cow::into_owned)
+}
+
+/// As [`component_of`], borrowed from the message (`text`) when nothing had to be undone.
+fn component_text<'a>(
+    repetition: &'a [u8],
+    c: usize,
+    d: Delimiters,
+    text: Text<'a>,
+) -> Option<Cow<'a, str>> {
+    let component = nth_part(repetition, d.component, c.checked_sub(1)?)?;
+    let sub = nth_part(component, d.subcomponent, 0).unwrap_or_default();
+    let kept = |trimmed: &str| !trimmed.is_empty() && trimmed != "\"\"";
+    match unescape(sub, d, text) {
+        Cow::Borrowed(text) => Some(Cow::Borrowed(trim(text))).filter(|t| kept(t)),
+        Cow::Owned(text) => {
+            let trimmed = trim(&text);
+            kept(trimmed).then(|| Cow::Owned(trimmed.to_string()))
+        }
+    }
+}
+
+/// `text.trim()`, answered without decoding characters when the text starts and ends with
+/// ASCII that is not white space, as nearly every HL7 component does.
+fn trim(text: &str) -> &str {
+    let not_space =
+        |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !char::from(b).is_whitespace());
+    let bytes = text.as_bytes();
+    if not_space(bytes.first()) && not_space(bytes.last()) {
+        text
+    } else {
+        text.trim()
+    }
 }
 
 /// Calls `each` with every message of `record`, or with the error that stops one.
@@ -251,15 +332,20 @@ fn for_each_message<'a>(record: &'a [u8], mut each: impl FnMut(Result<Message<'a
 
 /// The segments of a record: split at `\r` and `\n`, MLLP bytes and blank lines dropped.
 fn segment_slices(record: &[u8]) -> Vec<&[u8]> {
-    record
-        .split(|&b| b == b'\r' || b == b'\n')
-        .map(|s| {
-            let s = s.strip_prefix(&[MLLP_END]).unwrap_or(s);
-            let s = s.strip_prefix(&[MLLP_START]).unwrap_or(s);
-            s.strip_suffix(&[MLLP_END]).unwrap_or(s)
-        })
-        .filter(|s| !s.trim_ascii().is_empty())
-        .collect()
+    let mut segments = Vec::with_capacity(16);
+    let mut start = 0;
+    let ends = memchr::memchr2_iter(b'\r', b'\n', record).chain(std::iter::once(record.len()));
+    for end in ends {
+        let s = record.get(start..end).unwrap_or_default();
+        start = end + 1;
+        let s = s.strip_prefix(&[MLLP_END]).unwrap_or(s);
+        let s = s.strip_prefix(&[MLLP_START]).unwrap_or(s);
+        let s = s.strip_suffix(&[MLLP_END]).unwrap_or(s);
+        if !s.trim_ascii().is_empty() {
+            segments.push(s);
+        }
+    }
+    segments
 }
 
 /// The bytes of `record` from the start of `first` to the end of `last`, both slices of it.
@@ -327,15 +413,12 @@ fn parse_message<'a>(
     let segments = segments
         .iter()
         .map(|s| {
-            let mut parts = s.split(|&b| b == field);
-            let name = parts.next().unwrap_or_default();
-            let mut fields = Vec::with_capacity(24);
-            fields.push(name);
+            let mut fields = split_fields(s, field);
+            let name = fields.first().copied().unwrap_or_default();
             if name == b"MSH" {
                 // MSH-1 is the separator itself; MSH-2 is the first field written.
-                fields.push(msh.get(3..4).unwrap_or_default());
+                fields.insert(1, msh.get(3..4).unwrap_or_default());
             }
-            fields.extend(parts);
             Segment { name, fields }
         })
         .collect();
@@ -344,8 +427,19 @@ fn parse_message<'a>(
         index,
         several,
         delimiters,
+        text: Text::of(raw),
         segments,
     })
+}
+
+/// The parts of `bytes` cut at every `separator`.
+fn split_fields(bytes: &[u8], separator: u8) -> Vec<&[u8]> {
+    // Room for a field every two bytes, up to 64: PV1's 46 mostly empty fields without
+    // growing, in an allocation small enough for the allocator's per-thread cache (a larger
+    // one makes glibc consolidate its free lists, which costs more than the whole segment).
+    let mut parts = Vec::with_capacity((bytes.len() / 2 + 2).min(64));
+    parts.extend(bytes.split(|&b| b == separator));
+    parts
 }
 
 /// A few bytes of input for an error message, lossily as text.
@@ -360,10 +454,10 @@ fn shown(bytes: &[u8]) -> String {
 }
 
 /// Undoes HL7 escapes; unknown escapes are kept as written. Text that is not UTF-8 is taken
-/// as ISO-8859-1.
-fn unescape(bytes: &[u8], d: Delimiters) -> Cow<'_, str> {
+/// as ISO-8859-1; `text` reads the message's own bytes.
+fn unescape<'a>(bytes: &'a [u8], d: Delimiters, text: Text<'a>) -> Cow<'a, str> {
     let Some(escape) = d.escape.filter(|e| bytes.contains(e)) else {
-        return latin1_or_utf8(bytes);
+        return text.get(bytes);
     };
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
@@ -410,11 +504,6 @@ fn latin1_or_utf8(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// The field as written, for `unmapped` (HL7 encoding kept: components stay `^`-separated).
-fn written(field: &[u8]) -> Option<Value> {
-    (!field.is_empty()).then(|| Value::String(latin1_or_utf8(field).into_owned()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Dates and times.
 
@@ -422,7 +511,7 @@ fn written(field: &[u8]) -> Option<Value> {
 /// is taken as UTC. At least a full date is required.
 fn parse_dtm(text: &str) -> Option<Timestamp> {
     let text = text.trim();
-    let (body, offset) = match text.find(['+', '-']) {
+    let (body, offset) = match text.bytes().position(|b| b == b'+' || b == b'-') {
         Some(at) => (text.get(..at)?, Some(text.get(at..)?)),
         None => (text, None),
     };
@@ -433,21 +522,18 @@ fn parse_dtm(text: &str) -> Option<Timestamp> {
     if !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 8 | 10 | 12 | 14) {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        match digits.get(range) {
-            Some(d) => d.parse().ok(),
-            None => Some(0),
-        }
-    };
-    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?;
-    let time = date.and_hms_opt(num(8..10)?, num(10..12)?, num(12..14)?)?;
+    // Digits checked above: the parts are numbers, those not written are zero.
+    let num = |range: std::ops::Range<usize>| digits.get(range).map_or(0, decimal);
+    let date = NaiveDate::from_ymd_opt(num(0..4) as i32, num(4..6), num(6..8))?;
+    let time = date.and_hms_opt(num(8..10), num(10..12), num(12..14))?;
     let mut millis = time.and_utc().timestamp_millis();
     if let Some(f) = fraction {
         if f.is_empty() || f.len() > 4 || !f.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let padded: u32 = format!("{f:0<3}").get(..3)?.parse().ok()?;
-        millis += i64::from(padded);
+        // Milliseconds: the first three digits, padded on the right (`.5` is 500 ms).
+        let kept = f.get(..f.len().min(3))?;
+        millis += i64::from(decimal(kept) * 10u32.pow(3 - kept.len() as u32));
     }
     if let Some(offset) = offset {
         let sign = if offset.starts_with('-') { -1 } else { 1 };
@@ -455,14 +541,23 @@ fn parse_dtm(text: &str) -> Option<Timestamp> {
         if zone.len() != 4 || !zone.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let hours: i32 = zone.get(..2)?.parse().ok()?;
-        let minutes: i32 = zone.get(2..)?.parse().ok()?;
-        let seconds = sign * (hours * 3600 + minutes * 60);
-        let zone = FixedOffset::east_opt(seconds)?;
-        let local = zone.from_local_datetime(&time).single()?;
-        millis = local.timestamp_millis() + (millis - time.and_utc().timestamp_millis());
+        let (hours, minutes) = (decimal(zone.get(..2)?), decimal(zone.get(2..)?));
+        let seconds = sign * i64::from(hours * 3600 + minutes * 60);
+        // An offset of less than a day, as chrono's `FixedOffset` accepts; local time minus
+        // the offset is UTC.
+        if seconds.abs() >= 86_400 {
+            return None;
+        }
+        millis -= seconds * 1000;
     }
     Some(Timestamp(millis))
+}
+
+/// A few ASCII digits, already checked, as a number.
+fn decimal(digits: &str) -> u32 {
+    digits
+        .bytes()
+        .fold(0, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')))
 }
 
 /// An HL7 date (`YYYY[MM[DD…]]`) as `YYYY[-MM[-DD]]`, as FHIR writes dates.
@@ -485,7 +580,7 @@ fn parse_date(text: &str) -> Option<String> {
 
 /// The instant in `SEG-n`, `None` when empty, an error naming the field when unreadable.
 fn dtm_field(message: &Message<'_>, seg: &str, n: usize) -> Result<Option<Timestamp>, String> {
-    let Some(text) = message.component(message.field(seg.as_bytes(), n), 1) else {
+    let Some(text) = message.component_text(message.field(seg.as_bytes(), n), 1) else {
         return Ok(None);
     };
     parse_dtm(&text).map(Some).ok_or_else(|| {
@@ -529,11 +624,12 @@ fn mrn<'a>(message: &Message<'a>) -> Option<(String, &'a [u8])> {
     let with_id = || {
         message
             .repetitions(pid3)
-            .filter_map(move |r| component_of(r, 1, d).map(|id| (id, r)))
+            .filter_map(move |r| component_text(r, 1, d, message.text).map(|id| (id, r)))
     };
     with_id()
-        .find(|(_, r)| component_of(r, 5, d).as_deref() == Some("MR"))
+        .find(|(_, r)| component_text(r, 5, d, message.text).as_deref() == Some("MR"))
         .or_else(|| with_id().next())
+        .map(|(id, r)| (id.into_owned(), r))
 }
 
 fn person_name(repetition: &[u8], d: Delimiters) -> PersonName {
@@ -546,14 +642,18 @@ fn person_name(repetition: &[u8], d: Delimiters) -> PersonName {
     }
 }
 
-fn display_name(name: &PersonName) -> Option<String> {
-    let parts: Vec<&str> = name
-        .given
-        .iter()
-        .map(String::as_str)
-        .chain(name.family.as_deref())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
+/// The name of an XPN repetition as written in prose: given names, then the family name.
+fn display_name<'a>(message: &Message<'a>, repetition: &'a [u8]) -> Option<String> {
+    let mut name = String::with_capacity(repetition.len());
+    for c in [2, 3, 1] {
+        if let Some(part) = component_text(repetition, c, message.delimiters, message.text) {
+            if !name.is_empty() {
+                name.push(' ');
+            }
+            name.push_str(&part);
+        }
+    }
+    (!name.is_empty()).then_some(name)
 }
 
 fn to_event(message: &Message<'_>) -> Result<Event, String> {
@@ -577,7 +677,7 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
         Some(name) => name.to_string(),
         None => format!("{code}^{trigger}"),
     });
-    event.metadata.event_code = (!trigger.is_empty()).then(|| trigger.clone());
+    event.metadata.event_code = (!trigger.is_empty()).then(|| trigger.into_owned());
     event.metadata.uid = message.component(message.field(b"MSH", 10), 1);
     event.actor.app_name = message.component(message.field(b"MSH", 3), 1);
     event.device.hostname = message.component(message.field(b"MSH", 4), 1);
@@ -586,14 +686,14 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
     let d = message.delimiters;
     if let Some((id, repetition)) = mrn(message) {
         event.patient.id = Some(id);
-        if let Some(authority) = component_of(repetition, 4, d) {
+        if let Some(authority) = component_text(repetition, 4, d, message.text) {
             event
                 .unmapped
-                .insert("PID.3.4".into(), Value::String(authority));
+                .insert("PID.3.4".into(), Value::String(authority.into_owned()));
         }
     }
     let pid5 = first_repetition(message.field(b"PID", 5), d);
-    event.patient.name = display_name(&person_name(pid5, d));
+    event.patient.name = display_name(message, pid5);
     if let Some(visit) = message.component(message.field(b"PV1", 19), 1) {
         event.resource.r#type = Some("Encounter".into());
         event.resource.id = Some(visit);
@@ -620,7 +720,7 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
         ("PV1", 44, "PV1.44"),
         ("PV1", 45, "PV1.45"),
     ] {
-        if let Some(value) = written(message.field(seg.as_bytes(), n)) {
+        if let Some(value) = message.written(message.field(seg.as_bytes(), n)) {
             map.insert(key.to_string(), value);
         }
     }
@@ -633,7 +733,7 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
     ] {
         let values: Vec<Value> = message
             .all(seg.as_bytes())
-            .filter_map(|s| written(s.field(n)))
+            .filter_map(|s| message.written(s.field(n)))
             .collect();
         if !values.is_empty() {
             map.insert(key.to_string(), Value::Array(values));
@@ -718,7 +818,10 @@ fn context_of(
         });
     let deceased_at = dtm_field(message, "PID", 29)?;
     let deceased = deceased_at.is_some()
-        || message.component(message.field(b"PID", 30), 1).as_deref() == Some("Y");
+        || message
+            .component_text(message.field(b"PID", 30), 1)
+            .as_deref()
+            == Some("Y");
     let contact_names = message
         .all(b"NK1")
         .filter_map(|nk1| {
@@ -770,7 +873,7 @@ fn context_of(
     }
     for rol in message.all(b"ROL") {
         // ROL-2 action code DE: this role is being deleted.
-        if message.component(rol.field(2), 1).as_deref() == Some("DE") {
+        if message.component_text(rol.field(2), 1).as_deref() == Some("DE") {
             continue;
         }
         let role = message.component(rol.field(3), 1);
@@ -813,13 +916,13 @@ fn context_of(
 }
 
 /// The instant in field `n` of one (repeating) segment.
-fn dtm_field_of(
-    message: &Message<'_>,
-    segment: &Segment<'_>,
+fn dtm_field_of<'a>(
+    message: &Message<'a>,
+    segment: &Segment<'a>,
     seg: &str,
     n: usize,
 ) -> Result<Option<Timestamp>, String> {
-    let Some(text) = message.component(segment.field(n), 1) else {
+    let Some(text) = message.component_text(segment.field(n), 1) else {
         return Ok(None);
     };
     parse_dtm(&text).map(Some).ok_or_else(|| {
@@ -868,12 +971,25 @@ mod tests {
     }
 
     #[test]
+    fn parts_of_a_message_are_read_as_utf8_each_or_as_latin1_each() {
+        let utf8 = "PID|1||M\u{fc}ller".as_bytes();
+        let text = Text::of(utf8);
+        assert!(matches!(text.get(&utf8[7..]), Cow::Borrowed("Müller")));
+        // Not UTF-8 as a whole: each part is read on its own, as before the whole was tried.
+        let mixed = b"PID|M\xc3\xbcller|M\xfcller";
+        let text = Text::of(mixed);
+        assert_eq!(text.get(&mixed[4..11]), "Müller");
+        assert_eq!(text.get(&mixed[12..]), "Müller");
+        assert_eq!(Text::of(utf8).get(b"elsewhere"), "elsewhere");
+    }
+
+    #[test]
     fn escapes_are_undone_and_unknown_ones_kept() {
-        let u = |s: &str| unescape(s.as_bytes(), DELIMITERS).into_owned();
+        let u = |s: &str| unescape(s.as_bytes(), DELIMITERS, Text::NONE).into_owned();
         assert_eq!(u(r"A\F\B\S\C\T\D\R\E\E\"), r"A|B^C&D~E\");
         assert_eq!(u(r"line\.br\two\X41\"), "line\ntwoA");
         assert_eq!(u(r"\Z99\ and \unclosed"), r"\Z99\ and \unclosed");
-        assert_eq!(unescape(b"M\xfcller", DELIMITERS), "Müller");
+        assert_eq!(unescape(b"M\xfcller", DELIMITERS, Text::NONE), "Müller");
     }
 
     #[test]
