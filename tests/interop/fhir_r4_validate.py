@@ -2,7 +2,8 @@
 (pydantic models generated from the FHIR specification's StructureDefinitions): required
 elements (cardinality 1..), element types, primitive formats (dates, instants, codes, ids)
 and choice types. The models are FHIR R4B's, which for the resources the simulator writes
-(Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam, AuditEvent)
+(Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam,
+Appointment, ServiceRequest, AuditEvent)
 define the same elements as R4. Exit status 0 when every resource validates; the first
 problems otherwise.
 

@@ -1,5 +1,5 @@
 //! The organisation's context from FHIR R4 resources: Patient, Practitioner, PractitionerRole,
-//! Organization, Encounter and CareTeam, as NDJSON lines or whole documents (a single
+//! Organization, Encounter, CareTeam, ServiceRequest and Appointment, as NDJSON lines or whole documents (a single
 //! resource, a Bundle of any type, or a JSON array). Each resource becomes a
 //! [`ContextResource`]: its logical id, a [`ContextSummary`] of the elements privacy analytics
 //! reason about (who the patient is, who cared for them and when), and its original bytes.
@@ -15,7 +15,7 @@ use crate::fhir::{Concept, Identifier as FhirIdentifier, Meta, Period, Reference
 use crate::json::{self, Member, OneOrMany, Text, TextOr};
 use serde::Deserialize;
 use std::collections::HashMap;
-use ward_model::context::{Address, Identifier, Participant, PersonName};
+use ward_model::context::{Address, Attendee, Identifier, Participant, PersonName};
 use ward_model::{ContextKind, ContextResource, ContextSummary, Timestamp};
 
 /// Parses one record of context: pushes every resource and every failure it holds.
@@ -75,7 +75,7 @@ fn syntax_or_shape(e: &serde_json::Error) -> String {
     }
 }
 
-/// The elements of the six context resources, side by side (each reads only its own).
+/// The elements of the eight context resources, side by side (each reads only its own).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ContextDoc<'a> {
@@ -124,12 +124,38 @@ struct ContextDoc<'a> {
     practitioner: Option<Reference<'a>>,
     #[serde(borrow, default)]
     organization: Option<Reference<'a>>,
+    /// PractitionerRole `code[]`; ServiceRequest `code` (one).
     #[serde(borrow, default)]
-    code: Vec<Concept<'a>>,
+    code: OneOrMany<Concept<'a>>,
     #[serde(borrow, default)]
     specialty: Vec<Concept<'a>>,
     #[serde(borrow, default)]
     part_of: Option<Reference<'a>>,
+    #[serde(borrow, default)]
+    encounter: Option<Reference<'a>>,
+    #[serde(borrow, default)]
+    intent: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    category: Vec<Concept<'a>>,
+    #[serde(borrow, default)]
+    requester: Option<Reference<'a>>,
+    #[serde(borrow, default)]
+    performer: Vec<Reference<'a>>,
+    #[serde(borrow, default)]
+    authored_on: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    occurrence_date_time: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    occurrence_period: Option<Period<'a>>,
+    /// Appointment elements.
+    #[serde(borrow, default)]
+    service_type: Vec<Concept<'a>>,
+    #[serde(borrow, default)]
+    start: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    end: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    based_on: Vec<Reference<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -162,8 +188,9 @@ struct Contact<'a> {
     name: OneOrMany<HumanName<'a>>,
 }
 
-/// Encounter `participant` (`individual`, R5 `actor`, `type[]`) and CareTeam `participant`
-/// (`member`, `role[]`) in one shape.
+/// Encounter `participant` (`individual`, R5 `actor`, `type[]`), CareTeam `participant`
+/// (`member`, `role[]`) and Appointment `participant` (`actor`, `type[]`, `status`) in one
+/// shape.
 #[derive(Deserialize)]
 struct FhirParticipant<'a> {
     #[serde(borrow, default)]
@@ -178,6 +205,8 @@ struct FhirParticipant<'a> {
     role: Vec<Concept<'a>>,
     #[serde(borrow, default)]
     period: Option<Period<'a>>,
+    #[serde(borrow, default)]
+    status: Option<Text<'a>>,
 }
 
 fn parse_member(member: &Member<'_>, refs: &Refs) -> Result<ContextResource, String> {
@@ -207,7 +236,7 @@ fn parse_member(member: &Member<'_>, refs: &Refs) -> Result<ContextResource, Str
         }
     };
     let Some(resource_type) = doc.resource_type.as_deref() else {
-        return Err("no resourceType: expected a FHIR Patient, Practitioner, PractitionerRole, Organization, Encounter or CareTeam".into());
+        return Err("no resourceType: expected a FHIR Patient, Practitioner, PractitionerRole, Organization, Encounter, CareTeam, ServiceRequest or Appointment".into());
     };
     if resource_type == "Bundle" {
         return Err(NESTED_BUNDLE.into());
@@ -234,7 +263,7 @@ fn not_context(resource_type: &str) -> String {
     let resource_type = json::clip(resource_type);
     format!(
         "resourceType {resource_type} is not organisation context (Patient, Practitioner, PractitionerRole, \
-         Organization, Encounter, CareTeam); ingest audit events with `ward ingest`"
+         Organization, Encounter, CareTeam, ServiceRequest, Appointment); ingest audit events with `ward ingest`"
     )
 }
 
@@ -457,7 +486,7 @@ fn summarise(
             ContextSummary::PractitionerRole {
                 practitioner: doc.practitioner.as_ref().and_then(|r| refs.of(r)),
                 organization: doc.organization.as_ref().and_then(|r| refs.of(r)),
-                codes: codes(&doc.code),
+                codes: codes(&doc.code.0),
                 specialties: codes(&doc.specialty),
                 active,
                 start,
@@ -504,6 +533,63 @@ fn summarise(
                     .collect(),
                 start,
                 end,
+            }
+        }
+        ContextKind::ServiceRequest => {
+            // `occurrenceTiming` (a schedule of repeats) has no single end and is not read:
+            // such an order explains for the window after `authoredOn` only, never longer.
+            let (occurrence_start, occurrence_end) = match &doc.occurrence_date_time {
+                Some(_) => {
+                    let at = instant(
+                        "ServiceRequest.occurrenceDateTime",
+                        &doc.occurrence_date_time,
+                    )?;
+                    (at, at)
+                }
+                None => period("ServiceRequest.occurrencePeriod", &doc.occurrence_period)?,
+            };
+            ContextSummary::ServiceRequest {
+                patient: doc.subject.as_ref().and_then(|r| refs.of(r)),
+                encounter: doc.encounter.as_ref().and_then(|r| refs.of(r)),
+                status: owned(&doc.status),
+                intent: owned(&doc.intent),
+                categories: codes(&doc.category),
+                codes: codes(&doc.code.0),
+                requester: doc.requester.as_ref().and_then(|r| refs.of(r)),
+                performers: doc.performer.iter().filter_map(|r| refs.of(r)).collect(),
+                authored_on: instant("ServiceRequest.authoredOn", &doc.authored_on)?,
+                occurrence_start,
+                occurrence_end,
+            }
+        }
+        ContextKind::Appointment => {
+            let participants: Vec<Attendee> = doc
+                .participant
+                .iter()
+                .filter_map(|p| {
+                    Some(Attendee {
+                        reference: p.actor.as_ref().and_then(|r| refs.of(r))?,
+                        role: p
+                            .kind
+                            .iter()
+                            .find_map(Concept::code_or_text)
+                            .map(str::to_string),
+                        status: owned(&p.status),
+                    })
+                })
+                .collect();
+            ContextSummary::Appointment {
+                patient: participants
+                    .iter()
+                    .find(|p| p.reference.starts_with("Patient/"))
+                    .map(|p| p.reference.clone()),
+                status: owned(&doc.status),
+                participants,
+                service_types: codes(&doc.service_type),
+                specialties: codes(&doc.specialty),
+                start: instant("Appointment.start", &doc.start)?,
+                end: instant("Appointment.end", &doc.end)?,
+                based_on: doc.based_on.iter().filter_map(|r| refs.of(r)).collect(),
             }
         }
     })

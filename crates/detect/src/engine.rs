@@ -53,6 +53,18 @@ pub trait Detector: Send {
     fn restore_state(&mut self, _state: &[u8]) -> Result<String, String> {
         Ok(String::new())
     }
+
+    /// The end of a run (`ward ingest` done, `ward serve` stopping), with `end` past every
+    /// hold and window. What the detector holds and will not save would be lost, so it is
+    /// concluded here, as if the stream ended at `end`. By default a detector that saves
+    /// nothing ([`Detector::save_state`] gives `None`) advances its clock to `end`, and one
+    /// that saves its state keeps it for the next run; a detector that saves part of what it
+    /// holds concludes the rest.
+    fn conclude(&mut self, end: Timestamp, out: &mut Vec<Finding>) {
+        if self.save_state().is_none() {
+            self.advance(end, out);
+        }
+    }
 }
 
 /// The id of an alert: stable across runs and backends, derived from the rule, the entity key
@@ -325,9 +337,7 @@ impl Engine {
         let end = Timestamp(now.millis().saturating_add(END_OF_RUN.as_millis() as i64));
         let mut raw = Vec::new();
         for detector in &mut self.detectors {
-            if detector.save_state().is_none() {
-                detector.advance(end, &mut raw);
-            }
+            detector.conclude(end, &mut raw);
         }
         self.fold(raw, stored)
     }

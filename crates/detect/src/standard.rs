@@ -120,6 +120,20 @@ impl<D: Detector> Detector for Silenced<D> {
         self.inner.advance(now, out);
         self.keep_since(out, from);
     }
+
+    fn save_state(&self) -> Option<Vec<u8>> {
+        self.inner.save_state()
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<String, String> {
+        self.inner.restore_state(state)
+    }
+
+    fn conclude(&mut self, end: Timestamp, out: &mut Vec<Finding>) {
+        let from = out.len();
+        self.inner.conclude(end, out);
+        self.keep_since(out, from);
+    }
 }
 
 #[cfg(test)]

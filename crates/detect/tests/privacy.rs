@@ -61,6 +61,8 @@ fn context(dir: &Path) -> Vec<ContextResource> {
         "patients.ndjson",
         "encounters.ndjson",
         "care-teams.ndjson",
+        "appointments.ndjson",
+        "service-requests.ndjson",
     ] {
         for line in lines(&dir.join("context").join(name)) {
             ward_decode::context::parse_context(&line, &mut parsed);
@@ -210,17 +212,19 @@ fn part_of(event: &Event, incident: &Incident) -> bool {
 }
 
 /// An alert is about an incident when it names the incident's user, names one of its patients
-/// (or no patient: user-level alerts), and starts during it.
+/// (or no patient: user-level alerts), and the time it covers (from its first to its last
+/// access) meets the incident. For most alerts that is one moment, which must fall during the
+/// incident; a user-level alert over a window (several first looks outside the department
+/// within a week) may begin with an earlier look and still be about the incident it ends in.
 fn matches(alert: &Alert, incident: &Incident) -> bool {
-    let t = alert.first_seen.millis();
     alert.entities.user.as_deref() == Some(incident.user.as_str())
         && alert
             .entities
             .patient
             .as_ref()
             .is_none_or(|p| incident.patients.contains(p))
-        && incident.start - 60_000 <= t
-        && t <= incident.end + 3 * 3_600_000
+        && incident.start - 60_000 <= alert.last_seen.millis()
+        && alert.first_seen.millis() <= incident.end + 3 * 3_600_000
 }
 
 struct Scores {
@@ -343,12 +347,13 @@ fn report(label: &str, run: &Run, scores: &Scores) {
     }
 }
 
-/// The bars for recall and the share of normal work explained, and a floor for
-/// precision. The precision bar is 0.9; since the simulator's normal work includes
-/// work no context explains (consults and covering not on the care team, looks at former
-/// patients, innocent one-off looks at other departments' patients, docs/simulate.md), the
-/// measured precision is below it (docs/privacy.md gives the figures): the floor given here
-/// catches a regression, it is not the bar.
+/// The bars for recall and the share of normal work explained, and a precision to
+/// reach: the bar, 0.9, on the default-size runs it is stated for; a lower floor on
+/// the small hospital (too few colleagues per department to learn consult patterns from) and
+/// on the week (more innocent unexplained looks, docs/privacy.md), catching a regression. The
+/// simulator's normal work includes work no context explains (informal consults, covering
+/// shifts, looks at former patients, innocent one-off looks at other departments' patients,
+/// docs/simulate.md), so precision is measured against honest noise.
 fn check(run: &Run, scores: &Scores, precision_floor: f64) {
     assert!(
         run.incidents.len() >= 8,
@@ -390,7 +395,7 @@ fn measures_recall_and_precision_on_a_small_hospital() {
     let run = run(&config);
     let scores = score(&run);
     report("seed 7, 90 staff, 1,500 patients, 2 days", &run, &scores);
-    check(&run, &scores, 0.3);
+    check(&run, &scores, 0.8);
 
     // Every alert says why in plain words, names its user, and cites HIPAA.
     for a in &run.alerts {
@@ -485,7 +490,7 @@ fn without_the_roster_or_care_teams_the_detector_says_so_in_its_figures() {
 /// while developing) and seeds 2 and 11 (not), and a week on seed 3. Slow in debug builds.
 #[test]
 #[ignore]
-fn measures_default_size_on_two_seeds_and_a_week() {
+fn measures_default_size_on_four_seeds_and_a_week() {
     let mut runs = Vec::new();
     for (label, config, floor) in [
         (
@@ -494,7 +499,7 @@ fn measures_default_size_on_two_seeds_and_a_week() {
                 seed: 1,
                 ..SimConfig::default()
             },
-            0.45,
+            0.9,
         ),
         (
             "seed 2, default size",
@@ -502,15 +507,23 @@ fn measures_default_size_on_two_seeds_and_a_week() {
                 seed: 2,
                 ..SimConfig::default()
             },
-            0.45,
+            0.9,
         ),
         (
-            "seed 11, default size (never used while developing)",
+            "seed 11, default size (not used while developing until 2026-11-29)",
             SimConfig {
                 seed: 11,
                 ..SimConfig::default()
             },
-            0.4,
+            0.9,
+        ),
+        (
+            "seed 23, default size (first run after the last change, 2026-11-29)",
+            SimConfig {
+                seed: 23,
+                ..SimConfig::default()
+            },
+            0.9,
         ),
         (
             "seed 3, default size, 7 days",
@@ -519,7 +532,7 @@ fn measures_default_size_on_two_seeds_and_a_week() {
                 days: 7,
                 ..SimConfig::default()
             },
-            0.35,
+            0.8,
         ),
     ] {
         let run = run(&config);

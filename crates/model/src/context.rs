@@ -14,18 +14,25 @@ pub enum ContextKind {
     Organization,
     Encounter,
     CareTeam,
+    /// An order for a service (a consult, a test, an imaging study).
+    ServiceRequest,
+    /// A booked visit, with the people and places taking part.
+    Appointment,
     /// A row of the HR roster (employment status, leave, termination): not a FHIR resource.
     Employment,
 }
 
 impl ContextKind {
-    pub const ALL: [ContextKind; 7] = [
+    /// In the order consumers load them: people and departments before what refers to them.
+    pub const ALL: [ContextKind; 9] = [
         ContextKind::Patient,
         ContextKind::Practitioner,
         ContextKind::PractitionerRole,
         ContextKind::Organization,
         ContextKind::Encounter,
         ContextKind::CareTeam,
+        ContextKind::ServiceRequest,
+        ContextKind::Appointment,
         ContextKind::Employment,
     ];
 
@@ -38,6 +45,8 @@ impl ContextKind {
             ContextKind::Organization => "Organization",
             ContextKind::Encounter => "Encounter",
             ContextKind::CareTeam => "CareTeam",
+            ContextKind::ServiceRequest => "ServiceRequest",
+            ContextKind::Appointment => "Appointment",
             ContextKind::Employment => "Employment",
         }
     }
@@ -95,6 +104,20 @@ pub struct Participant {
     pub end: Option<Timestamp>,
 }
 
+/// A participant in an appointment: who or what takes part, and whether they accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Attendee {
+    /// `Patient/…`, `Practitioner/…`, `PractitionerRole/…`, `Location/…`,
+    /// `HealthcareService/…` as referenced.
+    pub reference: String,
+    /// The participant's `type` (code or text), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `accepted`, `declined`, `tentative` or `needs-action`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
 /// The elements of each resource Ward reasons about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
@@ -150,6 +173,51 @@ pub enum ContextSummary {
         start: Option<Timestamp>,
         end: Option<Timestamp>,
     },
+    /// An order (FHIR `ServiceRequest`): a consult, a test or a study asked for one patient.
+    /// Its requester and performers have a reason to open the patient's record while it is
+    /// being carried out.
+    ServiceRequest {
+        patient: Option<String>,
+        encounter: Option<String>,
+        /// `draft`, `active`, `on-hold`, `revoked`, `completed`, `entered-in-error`, `unknown`.
+        status: Option<String>,
+        /// `proposal`, `plan`, `order` …
+        intent: Option<String>,
+        /// `category` and `code`, each concept's first code, else its text.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        categories: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        codes: Vec<String>,
+        /// Who asked: `Practitioner/…`, `PractitionerRole/…`, `Organization/…`.
+        requester: Option<String>,
+        /// Who is to perform it: practitioners, roles, departments (`Organization/…`) or a
+        /// `CareTeam/…`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        performers: Vec<String>,
+        authored_on: Option<Timestamp>,
+        /// `occurrenceDateTime` (start and end alike) or `occurrencePeriod`.
+        occurrence_start: Option<Timestamp>,
+        occurrence_end: Option<Timestamp>,
+    },
+    /// A booked visit (FHIR `Appointment`): its patient, the staff, places and services taking
+    /// part, and when.
+    Appointment {
+        /// The first participant that is a `Patient/…`.
+        patient: Option<String>,
+        /// `proposed`, `pending`, `booked`, `arrived`, `fulfilled`, `cancelled`, `noshow`,
+        /// `entered-in-error`, `checked-in`, `waitlist`.
+        status: Option<String>,
+        participants: Vec<Attendee>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        service_types: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        specialties: Vec<String>,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        /// The orders (`ServiceRequest/…`) the appointment carries out.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        based_on: Vec<String>,
+    },
     /// One row of the HR roster (`context/hr-roster.csv`): the employment behind an EHR login.
     /// HR, not the EHR, knows who left and who is on leave, and an account that outlives its
     /// owner's employment is how terminated staff keep reading records. Filed under
@@ -200,6 +268,8 @@ impl ContextSummary {
             ContextSummary::Organization { .. } => ContextKind::Organization,
             ContextSummary::Encounter { .. } => ContextKind::Encounter,
             ContextSummary::CareTeam { .. } => ContextKind::CareTeam,
+            ContextSummary::ServiceRequest { .. } => ContextKind::ServiceRequest,
+            ContextSummary::Appointment { .. } => ContextKind::Appointment,
             ContextSummary::Employment { .. } => ContextKind::Employment,
         }
     }

@@ -8,7 +8,10 @@
 //! Not all normal work is explained by the context a hospital exports, so neither is all of
 //! it here: specialists consult on patients of the departments they serve without being put
 //! on the care team (always the same pairs of departments, [`CONSULTS`], so a detector can
-//! learn them), nurses cover a sister ward for a shift ([`SISTER_WARDS`]), clinicians look
+//! learn them; most consults are formal, ordered by the attending with a ServiceRequest
+//! addressed to the consulting department, which [`crate::context::EncounterSink`] writes
+//! when the consult's first access is planned; the rest are informal "curbside" consults
+//! that no data shows), nurses cover a sister ward for a shift ([`SISTER_WARDS`]), clinicians look
 //! again at a former patient after the encounter ended, and now and then someone opens one
 //! record of another department for an innocent reason no data shows (a colleague's
 //! question, the wrong name in a search list).
@@ -19,7 +22,7 @@
 //! except a former patient of the user's within the days the census still holds.
 
 use crate::audit::{Access, Data, Purpose, What};
-use crate::clinical::{BACK_OFFICE_WINDOW, Census, Class, Encounter};
+use crate::clinical::{BACK_OFFICE_WINDOW, Census, Class, Encounter, Function};
 use crate::org::{DeptKind, Duty, Employment, HOUR, Org, Role, Shift};
 use crate::rng::Rng;
 
@@ -153,6 +156,24 @@ pub struct Session {
     /// The rest of the current burst, last first.
     pending: Vec<Access>,
     burst: Vec<Access>,
+    /// The consult the burst just planned is for, until the queue takes it.
+    consult: Option<Consult>,
+}
+
+/// A consult planned by a session: what writing its order needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct Consult {
+    /// The consulting physician.
+    pub staff: u32,
+    /// The encounter consulted on, as the census holds it.
+    pub encounter: u32,
+    pub patient: u32,
+    pub start: i64,
+    pub end: i64,
+    /// The attending of the encounter, who orders the consult.
+    pub attending: Option<u32>,
+    /// When the consult's first access is.
+    pub at: i64,
 }
 
 impl Session {
@@ -196,8 +217,14 @@ impl Session {
             rng,
             pending: opening,
             burst: Vec::with_capacity(8),
+            consult: None,
         };
         (session, duty.start)
+    }
+
+    /// The consult the last planned burst is for, if it was one (taken once).
+    pub fn take_consult(&mut self) -> Option<Consult> {
+        self.consult.take()
     }
 
     /// The next event and the time of the one after it (`None` once logged out).
@@ -315,7 +342,21 @@ impl Session {
                         e.end + crate::clinical::MARGIN_AFTER < t
                     })
                 } else if role == Role::Physician && r < ODD_SHARE + REVISIT_SHARE + CONSULT_SHARE {
-                    consult(org, census, extra, staff, t)
+                    consult(org, census, extra, staff, t).inspect(|e| {
+                        self.consult = Some(Consult {
+                            staff,
+                            encounter: e.id,
+                            patient: e.patient,
+                            start: e.start,
+                            end: e.end,
+                            attending: e
+                                .team
+                                .iter()
+                                .find(|&&(_, f)| f == Function::Attending)
+                                .map(|&(m, _)| m),
+                            at: t,
+                        })
+                    })
                 } else {
                     None
                 };

@@ -1,6 +1,7 @@
 //! Writes the organisation's context as a hospital's systems would export it: FHIR R4 NDJSON
-//! (Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam), the HR
-//! roster as CSV, and the asset and network-zone inventory as CSV and TOML.
+//! (Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam, Appointment,
+//! ServiceRequest), the HR roster as CSV, and the asset and network-zone inventory as CSV and
+//! TOML.
 //!
 //! The JSON is written by hand: every string comes from the simulator's own ASCII tables or is
 //! built from digits, so nothing needs escaping (a test in `names` proves the tables are safe).
@@ -8,10 +9,13 @@
 //! carry the R4 required elements (Encounter `status` and `class`); the formats of the CSV
 //! and TOML files are documented in `docs/simulate.md`.
 
-use crate::clinical::{Class, Encounter};
-use crate::org::{Dept, DeptKind, Employment, Kin, Org, Zone, label};
+use crate::behaviour::Consult;
+use crate::clinical::{Class, Encounter, Function};
+use crate::org::{DAY, Dept, DeptKind, Employment, HOUR, Kin, MINUTE, Org, Zone, label};
 use crate::org::{HOSPITAL_ID, HOSPITAL_NAME, LOGIN_SYSTEM, MRN_SYSTEM};
+use crate::rng::Rng;
 use chrono::DateTime;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -22,6 +26,10 @@ pub const DEPARTMENT_SYSTEM: &str = "http://wgh.example.org/fhir/NamingSystem/de
 const V3_ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 const V3_CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 const V3_PARTICIPATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+const SNOMED: &str = "http://snomed.info/sct";
+/// Share of consults that are formal, ordered with a ServiceRequest; the rest are informal
+/// ("curbside") consults nothing in the context shows.
+const FORMAL_CONSULT_SHARE: f64 = 0.8;
 
 /// `YYYY-MM-DD` of a day counted from the Unix epoch.
 pub fn date(days: i64) -> String {
@@ -624,20 +632,31 @@ fn zones(dir: &Path) -> io::Result<(PathBuf, u64)> {
     f.finish()
 }
 
-/// Where encounters and care teams go as the census creates them.
+/// Where encounters, care teams and appointments go as the census creates them, and consult
+/// orders as sessions plan consults.
 pub struct EncounterSink {
     encounters: Lines,
     care_teams: Lines,
+    appointments: Lines,
+    service_requests: Lines,
+    seed: u64,
+    /// (encounter, consulting department) pairs already decided, formal or not, for the
+    /// encounters the census holds: one order per department per encounter.
+    consults: HashSet<(u32, u16)>,
     /// The snapshot time: encounters ending later are still in progress.
     run_end: i64,
     line: String,
 }
 
 impl EncounterSink {
-    pub fn create(dir: &Path, run_end: i64) -> io::Result<Self> {
+    pub fn create(dir: &Path, seed: u64, run_end: i64) -> io::Result<Self> {
         Ok(EncounterSink {
             encounters: Lines::create(dir.join("encounters.ndjson"))?,
             care_teams: Lines::create(dir.join("care-teams.ndjson"))?,
+            appointments: Lines::create(dir.join("appointments.ndjson"))?,
+            service_requests: Lines::create(dir.join("service-requests.ndjson"))?,
+            seed,
+            consults: HashSet::new(),
             run_end,
             line: String::with_capacity(2048),
         })
@@ -722,11 +741,101 @@ impl EncounterSink {
             );
             self.care_teams.line(s, true)?;
         }
+
+        if e.class == Class::Ambulatory
+            && let Some(&(attending, _)) = e.team.iter().find(|&&(_, f)| f == Function::Attending)
+        {
+            // Clinic visits are booked: 1–14 days ahead, a pure function of the encounter so
+            // no other stream moves.
+            let booked = e.start
+                - (1 + (crate::rng::mix_all(self.seed, &[0xB00C, e.id as u64]) % 14) as i64) * DAY;
+            s.clear();
+            let _ = write!(
+                s,
+                r#"{{"resourceType":"Appointment","id":"ap{:07}","status":"{}","serviceType":[{{"text":"{}"}}],"start":"{start}","end":"{end}","created":"{}","participant":[{{"actor":{{"reference":"Patient/{}"}},"required":"required","status":"accepted"}},{{"type":[{{"coding":[{{"system":"{V3_PARTICIPATION}","code":"ATND","display":"attender"}}]}}],"actor":{{"reference":"Practitioner/{}"}},"required":"required","status":"accepted"}}]}}"#,
+                e.id,
+                if finished { "fulfilled" } else { "booked" },
+                dept.name,
+                instant(booked),
+                patient_id(e.patient),
+                practitioner_id(attending)
+            );
+            self.appointments.line(s, true)?;
+        }
         Ok(())
     }
 
+    /// A consult a session planned: the first time a department consults on an encounter,
+    /// most often (formal consults) the attending ordered it a while before, with a
+    /// ServiceRequest addressed to the consulting department. Drawn from a stream of its own
+    /// (seed, encounter, department), so the rest of the simulation is unchanged by it.
+    pub fn consult(&mut self, org: &Org, c: &Consult) -> io::Result<()> {
+        let dept_index = org.staff[c.staff as usize].dept;
+        if !self.consults.insert((c.encounter, dept_index)) {
+            return Ok(());
+        }
+        let mut rng = Rng::stream(self.seed, &[0xC0DE, c.encounter as u64, dept_index as u64]);
+        if !rng.chance(FORMAL_CONSULT_SHARE) {
+            return Ok(());
+        }
+        let dept = &org.depts[dept_index as usize];
+        // Written minutes to hours before the consultant first opens the chart, never before
+        // the patient arrived unless the consult itself came before.
+        let written = c.at - rng.range(10 * MINUTE, 4 * HOUR);
+        let authored = if c.at >= c.start {
+            written.max(c.start)
+        } else {
+            written
+        };
+        let finished = c.end <= self.run_end;
+        let s = &mut self.line;
+        s.clear();
+        let _ = write!(
+            s,
+            r#"{{"resourceType":"ServiceRequest","id":"sr{:07}-{}","status":"{}","intent":"order","category":[{{"coding":[{{"system":"{SNOMED}","code":"11429006","display":"Consultation"}}]}}],"code":{{"text":"{} consultation"}},"subject":{{"reference":"Patient/{}"}},"encounter":{{"reference":"Encounter/enc{:07}"}},"#,
+            c.encounter,
+            dept.code.to_ascii_lowercase(),
+            if finished { "completed" } else { "active" },
+            dept.name,
+            patient_id(c.patient),
+            c.encounter
+        );
+        // Consult and follow: until discharge when the stay has ended.
+        let _ = write!(s, r#""occurrencePeriod":{{"start":"{}""#, instant(authored));
+        if finished {
+            let _ = write!(s, r#","end":"{}""#, instant(c.end));
+        }
+        let _ = write!(s, r#"}},"authoredOn":"{}","#, instant(authored));
+        if let Some(attending) = c.attending {
+            let _ = write!(
+                s,
+                r#""requester":{{"reference":"Practitioner/{}"}},"#,
+                practitioner_id(attending)
+            );
+        }
+        let _ = write!(
+            s,
+            r#""performer":[{{"reference":"Organization/{}","display":"{}"}}]}}"#,
+            dept.org_id(),
+            dept.name
+        );
+        self.service_requests.line(s, true)
+    }
+
+    /// Forgets the consults of encounters the census no longer holds (memory follows the
+    /// census, not the days simulated).
+    pub fn forget_consults(&mut self, held: impl Iterator<Item = u32>) {
+        let held: HashSet<u32> = held.collect();
+        self.consults.retain(|(e, _)| held.contains(e));
+    }
+
     pub fn finish(self) -> io::Result<Vec<(PathBuf, u64)>> {
-        Ok(vec![self.encounters.finish()?, self.care_teams.finish()?])
+        Ok(vec![
+            self.encounters.finish()?,
+            self.care_teams.finish()?,
+            self.appointments.finish()?,
+            self.service_requests.finish()?,
+        ])
     }
 }
 

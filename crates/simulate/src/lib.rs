@@ -1,5 +1,6 @@
 //! The synthetic hospital: a deterministic generator of an organisation's context (FHIR R4
-//! Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam; an HR roster;
+//! Organization, Practitioner, PractitionerRole, Patient, Encounter, CareTeam, Appointment,
+//! ServiceRequest; an HR roster;
 //! an asset and network-zone inventory), its EHR audit trail as FHIR R4 AuditEvent NDJSON in
 //! IHE BALP shapes, and `truth.json`, the ground truth of every planted incident. Detectors,
 //! benchmarks and demos use it because no hospital may give us its logs.
@@ -13,7 +14,8 @@
 //! Files written under `out` (formats in `docs/simulate.md`):
 //!
 //! - `context/organization.ndjson`, `practitioners.ndjson`, `practitioner-roles.ndjson`,
-//!   `patients.ndjson`, `encounters.ndjson`, `care-teams.ndjson`: FHIR R4 resources.
+//!   `patients.ndjson`, `encounters.ndjson`, `care-teams.ndjson`, `appointments.ndjson` (clinic
+//!   visits), `service-requests.ndjson` (formal consult orders): FHIR R4 resources.
 //! - `context/hr-roster.csv`: one row per staff member with the columns `login` (the EHR login,
 //!   `u1035`, as in `Practitioner.identifier` and the AuditEvent user agent), `name` (given
 //!   and family name), `department` (code, as in the department Organization's identifier),
@@ -170,7 +172,7 @@ fn generate(
     let org = Org::generate(config.seed, start, config.staff, config.patients);
     let mut files = context::write_static(&org, &context_dir)?;
     let run_end = start + config.days as i64 * DAY;
-    let mut encounters = EncounterSink::create(&context_dir, run_end)?;
+    let mut encounters = EncounterSink::create(&context_dir, config.seed, run_end)?;
     let audit_path = telemetry_dir.join("ehr-audit.ndjson");
     let audit_to_file = audit_to.is_none();
     let audit_out: Box<dyn io::Write + '_> = match audit_to {
@@ -215,6 +217,7 @@ fn generate(
 
     for day in 0..config.days {
         census.advance(&org, day, &mut encounters)?;
+        encounters.forget_consults(census.encounters.iter().map(|e| e.id));
         adt.schedule(&org, &census);
         atna.day(&org, &census, day);
         for staff in 0..org.staff.len() as u32 {
@@ -262,7 +265,12 @@ fn generate(
             census: &census,
             intensity,
         };
-        queue.run_until(start + (day as i64 + 1) * DAY, &world, &mut audit)?;
+        queue.run_until(
+            start + (day as i64 + 1) * DAY,
+            &world,
+            &mut audit,
+            &mut encounters,
+        )?;
         telemetry.flush_before(start + (day as i64 + 1) * DAY, &org)?;
         let day_end = start + (day as i64 + 1) * DAY;
         adt.flush_before(day_end, &org, |at, visit| atna.admitted(&org, at, visit))?;
@@ -274,7 +282,7 @@ fn generate(
         census: &census,
         intensity,
     };
-    queue.run_until(i64::MAX, &world, &mut audit)?;
+    queue.run_until(i64::MAX, &world, &mut audit, &mut encounters)?;
 
     files.extend(encounters.finish()?);
     let events = audit.events;
@@ -374,12 +382,13 @@ impl Queue {
         self.heap.push(Reverse((at, self.seq, slot)));
     }
 
-    /// Writes every event before `limit`.
+    /// Writes every event before `limit`, and the order of each consult sessions plan.
     fn run_until<W: io::Write>(
         &mut self,
         limit: i64,
         world: &World,
         audit: &mut AuditWriter<W>,
+        context: &mut EncounterSink,
     ) -> io::Result<()> {
         while let Some(&Reverse((at, _, slot))) = self.heap.peek() {
             if at >= limit {
@@ -390,6 +399,9 @@ impl Queue {
                 Some(Actor::Session(session)) => match session.next(world) {
                     Some((access, next)) => {
                         audit.write(world.org, &access)?;
+                        if let Some(consult) = session.take_consult() {
+                            context.consult(world.org, &consult)?;
+                        }
                         next
                     }
                     None => None,

@@ -92,7 +92,7 @@ fn validate_fhir(paths: &[std::path::PathBuf]) -> (bool, String) {
 }
 
 /// Every FHIR resource the simulator writes (the organisation, staff, patients, encounters,
-/// care teams and the EHR's AuditEvents) validates against the FHIR specification's
+/// care teams, appointments, consult orders and the EHR's AuditEvents) validates against the FHIR specification's
 /// definitions, as generated into PyPI's fhir.resources: required elements, types, formats.
 #[test]
 fn every_fhir_resource_validates_against_its_definition_with_fhir_resources() {
@@ -141,6 +141,7 @@ fn every_fhir_resource_validates_against_its_definition_with_fhir_resources() {
     let (ok, report) = validate_fhir(&files);
     assert!(ok, "the simulator wrote invalid FHIR:\n{report}");
     for kind in [
+        "Appointment",
         "AuditEvent",
         "CareTeam",
         "Encounter",
@@ -148,6 +149,7 @@ fn every_fhir_resource_validates_against_its_definition_with_fhir_resources() {
         "Patient",
         "Practitioner",
         "PractitionerRole",
+        "ServiceRequest",
     ] {
         assert!(
             report.contains(&format!("{kind}: ")),

@@ -12,13 +12,15 @@ use ward_model::event::class;
 use ward_model::{ContextResource, ContextSummary, Event, Timestamp};
 use ward_simulate::{SimConfig, SimSummary, simulate};
 
-const CONTEXT_FILES: [&str; 6] = [
+const CONTEXT_FILES: [&str; 8] = [
     "organization.ndjson",
     "practitioners.ndjson",
     "practitioner-roles.ndjson",
     "patients.ndjson",
     "encounters.ndjson",
     "care-teams.ndjson",
+    "appointments.ndjson",
+    "service-requests.ndjson",
 ];
 
 const KINDS: [&str; 13] = [
@@ -117,9 +119,9 @@ fn same_seed_gives_byte_identical_files_and_another_seed_different_ones() {
     let (c, _) = run(&SimConfig { seed: 2, ..small() });
     assert_eq!(sa.events, sb.events);
     let fa = files_of(a.path());
-    // 26 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one,
+    // 28 files and the incident messages of `telemetry/eml/` (a phishing, a BEC, a PHI one,
     // a link lure).
-    assert_eq!(fa.len(), 31, "{fa:?}");
+    assert_eq!(fa.len(), 33, "{fa:?}");
     for f in &fa {
         let rel = f.strip_prefix(a.path()).unwrap();
         assert!(
@@ -176,7 +178,7 @@ fn summary_counts_match_the_files() {
         };
         assert_eq!(counted, *records, "{}", path.display());
     }
-    assert_eq!(summary.files.len(), 28);
+    assert_eq!(summary.files.len(), 30);
     let audit = summary
         .files
         .iter()
@@ -316,6 +318,21 @@ fn every_context_file_parses_and_references_resolve() {
                 ..
             } => practitioner.iter().chain(organization).collect(),
             ContextSummary::Organization { part_of, .. } => part_of.iter().collect(),
+            ContextSummary::ServiceRequest {
+                patient,
+                encounter,
+                requester,
+                performers,
+                ..
+            } => patient
+                .iter()
+                .chain(encounter)
+                .chain(requester)
+                .chain(performers)
+                .collect(),
+            ContextSummary::Appointment { participants, .. } => {
+                participants.iter().map(|p| &p.reference).collect()
+            }
             _ => Vec::new(),
         };
         for reference in refs {
@@ -332,6 +349,8 @@ fn every_context_file_parses_and_references_resolve() {
     assert_eq!(kinds["Organization"], 19);
     assert!(kinds["Encounter"] > 300, "{kinds:?}");
     assert!(kinds["CareTeam"] > 50, "{kinds:?}");
+    assert!(kinds["ServiceRequest"] > 20, "{kinds:?}");
+    assert!(kinds["Appointment"] > 100, "{kinds:?}");
     let labels: HashSet<String> = resources
         .iter()
         .flat_map(|r| match &r.summary {
@@ -399,6 +418,20 @@ fn resources_carry_the_fhir_r4_required_elements() {
             ["proposed", "active", "suspended", "inactive"]
                 .contains(&v["status"].as_str().unwrap())
         );
+    }
+    for line in lines(&dir.path().join("context/service-requests.ndjson")) {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert!(["active", "completed"].contains(&v["status"].as_str().unwrap()));
+        assert_eq!(v["intent"], "order", "ServiceRequest.intent 1..1");
+        assert!(v["subject"]["reference"].is_string(), "subject 1..1");
+    }
+    for line in lines(&dir.path().join("context/appointments.ndjson")) {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert!(["booked", "fulfilled"].contains(&v["status"].as_str().unwrap()));
+        let participants = v["participant"].as_array().expect("participant 1..*");
+        assert!(participants.iter().all(|p| p["status"] == "accepted"));
+        // app-2: start and end together.
+        assert!(v["start"].is_string() && v["end"].is_string());
     }
     for line in lines(&dir.path().join("context/organization.ndjson")) {
         let v: Value = serde_json::from_str(&line).unwrap();
@@ -705,5 +738,164 @@ fn shared_workstations_serve_several_users_a_day() {
     assert!(
         shared >= 5,
         "{shared} workstations with three or more users"
+    );
+}
+
+/// The departments whose physicians consult, and for which departments (the simulator's
+/// `CONSULTS`).
+const CONSULTS: &[(&str, &[&str])] = &[
+    ("card", &["med", "icu", "ed"]),
+    ("onc", &["med", "surg"]),
+    ("icu", &["med", "surg", "ed"]),
+    ("surg", &["ed", "med"]),
+    ("peds", &["obs"]),
+];
+
+#[test]
+fn most_consults_are_ordered_by_the_attending_before_the_consultant_opens_the_chart() {
+    let (dir, _) = run(&SimConfig::default());
+    let ctx = dir.path().join("context");
+    let values = |file: &str| -> Vec<Value> {
+        lines(&ctx.join(file))
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let bare = |v: &Value| v.as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    // Practitioner id → department (dept-…) and role; login → practitioner id.
+    let mut dept_of: HashMap<String, (String, String)> = HashMap::new();
+    for r in values("practitioner-roles.ndjson") {
+        dept_of.insert(
+            bare(&r["practitioner"]["reference"]),
+            (
+                bare(&r["organization"]["reference"]),
+                r["code"][0]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+        );
+    }
+    let practitioner_of: HashMap<String, String> = values("practitioners.ndjson")
+        .iter()
+        .map(|p| {
+            (
+                p["identifier"][0]["value"].as_str().unwrap().to_string(),
+                p["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    struct Enc {
+        patient: String,
+        dept: String,
+        team: Vec<String>,
+        attending: Option<String>,
+        start: i64,
+        end: Option<i64>,
+    }
+    let millis = |v: &Value| v.as_str().map(|t| Timestamp::parse(t).unwrap().millis());
+    let mut encounters: HashMap<String, Enc> = HashMap::new();
+    for e in values("encounters.ndjson") {
+        let team: Vec<(String, String)> = e["participant"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    bare(&p["individual"]["reference"]),
+                    p["type"][0]["coding"][0]["code"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect();
+        encounters.insert(
+            e["id"].as_str().unwrap().to_string(),
+            Enc {
+                patient: bare(&e["subject"]["reference"]),
+                dept: bare(&e["serviceProvider"]["reference"]),
+                attending: team
+                    .iter()
+                    .find(|(_, f)| f == "ATND")
+                    .map(|(p, _)| p.clone()),
+                team: team.into_iter().map(|(p, _)| p).collect(),
+                start: millis(&e["period"]["start"]).unwrap(),
+                end: millis(&e["period"]["end"]),
+            },
+        );
+    }
+    let consults_for = |consulting: &str, target: &str| {
+        CONSULTS.iter().any(|&(c, targets)| {
+            format!("dept-{c}") == consulting
+                && targets.iter().any(|t| format!("dept-{t}") == target)
+        })
+    };
+    // The consult accesses of the trail: a physician of a consulting department reading a
+    // patient of a department it consults for, during that encounter, not on its team. The
+    // first of each (encounter, consulting department).
+    let patient_encounters: HashMap<&str, Vec<&str>> =
+        encounters.iter().fold(HashMap::new(), |mut m, (id, e)| {
+            m.entry(e.patient.as_str()).or_default().push(id.as_str());
+            m
+        });
+    let mut first_consult: HashMap<(String, String), i64> = HashMap::new();
+    for e in decode_audit(dir.path()) {
+        let (Some(user), Some(patient)) = (e.actor.user.name.as_deref(), e.patient.id.as_deref())
+        else {
+            continue;
+        };
+        let practitioner = &practitioner_of[user];
+        let (dept, role) = &dept_of[practitioner];
+        if role != "physician" {
+            continue;
+        }
+        let t = e.time.millis();
+        for id in patient_encounters.get(patient).into_iter().flatten() {
+            let enc = &encounters[*id];
+            let open = enc.start - 12 * 3_600_000 <= t
+                && enc.end.is_none_or(|end| t <= end + 24 * 3_600_000);
+            if open && consults_for(dept, &enc.dept) && !enc.team.contains(practitioner) {
+                let first = first_consult
+                    .entry((id.to_string(), dept.clone()))
+                    .or_insert(t);
+                *first = (*first).min(t);
+            }
+        }
+    }
+    let orders = values("service-requests.ndjson");
+    let mut ordered_before = 0;
+    for o in &orders {
+        assert_eq!(o["category"][0]["coding"][0]["code"], "11429006", "{o}");
+        let enc = &encounters[&bare(&o["encounter"]["reference"])];
+        assert_eq!(bare(&o["subject"]["reference"]), enc.patient, "{o}");
+        assert_eq!(
+            o["requester"]["reference"]
+                .as_str()
+                .map(|r| bare(&r.into())),
+            enc.attending,
+            "the attending orders the consult: {o}"
+        );
+        let performer = bare(&o["performer"][0]["reference"]);
+        assert!(consults_for(&performer, &enc.dept), "{o}");
+        let key = (bare(&o["encounter"]["reference"]), performer);
+        let first = first_consult
+            .get(&key)
+            .unwrap_or_else(|| panic!("an order without a consult: {o}"));
+        let authored = millis(&o["authoredOn"]).unwrap();
+        ordered_before += (authored <= *first && *first - authored <= 4 * 3_600_000) as usize;
+    }
+    assert!(
+        ordered_before as f64 >= 0.95 * orders.len() as f64,
+        "{ordered_before} of {} orders written before the first consult access",
+        orders.len()
+    );
+    // Four in five consults are formal; the rest stay curbside.
+    let share = orders.len() as f64 / first_consult.len() as f64;
+    assert!(
+        (0.65..0.92).contains(&share),
+        "{} orders for {} consults",
+        orders.len(),
+        first_consult.len()
     );
 }

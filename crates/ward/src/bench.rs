@@ -514,6 +514,8 @@ fn privacy_context(dir: &Path, scan: &mut ward_detect::privacy::scan::PrivacySca
         ("context/patients.ndjson", false),
         ("context/encounters.ndjson", false),
         ("context/care-teams.ndjson", false),
+        ("context/appointments.ndjson", false),
+        ("context/service-requests.ndjson", false),
         ("telemetry/adt.hl7", true),
     ] {
         let file = std::fs::File::open(dir.join(name))
@@ -639,7 +641,7 @@ pub fn privacy(
         stats.unknown_user
     );
     for (template, n) in stats.by_template() {
-        println!("  {:<18} {n:>12}", template.name());
+        println!("  {:<20} {n:>10}", template.name());
     }
     let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
     for a in &report.alerts {

@@ -272,8 +272,9 @@ pub struct SimulateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ContextCommand {
-    /// Import FHIR R4 Patient, Practitioner, PractitionerRole, Organization, Encounter and
-    /// CareTeam resources (NDJSON, Bundles or single resources), or HL7 v2 ADT messages.
+    /// Import FHIR R4 Patient, Practitioner, PractitionerRole, Organization, Encounter,
+    /// CareTeam, ServiceRequest and Appointment resources (NDJSON, Bundles or single
+    /// resources), or HL7 v2 ADT messages.
     Import {
         #[arg(long)]
         json: bool,

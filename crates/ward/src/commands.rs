@@ -539,7 +539,7 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let stdout = std::io::stdout();
-    for path in &args.paths {
+    for (i, path) in args.paths.iter().enumerate() {
         let (source, size, year) = open_source(path)?;
         let options = IngestOptions {
             year: Some(year),
@@ -557,9 +557,12 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
             bar.finish_and_clear();
         }
         // What the committed batches showed is kept even when the source failed later; so is
-        // what the detectors must remember for the next run.
+        // what the detectors must remember for the next run (after the last file, once the
+        // run is concluded, below).
         crate::reach::log_flush(watcher.flush(&store)?);
-        crate::detection::save_state(&engine, &store)?;
+        if i + 1 < args.paths.len() || summary.is_err() {
+            crate::detection::save_state(&engine, &store)?;
+        }
         let summary = summary.map_err(|e| {
             if e.is_bad_input() {
                 anyhow::Error::new(e)
@@ -573,10 +576,13 @@ fn ingest(ctx: &Runtime, args: IngestArgs) -> Result<ExitCode> {
         print_summary(&mut stdout.lock(), &summary, args.json)?;
         total.add(&summary);
     }
-    // The run ends: what detectors that keep nothing between runs still hold (accesses the
-    // privacy analytics hold back for a day) is concluded now rather than lost.
+    // The run ends: what detectors hold and do not carry over (accesses the privacy
+    // analytics hold back for a day) is concluded now rather than lost.
     let concluded = ward_pipeline::conclude_run(&store, &engine)?;
     tracing::debug!(alerts = concluded, "concluded at the end of the run");
+    // Saved once concluded: what the conclusion taught (the privacy analytics' first looks
+    // outside a department, judged only now) belongs to the memory too.
+    crate::detection::save_state(&engine, &store)?;
     if args.paths.len() > 1 {
         print_summary(&mut stdout.lock(), &total, args.json)?;
     }

@@ -234,7 +234,7 @@ fn write_text(
     for (template, n) in stats.by_template() {
         writeln!(
             out,
-            "  {:<18} {n:>10}  {:>5.1}%  {}",
+            "  {:<20} {n:>8}  {:>5.1}%  {}",
             template.name(),
             share(n, stats.accesses),
             template.describe()
@@ -247,6 +247,13 @@ fn write_text(
             .map(|(from, to)| format!("{from} → {to}"))
             .collect();
         writeln!(out, "learned templates: {}", pairs.join(", "))?;
+    }
+    if stats.outside_department_observed > 0 {
+        writeln!(
+            out,
+            "{} first-ever accesses outside the user's department held as observations (no alert alone: one look, in usual hours, without a pattern; several by one user within days raise privacy.outside_department)",
+            stats.outside_department_observed
+        )?;
     }
     if stats.over_capacity > 0 {
         writeln!(
@@ -292,6 +299,7 @@ fn write_json(
         "by_template": by_template,
         "learned": report.learned.iter().map(|(a, b)| format!("{a} → {b}")).collect::<Vec<_>>(),
         "over_capacity": stats.over_capacity,
+        "outside_department_observed": stats.outside_department_observed,
     }});
     writeln!(out, "{summary}")
 }

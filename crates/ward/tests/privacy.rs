@@ -285,35 +285,59 @@ fn privacy_scan_lists_the_accesses_worth_a_conversation_and_what_explained_the_r
 }
 
 #[test]
-fn first_ever_access_to_a_patient_of_another_department_is_flagged_with_its_reason() {
+fn first_ever_accesses_to_patients_of_another_department_are_flagged_with_their_reason() {
     let ward = Ward::new();
-    // Cardiology beside Internal Medicine, with one patient admitted there.
-    let cardiology = [
+    // Cardiology beside Internal Medicine, with three patients admitted there.
+    let mut cardiology = vec![
         r#"{"resourceType":"Organization","id":"dept-card","identifier":[{"value":"CARD"}],"name":"Cardiology","active":true}"#.to_string(),
-        r#"{"resourceType":"Patient","id":"pc1","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"value":"MRNC1"}],"name":[{"family":"Cole","given":["Cy"]}],"birthDate":"1950-01-01","address":[{"line":["3 Hill Road"],"city":"Springfield","postalCode":"62702"}]}"#.to_string(),
-        format!(
-            r#"{{"resourceType":"Encounter","id":"enc-c1","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pc1"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-card"}}}}"#,
-            time(DAY0 - 24 * H)
-        ),
     ];
+    for (i, home) in [(1, "3 Hill Road"), (2, "5 Hill Road"), (3, "7 Hill Road")] {
+        cardiology.push(format!(
+            r#"{{"resourceType":"Patient","id":"pc{i}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRNC{i}"}}],"name":[{{"family":"Cole","given":["Cy{i}"]}}],"birthDate":"1950-01-0{i}","address":[{{"line":["{home}"],"city":"Springfield","postalCode":"62702"}}]}}"#
+        ));
+        cardiology.push(format!(
+            r#"{{"resourceType":"Encounter","id":"enc-c{i}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pc{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-card"}}}}"#,
+            time(DAY0 - 24 * H)
+        ));
+    }
     let context = ward.file("cardiology.ndjson", &(cardiology.join("\n") + "\n"));
     ward.ok(&["context", "import", context.to_str().unwrap()]);
+
+    // u1, a nurse of Internal Medicine, looks at one Cardiology patient twice in a minute
+    // while her own unit's work goes on: one look outside the department is an observation,
+    // not an alert. The access is held for a day (templates learned meanwhile would have
+    // explained it), but the file ends the same day: the end of the ingest run concludes it.
     let (mut audit, mut n) = (String::new(), 0);
-    // u1, a nurse of Internal Medicine, looks at the Cardiology patient twice in a minute;
-    // her own unit's work goes on. The access is held for a day (templates learned meanwhile
-    // would have explained it), but the file ends the same day: the end of the ingest run
-    // concludes it rather than losing it.
     read(&mut audit, &mut n, "u1", "pm1", DAY0 + 9 * H);
     read(&mut audit, &mut n, "u1", "pc1", DAY0 + 10 * H);
     read(&mut audit, &mut n, "u1", "pc1", DAY0 + 10 * H + 60_000);
     read(&mut audit, &mut n, "u1", "pm2", DAY0 + 11 * H);
     read(&mut audit, &mut n, "u4", "pm3", DAY0 + 13 * H);
     let alerts = run(&ward, &audit);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    let scan = ward.ok(&[
+        "privacy",
+        "scan",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-11-03",
+    ]);
+    assert!(
+        scan.contains("1 first-ever accesses outside the user's department held as observations"),
+        "{scan}"
+    );
+
+    // Two more Cardiology strangers the same afternoon: browsing, one alert naming all three.
+    let ward = Ward::new();
+    ward.ok(&["context", "import", context.to_str().unwrap()]);
+    read(&mut audit, &mut n, "u1", "pc2", DAY0 + 14 * H);
+    read(&mut audit, &mut n, "u1", "pc3", DAY0 + 15 * H);
+    let alerts = run(&ward, &audit);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = only(&alerts, "privacy.outside_department");
     assert_eq!(alert["entities"]["user"], "u1");
-    assert_eq!(alert["entities"]["patient"], "pc1");
-    assert_eq!(alert["severity"], "low");
+    assert_eq!(alert["severity"], "medium");
     for citation in ["164.308(a)(1)(ii)(D)", "164.312(b)", "164.502(b)"] {
         assert!(
             alert["hipaa"]
@@ -325,17 +349,19 @@ fn first_ever_access_to_a_patient_of_another_department_is_flagged_with_its_reas
     }
     let text = alert["description"].as_str().unwrap();
     for part in [
-        "u1 opened the record of patient pc1 at 2026-11-02T10:00:00.000Z for the first time",
-        "the patient's current encounter is in Cardiology, not u1's Internal Medicine",
-        "care team: no encounter or care team of the patient names u1",
-        "It would look legitimate with u1 on a care team of pc1, an encounter of pc1 in Internal Medicine",
+        "u1 opened, for the first time, the records of 3 distinct patients of other departments than u1's Internal Medicine within 7 days",
+        "pc1 at 2026-11-02T10:00:00.000Z (a patient of Cardiology)",
+        "pc2 at 2026-11-02T14:00:00.000Z",
+        "pc3 at 2026-11-02T15:00:00.000Z",
+        "It would look legitimate with u1 on those patients' care teams",
     ] {
         assert!(text.contains(part), "{part:?} not in {text}");
     }
+    // The evidence: the first look at each of the three.
     let evidence = ward.ok(&["events", "--json", "--alert", alert["id"].as_str().unwrap()]);
-    assert_eq!(evidence.lines().count(), 1, "{evidence}");
+    assert_eq!(evidence.lines().count(), 3, "{evidence}");
 
-    // The scan over the stored history finds the same access, with the same reason.
+    // The scan over the stored history finds the same accesses, with the same reason.
     let text = ward.ok(&[
         "privacy",
         "scan",
@@ -345,10 +371,55 @@ fn first_ever_access_to_a_patient_of_another_department_is_flagged_with_its_reas
         "2026-11-03",
     ]);
     assert!(
-        text.contains(
-            "LOW      2026-11-02T10:00:00.000Z  privacy.outside_department  user=u1 patient=pc1"
-        ),
+        text.contains("2026-11-02T10:00:00.000Z  privacy.outside_department  user=u1"),
         "{text}"
     );
-    assert!(text.contains("not u1's Internal Medicine"), "{text}");
+    assert!(text.contains("than u1's Internal Medicine"), "{text}");
+}
+
+#[test]
+fn the_privacy_memory_carries_from_one_ingest_run_to_the_next() {
+    let ward = Ward::new();
+    let mut cardiology = vec![
+        r#"{"resourceType":"Organization","id":"dept-card","identifier":[{"value":"CARD"}],"name":"Cardiology","active":true}"#.to_string(),
+    ];
+    for i in 1..=3 {
+        cardiology.push(format!(
+            r#"{{"resourceType":"Patient","id":"pc{i}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRNC{i}"}}],"name":[{{"family":"Cole","given":["Cy{i}"]}}],"birthDate":"1950-01-0{i}","address":[{{"line":["{} Hill Road"],"city":"Springfield","postalCode":"62702"}}]}}"#,
+            2 * i + 1
+        ));
+        cardiology.push(format!(
+            r#"{{"resourceType":"Encounter","id":"enc-c{i}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pc{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-card"}}}}"#,
+            time(DAY0 - 24 * H)
+        ));
+    }
+    let context = ward.file("cardiology.ndjson", &(cardiology.join("\n") + "\n"));
+    ward.ok(&["context", "import", context.to_str().unwrap()]);
+
+    // Monday's export: u1's shift, and one look at a Cardiology patient (an observation).
+    let (mut monday, mut n) = (String::new(), 0);
+    shift(&mut monday, &mut n, "u1", 0, (7, 15), 4);
+    read(&mut monday, &mut n, "u1", "pc1", DAY0 + 10 * H);
+    assert!(run(&ward, &monday).is_empty());
+
+    // Tuesday's export, another run of `ward ingest`: two more strangers. The first look,
+    // remembered from Monday's run, makes three within a week.
+    let mut tuesday = String::new();
+    shift(&mut tuesday, &mut n, "u1", 1, (7, 15), 4);
+    read(&mut tuesday, &mut n, "u1", "pc2", DAY0 + 24 * H + 9 * H);
+    read(&mut tuesday, &mut n, "u1", "pc3", DAY0 + 24 * H + 11 * H);
+    let tuesday_file = ward.file("tuesday.ndjson", &tuesday);
+    ward.ok(&["ingest", tuesday_file.to_str().unwrap()]);
+    let alerts: Vec<Value> = ward
+        .json_lines(&["alerts", "--json"])
+        .into_iter()
+        .filter(|a| a["rule_id"].as_str().unwrap_or("").starts_with("privacy."))
+        .collect();
+    let alert = only(&alerts, "privacy.outside_department");
+    let text = alert["description"].as_str().unwrap();
+    assert!(
+        text.contains("pc1 at 2026-11-02T10:00:00.000Z (a patient of Cardiology)"),
+        "{text}"
+    );
+    assert!(text.contains("pc3 at 2026-11-03T11:00:00.000Z"), "{text}");
 }

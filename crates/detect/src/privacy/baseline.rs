@@ -12,6 +12,7 @@
 
 use super::PrivacyOptions;
 use super::explain::Access;
+use super::memory::{Names, Resolved, Saved, SavedPeer, SavedUser};
 use super::relations::{DeptId, PatientId, Relations, StaffId};
 use std::collections::HashMap;
 use ward_model::EventId;
@@ -288,6 +289,105 @@ impl Baselines {
                 staff.and_then(|s| s.departments.first().copied()),
             ))
         })
+    }
+}
+
+impl Baselines {
+    /// Every user's usual hours and volume and every peer group's ring, by name (the hour
+    /// being counted is not kept: it is counted again from the next event).
+    pub(super) fn save(&self, names: &mut Names) {
+        for (&user, base) in &self.users {
+            let Some(user) = names.user(user) else {
+                continue;
+            };
+            let department = base.peers.1.and_then(|d| names.department(d));
+            names.saved.users_usual.push(SavedUser {
+                user,
+                role: base.peers.0.clone(),
+                department,
+                hours_seen: base.hours_seen.to_vec(),
+                days: base.days,
+                today: base.today,
+                today_mask: base.today_mask,
+                last_seen: base.last_seen,
+                stretch_start: base.stretch_start,
+                stretch_off_pattern: base.stretch_off_pattern,
+                history: base.history.clone(),
+                next: base.next,
+                volume_flagged_day: base.volume_flagged_day,
+            });
+        }
+        for ((role, department), sample) in &self.peers {
+            let department = department.and_then(|d| names.department(d));
+            let hours = sample
+                .hours
+                .iter()
+                .filter_map(|&(n, user)| Some((n, names.user(user)?)))
+                .collect();
+            names.saved.peers.push(SavedPeer {
+                role: role.clone(),
+                department,
+                hours,
+                next: sample.next,
+            });
+        }
+    }
+
+    /// Takes back what [`Baselines::save`] gave; users already seen in this run keep what
+    /// this run learned. Returns how many users' baselines were taken back.
+    pub(super) fn restore(&mut self, saved: &Saved, resolved: &mut Resolved) -> usize {
+        let mut taken = 0;
+        for u in &saved.users_usual {
+            let Some(user) = resolved.user(u.user) else {
+                continue;
+            };
+            if self.users.contains_key(&user) || u.hours_seen.len() != 24 {
+                continue;
+            }
+            let department = match u.department {
+                Some(d) => resolved.department(d),
+                None => None,
+            };
+            let mut base = UserBaseline::new((u.role.clone(), department));
+            for (slot, &n) in base.hours_seen.iter_mut().zip(&u.hours_seen) {
+                *slot = n;
+            }
+            base.days = u.days;
+            base.today = u.today;
+            base.today_mask = u.today_mask;
+            base.last_seen = u.last_seen;
+            base.stretch_start = u.stretch_start;
+            base.stretch_off_pattern = u.stretch_off_pattern;
+            base.history = u.history.iter().copied().take(OWN_HISTORY).collect();
+            base.next = u.next % OWN_HISTORY;
+            base.volume_flagged_day = u.volume_flagged_day;
+            self.users.insert(user, base);
+            taken += 1;
+        }
+        for peer in &saved.peers {
+            let department = match peer.department {
+                Some(d) => resolved.department(d),
+                None => None,
+            };
+            let key = (peer.role.clone(), department);
+            if self.peers.contains_key(&key) {
+                continue;
+            }
+            let hours: Vec<(u16, StaffId)> = peer
+                .hours
+                .iter()
+                .filter_map(|&(n, user)| Some((n, resolved.user(user)?)))
+                .take(PEER_HISTORY)
+                .collect();
+            self.peers.insert(
+                key,
+                PeerSample {
+                    hours,
+                    next: peer.next % PEER_HISTORY,
+                },
+            );
+        }
+        taken
     }
 }
 

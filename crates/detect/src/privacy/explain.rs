@@ -3,10 +3,12 @@
 //! hospital are explained by a care relationship; only what no template explains is looked at
 //! for suspicious patterns, which is what keeps privacy alerts few enough to read.
 //!
-//! Fixed templates come from the organisation's context (care teams, departments, roles);
-//! learned templates come from the data: when users of one department repeatedly read patients
-//! served by another department while those patients have an encounter there (consults,
-//! shared services), the pair becomes a template. So does one user's own recurring work: a
+//! Fixed templates come from the organisation's context (care teams, departments, roles,
+//! orders and appointments); learned templates come from the data: when users of one
+//! department repeatedly read patients served by another department while those patients have
+//! an encounter there (consults, shared services), the pair becomes a template; accesses an
+//! order explains count towards it too, so formal consults teach the pair that explains the
+//! informal ones. So does one user's own recurring work: a
 //! specialist who is the only one of their department to consult, or a nurse covering another
 //! ward, who documents care (creates or updates something: a note, an order, an observation)
 //! on several current patients of one department is explained for that department's current
@@ -15,8 +17,11 @@
 //! current encounter, so it cannot launder curiosity about strangers.
 
 use super::PrivacyOptions;
-use super::relations::{DeptId, PatientId, PatientRecord, Relations, StaffId, StaffRecord};
+use super::relations::{
+    DeptId, OrderRecord, PatientId, PatientRecord, Relations, StaffId, StaffRecord,
+};
 use std::collections::HashMap;
+use ward_model::Timestamp;
 
 /// An explanation template. The order of [`Template::ALL`] is the order they are tried in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,6 +37,10 @@ pub enum Template {
     /// Health information management, billing or registration working on a patient whose
     /// encounter is current, upcoming or recently ended.
     BackOffice,
+    /// The user is named on an order (requester or performer) or an appointment (a
+    /// participant) for the patient, or works in the department an order is addressed to,
+    /// while it is in force.
+    Order,
     /// The user declared an emergency (break-the-glass) on this patient shortly before.
     BreakGlass,
     /// The patient reading their own record: a portal account that is not staff and is one of
@@ -43,11 +52,12 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 8] = [
         Template::CareTeam,
         Template::Department,
         Template::Ancillary,
         Template::BackOffice,
+        Template::Order,
         Template::BreakGlass,
         Template::SelfService,
         Template::Learned,
@@ -59,6 +69,7 @@ impl Template {
             Template::Department => "department",
             Template::Ancillary => "ancillary_role",
             Template::BackOffice => "back_office_role",
+            Template::Order => "order_or_appointment",
             Template::BreakGlass => "break_the_glass",
             Template::SelfService => "self_service",
             Template::Learned => "learned",
@@ -74,6 +85,9 @@ impl Template {
             }
             Template::BackOffice => {
                 "health information management, billing or registration for a current or recent encounter"
+            }
+            Template::Order => {
+                "named on an order or appointment for the patient (requester, performer or participant), or in the department an order is addressed to"
             }
             Template::BreakGlass => "a declared emergency (break-the-glass) on this patient",
             Template::SelfService => "the patient reading their own record",
@@ -316,7 +330,135 @@ pub fn fixed(
     {
         return Some(Template::BackOffice);
     }
+    if orders(rel, patient).any(|o| order_names(rel, staff, o) && order_covers(opts, o, t)) {
+        return Some(Template::Order);
+    }
     break_glass.then_some(Template::BreakGlass)
+}
+
+/// The patient's orders and appointments Ward knows of.
+fn orders<'a>(
+    rel: &'a Relations,
+    patient: &'a PatientRecord,
+) -> impl Iterator<Item = &'a OrderRecord> + 'a {
+    patient
+        .orders
+        .iter()
+        .filter_map(|&o| rel.orders.get(o as usize))
+}
+
+/// Whether an order or appointment names the user: as a person (requester, performer,
+/// participant, a member of a performing care team) or through a department it is addressed to.
+fn order_names(rel: &Relations, staff: &StaffRecord, order: &OrderRecord) -> bool {
+    order.members.iter().any(|m| rel.is_named(staff, m))
+        || order
+            .departments
+            .iter()
+            .any(|d| staff.departments.contains(d))
+}
+
+/// The period an order or appointment explains access in, `None` when it explains nothing
+/// (revoked, cancelled, entered in error, or without any time). An order: from the care margin
+/// before it was written until the later of its occurrence's end (plus the care margin after)
+/// and `order_window` after it was written. An appointment: from `appointment_preparation` before its start until the care
+/// team's follow-up after its end.
+fn order_period(opts: &PrivacyOptions, order: &OrderRecord) -> Option<(i64, i64)> {
+    let from = order.from.filter(|_| order.in_force)?;
+    Some(if order.is_appointment() {
+        (
+            from.saturating_sub(opts.appointment_preparation_ms()),
+            order
+                .until
+                .unwrap_or(from)
+                .saturating_add(opts.care_team_follow_up_ms()),
+        )
+    } else {
+        (
+            from.saturating_sub(opts.margin_before_ms()),
+            from.saturating_add(opts.order_window_ms()).max(
+                order
+                    .until
+                    .map_or(i64::MIN, |u| u.saturating_add(opts.margin_after_ms())),
+            ),
+        )
+    })
+}
+
+fn order_covers(opts: &PrivacyOptions, order: &OrderRecord, t: i64) -> bool {
+    order_period(opts, order).is_some_and(|(from, until)| from <= t && t <= until)
+}
+
+/// Why no order or appointment explains the access, in plain words.
+fn why_no_order(
+    rel: &Relations,
+    opts: &PrivacyOptions,
+    staff: &StaffRecord,
+    patient: &PatientRecord,
+    t: i64,
+) -> String {
+    let login = staff.login();
+    let known: Vec<&OrderRecord> = orders(rel, patient).collect();
+    if known.is_empty() {
+        return "order or appointment: Ward knows of no order or appointment for the patient"
+            .into();
+    }
+    let what = |o: &OrderRecord| {
+        if o.is_appointment() {
+            "appointment"
+        } else {
+            "order"
+        }
+    };
+    let naming: Vec<&&OrderRecord> = known
+        .iter()
+        .filter(|o| order_names(rel, staff, o))
+        .collect();
+    let Some(o) = naming.first() else {
+        let mut addressed: Vec<DeptId> = known
+            .iter()
+            .flat_map(|o| o.departments.iter().copied())
+            .collect();
+        addressed.sort_unstable();
+        addressed.dedup();
+        let to = if addressed.is_empty() {
+            String::new()
+        } else {
+            format!(" (addressed to {})", departments_text(rel, &addressed))
+        };
+        return format!(
+            "order or appointment: {} known for the patient{to}, none naming {login} or {login}'s {}",
+            counted(
+                known.len(),
+                "order or appointment",
+                "orders or appointments"
+            ),
+            departments_text(rel, &staff.departments)
+        );
+    };
+    let Some((from, until)) = order_period(opts, o) else {
+        let status = o.status.as_deref().unwrap_or("without a time");
+        return format!(
+            "order or appointment: the {} {} naming {login} is {status}, which explains nothing",
+            what(o),
+            o.reference
+        );
+    };
+    let when = if t < from { "before" } else { "after" };
+    format!(
+        "order or appointment: the {} {} names {login} but explains access only from {} to {}, and this access came {when}",
+        what(o),
+        o.reference,
+        Timestamp(from),
+        Timestamp(until)
+    )
+}
+
+fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// Why each template failed, in plain words, for the alert's description.
@@ -379,6 +521,7 @@ pub fn why_not(rel: &Relations, opts: &PrivacyOptions, access: Access) -> Vec<St
             "role: {login} is {roles} in {user_depts}, not an ancillary or back-office role that serves every patient"
         ));
     }
+    out.push(why_no_order(rel, opts, staff, patient, t));
     out.push(format!(
         "break-the-glass: {login} declared no emergency on this patient in the {} h before",
         hours(opts.break_glass_explains_ms())
@@ -399,6 +542,26 @@ pub struct OutsideDepartment {
     pub patient_departments: Vec<DeptId>,
     /// Whether the departments are those of a current encounter (else of earlier ones).
     pub current: bool,
+}
+
+/// Whether the user was on the care team of an encounter or care team of the patient that
+/// began before `t` (however long ago): the patient is a former patient of the user's.
+pub fn former_care_team(
+    rel: &Relations,
+    staff: &StaffRecord,
+    patient: &PatientRecord,
+    t: i64,
+) -> bool {
+    patient
+        .care
+        .iter()
+        .filter_map(|&c| rel.care.get(c as usize))
+        .filter(|c| c.start.is_some_and(|s| s <= t))
+        .any(|c| {
+            c.members.iter().any(|(member, from, _)| {
+                from.is_none_or(|f| f <= t) && rel.is_member(staff, member)
+            })
+        })
 }
 
 pub fn outside_department(
@@ -457,4 +620,412 @@ pub fn fixed_explanation(
     let staff = rel.staff.get(user as usize)?;
     let patient = rel.patients.get(patient as usize)?;
     fixed(rel, opts, staff, patient, t, false)
+}
+
+impl Learned {
+    /// The learned pairs and the documented work, by name, for the next run.
+    pub(super) fn save(&self, names: &mut super::memory::Names) {
+        for (&(from, to), support) in &self.pairs {
+            let (Some(from), Some(to)) = (names.department(from), names.department(to)) else {
+                continue;
+            };
+            let users = support
+                .users
+                .iter()
+                .filter_map(|&u| names.user(u))
+                .collect();
+            let patients = support
+                .patients
+                .iter()
+                .filter_map(|&p| names.patient(p))
+                .collect();
+            names.saved.learned.push(super::memory::SavedPair {
+                from,
+                to,
+                users,
+                patients,
+                active: support.active,
+            });
+        }
+        for (&(user, dept), patients) in &self.documented {
+            let (Some(user), Some(dept)) = (names.user(user), names.department(dept)) else {
+                continue;
+            };
+            let patients = patients.iter().filter_map(|&p| names.patient(p)).collect();
+            names.saved.documented.push((user, dept, patients));
+        }
+    }
+
+    /// Takes back what [`Learned::save`] gave, merged with what this run learned so far.
+    /// Returns how many pairs are in force afterwards.
+    pub(super) fn restore(
+        &mut self,
+        saved: &super::memory::Saved,
+        resolved: &mut super::memory::Resolved,
+    ) -> usize {
+        for pair in &saved.learned {
+            let (Some(from), Some(to)) =
+                (resolved.department(pair.from), resolved.department(pair.to))
+            else {
+                continue;
+            };
+            let support = self.pairs.entry((from, to)).or_default();
+            for &u in &pair.users {
+                if let Some(u) = resolved.user(u)
+                    && !support.users.contains(&u)
+                    && support.users.len() < SUPPORT_SAMPLE
+                {
+                    support.users.push(u);
+                }
+            }
+            for &p in &pair.patients {
+                if let Some(p) = resolved.patient(p)
+                    && !support.patients.contains(&p)
+                    && support.patients.len() < SUPPORT_SAMPLE
+                {
+                    support.patients.push(p);
+                }
+            }
+            support.active |= pair.active;
+        }
+        for (user, dept, patients) in &saved.documented {
+            if self.documented.len() >= MAX_DOCUMENTED_USERS {
+                break;
+            }
+            let (Some(user), Some(dept)) = (resolved.user(*user), resolved.department(*dept))
+            else {
+                continue;
+            };
+            let seen = self.documented.entry((user, dept)).or_default();
+            for &p in patients {
+                if let Some(p) = resolved.patient(p)
+                    && !seen.contains(&p)
+                    && seen.len() < SUPPORT_SAMPLE
+                {
+                    seen.push(p);
+                }
+            }
+        }
+        self.active().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ward_model::context::{Attendee, Identifier, PersonName};
+    use ward_model::{ContextKind, ContextResource, ContextSummary};
+
+    const H: i64 = 3_600_000;
+    /// 2026-11-02T00:00:00Z.
+    const T0: i64 = 1_793_577_600_000;
+
+    fn resource(
+        kind: ContextKind,
+        id: &str,
+        summary: ContextSummary,
+        raw: &str,
+    ) -> ContextResource {
+        ContextResource {
+            kind,
+            id: id.into(),
+            summary,
+            raw: raw.as_bytes().to_vec(),
+        }
+    }
+
+    fn org(id: &str, label: &str, code: &str) -> ContextResource {
+        resource(
+            ContextKind::Organization,
+            id,
+            ContextSummary::Organization {
+                name: Some(label.into()),
+                part_of: None,
+                types: Vec::new(),
+                active: true,
+            },
+            &format!(r#"{{"resourceType":"Organization","identifier":[{{"value":"{code}"}}]}}"#),
+        )
+    }
+
+    fn practitioner(id: &str, login: &str) -> ContextResource {
+        resource(
+            ContextKind::Practitioner,
+            id,
+            ContextSummary::Practitioner {
+                identifiers: vec![Identifier {
+                    system: None,
+                    type_code: None,
+                    value: login.into(),
+                }],
+                name: PersonName::default(),
+                birth_date: None,
+                address: None,
+                active: true,
+            },
+            "{}",
+        )
+    }
+
+    fn role(id: &str, practitioner: &str, dept: &str) -> ContextResource {
+        resource(
+            ContextKind::PractitionerRole,
+            id,
+            ContextSummary::PractitionerRole {
+                practitioner: Some(format!("Practitioner/{practitioner}")),
+                organization: Some(format!("Organization/{dept}")),
+                codes: vec!["physician".into()],
+                specialties: Vec::new(),
+                active: true,
+                start: None,
+                end: None,
+            },
+            "{}",
+        )
+    }
+
+    fn order(id: &str, status: &str, performers: &[&str], authored: i64) -> ContextResource {
+        resource(
+            ContextKind::ServiceRequest,
+            id,
+            ContextSummary::ServiceRequest {
+                patient: Some("Patient/pt1".into()),
+                encounter: Some("Encounter/enc1".into()),
+                status: Some(status.into()),
+                intent: Some("order".into()),
+                categories: vec!["11429006".into()],
+                codes: Vec::new(),
+                requester: Some("Practitioner/pr2".into()),
+                performers: performers.iter().map(|p| p.to_string()).collect(),
+                authored_on: Some(Timestamp(authored)),
+                occurrence_start: None,
+                occurrence_end: None,
+            },
+            "{}",
+        )
+    }
+
+    fn appointment(id: &str, status: &str, practitioner: &str, start: i64) -> ContextResource {
+        let attendee = |reference: &str| Attendee {
+            reference: reference.into(),
+            role: None,
+            status: Some("accepted".into()),
+        };
+        resource(
+            ContextKind::Appointment,
+            id,
+            ContextSummary::Appointment {
+                patient: Some("Patient/pt1".into()),
+                status: Some(status.into()),
+                participants: vec![attendee("Patient/pt1"), attendee(practitioner)],
+                service_types: Vec::new(),
+                specialties: Vec::new(),
+                start: Some(Timestamp(start)),
+                end: Some(Timestamp(start + H / 2)),
+                based_on: Vec::new(),
+            },
+            "{}",
+        )
+    }
+
+    /// Internal Medicine (MED) with physician u2 (pr2), who admitted pt1 at T0 and is its
+    /// attending; Cardiology (CARD) with physicians u1 (pr1, role prr1) and u3 (pr3).
+    fn hospital() -> Vec<ContextResource> {
+        vec![
+            org("dept-med", "Internal Medicine", "MED"),
+            org("dept-card", "Cardiology", "CARD"),
+            practitioner("pr1", "u1"),
+            practitioner("pr2", "u2"),
+            practitioner("pr3", "u3"),
+            role("prr1", "pr1", "dept-card"),
+            role("prr2", "pr2", "dept-med"),
+            role("prr3", "pr3", "dept-card"),
+            resource(
+                ContextKind::Patient,
+                "pt1",
+                ContextSummary::Patient {
+                    identifiers: Vec::new(),
+                    name: PersonName::default(),
+                    birth_date: None,
+                    address: None,
+                    deceased: false,
+                    deceased_at: None,
+                    security_labels: Vec::new(),
+                    contact_names: Vec::new(),
+                },
+                "{}",
+            ),
+            resource(
+                ContextKind::Encounter,
+                "enc1",
+                ContextSummary::Encounter {
+                    patient: Some("Patient/pt1".into()),
+                    status: Some("in-progress".into()),
+                    class: Some("IMP".into()),
+                    participants: Vec::new(),
+                    service_provider: Some("Organization/dept-med".into()),
+                    start: Some(Timestamp(T0)),
+                    end: None,
+                },
+                "{}",
+            ),
+        ]
+    }
+
+    fn relations(extra: Vec<ContextResource>) -> Relations {
+        let mut rel = Relations::default();
+        for r in hospital().iter().chain(&extra) {
+            rel.add(r);
+        }
+        rel
+    }
+
+    /// The fixed template explaining `login`'s access to pt1 at `t`, and why the others failed.
+    fn explained(rel: &Relations, login: &str, t: i64) -> (Option<Template>, String) {
+        let opts = PrivacyOptions::default();
+        let user = rel.staff_by_login(login).unwrap();
+        let patient = rel.patient("pt1").unwrap();
+        let template = fixed(
+            rel,
+            &opts,
+            &rel.staff[user as usize],
+            &rel.patients[patient as usize],
+            t,
+            false,
+        );
+        let why = why_not(
+            rel,
+            &opts,
+            Access {
+                user,
+                patient,
+                time: t,
+            },
+        )
+        .join("; ");
+        (template, why)
+    }
+
+    #[test]
+    fn an_order_addressed_to_a_department_explains_its_staff_within_the_window_only() {
+        let rel = relations(vec![order(
+            "sr1",
+            "active",
+            &["Organization/dept-card"],
+            T0 + 2 * H,
+        )]);
+        // Any Cardiology physician, from the care margin before the order to 72 h after.
+        assert_eq!(explained(&rel, "u1", T0 + 3 * H).0, Some(Template::Order));
+        assert_eq!(explained(&rel, "u3", T0 + 70 * H).0, Some(Template::Order));
+        assert_eq!(explained(&rel, "u1", T0 - 9 * H).0, Some(Template::Order));
+        let (template, why) = explained(&rel, "u1", T0 + 80 * H);
+        assert_eq!(template, None);
+        assert!(
+            why.contains("order or appointment: the order ServiceRequest/sr1 names u1 but explains access only from 2026-11-01T14:00:00.000Z to 2026-11-05T02:00:00.000Z, and this access came after"),
+            "{why}"
+        );
+        // The attending is explained by the department before the order is looked at.
+        assert_eq!(
+            explained(&rel, "u2", T0 + 3 * H).0,
+            Some(Template::Department)
+        );
+
+        // Revoked, the order explains nothing, and the explanation says so.
+        let rel = relations(vec![order(
+            "sr1",
+            "revoked",
+            &["Organization/dept-card"],
+            T0 + 2 * H,
+        )]);
+        let (template, why) = explained(&rel, "u1", T0 + 3 * H);
+        assert_eq!(template, None);
+        assert!(
+            why.contains(
+                "the order ServiceRequest/sr1 naming u1 is revoked, which explains nothing"
+            ),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_order_to_a_practitioner_role_explains_that_practitioner_not_the_department() {
+        let rel = relations(vec![order(
+            "sr2",
+            "completed",
+            &["PractitionerRole/prr1"],
+            T0 + 2 * H,
+        )]);
+        assert_eq!(explained(&rel, "u1", T0 + 5 * H).0, Some(Template::Order));
+        let (template, why) = explained(&rel, "u3", T0 + 5 * H);
+        assert_eq!(template, None);
+        assert!(
+            why.contains("order or appointment: 1 order or appointment known for the patient, none naming u3 or u3's Cardiology"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_appointment_explains_nothing_and_a_booked_one_its_participants() {
+        let booked = relations(vec![appointment(
+            "ap1",
+            "booked",
+            "Practitioner/pr1",
+            T0 + 30 * H,
+        )]);
+        // From a day before the visit to the care team's follow-up after it.
+        assert_eq!(
+            explained(&booked, "u1", T0 + 7 * H).0,
+            Some(Template::Order)
+        );
+        assert_eq!(
+            explained(&booked, "u1", T0 + 5 * 24 * H).0,
+            Some(Template::Order)
+        );
+        assert_eq!(explained(&booked, "u1", T0 + 5 * H).0, None);
+        assert_eq!(explained(&booked, "u3", T0 + 29 * H).0, None);
+
+        let cancelled = relations(vec![appointment(
+            "ap1",
+            "cancelled",
+            "Practitioner/pr1",
+            T0 + 30 * H,
+        )]);
+        let (template, why) = explained(&cancelled, "u1", T0 + 29 * H);
+        assert_eq!(template, None);
+        assert!(
+            why.contains(
+                "the appointment Appointment/ap1 naming u1 is cancelled, which explains nothing"
+            ),
+            "{why}"
+        );
+
+        // A later version of the same appointment replaces the earlier one.
+        let mut rel = booked;
+        rel.add(&appointment(
+            "ap1",
+            "cancelled",
+            "Practitioner/pr1",
+            T0 + 30 * H,
+        ));
+        assert_eq!(explained(&rel, "u1", T0 + 29 * H).0, None);
+        assert_eq!(
+            rel.patients[rel.patient("pt1").unwrap() as usize]
+                .orders
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn without_any_order_the_explanation_says_none_is_known() {
+        let rel = relations(Vec::new());
+        let (template, why) = explained(&rel, "u1", T0 + 3 * H);
+        assert_eq!(template, None);
+        assert!(
+            why.contains(
+                "order or appointment: Ward knows of no order or appointment for the patient"
+            ),
+            "{why}"
+        );
+    }
 }

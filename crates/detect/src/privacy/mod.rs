@@ -8,14 +8,18 @@
 //! explains is examined for suspicious patterns ([`patterns`]): self, family or household,
 //! co-worker, neighbour, VIP, sensitive or deceased patient's record. Some things are flagged
 //! whatever the explanation: accounts of staff who left or are on leave, mass exports, and
-//! break-the-glass without a clinical action after it. Unexplained accesses that fit no
+//! break-the-glass without a clinical action after it. A pattern other than the user's own
+//! or a family member's record is held for the length of the sweep window, and dropped when a
+//! template learned meanwhile explains the access. Unexplained accesses that fit no
 //! pattern are held for the length of the sweep window: many of them in a short time become
 //! one bulk-sweep alert; otherwise each waits `learn_hold` for templates learned from the
-//! accesses after it, and then becomes a low-severity alert: a *first-ever access to a
-//! patient outside the user's department* when the user never opened the patient before (a
-//! bounded memory of who opened whom) and the patient belongs to another department, else an
-//! "unexplained access"; a return to a patient the user once opened with an explanation raises
-//! nothing of its own.
+//! accesses after it, and is then judged. A *first-ever access to a patient outside the
+//! user's department* (the user never opened the patient before, by a bounded memory of who
+//! opened whom, and the patient belongs to another department) is an observation, counted:
+//! it becomes an alert in a stretch of work outside the user's usual hours, or once the user
+//! has made such accesses to several distinct patients within days (one alert per user and
+//! window). Any other unexplained access is a low-severity "unexplained access" alert; a
+//! return to a patient the user once opened with an explanation raises nothing of its own.
 //! Two flags rest on baselines learned from the stream ([`baseline`]): a stretch of work that
 //! begins far from the hours the same user worked on earlier days (after hours, unless a care
 //! team or a declared emergency explains the access), and an hour whose distinct patients are
@@ -33,6 +37,7 @@
 
 pub mod baseline;
 pub mod explain;
+mod memory;
 pub mod patterns;
 pub mod relations;
 pub mod scan;
@@ -217,6 +222,11 @@ pub struct PrivacyOptions {
     /// How long a declared emergency (break-the-glass) explains the user's accesses to that
     /// patient.
     pub break_glass_explains: Duration,
+    /// How long after it was written an order (ServiceRequest) explains its requester's and
+    /// performers' accesses, when its occurrence does not end later.
+    pub order_window: Duration,
+    /// How long before an appointment its participants may prepare for it.
+    pub appointment_preparation: Duration,
     /// How soon after break-the-glass a clinical action (a create or update on the patient by
     /// the same user) must follow.
     pub break_glass_follow_up: Duration,
@@ -275,6 +285,14 @@ pub struct PrivacyOptions {
     /// stay under the cap are counted in [`PrivacyDetector::state`].
     pub seen_for: Duration,
     pub max_seen_pairs: usize,
+    /// A first-ever access outside the user's department that nothing explains is an alert
+    /// on its own only in a stretch of work outside the user's usual hours; otherwise it is
+    /// held as an observation, and becomes an alert when the same user has made such accesses
+    /// to this many distinct patients within `outside_department_window` (curiosity browses;
+    /// a consult nobody recorded or a colleague's question is one look). 1 makes every such
+    /// access an alert.
+    pub outside_department_min_patients: usize,
+    pub outside_department_window: Duration,
     /// Hard caps on stream state.
     pub max_pending: usize,
     pub max_tracked_per_user: usize,
@@ -289,6 +307,8 @@ impl Default for PrivacyOptions {
             care_team_follow_up: Duration::from_secs(7 * 86_400),
             back_office_window: Duration::from_secs(7 * 86_400),
             break_glass_explains: Duration::from_secs(4 * 3600),
+            order_window: Duration::from_secs(72 * 3600),
+            appointment_preparation: Duration::from_secs(24 * 3600),
             break_glass_follow_up: Duration::from_secs(2 * 3600),
             session_continuation: Duration::from_secs(30 * 60),
             sweep_min_patients: 15,
@@ -341,6 +361,8 @@ impl Default for PrivacyOptions {
             peer_min_users: 2,
             seen_for: Duration::from_secs(180 * 86_400),
             max_seen_pairs: 4_000_000,
+            outside_department_min_patients: 3,
+            outside_department_window: Duration::from_secs(7 * 86_400),
             max_pending: 100_000,
             max_tracked_per_user: 4_096,
         }
@@ -367,6 +389,12 @@ impl PrivacyOptions {
     pub fn break_glass_explains_ms(&self) -> i64 {
         ms(self.break_glass_explains)
     }
+    pub fn order_window_ms(&self) -> i64 {
+        ms(self.order_window)
+    }
+    pub fn appointment_preparation_ms(&self) -> i64 {
+        ms(self.appointment_preparation)
+    }
 }
 
 /// What the detector has seen: the share of accesses explained, by template.
@@ -375,7 +403,7 @@ pub struct PrivacyStats {
     /// Accesses to a patient's record by a known user.
     pub accesses: u64,
     /// Explained accesses, by template (in [`Template::ALL`] order).
-    pub explained: [u64; 7],
+    pub explained: [u64; Template::ALL.len()],
     pub unexplained: u64,
     /// Accesses whose user is not staff (system accounts, unknown logins): not assessed.
     pub unknown_user: u64,
@@ -385,6 +413,12 @@ pub struct PrivacyStats {
     /// the stream state was at its cap (`max_pending`): each is a gap in the review, counted
     /// so that it is never silent.
     pub over_capacity: u64,
+    /// First-ever accesses outside the user's department that nothing explains, held as
+    /// observations below `outside_department_min_patients` (no alert of their own).
+    pub outside_department_observed: u64,
+    /// Entries of the state saved by the last run that named a user, patient or department
+    /// the context no longer knows, left out when it was taken back.
+    pub restore_dropped: u64,
 }
 
 impl PrivacyStats {
@@ -423,9 +457,13 @@ struct Pending {
     user: StaffId,
     patient: PatientId,
     event: EventId,
-    /// The pattern alert the access raised, when it showed one below high severity: held so
-    /// that a sweep covering it absorbs it instead of adding one alert per patient.
+    /// The pattern alert the access raised, held for the sweep window: below high severity
+    /// so that a sweep covering it absorbs it instead of adding one alert per patient, and
+    /// any that is not personal (self, family) so that a template learned meanwhile explains
+    /// it after all.
     finding: Option<Finding>,
+    /// The pattern is the user's own or a family member's record: flagged whatever explains it.
+    personal: bool,
     /// What Ward remembered of the user and the patient before this access.
     seen: Seen,
     /// The access fell in a stretch of work that began outside the user's usual hours.
@@ -469,6 +507,12 @@ pub struct PrivacyDetector {
     /// Per user: recent unexplained accesses and exports (time, patient, event).
     recent_unexplained: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
     recent_exports: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
+    /// Per user: first-ever unexplained accesses outside their department, concluded in
+    /// time order (time, patient, event), within `outside_department_window`.
+    recent_outside: HashMap<StaffId, VecDeque<(i64, PatientId, EventId)>>,
+    /// Per user: the time of the first access of their open outside-department alert, so
+    /// that later accesses in the window add to that alert instead of raising another.
+    outside_alerted: HashMap<StaffId, i64>,
     /// User-level alerts raised (sweep, export, departed), as (user, day): they cover the
     /// user's unexplained accesses that day.
     covered: HashSet<(StaffId, i64)>,
@@ -488,6 +532,9 @@ pub struct PrivacyDetector {
     now: i64,
     last_cleanup_hour: i64,
     last_outcome: AccessOutcome,
+    /// State saved by the last run, held until the first event (when the context it names is
+    /// loaded) and then applied ([`memory`]).
+    restored: Option<memory::Saved>,
 }
 
 /// The oldest access of `queue` (held in time order) once `hold` has passed since it by `now`.
@@ -511,6 +558,8 @@ impl PrivacyDetector {
             deferred: VecDeque::new(),
             recent_unexplained: HashMap::new(),
             recent_exports: HashMap::new(),
+            recent_outside: HashMap::new(),
+            outside_alerted: HashMap::new(),
             covered: HashSet::new(),
             flagged: HashSet::new(),
             glass: HashMap::new(),
@@ -520,6 +569,7 @@ impl PrivacyDetector {
             now: i64::MIN,
             last_cleanup_hour: i64::MIN,
             last_outcome: AccessOutcome::NotAssessed,
+            restored: None,
         }
     }
 
@@ -574,6 +624,80 @@ impl PrivacyDetector {
     /// window; [`PrivacyDetector::stats`] counts it then.)
     pub fn last_outcome(&self) -> AccessOutcome {
         self.last_outcome
+    }
+
+    /// What to keep for the next run ([`memory`]); `None` when there is nothing.
+    fn saved(&self) -> Option<memory::Saved> {
+        let seen: Vec<(StaffId, PatientId, i64, bool)> = self
+            .seen
+            .entries()
+            .map(|(&(user, patient), t, &explained)| (user, patient, t.millis(), explained))
+            .collect();
+        if seen.is_empty() && self.baselines.users() == 0 && self.recent_outside.is_empty() {
+            return None;
+        }
+        let mut names = memory::Names::new(&self.relations);
+        names.pack_seen(seen);
+        self.learned.save(&mut names);
+        self.baselines.save(&mut names);
+        for (&user, looks) in &self.recent_outside {
+            let Some(n) = names.user(user) else {
+                continue;
+            };
+            let looks = looks
+                .iter()
+                .filter_map(|&(t, patient, event)| {
+                    Some((t, names.patient(patient)?, event.to_hex()))
+                })
+                .collect();
+            names.saved.outside.push((n, looks));
+        }
+        for (&user, &at) in &self.outside_alerted {
+            if let Some(n) = names.user(user) {
+                names.saved.outside_alerted.push((n, at));
+            }
+        }
+        Some(names.saved)
+    }
+
+    /// Applies the state the last run saved, once the context is loaded (at the first event).
+    fn apply_restored(&mut self) {
+        let Some(saved) = self.restored.take() else {
+            return;
+        };
+        let mut resolved = memory::Resolved::new(&self.relations, &saved);
+        for (user, patient, t, explained) in resolved.seen(&saved) {
+            *self.seen.touch((user, patient), Timestamp(t), || explained) |= explained;
+        }
+        self.learned.restore(&saved, &mut resolved);
+        self.baselines.restore(&saved, &mut resolved);
+        let window = ms(self.options.outside_department_window);
+        for (user, looks) in &saved.outside {
+            let Some(user) = resolved.user(*user) else {
+                continue;
+            };
+            let held = self.recent_outside.entry(user).or_default();
+            for (t, patient, event) in looks {
+                if let (Some(patient), Some(event)) =
+                    (resolved.patient(*patient), EventId::from_hex(event))
+                {
+                    track(
+                        held,
+                        *t,
+                        window,
+                        self.options.max_tracked_per_user,
+                        patient,
+                        event,
+                    );
+                }
+            }
+        }
+        for &(user, at) in &saved.outside_alerted {
+            if let Some(user) = resolved.user(user) {
+                self.outside_alerted.entry(user).or_insert(at);
+            }
+        }
+        self.stats.restore_dropped = resolved.dropped;
     }
 
     fn day_of(t: i64) -> i64 {
@@ -702,6 +826,16 @@ impl PrivacyDetector {
         match explanation {
             Some(template) => {
                 self.stats.explained[slot(template)] += 1;
+                // An ordered consult is evidence of the department pair too: without it,
+                // the informal consults between the same departments would lose the support
+                // the formal ones gave the learned template.
+                if template == Template::Order && self.options.learn {
+                    self.learned.observe(&self.relations, &self.options, access);
+                    if is_clinical_action(event) {
+                        self.learned
+                            .observe_care(&self.relations, &self.options, access);
+                    }
+                }
                 if self.options.personal_links_regardless {
                     self.flag_personal(user, patient, event, template, out);
                 }
@@ -729,6 +863,7 @@ impl PrivacyDetector {
                     record,
                     t,
                 );
+                let personal = found.first().is_some_and(|first| first.personal());
                 let finding = found.first().map(|first| {
                     let mut finding = self.pattern_finding(first, &found[1..], None, access, event);
                     if seen == Seen::Never
@@ -749,7 +884,7 @@ impl PrivacyDetector {
                     self.sweep(user, patient, event, out);
                 }
                 match finding {
-                    Some(finding) if finding.alert.severity >= Severity::High => {
+                    Some(finding) if personal && finding.alert.severity >= Severity::High => {
                         self.flagged.insert((user, patient, day));
                         out.push(finding);
                     }
@@ -761,6 +896,7 @@ impl PrivacyDetector {
                                 patient,
                                 event: event.id,
                                 finding,
+                                personal,
                                 seen,
                                 after_hours: in_after_hours,
                                 deferred: false,
@@ -1308,8 +1444,9 @@ impl PrivacyDetector {
         let today = Self::day_of(now);
         if hour > self.last_cleanup_hour {
             self.last_cleanup_hour = hour;
-            self.covered.retain(|&(_, d)| d + 1 >= today);
-            self.flagged.retain(|&(_, _, d)| d + 1 >= today);
+            self.covered.retain(|&(_, d)| d + 2 >= today);
+            // Held accesses conclude a day and an hour after they happen.
+            self.flagged.retain(|&(_, _, d)| d + 2 >= today);
             let sweep = ms(self.options.sweep_window);
             let export = ms(self.options.export_window);
             self.recent_unexplained.retain(|_, q| {
@@ -1320,6 +1457,15 @@ impl PrivacyDetector {
                 q.back()
                     .is_some_and(|&(t, _, _)| t.saturating_add(export) >= now)
             });
+            // Held accesses conclude a day after they happen, so these windows are kept a
+            // day longer than they last.
+            let outside = ms(self.options.outside_department_window).saturating_add(DAY_MS);
+            self.recent_outside.retain(|_, q| {
+                q.back()
+                    .is_some_and(|&(t, _, _)| t.saturating_add(outside) >= now)
+            });
+            self.outside_alerted
+                .retain(|_, &mut t| t.saturating_add(outside) >= now);
             let explains = self.options.break_glass_explains_ms().max(follow);
             self.glass
                 .retain(|_, &mut (t, _)| t.saturating_add(explains) >= now);
@@ -1330,14 +1476,43 @@ impl PrivacyDetector {
         }
     }
 
+    /// Whether a template learned while the access was held explains it after all; if so it
+    /// is counted as explained.
+    fn explained_after_all(&mut self, p: &Pending) -> bool {
+        let explained = self.options.learn
+            && matches!(
+                (
+                    self.relations.staff.get(p.user as usize),
+                    self.relations.patients.get(p.patient as usize),
+                ),
+                (Some(staff), Some(patient)) if self
+                    .learned
+                    .explains(&self.relations, &self.options, p.user, staff, patient, p.time)
+                    .is_some()
+            );
+        if explained {
+            self.stats.unexplained = self.stats.unexplained.saturating_sub(1);
+            self.stats.explained[slot(Template::Learned)] += 1;
+        }
+        explained
+    }
+
     fn conclude_pending(&mut self, p: Pending, out: &mut Vec<Finding>) {
         let day = Self::day_of(p.time);
-        if self.covered.contains(&(p.user, day)) {
+        let high = p
+            .finding
+            .as_ref()
+            .is_some_and(|f| f.alert.severity >= Severity::High);
+        // A high-severity pattern is judged on its own, never absorbed by a sweep.
+        if !high && self.covered.contains(&(p.user, day)) {
             return;
         }
-        if let Some(finding) = p.finding {
+        if p.finding.is_some() {
+            if !p.personal && self.explained_after_all(&p) {
+                return;
+            }
             self.flagged.insert((p.user, p.patient, day));
-            out.push(finding);
+            out.extend(p.finding);
             return;
         }
         if self.flagged.contains(&(p.user, p.patient, day)) {
@@ -1348,32 +1523,24 @@ impl PrivacyDetector {
             patient: p.patient,
             time: p.time,
         };
-        // A template learned while the access was held explains it after all.
-        if self.options.learn
-            && let (Some(staff), Some(patient)) = (
-                self.relations.staff.get(p.user as usize),
-                self.relations.patients.get(p.patient as usize),
-            )
-            && self
-                .learned
-                .explains(
-                    &self.relations,
-                    &self.options,
-                    p.user,
-                    staff,
-                    patient,
-                    p.time,
-                )
-                .is_some()
-        {
-            self.stats.unexplained = self.stats.unexplained.saturating_sub(1);
-            self.stats.explained[slot(Template::Learned)] += 1;
+        if self.explained_after_all(&p) {
             return;
         }
         // A return to a patient the user once had a reason to open (a former patient, one
         // transferred to another ward) is counted as unexplained but raises nothing of its
-        // own; sweeps, volume and the patterns still see it.
-        if p.seen == Seen::Explained {
+        // own; sweeps, volume and the patterns still see it. Ward knows the reason from its
+        // memory of explained accesses, or from the context: the user was on the care team of
+        // an earlier encounter (one before Ward's memory began).
+        if p.seen == Seen::Explained
+            || matches!(
+                (
+                    self.relations.staff.get(p.user as usize),
+                    self.relations.patients.get(p.patient as usize),
+                ),
+                (Some(staff), Some(patient))
+                    if explain::former_care_team(&self.relations, staff, patient, p.time)
+            )
+        {
             return;
         }
         // Not judged before templates had time to be learned from the accesses that follow.
@@ -1399,9 +1566,13 @@ impl PrivacyDetector {
             && let Some(outside) =
                 explain::outside_department(&self.relations, &self.options, staff, patient, p.time)
         {
-            let finding = self.outside_department_finding(&p, &outside);
-            self.flagged.insert((p.user, p.patient, day));
-            out.push(finding);
+            if p.after_hours || self.options.outside_department_min_patients <= 1 {
+                let finding = self.outside_department_finding(&p, &outside);
+                self.flagged.insert((p.user, p.patient, day));
+                out.push(finding);
+            } else {
+                self.outside_observed(&p, out);
+            }
             return;
         }
         let login = staff.login().to_string();
@@ -1432,8 +1603,118 @@ impl PrivacyDetector {
         });
     }
 
-    /// A first-ever access to a patient of another department that nothing explains: low
-    /// severity on its own, medium when it fell in a stretch of work outside the user's hours.
+    /// A first-ever, unexplained access outside the user's department, in the user's usual
+    /// hours: an observation, counted; an alert once the user has made such accesses to
+    /// `outside_department_min_patients` distinct patients within the window (one alert per
+    /// user and window, which later accesses add to).
+    fn outside_observed(&mut self, p: &Pending, out: &mut Vec<Finding>) {
+        let window = ms(self.options.outside_department_window);
+        let (distinct, events) = track(
+            self.recent_outside.entry(p.user).or_default(),
+            p.time,
+            window,
+            self.options.max_tracked_per_user,
+            p.patient,
+            p.event,
+        );
+        let day = Self::day_of(p.time);
+        // Judged: the rest of the day's accesses of this user to this patient add nothing.
+        self.flagged.insert((p.user, p.patient, day));
+        if distinct < self.options.outside_department_min_patients {
+            self.stats.outside_department_observed += 1;
+            return;
+        }
+        let open = self
+            .outside_alerted
+            .get(&p.user)
+            .copied()
+            .filter(|&at| p.time.saturating_sub(at) <= window);
+        let finding = match open {
+            Some(at) => {
+                let mut finding = self.outside_browse_finding(p.user, at, p.time, distinct);
+                finding.events = vec![p.event];
+                finding
+            }
+            None => {
+                let first = self.recent_outside.get(&p.user).and_then(|q| q.front());
+                let at = first.map_or(p.time, |&(t, _, _)| t);
+                self.outside_alerted.insert(p.user, at);
+                let mut finding = self.outside_browse_finding(p.user, at, p.time, distinct);
+                finding.events = events;
+                finding
+            }
+        };
+        out.push(finding);
+    }
+
+    /// The alert on a user's first-ever accesses to patients of other departments, made in
+    /// the window that began at `at`.
+    fn outside_browse_finding(
+        &self,
+        user: StaffId,
+        at: i64,
+        last: i64,
+        distinct: usize,
+    ) -> Finding {
+        let rel = &self.relations;
+        let staff = rel.staff.get(user as usize);
+        let login = staff.map_or("unknown", |s| s.login()).to_string();
+        let user_depts = staff.map_or_else(
+            || "no known department".to_string(),
+            |s| explain::departments_text(rel, &s.departments),
+        );
+        let mut seen_patients: Vec<PatientId> = Vec::new();
+        let mut lines = Vec::new();
+        for &(t, patient, _) in self.recent_outside.get(&user).into_iter().flatten() {
+            if t < at || seen_patients.contains(&patient) {
+                continue;
+            }
+            seen_patients.push(patient);
+            let Some(record) = rel.patients.get(patient as usize) else {
+                continue;
+            };
+            let of = staff
+                .and_then(|s| explain::outside_department(rel, &self.options, s, record, t))
+                .map_or_else(
+                    || "another department".to_string(),
+                    |o| explain::departments_text(rel, &o.patient_departments),
+                );
+            lines.push(format!(
+                "{} at {} (a patient of {of})",
+                record.display,
+                Timestamp(t)
+            ));
+        }
+        let days = ms(self.options.outside_department_window) / DAY_MS;
+        let text = format!(
+            "{login} opened, for the first time, the records of {distinct} distinct patients of other departments than {login}'s {user_depts} within {days} days, and nothing explains any of them: {}. For each, no care team, encounter in {user_depts}, ancillary or back-office role, order or appointment, declared emergency or learned pattern applies, and Ward has no earlier access of {login} to the patient. One such look is held as an observation (a question from a colleague, an informal consult); several in a few days is how curiosity about strangers' charts looks. It would look legitimate with {login} on those patients' care teams, an order or referral naming {login} or {user_depts}, or {user_depts} staff routinely reading those departments' patients (a learned template). Threshold: {} patients.",
+            lines.join("; "),
+            self.options.outside_department_min_patients,
+        );
+        let mut alert = alert(
+            "privacy.outside_department",
+            "First-ever accesses to patients outside the user's department",
+            Severity::Medium,
+            &format!("{login}|browse"),
+            Timestamp(at),
+            AlertEntities {
+                user: Some(login),
+                ..Default::default()
+            },
+            &[DATA_FROM_REPOSITORIES],
+            &[ACTIVITY_REVIEW, AUDIT_CONTROLS, MINIMUM_NECESSARY],
+            text,
+        );
+        alert.last_seen = Timestamp(last.max(at));
+        Finding {
+            alert,
+            events: Vec::new(),
+        }
+    }
+
+    /// A first-ever access to a patient of another department that nothing explains, in a
+    /// stretch of work outside the user's hours (medium), or any such access when the
+    /// browsing threshold is 1 (low).
     fn outside_department_finding(
         &self,
         p: &Pending,
@@ -1586,13 +1867,52 @@ impl Detector for PrivacyDetector {
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Finding>) {
+        self.apply_restored();
         self.last_outcome = AccessOutcome::NotAssessed;
         self.handle(event, out);
         self.expire(event.time.millis(), out);
     }
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
+        self.apply_restored();
         self.expire(now.millis(), out);
+    }
+
+    /// Who opened whom, learned templates, baselines and the looks outside the department
+    /// still in their window ([`memory`]); not the accesses held for judgement, which the end
+    /// of the run concludes ([`Detector::conclude`]).
+    fn save_state(&self) -> Option<Vec<u8>> {
+        match &self.restored {
+            // Nothing happened this run: what the last one saved is still the state.
+            Some(saved) => serde_json::to_vec(saved).ok(),
+            None => serde_json::to_vec(&self.saved()?).ok(),
+        }
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<String, String> {
+        let saved: memory::Saved = serde_json::from_slice(state)
+            .map_err(|e| format!("the saved privacy state does not read: {e}"))?;
+        if saved.version != memory::VERSION {
+            return Err(format!(
+                "the saved privacy state is of version {}, this Ward reads {}",
+                saved.version,
+                memory::VERSION
+            ));
+        }
+        let said = format!(
+            "privacy memory of {} users, {} patients and {} learned pairs taken back (applied once the context is loaded)",
+            saved.users.len(),
+            saved.patients.len(),
+            saved.learned.iter().filter(|p| p.active).count()
+        );
+        self.restored = Some(saved);
+        Ok(said)
+    }
+
+    /// Accesses held for judgement are never saved: the end of a run concludes them, as if
+    /// the stream ended there, while the memory is kept for the next run.
+    fn conclude(&mut self, end: Timestamp, out: &mut Vec<Finding>) {
+        self.advance(end, out);
     }
 }
 

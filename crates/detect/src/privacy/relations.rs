@@ -1,6 +1,7 @@
 //! The relationship context privacy analytics reason with: who the patients and the staff are,
-//! which departments exist, and which care relationships (encounters, care teams) tie staff to
-//! patients and when. Built from the [`ContextResource`]s the detector receives, in any order,
+//! which departments exist, which care relationships (encounters, care teams) tie staff to
+//! patients and when, and which orders and appointments name staff or departments for a
+//! patient. Built from the [`ContextResource`]s the detector receives, in any order,
 //! and kept current as more arrive (an A08 replaces what an A01 said).
 //!
 //! Patients are one record however they are named: FHIR logical ids (`pt000123`), MRNs (HL7
@@ -25,6 +26,8 @@ pub type DeptId = u32;
 /// The most care relationships kept per patient: the most recent replace the oldest, so one
 /// patient with years of visits cannot grow memory without bound.
 const MAX_CARE_PER_PATIENT: usize = 256;
+/// The most orders and appointments kept per patient, for the same reason.
+const MAX_ORDERS_PER_PATIENT: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 pub struct PatientRecord {
@@ -41,6 +44,8 @@ pub struct PatientRecord {
     pub contacts: Vec<PersonName>,
     /// Care relationships (indices into [`Relations::care`]).
     pub care: Vec<u32>,
+    /// Orders and appointments (indices into [`Relations::orders`]).
+    pub orders: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -146,6 +151,38 @@ impl CareRecord {
     }
 }
 
+/// An order (ServiceRequest) or appointment for a patient: whom and which departments it
+/// names, and the period it was known to be in force (before the margins the templates add).
+#[derive(Debug, Clone, Default)]
+pub struct OrderRecord {
+    /// `ServiceRequest/…` or `Appointment/…`.
+    pub reference: String,
+    pub patient: Option<PatientId>,
+    /// Whether the order or appointment can explain anything: an order that is not a draft,
+    /// revoked or entered in error; an appointment not cancelled, a no-show or entered in
+    /// error.
+    pub in_force: bool,
+    /// The status as written, for explanations.
+    pub status: Option<String>,
+    /// People named: the requester, performers and accepting participants, as referenced
+    /// (`Practitioner/…`, `PractitionerRole/…`, or `CareTeam/…` for a team as performer).
+    pub members: Vec<String>,
+    /// Departments the order is addressed to (performer Organizations).
+    pub departments: Vec<DeptId>,
+    /// For an order: `authoredOn` (or its occurrence start when earlier); for an
+    /// appointment: its start. `None` when the resource gives no time: it explains nothing.
+    pub from: Option<i64>,
+    /// For an order: the end of its occurrence when given; for an appointment: its end (or
+    /// start).
+    pub until: Option<i64>,
+}
+
+impl OrderRecord {
+    pub fn is_appointment(&self) -> bool {
+        self.reference.starts_with("Appointment/")
+    }
+}
+
 pub fn covers(start: Option<i64>, end: Option<i64>, t: i64, before: i64, after: i64) -> bool {
     start.is_none_or(|s| s.saturating_sub(before) <= t)
         && end.is_none_or(|e| t <= e.saturating_add(after))
@@ -167,6 +204,8 @@ pub struct Relations {
     dept_alias: HashMap<String, DeptId>,
     pub care: Vec<CareRecord>,
     care_of: HashMap<String, u32>,
+    pub orders: Vec<OrderRecord>,
+    order_of: HashMap<String, u32>,
     /// Roster departments as written, waiting for an Organization that carries that code.
     pending_roster_depts: Vec<(StaffId, String)>,
 }
@@ -199,6 +238,7 @@ impl Relations {
                         .collect(),
                     contacts: contact_names.clone(),
                     care: Vec::new(),
+                    orders: Vec::new(),
                 },
             ),
             ContextSummary::Practitioner {
@@ -345,7 +385,87 @@ impl Relations {
                 end.map(|t| t.millis()),
                 false,
             ),
+            ContextSummary::ServiceRequest {
+                patient,
+                status,
+                requester,
+                performers,
+                authored_on,
+                occurrence_start,
+                occurrence_end,
+                ..
+            } => {
+                let in_force = !matches!(
+                    status.as_deref(),
+                    Some("revoked" | "entered-in-error" | "draft")
+                );
+                let (members, orgs): (Vec<&String>, Vec<&String>) = requester
+                    .iter()
+                    .filter(|r| !r.starts_with("Organization/"))
+                    .chain(performers.iter())
+                    .partition(|r| !r.starts_with("Organization/"));
+                let departments = orgs.into_iter().map(|o| self.dept_for(o)).collect();
+                let from = match (authored_on, occurrence_start) {
+                    (Some(a), Some(o)) => Some(a.millis().min(o.millis())),
+                    (a, o) => a.or(*o).map(|t| t.millis()),
+                };
+                self.add_order(OrderRecord {
+                    reference: resource.reference(),
+                    patient: patient.as_deref().and_then(|p| self.patient(p)),
+                    in_force,
+                    status: status.clone(),
+                    members: members.into_iter().cloned().collect(),
+                    departments,
+                    from,
+                    until: occurrence_end.map(|t| t.millis()),
+                });
+            }
+            ContextSummary::Appointment {
+                patient,
+                status,
+                participants,
+                start,
+                end,
+                ..
+            } => {
+                let in_force = !matches!(
+                    status.as_deref(),
+                    Some("cancelled" | "noshow" | "entered-in-error")
+                );
+                let members = participants
+                    .iter()
+                    .filter(|p| {
+                        p.status.as_deref() != Some("declined")
+                            && (p.reference.starts_with("Practitioner/")
+                                || p.reference.starts_with("PractitionerRole/"))
+                    })
+                    .map(|p| p.reference.clone())
+                    .collect();
+                self.add_order(OrderRecord {
+                    reference: resource.reference(),
+                    patient: patient.as_deref().and_then(|p| self.patient(p)),
+                    in_force,
+                    status: status.clone(),
+                    members,
+                    departments: Vec::new(),
+                    from: start.map(|t| t.millis()),
+                    until: end.or(*start).map(|t| t.millis()),
+                });
+            }
         }
+    }
+
+    /// Whether a member an order names (`Practitioner/…`, `PractitionerRole/…`, or a
+    /// `CareTeam/…` whose members count) is this staff member.
+    pub fn is_named(&self, staff: &StaffRecord, reference: &str) -> bool {
+        if reference.starts_with("CareTeam/") {
+            return self
+                .care_of
+                .get(reference)
+                .and_then(|&c| self.care.get(c as usize))
+                .is_some_and(|c| c.members.iter().any(|(m, _, _)| self.is_member(staff, m)));
+        }
+        self.is_member(staff, reference)
     }
 
     /// The patient an event names (a FHIR id, `Patient/…`, an MRN, or an identifier in HL7
@@ -629,6 +749,44 @@ impl Relations {
                 rec.care.remove(0);
             }
             rec.care.push(c);
+        }
+    }
+}
+
+impl Relations {
+    /// Files an order or appointment under its patient, replacing an earlier version of the
+    /// same resource (an order revoked, an appointment cancelled).
+    fn add_order(&mut self, record: OrderRecord) {
+        let patient = record.patient;
+        let o = match self.order_of.get(&record.reference).copied() {
+            Some(o) => {
+                let old_patient = self.orders.get(o as usize).and_then(|r| r.patient);
+                if old_patient != patient
+                    && let Some(old) = old_patient.and_then(|p| self.patients.get_mut(p as usize))
+                {
+                    old.orders.retain(|&x| x != o);
+                }
+                if let Some(slot) = self.orders.get_mut(o as usize) {
+                    *slot = record;
+                }
+                if old_patient == patient {
+                    return;
+                }
+                o
+            }
+            None => {
+                let reference = record.reference.clone();
+                self.orders.push(record);
+                let o = (self.orders.len() - 1) as u32;
+                self.order_of.insert(reference, o);
+                o
+            }
+        };
+        if let Some(rec) = patient.and_then(|p| self.patients.get_mut(p as usize)) {
+            if rec.orders.len() >= MAX_ORDERS_PER_PATIENT {
+                rec.orders.remove(0);
+            }
+            rec.orders.push(o);
         }
     }
 }

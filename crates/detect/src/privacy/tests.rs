@@ -218,6 +218,17 @@ fn detector(resources: &[ContextResource]) -> PrivacyDetector {
     d
 }
 
+/// A detector for which every first-ever access outside the user's department is an alert
+/// of its own (the browsing threshold at 1 patient).
+fn detector_every_outside(resources: &[ContextResource]) -> PrivacyDetector {
+    let mut d = PrivacyDetector::new(PrivacyOptions {
+        outside_department_min_patients: 1,
+        ..PrivacyOptions::default()
+    });
+    d.context(resources);
+    d
+}
+
 fn run(d: &mut PrivacyDetector, events: &[Event]) -> Vec<Finding> {
     let mut out = Vec::new();
     for e in events {
@@ -637,7 +648,7 @@ fn learned_templates_explain_recurring_department_pairs_but_never_strangers() {
         vec![("Nutrition".to_string(), "Internal Medicine".to_string())]
     );
     let stats = d.stats();
-    assert!(stats.explained[6] >= 10, "{stats:?}");
+    assert!(stats.explained[slot(Template::Learned)] >= 10, "{stats:?}");
     // Only the stranger remains.
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(out[0].alert.entities.patient.as_deref(), Some("stranger"));
@@ -1070,7 +1081,7 @@ fn with_cardiology() -> Vec<ContextResource> {
 
 #[test]
 fn first_ever_access_to_a_patient_of_another_department_says_why_and_what_would_explain_it() {
-    let mut d = detector(&with_cardiology());
+    let mut d = detector_every_outside(&with_cardiology());
     let out = run(
         &mut d,
         &[
@@ -1153,7 +1164,7 @@ fn outside_department_spares_own_department_returns_and_explained_accesses() {
 
     // A first look at a patient whose only encounter is in the user's own department, but not
     // current, is unexplained but not outside the department.
-    let mut d = detector(&resources);
+    let mut d = detector_every_outside(&resources);
     let out = run(&mut d, &[access(1, "u1", Some("pt9"), T0 + 50 * H, "read")]);
     assert_eq!(rules(&out), vec!["privacy.outside_department"], "{out:#?}");
     let mut resources = hospital();
@@ -1169,6 +1180,91 @@ fn outside_department_spares_own_department_returns_and_explained_accesses() {
     let mut d = detector(&resources);
     let out = run(&mut d, &[access(1, "u1", Some("pt1"), T0 + H, "read")]);
     assert_eq!(rules(&out), vec!["privacy.unexplained_access"], "{out:#?}");
+}
+
+/// Cardiology patients `pc1`..`pcN` admitted now, beside the small hospital.
+fn with_cardiology_patients(n: usize) -> Vec<ContextResource> {
+    let mut resources = with_cardiology();
+    for i in 3..=n {
+        let id = format!("pc{i}");
+        resources.push(patient(
+            &id,
+            &format!("MRNC{i}"),
+            name("Cal", &id),
+            "1955-05-05",
+            &format!("{} Hill Road", 10 + i),
+        ));
+        resources.push(encounter(
+            &format!("encc{i}"),
+            &id,
+            "dept-card",
+            T0,
+            None,
+            &[],
+        ));
+    }
+    resources
+}
+
+#[test]
+fn one_first_look_outside_the_department_is_an_observation_and_three_in_a_week_an_alert() {
+    let resources = with_cardiology_patients(5);
+    // One look, then a second at another patient four days later: observations, no alert.
+    let mut d = detector(&resources);
+    let two = [
+        access(1, "u1", Some("pc1"), T0 + 2 * H, "read"),
+        access(2, "u1", Some("pc1"), T0 + 2 * H + 30_000, "read"),
+        access(3, "u1", Some("pc3"), T0 + 4 * 24 * H, "read"),
+    ];
+    let out = run(&mut d, &two);
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(d.stats().outside_department_observed, 2);
+    assert_eq!(d.stats().unexplained, 3);
+
+    // A third patient within seven days of the first: one alert naming all three, with the
+    // first access to each as evidence; a fourth adds to the same alert.
+    let mut d = detector(&resources);
+    let mut events = two.to_vec();
+    events.push(access(4, "u1", Some("pc4"), T0 + 5 * 24 * H, "read"));
+    events.push(access(5, "u1", Some("pc5"), T0 + 6 * 24 * H, "read"));
+    let out = run(&mut d, &events);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(rules(&out), vec!["privacy.outside_department"], "{out:#?}");
+    assert_eq!(
+        out[0].alert.id, out[1].alert.id,
+        "one alert per user and window"
+    );
+    let alert = &out[0].alert;
+    assert_eq!(alert.severity, Severity::Medium);
+    assert_eq!(alert.entities.user.as_deref(), Some("u1"));
+    assert_eq!(alert.entities.patient, None);
+    assert_eq!(alert.first_seen, Timestamp(T0 + 2 * H));
+    assert_eq!(out[0].events.len(), 3, "the first access to each patient");
+    assert_eq!(out[1].events.len(), 1);
+    let text = alert.description.as_deref().unwrap();
+    for part in [
+        "u1 opened, for the first time, the records of 3 distinct patients of other departments than u1's Internal Medicine within 7 days",
+        "pc1 at 2026-11-02T02:00:00.000Z (a patient of Cardiology)",
+        "pc3 at",
+        "pc4 at",
+        "Threshold: 3 patients.",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    assert_eq!(d.stats().outside_department_observed, 2);
+
+    // Spread wider than the window, the same looks stay observations.
+    let mut d = detector(&resources);
+    let out = run(
+        &mut d,
+        &[
+            access(1, "u1", Some("pc1"), T0 + 2 * H, "read"),
+            access(2, "u1", Some("pc3"), T0 + 5 * 24 * H, "read"),
+            access(3, "u1", Some("pc4"), T0 + 10 * 24 * H, "read"),
+        ],
+    );
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(d.stats().outside_department_observed, 3);
 }
 
 #[test]
@@ -1229,6 +1325,7 @@ fn the_memory_of_who_opened_whom_is_capped_expires_and_counts_what_it_forgot() {
     let mut d = PrivacyDetector::new(PrivacyOptions {
         max_seen_pairs: 8,
         seen_for: std::time::Duration::from_secs(3 * 24 * 3600),
+        outside_department_min_patients: 1,
         ..PrivacyOptions::default()
     });
     d.context(&resources);
@@ -1258,6 +1355,7 @@ fn the_memory_of_who_opened_whom_is_capped_expires_and_counts_what_it_forgot() {
     // touched for longer than `seen_for` expires.
     let mut d = PrivacyDetector::new(PrivacyOptions {
         seen_for: std::time::Duration::from_secs(3 * 24 * 3600),
+        outside_department_min_patients: 1,
         ..PrivacyOptions::default()
     });
     d.context(&resources);
@@ -1281,4 +1379,113 @@ fn the_memory_of_who_opened_whom_is_capped_expires_and_counts_what_it_forgot() {
         .unwrap();
     assert!(seen.expired > 0, "{seen:?}");
     assert_eq!(seen.evicted, 0, "{seen:?}");
+}
+
+/// Ends a run as the engine does: what is held is concluded, the memory saved.
+fn end_run(d: &mut PrivacyDetector, out: &mut Vec<Finding>, last: i64) -> Vec<u8> {
+    let state = d
+        .save_state()
+        .expect("a detector that saw accesses saves its memory");
+    d.conclude(Timestamp(last + 2 * 24 * H), out);
+    state
+}
+
+/// The next run: a new detector takes the state back before the context, as `ward` does.
+fn next_run(resources: &[ContextResource], state: &[u8]) -> PrivacyDetector {
+    let mut d = PrivacyDetector::default();
+    let said = d.restore_state(state).unwrap();
+    assert!(said.contains("privacy memory of"), "{said}");
+    d.context(resources);
+    d
+}
+
+#[test]
+fn the_memory_carries_first_looks_baselines_and_who_opened_whom_to_the_next_run() {
+    let mut resources = with_cardiology_patients(5);
+    medicine_patients(&mut resources, 60);
+
+    // Run 1: u1 works her shift and looks once at a Cardiology patient: an observation.
+    let mut n = 0;
+    let mut events = shift("u1", 0, 7, 15, 4, &mut n);
+    events.push(access(900, "u1", Some("pc1"), T0 + 10 * H, "read"));
+    let mut d = detector(&resources);
+    let mut out = run(&mut d, &events);
+    let state = end_run(&mut d, &mut out, T0 + 15 * H);
+    assert!(out.is_empty(), "{out:#?}");
+    assert_eq!(d.stats().outside_department_observed, 1);
+
+    // Run 2, the next day: two more strangers. With the memory, the three looks within a
+    // week are browsing, and the alert names the first one, seen in the run before.
+    let mut d = next_run(&resources, &state);
+    let mut events = shift("u1", 1, 7, 15, 4, &mut n);
+    events.push(access(901, "u1", Some("pc3"), T0 + 24 * H + 9 * H, "read"));
+    events.push(access(902, "u1", Some("pc4"), T0 + 24 * H + 11 * H, "read"));
+    let mut out = run(&mut d, &events);
+    let state = end_run(&mut d, &mut out, T0 + 24 * H + 15 * H);
+    assert_eq!(rules(&out), vec!["privacy.outside_department"], "{out:#?}");
+    let text = out[0].alert.description.as_deref().unwrap();
+    assert!(text.contains("pc1 at 2026-11-02T10:00:00.000Z"), "{text}");
+    assert_eq!(out[0].alert.first_seen, Timestamp(T0 + 10 * H));
+    assert_eq!(out[0].events.len(), 3);
+
+    // Without it, the same second run sees two first looks: observations only.
+    let mut fresh = detector(&resources);
+    let out = run(&mut fresh, &events);
+    assert!(out.is_empty(), "{out:#?}");
+
+    // Run 3, the day after: u1's usual hours came along (02:00 is after hours for her), and
+    // a return to pc3 is a return, not a first look: an unexplained access, no observation.
+    let mut d = next_run(&resources, &state);
+    let mut out = run(
+        &mut d,
+        &[
+            access(903, "u1", Some("pm1"), T0 + 2 * 24 * H + 2 * H, "read"),
+            access(904, "u1", Some("pc3"), T0 + 2 * 24 * H + 9 * H, "read"),
+        ],
+    );
+    d.conclude(Timestamp(T0 + 6 * 24 * H), &mut out);
+    assert_eq!(
+        rules(&out),
+        vec!["privacy.after_hours", "privacy.unexplained_access"],
+        "{out:#?}"
+    );
+    assert_eq!(d.stats().outside_department_observed, 0, "{out:#?}");
+    assert_eq!(d.stats().restore_dropped, 0);
+}
+
+#[test]
+fn a_saved_memory_that_names_someone_unknown_or_does_not_read_is_left_out() {
+    let resources = with_cardiology_patients(3);
+    let mut d = detector(&resources);
+    let mut out = run(&mut d, &[access(1, "u1", Some("pc1"), T0 + 10 * H, "read")]);
+    let state = end_run(&mut d, &mut out, T0 + 10 * H);
+
+    // The next run's context lacks pc1: its entries are dropped and counted.
+    let fewer: Vec<ContextResource> = resources
+        .iter()
+        .filter(|r| r.id != "pc1" && r.id != "encc1")
+        .cloned()
+        .collect();
+    let mut d = next_run(&fewer, &state);
+    let mut out = Vec::new();
+    d.observe(&access(2, "u1", Some("pm1"), T0 + 30 * H, "read"), &mut out);
+    assert!(d.stats().restore_dropped > 0);
+
+    // Unreadable or of another version: refused with a reason, and the detector starts empty.
+    let mut d = PrivacyDetector::default();
+    assert!(
+        d.restore_state(b"not json")
+            .unwrap_err()
+            .contains("does not read")
+    );
+    let other = String::from_utf8(state)
+        .unwrap()
+        .replacen("\"version\":1", "\"version\":99", 1);
+    assert!(
+        d.restore_state(other.as_bytes())
+            .unwrap_err()
+            .contains("version 99")
+    );
+    // A detector that saw nothing has nothing to save.
+    assert!(PrivacyDetector::default().save_state().is_none());
 }

@@ -1,12 +1,15 @@
-//! Outside department: a staff member opens the record of a patient admitted to (or seen in)
-//! another department, one their own department has no working relationship with (no
-//! consults, no covering), while not on the patient's care team: a first-ever look at a
-//! stranger's chart that only curiosity explains.
+//! Outside department: during one shift, a staff member opens the records of a few patients
+//! admitted to (or seen in) other departments, ones their own department has no working
+//! relationship with (no consults, no covering), while not on those patients' care teams:
+//! first-ever looks at strangers' charts that only curiosity explains. One such look alone is,
+//! in the audit trail, the same as the innocent one-off looks of normal work
+//! ([`crate::behaviour`]: a colleague's question, a wrong name in a search list); three or four
+//! within a couple of hours is how browsing looks.
 
 use super::{PlanCtx, Planted, Scenario, clinical_user, look, staff_name};
 use crate::audit::Purpose;
 use crate::behaviour::works_with;
-use crate::org::HOUR;
+use crate::org::{HOUR, MINUTE};
 use crate::rng::Rng;
 
 pub struct OutsideDepartment;
@@ -22,48 +25,68 @@ impl Scenario for OutsideDepartment {
 
     fn plan(&self, ctx: &PlanCtx, rng: &mut Rng) -> Option<Planted> {
         let org = ctx.org;
-        for _ in 0..20 {
+        'user: for _ in 0..20 {
             let (user, duty) = ctx.user_on_duty(rng, |_, st| clinical_user(org, st))?;
-            let t = ctx.moment(rng, duty, HOUR);
             let own = org.staff[user as usize].dept;
             let own_code = org.depts[own as usize].code;
-            let strangers: Vec<usize> = ctx
-                .census
-                .encounters
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| {
-                    let p = &org.patients[e.patient as usize];
-                    e.open_at(t)
-                        && e.open_at(t + HOUR)
-                        && e.dept != own
-                        && !works_with(own_code, org.depts[e.dept as usize].code)
-                        && !e.team.iter().any(|&(m, _)| m == user)
-                        && !org.personally_linked(user, e.patient)
-                        && org.patient_household_street(e.patient) != org.staff_street(user)
-                        && p.deceased.is_none()
-                        && p.staff.is_none()
-                        && p.labels == 0
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if strangers.is_empty() {
-                continue;
+            let wanted = 3 + rng.below(2) as usize;
+            // The looks spread over a couple of hours of the shift, 20 to 50 minutes apart:
+            // too slow for a bulk sweep, and each its own chart session.
+            let mut t = ctx.moment(rng, duty, 3 * HOUR);
+            let mut moments = Vec::with_capacity(wanted);
+            for _ in 0..wanted {
+                moments.push(t);
+                t += rng.range(20 * MINUTE, 50 * MINUTE);
             }
-            let e = &ctx.census.encounters[*rng.pick(&strangers)];
-            let patient = e.patient;
+            let mut patients: Vec<u32> = Vec::new();
+            let mut depts: Vec<&str> = Vec::new();
+            let mut actions = Vec::new();
+            for &t in &moments {
+                let strangers: Vec<usize> = ctx
+                    .census
+                    .encounters
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| {
+                        let p = &org.patients[e.patient as usize];
+                        e.open_at(t)
+                            && e.open_at(t + HOUR)
+                            && e.dept != own
+                            && !works_with(own_code, org.depts[e.dept as usize].code)
+                            && !e.team.iter().any(|&(m, _)| m == user)
+                            && !patients.contains(&e.patient)
+                            && !org.personally_linked(user, e.patient)
+                            && org.patient_household_street(e.patient) != org.staff_street(user)
+                            && p.deceased.is_none()
+                            && p.staff.is_none()
+                            && p.labels == 0
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if strangers.is_empty() {
+                    continue 'user;
+                }
+                let e = &ctx.census.encounters[*rng.pick(&strangers)];
+                patients.push(e.patient);
+                let name = org.depts[e.dept as usize].name;
+                if !depts.contains(&name) {
+                    depts.push(name);
+                }
+                actions.extend(look(rng, user, duty.ws, e.patient, t, Purpose::Treatment));
+            }
             return Some(Planted {
-                variant: "no-relationship",
+                variant: "browsing",
                 user,
-                patients: vec![patient],
                 ws: duty.ws,
                 description: format!(
-                    "{} of {} opened the record of a patient of {}, with no encounter, care team or working relationship between them",
+                    "{} of {} opened the records of {} patients of {} within a few hours, with no encounter, care team or working relationship between them",
                     staff_name(org, user),
                     org.depts[own as usize].name,
-                    org.depts[e.dept as usize].name
+                    patients.len(),
+                    depts.join(", ")
                 ),
-                actions: look(rng, user, duty.ws, patient, t, Purpose::Treatment),
+                patients,
+                actions,
                 expected_alert_min: 1,
                 ..Default::default()
             });
