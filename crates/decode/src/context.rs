@@ -454,6 +454,11 @@ fn summarise(
         ContextKind::Employment => {
             return Err("`Employment` is an HR roster row, not a FHIR resource".into());
         }
+        ContextKind::PrivacyDetermination => {
+            return Err(
+                "`PrivacyDetermination` is Ward's own record of a privacy officer's decision, made with `ward privacy determine`; it is never imported".into(),
+            );
+        }
         ContextKind::Patient => ContextSummary::Patient {
             identifiers: identifiers(doc),
             name: main_name(doc),

@@ -20,11 +20,14 @@ pub enum ContextKind {
     Appointment,
     /// A row of the HR roster (employment status, leave, termination): not a FHIR resource.
     Employment,
+    /// The privacy officer's determination on a privacy alert (`ward privacy determine`):
+    /// Ward's own record, never imported from files.
+    PrivacyDetermination,
 }
 
 impl ContextKind {
     /// In the order consumers load them: people and departments before what refers to them.
-    pub const ALL: [ContextKind; 9] = [
+    pub const ALL: [ContextKind; 10] = [
         ContextKind::Patient,
         ContextKind::Practitioner,
         ContextKind::PractitionerRole,
@@ -34,6 +37,8 @@ impl ContextKind {
         ContextKind::ServiceRequest,
         ContextKind::Appointment,
         ContextKind::Employment,
+        // Last: it names users and patients that the kinds before it define.
+        ContextKind::PrivacyDetermination,
     ];
 
     /// The FHIR resource type name (`Employment` for HR roster rows).
@@ -48,6 +53,7 @@ impl ContextKind {
             ContextKind::ServiceRequest => "ServiceRequest",
             ContextKind::Appointment => "Appointment",
             ContextKind::Employment => "Employment",
+            ContextKind::PrivacyDetermination => "PrivacyDetermination",
         }
     }
 
@@ -244,6 +250,39 @@ pub enum ContextSummary {
         #[serde(default)]
         leave_end: Option<Timestamp>,
     },
+    /// The privacy officer's determination on a privacy alert, made with
+    /// `ward privacy determine` and read back by the privacy detector: an access found
+    /// `appropriate` confirms the (user, patient) pair, so the same legitimate pattern stops
+    /// alerting until `until`. Ward's own record, not a FHIR resource: ids
+    /// `determination-<alert id>` (one determination per alert; a later one replaces it), and
+    /// `ward context import` refuses the kind.
+    PrivacyDetermination {
+        /// The EHR login the alert names.
+        user: String,
+        /// The patient the alert names (as the alert names it), `None` for a user-level alert.
+        #[serde(default)]
+        patient: Option<String>,
+        /// For a user-level alert (a sweep, a browse of other departments' patients): the
+        /// patients its evidence events name, which an `appropriate` determination confirms.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        patients: Vec<String>,
+        /// `appropriate`, `policy-violation` or `reportable`.
+        determination: String,
+        /// The alert decided on.
+        alert: String,
+        #[serde(default)]
+        note: Option<String>,
+        /// Who decided (the officer's name as given, else the operating-system user).
+        #[serde(default)]
+        by: Option<String>,
+        decided_at: Timestamp,
+        /// The confirmation covers accesses from here (the alert's first access) …
+        #[serde(default)]
+        from: Option<Timestamp>,
+        /// … until here (365 days after the decision unless told otherwise).
+        #[serde(default)]
+        until: Option<Timestamp>,
+    },
 }
 
 /// Where an employment stands, as the HR roster says.
@@ -271,6 +310,7 @@ impl ContextSummary {
             ContextSummary::ServiceRequest { .. } => ContextKind::ServiceRequest,
             ContextSummary::Appointment { .. } => ContextKind::Appointment,
             ContextSummary::Employment { .. } => ContextKind::Employment,
+            ContextSummary::PrivacyDetermination { .. } => ContextKind::PrivacyDetermination,
         }
     }
 }
@@ -336,5 +376,37 @@ mod tests {
         let text = serde_json::to_string(&full).unwrap();
         assert!(text.contains(r#""status":"on-leave""#), "{text}");
         assert_eq!(serde_json::from_str::<ContextSummary>(&text).unwrap(), full);
+    }
+
+    #[test]
+    fn privacy_determination_round_trips_and_is_its_own_kind() {
+        let decided = ContextSummary::PrivacyDetermination {
+            user: "u1".into(),
+            patient: Some("pm1".into()),
+            patients: Vec::new(),
+            determination: "appropriate".into(),
+            alert: "a1".into(),
+            note: Some("covering shift".into()),
+            by: Some("Pat Officer".into()),
+            decided_at: Timestamp(86_400_000),
+            from: Some(Timestamp(0)),
+            until: Some(Timestamp(2 * 86_400_000)),
+        };
+        assert_eq!(decided.kind(), ContextKind::PrivacyDetermination);
+        let text = serde_json::to_string(&decided).unwrap();
+        assert!(text.contains(r#""kind":"PrivacyDetermination""#), "{text}");
+        assert!(!text.contains("patients"), "{text}");
+        assert_eq!(
+            serde_json::from_str::<ContextSummary>(&text).unwrap(),
+            decided
+        );
+        assert_eq!(
+            ContextKind::parse("PrivacyDetermination"),
+            Some(ContextKind::PrivacyDetermination)
+        );
+        assert_eq!(
+            ContextKind::ALL.last(),
+            Some(&ContextKind::PrivacyDetermination)
+        );
     }
 }

@@ -18,6 +18,7 @@ mod keys;
 mod metrics;
 mod notify;
 mod privacy;
+mod privacy_cases;
 mod reach;
 mod serve;
 mod settings;

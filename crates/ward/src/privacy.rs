@@ -3,7 +3,8 @@
 //! time (or over the files given), with the stored organisation context, and prints the short
 //! list of accesses worth a conversation, each with its reason, then the share of accesses
 //! explained and which template explained how many. Nothing is stored: the alerts of the live
-//! detectors are `ward alerts`.
+//! detectors are `ward alerts`. `report`, `case` and `determine`, the officer's case workflow,
+//! are in [`crate::privacy_cases`].
 
 use crate::commands::{BadInput, open_source, parse_since};
 use crate::config::Config;
@@ -51,18 +52,103 @@ pub enum PrivacyCommand {
         #[arg(long, default_value = "auto")]
         format: String,
     },
+    /// An access report: every stored access to a patient's record (the report a patient can
+    /// ask for), or by a user, or that user's accesses to that patient, oldest first, each
+    /// with who, what, purpose, from where and the template that explained it (or
+    /// "unexplained"). Recorded in Ward's own audit trail before it is shown.
+    Report {
+        /// The patient (FHIR id or MRN as the audit trail names them).
+        #[arg(long, value_name = "ID", required_unless_present = "user")]
+        patient: Option<String>,
+        /// The user (EHR login).
+        #[arg(long, value_name = "LOGIN")]
+        user: Option<String>,
+        /// Start of the period: RFC 3339, a date, or a duration before now (default: all).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// End of the period (exclusive; default: now).
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// One JSON object per access, then `{"summary": …}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a case on a privacy alert: the alert and its workflow, the user's full access
+    /// history to the patient and the patient's history over the same period (who else
+    /// looked), each access with its explanation. Recorded in Ward's own audit trail.
+    Case {
+        /// The alert id (`ward alerts`).
+        #[arg(value_name = "ALERT_ID")]
+        alert: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the privacy officer's determination on a privacy alert. `appropriate` closes it
+    /// and confirms the (user, patient) pair so the same pattern stops alerting;
+    /// `policy-violation` closes it and suppresses nothing; `reportable` keeps it open for an
+    /// incident (`ward incidents open --alert ID`).
+    Determine {
+        #[arg(value_name = "ALERT_ID")]
+        alert: String,
+        /// appropriate, policy-violation or reportable.
+        #[arg(long = "as", value_name = "DETERMINATION")]
+        decision: String,
+        /// Why: what the officer found.
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+        /// Who decided (default: the operating-system user).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// How many days an `appropriate` determination confirms the pair.
+        #[arg(long = "for", value_name = "DAYS", default_value_t = crate::privacy_cases::DEFAULT_CONFIRM_DAYS)]
+        days: u32,
+    },
 }
 
 pub fn run(config: &Config, data_dir: &Path, command: PrivacyCommand) -> Result<ExitCode> {
-    let PrivacyCommand::Scan {
-        paths,
-        since,
-        until,
-        limit,
-        min_severity,
-        json,
-        format,
-    } = command;
+    let (paths, since, until, limit, min_severity, json, format) = match command {
+        PrivacyCommand::Scan {
+            paths,
+            since,
+            until,
+            limit,
+            min_severity,
+            json,
+            format,
+        } => (paths, since, until, limit, min_severity, json, format),
+        PrivacyCommand::Report {
+            patient,
+            user,
+            since,
+            until,
+            json,
+        } => {
+            let scope = crate::privacy_cases::Scope {
+                patient,
+                user,
+                since: since.as_deref().map(parse_since).transpose()?,
+                until: until.as_deref().map(parse_since).transpose()?,
+            };
+            let store = crate::keys::open_store(config, data_dir)?;
+            return crate::privacy_cases::run_report(&store, scope, json);
+        }
+        PrivacyCommand::Case { alert, json } => {
+            let store = crate::keys::open_store(config, data_dir)?;
+            return crate::privacy_cases::run_case(&store, &alert, json);
+        }
+        PrivacyCommand::Determine {
+            alert,
+            decision,
+            note,
+            by,
+            days,
+        } => {
+            let decision = crate::privacy_cases::Decision::parse(&decision)?;
+            let store = crate::keys::open_store(config, data_dir)?;
+            return crate::privacy_cases::run_determine(&store, &alert, decision, &note, by, days);
+        }
+    };
     let since = parse_since(&since)?;
     let until = until.as_deref().map(parse_since).transpose()?;
     let min_severity = Severity::parse(&min_severity).ok_or_else(|| {

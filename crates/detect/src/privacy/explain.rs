@@ -26,6 +26,9 @@ use ward_model::Timestamp;
 /// An explanation template. The order of [`Template::ALL`] is the order they are tried in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Template {
+    /// The privacy officer found this user's accesses to this patient appropriate
+    /// (`ward privacy determine … --as appropriate`), within the confirmation's period.
+    Confirmed,
     /// The user is on the care team of one of the patient's encounters or care teams, within
     /// the margins around it.
     CareTeam,
@@ -52,7 +55,8 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 8] = [
+    pub const ALL: [Template; 9] = [
+        Template::Confirmed,
         Template::CareTeam,
         Template::Department,
         Template::Ancillary,
@@ -65,6 +69,7 @@ impl Template {
 
     pub fn name(self) -> &'static str {
         match self {
+            Template::Confirmed => "confirmed_by_privacy_officer",
             Template::CareTeam => "care_team",
             Template::Department => "department",
             Template::Ancillary => "ancillary_role",
@@ -78,6 +83,9 @@ impl Template {
 
     pub fn describe(self) -> &'static str {
         match self {
+            Template::Confirmed => {
+                "the privacy officer found this user's access to this patient appropriate (a case decided with ward privacy determine)"
+            }
             Template::CareTeam => "on the patient's care team",
             Template::Department => "in the department serving the patient's encounter",
             Template::Ancillary => {
@@ -300,6 +308,10 @@ pub fn fixed(
     t: i64,
     break_glass: bool,
 ) -> Option<Template> {
+    // The officer's determination first: it is the most specific reason there is.
+    if patient.confirmed(staff, t).is_some() {
+        return Some(Template::Confirmed);
+    }
     let (before, after) = (opts.margin_before_ms(), opts.margin_after_ms());
     let follow_up = opts.care_team_follow_up_ms();
     let care = || {
@@ -1014,6 +1026,120 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn determination(
+        alert: &str,
+        user: &str,
+        patient: Option<&str>,
+        patients: &[&str],
+        decision: &str,
+        decided: i64,
+        from: i64,
+        until: i64,
+    ) -> ContextResource {
+        resource(
+            ContextKind::PrivacyDetermination,
+            &format!("determination-{alert}"),
+            ContextSummary::PrivacyDetermination {
+                user: user.into(),
+                patient: patient.map(str::to_string),
+                patients: patients.iter().map(|p| p.to_string()).collect(),
+                determination: decision.into(),
+                alert: alert.into(),
+                note: None,
+                by: None,
+                decided_at: Timestamp(decided),
+                from: Some(Timestamp(from)),
+                until: Some(Timestamp(until)),
+            },
+            "{}",
+        )
+    }
+
+    #[test]
+    fn a_confirmation_explains_only_its_pair_and_only_within_its_period() {
+        // u1 (Cardiology) has no reason of record to open pt1 (Internal Medicine); the
+        // officer found it appropriate, confirmed from T0 for two days.
+        let rel = relations(vec![determination(
+            "a1",
+            "u1",
+            Some("pt1"),
+            &[],
+            "appropriate",
+            T0 + H,
+            T0,
+            T0 + 48 * H,
+        )]);
+        assert_eq!(
+            explained(&rel, "u1", T0 + 3 * H).0,
+            Some(Template::Confirmed)
+        );
+        // Before the alert's first access and after the expiry: not confirmed.
+        assert_eq!(explained(&rel, "u1", T0 - H).0, None);
+        assert_eq!(explained(&rel, "u1", T0 + 49 * H).0, None);
+        // Another user of the same department, same patient: not confirmed.
+        assert_eq!(explained(&rel, "u3", T0 + 3 * H).0, None);
+        // It is tried first: the attending, confirmed too, is counted as confirmed.
+        let rel = relations(vec![determination(
+            "a2",
+            "u2",
+            Some("pt1"),
+            &[],
+            "appropriate",
+            T0 + H,
+            T0,
+            T0 + 48 * H,
+        )]);
+        assert_eq!(
+            explained(&rel, "u2", T0 + 3 * H).0,
+            Some(Template::Confirmed)
+        );
+    }
+
+    #[test]
+    fn a_later_determination_replaces_or_withdraws_a_confirmation() {
+        let confirmed = determination(
+            "a1",
+            "u1",
+            None,
+            &["MRN-unknown", "pt1"],
+            "appropriate",
+            T0 + H,
+            T0,
+            T0 + 48 * H,
+        );
+        // The same alert decided again as a policy violation: the confirmation is gone.
+        let mut rel = relations(vec![confirmed.clone()]);
+        assert_eq!(
+            explained(&rel, "u1", T0 + 3 * H).0,
+            Some(Template::Confirmed)
+        );
+        rel.add(&determination(
+            "a1",
+            "u1",
+            None,
+            &["pt1"],
+            "policy-violation",
+            T0 + 2 * H,
+            T0,
+            T0 + 48 * H,
+        ));
+        assert_eq!(explained(&rel, "u1", T0 + 3 * H).0, None);
+        // A later case on the same pair found a violation: it withdraws the confirmation.
+        let mut rel = relations(vec![confirmed]);
+        rel.add(&determination(
+            "a9",
+            "u1",
+            Some("pt1"),
+            &[],
+            "policy-violation",
+            T0 + 5 * H,
+            T0 + 4 * H,
+            T0 + 48 * H,
+        ));
+        assert_eq!(explained(&rel, "u1", T0 + 3 * H).0, None);
     }
 
     #[test]

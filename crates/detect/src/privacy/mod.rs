@@ -816,10 +816,14 @@ impl PrivacyDetector {
             out.push(self.volume_finding(user, &volume, event));
         }
         // Being on the patient's care team or declaring an emergency is a reason to work at
-        // any hour; a department or role alone is not.
+        // any hour, and so is the privacy officer's finding that this user's accesses to this
+        // patient are appropriate; a department or role alone is not.
         let in_after_hours = after_hours.is_some();
         if let Some(off) = after_hours
-            && !matches!(explanation, Some(Template::CareTeam | Template::BreakGlass))
+            && !matches!(
+                explanation,
+                Some(Template::CareTeam | Template::BreakGlass | Template::Confirmed)
+            )
         {
             out.push(self.after_hours_finding(user, patient, explanation, &off, event));
         }

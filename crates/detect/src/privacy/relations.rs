@@ -46,6 +46,40 @@ pub struct PatientRecord {
     pub care: Vec<u32>,
     /// Orders and appointments (indices into [`Relations::orders`]).
     pub orders: Vec<u32>,
+    /// The privacy officer's determinations on accesses to this patient.
+    pub determinations: Vec<Determination>,
+}
+
+/// A privacy officer's determination on one user's accesses to one patient
+/// (`ward privacy determine`): `appropriate` confirms the pair for a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Determination {
+    /// The user's login, as the alert names it (compared with every login of the person).
+    pub login: String,
+    pub appropriate: bool,
+    /// The alert decided on (the case).
+    pub alert: String,
+    pub decided_at: i64,
+    /// Accesses from here to `until` (inclusive) are confirmed; open ends are open.
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl PatientRecord {
+    /// The confirmation in force for this staff member's access at `t`: the latest
+    /// determination on the pair decides (a later policy violation withdraws an earlier
+    /// confirmation), and it confirms only within its period.
+    pub fn confirmed(&self, staff: &StaffRecord, t: i64) -> Option<&Determination> {
+        self.determinations
+            .iter()
+            .filter(|d| staff.logins.contains(&d.login))
+            .max_by_key(|d| d.decided_at)
+            .filter(|d| {
+                d.appropriate
+                    && d.from.is_none_or(|from| from <= t)
+                    && d.until.is_none_or(|until| t <= until)
+            })
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -208,6 +242,11 @@ pub struct Relations {
     order_of: HashMap<String, u32>,
     /// Roster departments as written, waiting for an Organization that carries that code.
     pending_roster_depts: Vec<(StaffId, String)>,
+    /// Per alert: the patients its determination was filed under, so a later determination
+    /// on the same alert replaces it.
+    determination_of: HashMap<String, Vec<PatientId>>,
+    /// Determinations naming a patient Ward has no record of yet, filed when it arrives.
+    pending_determinations: Vec<(String, Determination)>,
 }
 
 impl Relations {
@@ -239,6 +278,7 @@ impl Relations {
                     contacts: contact_names.clone(),
                     care: Vec::new(),
                     orders: Vec::new(),
+                    determinations: Vec::new(),
                 },
             ),
             ContextSummary::Practitioner {
@@ -452,6 +492,69 @@ impl Relations {
                     until: end.or(*start).map(|t| t.millis()),
                 });
             }
+            ContextSummary::PrivacyDetermination {
+                user,
+                patient,
+                patients,
+                determination,
+                alert,
+                decided_at,
+                from,
+                until,
+                ..
+            } => self.add_determination(
+                patient.iter().chain(patients),
+                Determination {
+                    login: user.clone(),
+                    appropriate: determination == "appropriate",
+                    alert: alert.clone(),
+                    decided_at: decided_at.millis(),
+                    from: from.map(|t| t.millis()),
+                    until: until.map(|t| t.millis()),
+                },
+            ),
+        }
+    }
+
+    /// Files a determination under each patient it names, replacing the earlier determination
+    /// on the same alert.
+    fn add_determination<'a>(
+        &mut self,
+        patients: impl Iterator<Item = &'a String>,
+        determination: Determination,
+    ) {
+        for p in self
+            .determination_of
+            .remove(&determination.alert)
+            .unwrap_or_default()
+        {
+            if let Some(rec) = self.patients.get_mut(p as usize) {
+                rec.determinations
+                    .retain(|d| d.alert != determination.alert);
+            }
+        }
+        self.pending_determinations
+            .retain(|(_, d)| d.alert != determination.alert);
+        for patient in patients {
+            self.file_determination(patient, determination.clone());
+        }
+    }
+
+    fn file_determination(&mut self, patient: &str, determination: Determination) {
+        let Some(p) = self.patient(patient) else {
+            self.pending_determinations
+                .push((patient.to_string(), determination));
+            return;
+        };
+        let filed = self
+            .determination_of
+            .entry(determination.alert.clone())
+            .or_default();
+        if !filed.contains(&p) {
+            filed.push(p);
+        }
+        if let Some(rec) = self.patients.get_mut(p as usize) {
+            rec.determinations.push(determination);
         }
     }
 
@@ -553,6 +656,12 @@ impl Relations {
         };
         for alias in aliases {
             self.patient_alias.insert(alias.to_string(), p);
+        }
+        if !self.pending_determinations.is_empty() {
+            let pending = std::mem::take(&mut self.pending_determinations);
+            for (patient, determination) in pending {
+                self.file_determination(&patient, determination);
+            }
         }
     }
 

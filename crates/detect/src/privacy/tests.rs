@@ -364,6 +364,68 @@ fn own_record_is_flagged_even_when_the_department_explains_it() {
     assert!(text.contains("0.99"), "{text}");
 }
 
+fn appropriate(alert: &str, user: &str, patient: &str, until: i64) -> ContextResource {
+    resource(
+        ContextKind::PrivacyDetermination,
+        &format!("determination-{alert}"),
+        ContextSummary::PrivacyDetermination {
+            user: user.into(),
+            patient: Some(patient.into()),
+            patients: Vec::new(),
+            determination: "appropriate".into(),
+            alert: alert.into(),
+            note: None,
+            by: None,
+            decided_at: Timestamp(T0),
+            from: Some(Timestamp(T0)),
+            until: Some(Timestamp(until)),
+        },
+        "{}",
+    )
+}
+
+#[test]
+fn a_confirmed_pair_raises_no_pattern_but_own_record_is_still_flagged() {
+    let mut resources = hospital();
+    resources.push(patient(
+        "pt2",
+        "MRN2",
+        name("Bob", "Ray"),
+        "1970-02-02",
+        "9 Elm Road",
+    ));
+    resources.push(patient(
+        "pt9",
+        "MRN9",
+        name("Ann", "Lee"),
+        "1980-01-01",
+        "1 Oak Street",
+    ));
+    // The officer found u1's looks at co-worker pt2 and at her own record appropriate, for
+    // two days.
+    resources.push(appropriate("a1", "u1", "pt2", T0 + 48 * H));
+    resources.push(appropriate("a2", "u1", "pt9", T0 + 48 * H));
+    let mut d = detector(&resources);
+    let mut out = Vec::new();
+    d.observe(&access(1, "u1", Some("MRN2"), T0 + H, "read"), &mut out);
+    assert_eq!(
+        d.last_outcome(),
+        AccessOutcome::Explained(Template::Confirmed)
+    );
+    d.advance(Timestamp(T0 + 30 * H), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    // Her own record: flagged whatever explains it, the officer's finding included.
+    let out = run(&mut d, &[access(2, "u1", Some("pt9"), T0 + 31 * H, "read")]);
+    assert_eq!(rules(&out), vec!["privacy.self_access"]);
+    let text = out[0].alert.description.as_deref().unwrap();
+    assert!(text.contains("the privacy officer found"), "{text}");
+    // After the confirmation ends, the co-worker pattern is flagged again.
+    let out = run(&mut d, &[access(3, "u1", Some("pt2"), T0 + 80 * H, "read")]);
+    assert_eq!(rules(&out), vec!["privacy.co_worker"]);
+    // Confirmed: the first look at pt2 and the look at her own record.
+    assert_eq!(d.stats().explained[slot(Template::Confirmed)], 2);
+}
+
 #[test]
 fn household_neighbour_and_deceased_patterns() {
     let mut resources = hospital();
