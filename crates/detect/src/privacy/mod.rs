@@ -257,6 +257,10 @@ pub struct PrivacyOptions {
     /// too. Pattern, sweep and other alerts never wait for it.
     pub learn_hold: Duration,
     pub learn_min_users: usize,
+    /// And at least this share of the staff of the user's department (capped at the
+    /// 64-user sample), so that in a large department the odd innocent looks of a few users
+    /// do not make a pattern that then explains browsing.
+    pub learn_min_user_share: f64,
     pub learn_min_patients: usize,
     /// One user's documented care (creates or updates) on this many distinct current
     /// patients of a department explains that user's accesses to its current patients.
@@ -349,6 +353,7 @@ impl Default for PrivacyOptions {
             learn: true,
             learn_hold: Duration::from_secs(24 * 3600),
             learn_min_users: 3,
+            learn_min_user_share: 0.1,
             learn_min_patients: 5,
             learn_min_documented: 3,
             personal_links_regardless: true,

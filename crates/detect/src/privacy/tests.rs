@@ -1551,3 +1551,70 @@ fn a_saved_memory_that_names_someone_unknown_or_does_not_read_is_left_out() {
     // A detector that saw nothing has nothing to save.
     assert!(PrivacyDetector::default().save_state().is_none());
 }
+
+#[test]
+fn in_a_large_department_a_pattern_needs_a_share_of_its_staff() {
+    // Nutrition has 40 dietitians: three of them reading five MED inpatients is not yet a
+    // pattern of the department (10 % of 40 is 4 users), a fourth makes it one.
+    let mut resources = hospital();
+    resources.push(org("dept-nutr", "Nutrition", "NUTR"));
+    for u in 0..40 {
+        let pr = format!("prd{u}");
+        resources.push(practitioner(
+            &pr,
+            &format!("d{u}"),
+            name("Dia", &format!("D{u}")),
+            "1985-01-01",
+            "4 Sea Road",
+        ));
+        resources.push(role(&format!("prrd{u}"), &pr, "dept-nutr", "dietitian"));
+    }
+    for p in 0..5 {
+        let id = format!("pz{p}");
+        resources.push(patient(
+            &id,
+            &format!("MRNZ{p}"),
+            name("Pat", &format!("Z{p}")),
+            "1990-01-01",
+            "6 Far Road",
+        ));
+        resources.push(encounter(
+            &format!("ez{p}"),
+            &id,
+            "dept-med",
+            T0,
+            None,
+            &["pr2"],
+        ));
+    }
+    let reads = |users: u32| {
+        let mut events = Vec::new();
+        let mut n = 0;
+        for u in 0..users {
+            for p in 0..5 {
+                n += 1;
+                events.push(access(
+                    n,
+                    &format!("d{u}"),
+                    Some(&format!("pz{p}")),
+                    T0 + H + i64::from(n) * 60_000,
+                    "read",
+                ));
+            }
+        }
+        events
+    };
+    let mut d = detector(&resources);
+    run(&mut d, &reads(3));
+    assert!(
+        d.learned_templates().is_empty(),
+        "{:?}",
+        d.learned_templates()
+    );
+    let mut d = detector(&resources);
+    run(&mut d, &reads(4));
+    assert_eq!(
+        d.learned_templates(),
+        vec![("Nutrition".to_string(), "Internal Medicine".to_string())]
+    );
+}
