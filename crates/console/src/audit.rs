@@ -18,8 +18,33 @@ use ward_model::event::{api_activity, auth_activity, class};
 use ward_model::{Event, Status, Timestamp};
 use ward_store::{AUDIT_PRODUCT, Batch};
 
-/// The source name Ward's audit events carry (`metadata.log_name`).
+/// The source name the console's audit events carry (`metadata.log_name`).
 pub const AUDIT_SOURCE: &str = "ward-console";
+
+/// Where Ward recorded an audit event: the console (and its API) or the `ward` command line
+/// (privacy reports and cases). The event is the same; only the source names differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditSource {
+    Console,
+    CommandLine,
+}
+
+impl AuditSource {
+    /// `metadata.log_name` and `resource.type` of the event.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditSource::Console => AUDIT_SOURCE,
+            AuditSource::CommandLine => "ward-cli",
+        }
+    }
+
+    fn app_name(self) -> &'static str {
+        match self {
+            AuditSource::Console => "Ward console",
+            AuditSource::CommandLine => "ward command line",
+        }
+    }
+}
 
 /// OCSF Account Change activity ids used here.
 pub mod account_activity {
@@ -32,28 +57,29 @@ pub mod account_activity {
     pub const OTHER: u8 = 99;
 }
 
-/// What happened, before it becomes an event.
+/// What happened, before it becomes an event. The one writer of Ward's own audit events:
+/// the console and the command line build these and store [`AuditRecord::to_event`].
 #[derive(Debug, Clone)]
-pub(crate) struct AuditRecord {
-    pub class_uid: u32,
-    pub activity_id: u8,
-    pub activity_name: &'static str,
-    pub status: Status,
+pub struct AuditRecord {
+    pub(crate) class_uid: u32,
+    pub(crate) activity_id: u8,
+    pub(crate) activity_name: &'static str,
+    pub(crate) status: Status,
     /// The Ward user (or `token:ID`) who acted; for a failed sign-in, the name tried.
-    pub user: String,
-    pub ip: Option<String>,
+    pub(crate) user: String,
+    pub(crate) ip: Option<String>,
     /// The page or API route, e.g. `GET /alerts/{id}`.
-    pub place: String,
+    pub(crate) place: String,
     /// What was acted on (an alert id, a user name, a token id), not PHI.
-    pub target: Option<String>,
+    pub(crate) target: Option<String>,
     /// The patient whose data was shown.
-    pub patient: Option<String>,
+    pub(crate) patient: Option<String>,
     /// A short, PHI-free description (a failure reason, a new role).
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 impl AuditRecord {
-    pub fn sign_in(user: &str, ip: Option<String>, ok: bool, detail: &str) -> Self {
+    pub(crate) fn sign_in(user: &str, ip: Option<String>, ok: bool, detail: &str) -> Self {
         AuditRecord {
             class_uid: class::AUTHENTICATION,
             activity_id: auth_activity::LOGON,
@@ -68,7 +94,7 @@ impl AuditRecord {
         }
     }
 
-    pub fn sign_out(user: &str, ip: Option<String>) -> Self {
+    pub(crate) fn sign_out(user: &str, ip: Option<String>) -> Self {
         AuditRecord {
             activity_id: auth_activity::LOGOFF,
             activity_name: "Logoff",
@@ -79,7 +105,21 @@ impl AuditRecord {
         }
     }
 
-    pub fn phi_view(user: &str, ip: Option<String>, place: &str, patient: &str) -> Self {
+    pub(crate) fn phi_view(user: &str, ip: Option<String>, place: &str, patient: &str) -> Self {
+        AuditRecord::read(user, ip, place, None, Some(patient), "patient data shown")
+    }
+
+    /// A read of Ward's data at `place`: of `patient`'s data when there is one (a PHI view),
+    /// within `target` (a case's alert id) when there is one. A read that showed no patient
+    /// (a report that found nothing) is still a run on record.
+    pub fn read(
+        user: &str,
+        ip: Option<String>,
+        place: &str,
+        target: Option<&str>,
+        patient: Option<&str>,
+        detail: &str,
+    ) -> Self {
         AuditRecord {
             class_uid: class::API_ACTIVITY,
             activity_id: api_activity::READ,
@@ -88,9 +128,9 @@ impl AuditRecord {
             user: user.to_string(),
             ip,
             place: place.to_string(),
-            target: None,
-            patient: Some(patient.to_string()),
-            detail: Some("patient data shown".into()),
+            target: target.map(str::to_string),
+            patient: patient.map(str::to_string),
+            detail: Some(detail.to_string()),
         }
     }
 
@@ -115,7 +155,7 @@ impl AuditRecord {
         }
     }
 
-    pub fn account_change(
+    pub(crate) fn account_change(
         user: &str,
         ip: Option<String>,
         place: &str,
@@ -137,10 +177,10 @@ impl AuditRecord {
         }
     }
 
-    /// The event stored for this record at `now`. The raw record is the event's own canonical
-    /// JSON with a random nonce, so two identical actions in the same millisecond are two
-    /// events, not one event and a duplicate.
-    pub fn to_event(&self, now: Timestamp) -> Event {
+    /// The event stored for this record at `now`, recorded by `source`. The raw record is the
+    /// event's own canonical JSON with a random nonce, so two identical actions in the same
+    /// millisecond are two events, not one event and a duplicate.
+    pub fn to_event(&self, source: AuditSource, now: Timestamp) -> Event {
         let raw = json!({
             "ward_audit": 1,
             "time": now,
@@ -162,12 +202,12 @@ impl AuditRecord {
         event.activity_name = Some(self.activity_name.to_string());
         event.status = self.status;
         event.status_detail = self.detail.clone();
-        event.metadata.log_name = AUDIT_SOURCE.into();
+        event.metadata.log_name = source.name().into();
         event.actor.user.name = Some(self.user.clone());
-        event.actor.app_name = Some("Ward console".into());
+        event.actor.app_name = Some(source.app_name().into());
         event.src_endpoint.ip = self.ip.clone();
         event.patient.id = self.patient.clone();
-        event.resource.r#type = Some("ward-console".into());
+        event.resource.r#type = Some(source.name().into());
         event.resource.id = Some(self.place.clone());
         if let Some(target) = &self.target {
             event
@@ -187,7 +227,10 @@ pub(crate) async fn record(
         return Ok(());
     }
     let now = state.now();
-    let events = records.iter().map(|r| r.to_event(now)).collect();
+    let events = records
+        .iter()
+        .map(|r| r.to_event(AuditSource::Console, now))
+        .collect();
     let hook = state.options().on_audit.clone();
     state
         .blocking(move |store| {

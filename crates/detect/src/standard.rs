@@ -11,7 +11,7 @@
 //! guest rules.
 
 use crate::engine::{Detector, Finding};
-use crate::privacy::PrivacyDetector;
+use crate::privacy::{PrivacyDetector, PrivacyOptions};
 use crate::sigma::{Collection, RuleError, SigmaDetector, pack};
 use crate::threat::credential::{CredentialDetector, CredentialOptions};
 use crate::threat::geoip::GeoIp;
@@ -33,15 +33,17 @@ pub fn standard_with(
     inventory: Arc<Inventory>,
     extra: Collection,
 ) -> Result<Vec<Box<dyn Detector>>, RuleError> {
-    standard_with_geoip(inventory, extra, None)
+    standard_configured(inventory, extra, None, PrivacyOptions::default())
 }
 
 /// As [`standard_with`], with the GeoIP (and ASN) databases the user gave to the credential
-/// detector, which places sign-ins from public addresses that carry no location of their own.
-pub fn standard_with_geoip(
+/// detector, which places sign-ins from public addresses that carry no location of their own,
+/// and the privacy detector's options from the configuration.
+pub fn standard_configured(
     inventory: Arc<Inventory>,
     extra: Collection,
     geoip: Option<Arc<GeoIp>>,
+    privacy: PrivacyOptions,
 ) -> Result<Vec<Box<dyn Detector>>, RuleError> {
     let mut sigma = pack::shipped()?;
     sigma.rules.extend(extra.rules);
@@ -58,7 +60,7 @@ pub fn standard_with_geoip(
     };
     let mut detectors: Vec<Box<dyn Detector>> = vec![
         Box::new(SigmaDetector::new(sigma)?),
-        Box::new(PrivacyDetector::default()),
+        Box::new(PrivacyDetector::new(privacy)),
         Box::new(CredentialDetector::new(
             Arc::clone(&inventory),
             CredentialOptions {

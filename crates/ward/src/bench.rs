@@ -294,6 +294,7 @@ pub fn detectors(
     dir: Option<&Path>,
     config: &ward_simulate::SimConfig,
     rounds: usize,
+    privacy: &ward_detect::privacy::PrivacyOptions,
 ) -> Result<()> {
     use std::sync::{Arc, Mutex};
     let tmp = tempfile::tempdir()?;
@@ -346,10 +347,11 @@ pub fn detectors(
     let geoip = crate::detection::geoip_from_dir(&context)?;
     let mut runs = Vec::new();
     for _ in 0..rounds.max(1) {
-        let detectors = ward_detect::standard::standard_with_geoip(
+        let detectors = ward_detect::standard::standard_configured(
             Arc::clone(&inventory),
             ward_detect::sigma::Collection::new(),
             geoip.clone(),
+            privacy.clone(),
         )?;
         let engine = Mutex::new(ward_detect::Engine::new(detectors));
         ward_pipeline::load_context(&store, &engine)?;
@@ -550,6 +552,7 @@ pub fn privacy(
     patients: Option<u32>,
     rate: Option<f64>,
     seed: u64,
+    options: ward_detect::privacy::PrivacyOptions,
 ) -> Result<()> {
     let config = ward_simulate::SimConfig {
         seed,
@@ -583,7 +586,7 @@ pub fn privacy(
         rss_generation as f64 / 1024.0
     );
 
-    let mut scan = ward_detect::privacy::scan::PrivacyScan::new(Default::default());
+    let mut scan = ward_detect::privacy::scan::PrivacyScan::new(options);
     let started = Instant::now();
     let resources = privacy_context(&generation_dir, &mut scan)?;
     let context_secs = started.elapsed().as_secs_f64();

@@ -141,7 +141,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 days,
                 ..Default::default()
             };
-            crate::bench::detectors(dir.as_deref(), &config, rounds)?;
+            crate::bench::detectors(
+                dir.as_deref(),
+                &config,
+                rounds,
+                &ctx.config.detect.privacy.options()?,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Encryption { events, rounds }) => {
@@ -155,7 +160,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             rate,
             seed,
         }) => {
-            crate::bench::privacy(staff, days, patients, rate, seed)?;
+            crate::bench::privacy(
+                staff,
+                days,
+                patients,
+                rate,
+                seed,
+                ctx.config.detect.privacy.options()?,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hunt(args) => hunt(&ctx, args),
@@ -294,8 +306,14 @@ fn engine(
     let inventory = crate::detection::inventory_from_config(&ctx.config)?;
     let geoip = crate::detection::geoip_from_config(&ctx.config)?;
     let placeholders = ctx.config.detect.sigma_placeholders();
-    let (detectors, watcher) =
-        crate::detection::detectors(inventory, geoip, rule_dirs, store, &placeholders)?;
+    let (detectors, watcher) = crate::detection::detectors(
+        inventory,
+        geoip,
+        rule_dirs,
+        store,
+        &placeholders,
+        ctx.config.detect.privacy.options()?,
+    )?;
     let engine = std::sync::Mutex::new(crate::detection::engine(detectors, store));
     ward_pipeline::load_context(store, &engine)?;
     crate::switches::apply(store, &engine)?;
@@ -1019,7 +1037,12 @@ fn bench_sigma(ctx: &Runtime, rule_dirs: &[PathBuf], files: &[PathBuf]) -> Resul
     );
     // The detection engine as `ward ingest` runs it (standard detectors, shipped pack,
     // correlations, alert merging), over the same events, one thread, nothing stored.
-    let mut engine = ward_detect::Engine::new(ward_detect::standard()?);
+    let mut engine = ward_detect::Engine::new(ward_detect::standard::standard_configured(
+        std::sync::Arc::new(ward_detect::threat::inventory::Inventory::new()),
+        ward_detect::sigma::Collection::new(),
+        None,
+        ctx.config.detect.privacy.options()?,
+    )?);
     let started = std::time::Instant::now();
     let mut alerts = std::collections::HashSet::new();
     for batch in events.chunks(4096) {

@@ -126,6 +126,195 @@ pub struct DetectConfig {
     /// What a placeholder without values does: `refuse` the rule (default, named in the load
     /// summary) or read it as `wildcard` (`*`, pySigma's wildcard placeholder transformation).
     pub unconfigured_placeholders: Option<UnconfiguredPlaceholders>,
+    /// Patient-privacy monitoring thresholds (`[detect.privacy]`, docs/privacy.md).
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+}
+
+/// The privacy detector's settings a privacy officer tunes (`[detect.privacy]`); each absent
+/// key keeps the default documented in docs/privacy.md. Durations are whole units named in
+/// the key, as elsewhere in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// First looks at strangers of other departments, within `outside_department_window_days`,
+    /// that make an alert (default 3; 1: every such look).
+    pub outside_department_min_patients: Option<usize>,
+    pub outside_department_window_days: Option<u64>,
+    /// Unexplained accesses to this many distinct patients within the window are a bulk sweep
+    /// (default 15 in 60 minutes).
+    pub sweep_min_patients: Option<usize>,
+    pub sweep_window_minutes: Option<u64>,
+    /// Exports of this many distinct patients within the window are a mass export (default
+    /// 20 in 60 minutes).
+    pub export_min_patients: Option<usize>,
+    pub export_window_minutes: Option<u64>,
+    /// Learn department-to-department templates from the data (default true).
+    pub learn: Option<bool>,
+    /// How long an unexplained access waits for a template to be learned (default 24).
+    pub learn_hold_hours: Option<u64>,
+    /// A template needs this many users (default 3), this share of the department's staff
+    /// (default 0.1) and this many patients (default 5).
+    pub learn_min_users: Option<usize>,
+    pub learn_min_user_share: Option<f64>,
+    pub learn_min_patients: Option<usize>,
+    /// How far from the user's usual hours a stretch of work begins to be after hours
+    /// (default 2).
+    pub after_hours_margin_hours: Option<u32>,
+    /// Distinct patients in an hour, and the factor over the user's and peers' usual hour,
+    /// that make a volume alert (default 30 and 3).
+    pub volume_min_patients: Option<usize>,
+    pub volume_factor: Option<f64>,
+    /// How soon a clinical action must follow break-the-glass (default 120).
+    pub break_glass_follow_up_minutes: Option<u64>,
+    /// How long after an encounter its care team may still open the record (default 7).
+    pub care_team_follow_up_days: Option<u64>,
+    /// How long Ward remembers that a user opened a patient's record (default 180).
+    pub seen_for_days: Option<u64>,
+    /// Flag a user's own and family members' records even when a template explains the
+    /// access (default true).
+    pub personal_links_regardless: Option<bool>,
+    /// Role codes that serve every current patient (laboratory, radiology, pharmacy).
+    pub ancillary_roles: Option<Vec<String>>,
+    /// Role codes and department codes or names of health information management, billing
+    /// and registration.
+    pub back_office_roles: Option<Vec<String>>,
+    pub back_office_departments: Option<Vec<String>>,
+}
+
+impl PrivacyConfig {
+    /// The privacy detector's options: the defaults with the keys given. A value that makes
+    /// no sense (a count or window of 0, a share outside 0–1, a factor below 1) is refused,
+    /// naming the key.
+    pub fn options(&self) -> Result<ward_detect::privacy::PrivacyOptions, BadInput> {
+        use std::time::Duration;
+        let mut o = ward_detect::privacy::PrivacyOptions::default();
+        let bad =
+            |key: &str, what: &str| BadInput(format!("[detect.privacy] {key} must be {what}"));
+        let count = |key: &str, v: Option<usize>, into: &mut usize| {
+            match v {
+                Some(0) => return Err(bad(key, "at least 1")),
+                Some(v) => *into = v,
+                None => {}
+            }
+            Ok(())
+        };
+        let span = |key: &str, v: Option<u64>, unit: u64, into: &mut Duration| {
+            match v {
+                Some(0) => return Err(bad(key, "at least 1")),
+                Some(v) => *into = Duration::from_secs(v.saturating_mul(unit)),
+                None => {}
+            }
+            Ok(())
+        };
+        const MINUTE: u64 = 60;
+        const HOUR: u64 = 3_600;
+        const DAY: u64 = 86_400;
+        count(
+            "outside_department_min_patients",
+            self.outside_department_min_patients,
+            &mut o.outside_department_min_patients,
+        )?;
+        span(
+            "outside_department_window_days",
+            self.outside_department_window_days,
+            DAY,
+            &mut o.outside_department_window,
+        )?;
+        count(
+            "sweep_min_patients",
+            self.sweep_min_patients,
+            &mut o.sweep_min_patients,
+        )?;
+        span(
+            "sweep_window_minutes",
+            self.sweep_window_minutes,
+            MINUTE,
+            &mut o.sweep_window,
+        )?;
+        count(
+            "export_min_patients",
+            self.export_min_patients,
+            &mut o.export_min_patients,
+        )?;
+        span(
+            "export_window_minutes",
+            self.export_window_minutes,
+            MINUTE,
+            &mut o.export_window,
+        )?;
+        if let Some(learn) = self.learn {
+            o.learn = learn;
+        }
+        span(
+            "learn_hold_hours",
+            self.learn_hold_hours,
+            HOUR,
+            &mut o.learn_hold,
+        )?;
+        count(
+            "learn_min_users",
+            self.learn_min_users,
+            &mut o.learn_min_users,
+        )?;
+        if let Some(share) = self.learn_min_user_share {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(bad("learn_min_user_share", "between 0 and 1"));
+            }
+            o.learn_min_user_share = share;
+        }
+        count(
+            "learn_min_patients",
+            self.learn_min_patients,
+            &mut o.learn_min_patients,
+        )?;
+        if let Some(hours) = self.after_hours_margin_hours {
+            if !(1..=12).contains(&hours) {
+                return Err(bad("after_hours_margin_hours", "between 1 and 12"));
+            }
+            o.after_hours_margin = hours;
+        }
+        count(
+            "volume_min_patients",
+            self.volume_min_patients,
+            &mut o.volume_min_patients,
+        )?;
+        if let Some(factor) = self.volume_factor {
+            if !(factor >= 1.0 && factor.is_finite()) {
+                return Err(bad("volume_factor", "a number of at least 1"));
+            }
+            o.volume_factor = factor;
+        }
+        span(
+            "break_glass_follow_up_minutes",
+            self.break_glass_follow_up_minutes,
+            MINUTE,
+            &mut o.break_glass_follow_up,
+        )?;
+        span(
+            "care_team_follow_up_days",
+            self.care_team_follow_up_days,
+            DAY,
+            &mut o.care_team_follow_up,
+        )?;
+        span("seen_for_days", self.seen_for_days, DAY, &mut o.seen_for)?;
+        if let Some(regardless) = self.personal_links_regardless {
+            o.personal_links_regardless = regardless;
+        }
+        for (list, into) in [
+            (&self.ancillary_roles, &mut o.ancillary_roles),
+            (&self.back_office_roles, &mut o.back_office_roles),
+            (
+                &self.back_office_departments,
+                &mut o.back_office_departments,
+            ),
+        ] {
+            if let Some(list) = list {
+                into.clone_from(list);
+            }
+        }
+        Ok(o)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -172,6 +361,13 @@ impl Config {
                 path.display()
             )))
         })?;
+        // Refused here, naming the file, rather than by the first command that builds the
+        // privacy detector.
+        config
+            .detect
+            .privacy
+            .options()
+            .map_err(|e| BadInput(format!("invalid configuration {}: {}", path.display(), e.0)))?;
         config.loaded_from = Some((path.to_path_buf(), text));
         Ok(config)
     }

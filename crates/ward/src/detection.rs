@@ -127,11 +127,13 @@ pub fn detectors(
     rule_dirs: &[PathBuf],
     store: &dyn ward_store::Store,
     placeholders: &ward_detect::sigma::Placeholders,
+    privacy: ward_detect::privacy::PrivacyOptions,
 ) -> Result<(Vec<Box<dyn Detector>>, ward_inventory::reach::Watcher)> {
     let extra = extra_rules(rule_dirs, store, placeholders)?;
     let inventory = Arc::new(inventory);
-    let mut detectors = ward_detect::standard::standard_with_geoip(inventory.clone(), extra, geoip)
-        .map_err(|e| BadInput(format!("the detection rules do not load: {e}")))?;
+    let mut detectors =
+        ward_detect::standard::standard_configured(inventory.clone(), extra, geoip, privacy)
+            .map_err(|e| BadInput(format!("the detection rules do not load: {e}")))?;
     let watcher = ward_inventory::reach::Watcher::new(inventory);
     detectors.push(watcher.detector());
     Ok((detectors, watcher))

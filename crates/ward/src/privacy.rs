@@ -13,7 +13,6 @@ use clap::Subcommand;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use ward_detect::privacy::PrivacyOptions;
 use ward_detect::privacy::explain::Template;
 use ward_detect::privacy::scan::{PrivacyScan, ScanReport};
 use ward_model::event::Severity;
@@ -131,11 +130,21 @@ pub fn run(config: &Config, data_dir: &Path, command: PrivacyCommand) -> Result<
                 until: until.as_deref().map(parse_since).transpose()?,
             };
             let store = crate::keys::open_store(config, data_dir)?;
-            return crate::privacy_cases::run_report(&store, scope, json);
+            return crate::privacy_cases::run_report(
+                &store,
+                scope,
+                &config.detect.privacy.options()?,
+                json,
+            );
         }
         PrivacyCommand::Case { alert, json } => {
             let store = crate::keys::open_store(config, data_dir)?;
-            return crate::privacy_cases::run_case(&store, &alert, json);
+            return crate::privacy_cases::run_case(
+                &store,
+                &alert,
+                &config.detect.privacy.options()?,
+                json,
+            );
         }
         PrivacyCommand::Determine {
             alert,
@@ -157,7 +166,7 @@ pub fn run(config: &Config, data_dir: &Path, command: PrivacyCommand) -> Result<
         ))
     })?;
     let store = crate::keys::open_store(config, data_dir)?;
-    let mut scan = PrivacyScan::new(PrivacyOptions::default());
+    let mut scan = PrivacyScan::new(config.detect.privacy.options()?);
     let resources = load_context(&store, &mut scan)?;
     if resources == 0 {
         eprintln!(

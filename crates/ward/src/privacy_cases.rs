@@ -10,7 +10,8 @@
 //! confirms the (user, patient) pair, so the same legitimate pattern stops alerting.
 //!
 //! Reports and cases show PHI, so each run is first recorded in Ward's own audit trail (as the
-//! console records its PHI views): if that record cannot be committed, nothing is shown.
+//! console records its PHI views, with the console's `AuditRecord`): if that record cannot be
+//! committed, nothing is shown.
 
 use crate::commands::BadInput;
 use anyhow::Result;
@@ -18,10 +19,11 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::process::ExitCode;
+use ward_console::audit::{AuditRecord, AuditSource};
 use ward_detect::Detector;
 use ward_detect::privacy::explain::Template;
 use ward_detect::privacy::{AccessOutcome, PrivacyDetector, PrivacyOptions};
-use ward_model::event::{Status, api_activity, class};
+use ward_model::event::{api_activity, class};
 use ward_model::{Alert, ContextKind, ContextResource, ContextSummary, Event, Timestamp};
 use ward_store::{AUDIT_PRODUCT, Batch, EventQuery, Store};
 
@@ -32,8 +34,6 @@ const PAGE: usize = 10_000;
 const MAX_EVIDENCE: usize = 10_000;
 /// How long an `appropriate` determination confirms the pair, unless told otherwise.
 pub const DEFAULT_CONFIRM_DAYS: u32 = 365;
-/// Where Ward's own audit events from the command line say they come from.
-const AUDIT_SOURCE: &str = "ward-cli";
 
 /// What a report covers: a patient, a user, or that user's accesses to that patient.
 #[derive(Debug, Clone, Default)]
@@ -65,8 +65,8 @@ struct Report {
 }
 
 /// The organisation context and what the live detector learned, in a fresh detector.
-fn detector(store: &dyn Store) -> Result<PrivacyDetector> {
-    let mut detector = PrivacyDetector::new(PrivacyOptions::default());
+fn detector(store: &dyn Store, options: &PrivacyOptions) -> Result<PrivacyDetector> {
+    let mut detector = PrivacyDetector::new(options.clone());
     for kind in ContextKind::ALL {
         let mut after: Option<String> = None;
         loop {
@@ -176,8 +176,8 @@ fn login_of(event: &Event) -> String {
 
 /// Runs a fresh detector over the accesses in scope, in time order, and reads which template
 /// explained each.
-fn report(store: &dyn Store, scope: &Scope) -> Result<Report> {
-    let mut detector = detector(store)?;
+fn report(store: &dyn Store, options: &PrivacyOptions, scope: &Scope) -> Result<Report> {
+    let mut detector = detector(store, options)?;
     let aliases = match &scope.patient {
         Some(p) => patient_aliases(store, &detector, p),
         None => vec![String::new()],
@@ -270,74 +270,35 @@ fn operator() -> String {
     format!("cli:{user}")
 }
 
-/// Records in Ward's own audit trail that the command showed these patients' data (or, with
-/// none, changed `target`), before anything is printed: the same event shape as the
-/// console's PHI views, with source `ward-cli`.
-fn audit(
+/// Records in Ward's own audit trail that the command showed these patients' data (one read
+/// per patient, or one read naming none when nothing was found), before anything is printed:
+/// the console's audit records, with source `ward-cli`.
+fn audit_read(
     store: &dyn Store,
     place: &str,
-    activity: (u8, &str),
     patients: &[String],
     target: Option<&str>,
     detail: &str,
 ) -> Result<()> {
-    let now = Timestamp::now();
     let user = operator();
-    let one = |patient: Option<&String>, n: usize| {
-        let nonce = format!(
-            "{:x}-{}-{n}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-            std::process::id()
-        );
-        let raw = json!({
-            "ward_audit": 1,
-            "time": now,
-            "class_uid": class::API_ACTIVITY,
-            "activity_id": activity.0,
-            "status": Status::Success.as_str(),
-            "user": user,
-            "place": place,
-            "target": target,
-            "patient": patient,
-            "detail": detail,
-            "nonce": nonce,
-        });
-        let mut event = Event::from_record(
-            AUDIT_PRODUCT,
-            now,
-            serde_json::to_vec(&raw).unwrap_or_default(),
-        );
-        event.class_uid = class::API_ACTIVITY;
-        event.activity_id = activity.0;
-        event.activity_name = Some(activity.1.to_string());
-        event.status = Status::Success;
-        event.status_detail = Some(detail.to_string());
-        event.metadata.log_name = AUDIT_SOURCE.into();
-        event.actor.user.name = Some(user.clone());
-        event.actor.app_name = Some("ward command line".into());
-        event.patient.id = patient.cloned();
-        event.resource.r#type = Some(AUDIT_SOURCE.into());
-        event.resource.id = Some(place.to_string());
-        if let Some(target) = target {
-            event
-                .unmapped
-                .insert("target".into(), Value::String(target.to_string()));
-        }
-        event
-    };
-    let events: Vec<Event> = if patients.is_empty() {
-        vec![one(None, 0)]
+    let records: Vec<AuditRecord> = if patients.is_empty() {
+        vec![AuditRecord::read(&user, None, place, target, None, detail)]
     } else {
         patients
             .iter()
-            .enumerate()
-            .map(|(n, p)| one(Some(p), n))
+            .map(|p| AuditRecord::read(&user, None, place, target, Some(p), detail))
             .collect()
     };
+    commit_audit(store, &records)
+}
+
+fn commit_audit(store: &dyn Store, records: &[AuditRecord]) -> Result<()> {
+    let now = Timestamp::now();
     store.commit(&Batch {
-        events,
+        events: records
+            .iter()
+            .map(|r| r.to_event(AuditSource::CommandLine, now))
+            .collect(),
         ..Default::default()
     })?;
     Ok(())
@@ -498,18 +459,22 @@ fn scope_title(scope: &Scope) -> String {
 }
 
 /// `ward privacy report`.
-pub fn run_report(store: &dyn Store, scope: Scope, json: bool) -> Result<ExitCode> {
+pub fn run_report(
+    store: &dyn Store,
+    scope: Scope,
+    options: &PrivacyOptions,
+    json: bool,
+) -> Result<ExitCode> {
     if scope.patient.is_none() && scope.user.is_none() {
         return Err(BadInput(
             "name a patient (--patient ID), a user (--user LOGIN) or both".into(),
         )
         .into());
     }
-    let report = report(store, &scope)?;
-    audit(
+    let report = report(store, options, &scope)?;
+    audit_read(
         store,
         "ward privacy report",
-        (api_activity::READ, "Read"),
         &distinct_patients(&report.rows, scope.patient.as_ref()),
         None,
         "access report shown",
@@ -603,7 +568,12 @@ fn evidence_patients(store: &dyn Store, alert: &str) -> Result<Vec<String>> {
 }
 
 /// `ward privacy case`.
-pub fn run_case(store: &dyn Store, id: &str, json: bool) -> Result<ExitCode> {
+pub fn run_case(
+    store: &dyn Store,
+    id: &str,
+    options: &PrivacyOptions,
+    json: bool,
+) -> Result<ExitCode> {
     let alert = privacy_alert(store, id)?;
     let workflow = store.alert_workflow(id)?.unwrap_or_default();
     let determination = store
@@ -614,6 +584,7 @@ pub fn run_case(store: &dyn Store, id: &str, json: bool) -> Result<ExitCode> {
         (Some(user), Some(patient)) => {
             let mine = report(
                 store,
+                options,
                 &Scope {
                     patient: Some(patient.clone()),
                     user: Some(user.clone()),
@@ -636,6 +607,7 @@ pub fn run_case(store: &dyn Store, id: &str, json: bool) -> Result<ExitCode> {
             );
             let theirs = report(
                 store,
+                options,
                 &Scope {
                     patient: Some(patient.clone()),
                     since: Some(period.0),
@@ -652,6 +624,7 @@ pub fn run_case(store: &dyn Store, id: &str, json: bool) -> Result<ExitCode> {
             );
             let mine = report(
                 store,
+                options,
                 &Scope {
                     user: Some(user.clone()),
                     since: Some(period.0),
@@ -674,10 +647,9 @@ pub fn run_case(store: &dyn Store, id: &str, json: bool) -> Result<ExitCode> {
         shown.sort();
         shown.dedup();
     }
-    audit(
+    audit_read(
         store,
         "ward privacy case",
-        (api_activity::READ, "Read"),
         &shown,
         Some(id),
         "privacy case shown",
@@ -893,13 +865,15 @@ pub fn run_determine(
         summary,
     };
     let reason = format!("determination: {} — {note} (by {by})", decision.as_str());
-    audit(
+    commit_audit(
         store,
-        "ward privacy determine",
-        (api_activity::UPDATE, "Update"),
-        &[],
-        Some(id),
-        &format!("privacy determination: {}", decision.as_str()),
+        &[AuditRecord::alert_change(
+            &operator(),
+            None,
+            "ward privacy determine",
+            id,
+            format!("privacy determination: {}", decision.as_str()),
+        )],
     )?;
     store.put_context(std::slice::from_ref(&resource))?;
     let named = match &alert.entities.patient {

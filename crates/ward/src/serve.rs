@@ -97,8 +97,14 @@ pub fn serve(config: &Config, request: ServeRequest) -> Result<ExitCode> {
         None => crate::detection::geoip_from_config(config)?,
     };
     let placeholders = config.detect.sigma_placeholders();
-    let (detectors, watcher) =
-        crate::detection::detectors(inventory, geoip, &[], store.as_ref(), &placeholders)?;
+    let (detectors, watcher) = crate::detection::detectors(
+        inventory,
+        geoip,
+        &[],
+        store.as_ref(),
+        &placeholders,
+        config.detect.privacy.options()?,
+    )?;
     let scans = crate::inventory::scan_settings(config)?;
     let engine: SharedEngine = Arc::new(Mutex::new(crate::detection::engine(detectors, &sqlite)));
     let rules = Arc::new(crate::detection::catalogue(

@@ -7,15 +7,11 @@
 //! with nurses u1, u4 and u5 and sixty admitted patients pm0…pm59, whose encounters name no
 //! care team member (so a nurse's access is explained by her department, not a care team).
 
+use common::Ward;
+use common::privacy::{DAY0, H, Hospital, privacy_alerts, read};
 use serde_json::Value;
-use std::fmt::Write as _;
-
-const H: i64 = 3_600_000;
-/// 2026-11-02T00:00:00Z, a Monday.
-const DAY0: i64 = 1_793_577_600_000;
 
 mod common;
-use common::Ward;
 
 /// Imports the hospital, ingests `audit` and returns the privacy alerts.
 fn run(ward: &Ward, audit: &str) -> Vec<Value> {
@@ -23,61 +19,11 @@ fn run(ward: &Ward, audit: &str) -> Vec<Value> {
     ward.ok(&["context", "import", context.to_str().unwrap()]);
     let audit = ward.file("audit.ndjson", audit);
     ward.ok(&["ingest", audit.to_str().unwrap()]);
-    ward.json_lines(&["alerts", "--json"])
-        .into_iter()
-        .filter(|a| a["rule_id"].as_str().unwrap_or("").starts_with("privacy."))
-        .collect()
-}
-
-fn time(t: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(t)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    privacy_alerts(ward)
 }
 
 fn hospital() -> String {
-    let mut s = String::new();
-    s.push_str(r#"{"resourceType":"Organization","id":"dept-med","identifier":[{"value":"MED"}],"name":"Internal Medicine","active":true}"#);
-    s.push('\n');
-    for (n, (login, given, family)) in [
-        ("u1", "Ann", "Lee"),
-        ("u4", "Dot", "Orr"),
-        ("u5", "Eve", "Pak"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Practitioner","id":"{login}","identifier":[{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{login}"}}],"active":true,"name":[{{"family":"{family}","given":["{given}"]}}],"birthDate":"198{n}-01-01"}}"#
-        );
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"PractitionerRole","id":"role-{login}","practitioner":{{"reference":"Practitioner/{login}"}},"organization":{{"reference":"Organization/dept-med"}},"code":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/practitioner-role","code":"nurse"}}]}}],"active":true}}"#
-        );
-    }
-    for i in 0..60 {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Patient","id":"pm{i}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRNM{i}"}}],"name":[{{"family":"M{i}","given":["Pat"]}}],"birthDate":"1960-01-01","address":[{{"line":["{i} Near Road"],"city":"Springfield","postalCode":"62701"}}]}}"#
-        );
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Encounter","id":"enc-m{i}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pm{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-med"}}}}"#,
-            time(DAY0 - 24 * H)
-        );
-    }
-    s
-}
-
-/// One BALP PatientRead by `user` of `patient` at `t`.
-fn read(out: &mut String, n: &mut u32, user: &str, patient: &str, t: i64) {
-    *n += 1;
-    let _ = writeln!(
-        out,
-        r#"{{"resourceType":"AuditEvent","id":"ae-{n}","type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"Restful Operation"}},"subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read","display":"read"}}],"action":"R","recorded":"{}","outcome":"0","agent":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}}]}},"who":{{"identifier":{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{user}"}}}},"requestor":true}}],"source":{{"observer":{{"display":"ehr.example"}}}},"entity":[{{"what":{{"reference":"Patient/{patient}"}},"type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"}},"role":{{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}}}]}}"#,
-        time(t)
-    );
+    Hospital::internal_medicine(60).ndjson().to_string()
 }
 
 /// A shift of `user` on day `day` (0 = 2026-11-02) from hour `from` to `until`: `per_hour`
@@ -288,19 +234,7 @@ fn privacy_scan_lists_the_accesses_worth_a_conversation_and_what_explained_the_r
 fn first_ever_accesses_to_patients_of_another_department_are_flagged_with_their_reason() {
     let ward = Ward::new();
     // Cardiology beside Internal Medicine, with three patients admitted there.
-    let mut cardiology = vec![
-        r#"{"resourceType":"Organization","id":"dept-card","identifier":[{"value":"CARD"}],"name":"Cardiology","active":true}"#.to_string(),
-    ];
-    for (i, home) in [(1, "3 Hill Road"), (2, "5 Hill Road"), (3, "7 Hill Road")] {
-        cardiology.push(format!(
-            r#"{{"resourceType":"Patient","id":"pc{i}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRNC{i}"}}],"name":[{{"family":"Cole","given":["Cy{i}"]}}],"birthDate":"1950-01-0{i}","address":[{{"line":["{home}"],"city":"Springfield","postalCode":"62702"}}]}}"#
-        ));
-        cardiology.push(format!(
-            r#"{{"resourceType":"Encounter","id":"enc-c{i}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pc{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-card"}}}}"#,
-            time(DAY0 - 24 * H)
-        ));
-    }
-    let context = ward.file("cardiology.ndjson", &(cardiology.join("\n") + "\n"));
+    let context = ward.file("cardiology.ndjson", Hospital::new().cardiology().ndjson());
     ward.ok(&["context", "import", context.to_str().unwrap()]);
 
     // u1, a nurse of Internal Medicine, looks at one Cardiology patient twice in a minute
@@ -380,20 +314,7 @@ fn first_ever_accesses_to_patients_of_another_department_are_flagged_with_their_
 #[test]
 fn the_privacy_memory_carries_from_one_ingest_run_to_the_next() {
     let ward = Ward::new();
-    let mut cardiology = vec![
-        r#"{"resourceType":"Organization","id":"dept-card","identifier":[{"value":"CARD"}],"name":"Cardiology","active":true}"#.to_string(),
-    ];
-    for i in 1..=3 {
-        cardiology.push(format!(
-            r#"{{"resourceType":"Patient","id":"pc{i}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRNC{i}"}}],"name":[{{"family":"Cole","given":["Cy{i}"]}}],"birthDate":"1950-01-0{i}","address":[{{"line":["{} Hill Road"],"city":"Springfield","postalCode":"62702"}}]}}"#,
-            2 * i + 1
-        ));
-        cardiology.push(format!(
-            r#"{{"resourceType":"Encounter","id":"enc-c{i}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/pc{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-card"}}}}"#,
-            time(DAY0 - 24 * H)
-        ));
-    }
-    let context = ward.file("cardiology.ndjson", &(cardiology.join("\n") + "\n"));
+    let context = ward.file("cardiology.ndjson", Hospital::new().cardiology().ndjson());
     ward.ok(&["context", "import", context.to_str().unwrap()]);
 
     // Monday's export: u1's shift, and one look at a Cardiology patient (an observation).
@@ -410,11 +331,7 @@ fn the_privacy_memory_carries_from_one_ingest_run_to_the_next() {
     read(&mut tuesday, &mut n, "u1", "pc3", DAY0 + 24 * H + 11 * H);
     let tuesday_file = ward.file("tuesday.ndjson", &tuesday);
     ward.ok(&["ingest", tuesday_file.to_str().unwrap()]);
-    let alerts: Vec<Value> = ward
-        .json_lines(&["alerts", "--json"])
-        .into_iter()
-        .filter(|a| a["rule_id"].as_str().unwrap_or("").starts_with("privacy."))
-        .collect();
+    let alerts = privacy_alerts(&ward);
     let alert = only(&alerts, "privacy.outside_department");
     let text = alert["description"].as_str().unwrap();
     assert!(
@@ -422,4 +339,74 @@ fn the_privacy_memory_carries_from_one_ingest_run_to_the_next() {
         "{text}"
     );
     assert!(text.contains("pc3 at 2026-11-03T11:00:00.000Z"), "{text}");
+}
+
+#[test]
+fn outside_department_min_patients_from_the_config_makes_one_look_at_a_stranger_an_alert() {
+    // u1 of Internal Medicine opens one Cardiology patient between two of her own.
+    let (mut audit, mut n) = (String::new(), 0);
+    read(&mut audit, &mut n, "u1", "pm1", DAY0 + 9 * H);
+    read(&mut audit, &mut n, "u1", "pc1", DAY0 + 10 * H);
+    read(&mut audit, &mut n, "u1", "pm2", DAY0 + 11 * H);
+    let cardiology = Hospital::new().cardiology();
+
+    // By default one look is an observation.
+    let ward = Ward::new();
+    let context = ward.file("cardiology.ndjson", cardiology.ndjson());
+    ward.ok(&["context", "import", context.to_str().unwrap()]);
+    assert!(run(&ward, &audit).is_empty());
+
+    // `outside_department_min_patients = 1`: the same look is an alert, from `ward ingest`
+    // and from `ward privacy scan` alike.
+    let ward = Ward::new();
+    let config = ward.file(
+        "ward.toml",
+        "[detect.privacy]\noutside_department_min_patients = 1\n",
+    );
+    let ward = ward.with_config(config);
+    let context = ward.file("cardiology.ndjson", cardiology.ndjson());
+    ward.ok(&["context", "import", context.to_str().unwrap()]);
+    let alerts = run(&ward, &audit);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = only(&alerts, "privacy.outside_department");
+    assert_eq!(alert["entities"]["user"], "u1");
+    let text = alert["description"].as_str().unwrap();
+    assert!(text.contains("pc1 at 2026-11-02T10:00:00.000Z"), "{text}");
+    let scan = ward.ok(&[
+        "privacy",
+        "scan",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-11-03",
+    ]);
+    assert!(
+        scan.contains("2026-11-02T10:00:00.000Z  privacy.outside_department  user=u1"),
+        "{scan}"
+    );
+}
+
+#[test]
+fn an_unknown_or_senseless_detect_privacy_key_is_refused_naming_it() {
+    for (config, named) in [
+        (
+            "[detect.privacy]\noutside_department_min_patient = 1\n",
+            "unknown field `outside_department_min_patient`",
+        ),
+        (
+            "[detect.privacy]\nlearn_min_user_share = 1.5\n",
+            "[detect.privacy] learn_min_user_share must be between 0 and 1",
+        ),
+        (
+            "[detect.privacy]\nsweep_window_minutes = 0\n",
+            "[detect.privacy] sweep_window_minutes must be at least 1",
+        ),
+    ] {
+        let ward = Ward::new();
+        let path = ward.file("ward.toml", config);
+        let ward = ward.with_config(path);
+        let stderr = ward.refused(&["privacy", "scan", "--since", "30d"]);
+        assert!(stderr.contains(named), "{named:?} not in {stderr}");
+        assert!(stderr.contains("ward.toml"), "{stderr}");
+    }
 }

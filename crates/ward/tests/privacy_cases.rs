@@ -9,83 +9,28 @@
 //! and px1, a patient with no encounter whose care team is u5 alone: u5's looks at px1 are
 //! explained, u1's are not (an `unexplained_access` alert naming u1 and px1).
 
+use common::Ward;
+use common::privacy::{DAY0, H, Hospital, privacy_alerts, read, time};
 use serde_json::Value;
-use std::fmt::Write as _;
-
-const H: i64 = 3_600_000;
-/// 2026-11-02T00:00:00Z, a Monday.
-const DAY0: i64 = 1_793_577_600_000;
 
 mod common;
-use common::Ward;
 
-fn time(t: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(t)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn hospital() -> String {
-    let mut s = String::new();
-    s.push_str(r#"{"resourceType":"Organization","id":"dept-med","identifier":[{"value":"MED"}],"name":"Internal Medicine","active":true}"#);
-    s.push('\n');
-    for (login, given, family) in [
-        ("u1", "Ann", "Lee"),
-        ("u4", "Dot", "Orr"),
-        ("u5", "Eve", "Pak"),
-    ] {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Practitioner","id":"{login}","identifier":[{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{login}"}}],"active":true,"name":[{{"family":"{family}","given":["{given}"]}}]}}"#
-        );
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"PractitionerRole","id":"role-{login}","practitioner":{{"reference":"Practitioner/{login}"}},"organization":{{"reference":"Organization/dept-med"}},"code":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/practitioner-role","code":"nurse"}}]}}],"active":true}}"#
-        );
-    }
-    for i in 0..6 {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Patient","id":"pm{i}","identifier":[{{"value":"MRNM{i}"}}],"name":[{{"family":"M{i}","given":["Pat"]}}],"birthDate":"1960-01-01"}}"#
-        );
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Encounter","id":"enc-m{i}","status":"in-progress","class":{{"code":"IMP"}},"subject":{{"reference":"Patient/pm{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-med"}}}}"#,
+/// Internal Medicine with six patients, and px1, whose care team since a day before Monday
+/// is u5 alone.
+fn hospital() -> Hospital {
+    Hospital::internal_medicine(6)
+        .patient("px1", "MRNX1", ("Lin", "Xu"), "1971-02-03", None)
+        .resource(&format!(
+            r#"{{"resourceType":"CareTeam","id":"ct-x1","status":"active","subject":{{"reference":"Patient/px1"}},"period":{{"start":"{}"}},"participant":[{{"member":{{"reference":"Practitioner/u5"}}}}]}}"#,
             time(DAY0 - 24 * H)
-        );
-    }
-    s.push_str(r#"{"resourceType":"Patient","id":"px1","identifier":[{"value":"MRNX1"}],"name":[{"family":"Xu","given":["Lin"]}],"birthDate":"1971-02-03"}"#);
-    s.push('\n');
-    let _ = writeln!(
-        s,
-        r#"{{"resourceType":"CareTeam","id":"ct-x1","status":"active","subject":{{"reference":"Patient/px1"}},"period":{{"start":"{}"}},"participant":[{{"member":{{"reference":"Practitioner/u5"}}}}]}}"#,
-        time(DAY0 - 24 * H)
-    );
-    s
-}
-
-/// One BALP PatientRead by `user` of `patient` at `t`, from workstation `ws-<user>`.
-fn read(out: &mut String, n: &mut u32, user: &str, patient: &str, t: i64) {
-    *n += 1;
-    let _ = writeln!(
-        out,
-        r#"{{"resourceType":"AuditEvent","id":"ae-{n}","type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"}},"subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read","display":"read"}}],"action":"R","recorded":"{}","outcome":"0","agent":[{{"who":{{"identifier":{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{user}"}}}},"requestor":true,"network":{{"address":"ws-{user}","type":"1"}}}}],"source":{{"observer":{{"display":"ehr.example"}}}},"entity":[{{"what":{{"reference":"Patient/{patient}"}},"type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"}},"role":{{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1"}}}}]}}"#,
-        time(t)
-    );
-}
-
-fn privacy_alerts(ward: &Ward) -> Vec<Value> {
-    ward.json_lines(&["alerts", "--json"])
-        .into_iter()
-        .filter(|a| a["rule_id"].as_str().unwrap_or("").starts_with("privacy."))
-        .collect()
+        ))
 }
 
 /// Imports the hospital and ingests Monday: u5 (px1's care team) opens px1 at 09:00, u1
 /// opens px1 at 10:00 and 10:05 without a reason, and her own patient pm1 at 11:00. Returns
 /// the one privacy alert, on u1 and px1.
 fn monday(ward: &Ward) -> Value {
-    let context = ward.file("context.ndjson", hospital());
+    let context = ward.file("context.ndjson", hospital().ndjson());
     ward.ok(&["context", "import", context.to_str().unwrap()]);
     let (mut audit, mut n) = (String::new(), 0);
     read(&mut audit, &mut n, "u5", "px1", DAY0 + 9 * H);
@@ -369,21 +314,7 @@ fn reportable_stays_open_for_an_incident_and_bad_input_is_refused() {
 #[test]
 fn appropriate_on_a_browsing_alert_confirms_each_patient_of_its_evidence() {
     let ward = Ward::new();
-    let mut context = hospital();
-    context.push_str(r#"{"resourceType":"Organization","id":"dept-card","identifier":[{"value":"CARD"}],"name":"Cardiology","active":true}"#);
-    context.push('\n');
-    for i in 1..=3 {
-        let _ = writeln!(
-            context,
-            r#"{{"resourceType":"Patient","id":"pc{i}","identifier":[{{"value":"MRNC{i}"}}],"name":[{{"family":"Cole","given":["Cy{i}"]}}],"birthDate":"1950-01-0{i}"}}"#
-        );
-        let _ = writeln!(
-            context,
-            r#"{{"resourceType":"Encounter","id":"enc-c{i}","status":"in-progress","class":{{"code":"IMP"}},"subject":{{"reference":"Patient/pc{i}"}},"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-card"}}}}"#,
-            time(DAY0 - 24 * H)
-        );
-    }
-    let file = ward.file("context.ndjson", &context);
+    let file = ward.file("context.ndjson", hospital().cardiology().ndjson());
     ward.ok(&["context", "import", file.to_str().unwrap()]);
     // u1 opens three Cardiology strangers on Monday: a browsing alert naming u1 alone.
     let (mut audit, mut n) = (String::new(), 0);

@@ -7,60 +7,34 @@
 //! The hospital: Internal Medicine (MED) with physician u2, who admitted pm1…pm3 and attends
 //! them; Cardiology (CARD) with physician u7, on none of their care teams.
 
+use common::Ward;
+use common::privacy::{DAY0, H, Hospital, privacy_alerts, read, time};
 use serde_json::Value;
 use std::fmt::Write as _;
 
-const H: i64 = 3_600_000;
-/// 2026-11-02T00:00:00Z, a Monday.
-const DAY0: i64 = 1_793_577_600_000;
-
 mod common;
-use common::Ward;
 
 const PATIENTS: [&str; 3] = ["pm1", "pm2", "pm3"];
 
-fn time(t: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(t)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn hospital() -> String {
-    let mut s = String::new();
-    for (id, code, name) in [
-        ("dept-med", "MED", "Internal Medicine"),
-        ("dept-card", "CARD", "Cardiology"),
-    ] {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Organization","id":"{id}","identifier":[{{"value":"{code}"}}],"name":"{name}","active":true}}"#
-        );
-    }
-    for (n, (login, family, dept)) in [("u2", "Ray", "dept-med"), ("u7", "Hart", "dept-card")]
-        .iter()
-        .enumerate()
-    {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Practitioner","id":"{login}","identifier":[{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{login}"}}],"active":true,"name":[{{"family":"{family}","given":["Sam"]}}],"birthDate":"197{n}-01-01"}}"#
-        );
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"PractitionerRole","id":"role-{login}","practitioner":{{"reference":"Practitioner/{login}"}},"organization":{{"reference":"Organization/{dept}"}},"code":[{{"coding":[{{"code":"physician"}}]}}],"active":true}}"#
-        );
-    }
+    let mut hospital = Hospital::new()
+        .department("MED", "Internal Medicine")
+        .department("CARD", "Cardiology")
+        .staff("u2", ("Sam", "Ray"), "1970-01-01", "MED", "physician")
+        .staff("u7", ("Sam", "Hart"), "1971-01-01", "CARD", "physician");
     for (i, p) in PATIENTS.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Patient","id":"{p}","identifier":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}}]}},"value":"MRN{p}"}}],"name":[{{"family":"M{i}","given":["Pat"]}}],"birthDate":"1960-01-01","address":[{{"line":["{i} Near Road"],"city":"Springfield","postalCode":"62701"}}]}}"#
-        );
-        let _ = writeln!(
-            s,
-            r#"{{"resourceType":"Encounter","id":"enc-{p}","status":"in-progress","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"}},"subject":{{"reference":"Patient/{p}"}},"participant":[{{"type":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"ATND"}}]}}],"individual":{{"reference":"Practitioner/u2"}}}}],"period":{{"start":"{}"}},"serviceProvider":{{"reference":"Organization/dept-med"}}}}"#,
-            time(DAY0 - 24 * H)
-        );
+        let line = format!("{i} Near Road");
+        hospital = hospital
+            .patient(
+                p,
+                &format!("MRN{p}"),
+                ("Pat", &format!("M{i}")),
+                "1960-01-01",
+                Some((&line, "62701")),
+            )
+            .admitted(&format!("enc-{p}"), p, "MED", Some("u2"));
     }
-    s
+    hospital.ndjson().to_string()
 }
 
 /// u2's consult orders to Cardiology, one per patient, written at 08:00.
@@ -74,16 +48,6 @@ fn consult_orders() -> String {
         );
     }
     s
-}
-
-/// One BALP PatientRead by `user` of `patient` at `t`.
-fn read(out: &mut String, n: &mut u32, user: &str, patient: &str, t: i64) {
-    *n += 1;
-    let _ = writeln!(
-        out,
-        r#"{{"resourceType":"AuditEvent","id":"ae-{n}","type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"Restful Operation"}},"subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read","display":"read"}}],"action":"R","recorded":"{}","outcome":"0","agent":[{{"type":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP"}}]}},"who":{{"identifier":{{"system":"urn:oid:2.16.840.1.113883.19.5","value":"{user}"}}}},"requestor":true}}],"source":{{"observer":{{"display":"ehr.example"}}}},"entity":[{{"what":{{"reference":"Patient/{patient}"}},"type":{{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1"}},"role":{{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}}}]}}"#,
-        time(t)
-    );
 }
 
 /// The day's audit trail: u2 rounds on his patients, u7 opens each of them once, an hour
@@ -105,10 +69,7 @@ fn run(ward: &Ward, context: &str) -> Vec<Value> {
     ward.ok(&["context", "import", context.to_str().unwrap()]);
     let audit = ward.file("audit.ndjson", audit());
     ward.ok(&["ingest", audit.to_str().unwrap()]);
-    ward.json_lines(&["alerts", "--json"])
-        .into_iter()
-        .filter(|a| a["rule_id"].as_str().unwrap_or("").starts_with("privacy."))
-        .collect()
+    privacy_alerts(ward)
 }
 
 #[test]

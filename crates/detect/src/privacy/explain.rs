@@ -121,25 +121,6 @@ pub struct Learned {
     /// Per user and department: current patients of that department the user documented
     /// care on, with no other explanation (a capped sample).
     documented: HashMap<(StaffId, DeptId), Vec<PatientId>>,
-    /// Staff per department, counted once per size of the staff list (context arriving
-    /// changes it): (staff counted, count per department).
-    sizes: (usize, Vec<u32>),
-}
-
-/// How many staff work in `dept`, from `sizes`, counted again when the staff list changed.
-fn dept_size(sizes: &mut (usize, Vec<u32>), rel: &Relations, dept: DeptId) -> usize {
-    if sizes.0 != rel.staff.len() || sizes.1.len() != rel.depts.len() {
-        let mut counts = vec![0u32; rel.depts.len()];
-        for staff in &rel.staff {
-            for &d in &staff.departments {
-                if let Some(n) = counts.get_mut(d as usize) {
-                    *n += 1;
-                }
-            }
-        }
-        *sizes = (rel.staff.len(), counts);
-    }
-    sizes.1.get(dept as usize).map_or(0, |&n| n as usize)
 }
 
 #[derive(Debug, Default)]
@@ -178,7 +159,7 @@ impl Learned {
             {
                 // In a large department a handful of users' innocent odd looks add up to a
                 // handful of users: a pattern must be the work of a share of the department.
-                let colleagues = dept_size(&mut self.sizes, rel, from);
+                let colleagues = rel.dept_size(from);
                 let needed = ((colleagues as f64 * opts.learn_min_user_share).ceil() as usize)
                     .min(SUPPORT_SAMPLE);
                 support.active = support.users.len() >= needed;

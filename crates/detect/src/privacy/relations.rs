@@ -90,7 +90,12 @@ pub struct StaffRecord {
     pub name: PersonName,
     pub birth_date: Option<String>,
     pub address: Option<Address>,
+    /// The departments the person works in: those their PractitionerRoles and roster row
+    /// name, in the order first named. Kept by [`Relations`] with its staff counts.
     pub departments: Vec<DeptId>,
+    /// Which context resource (`PractitionerRole/…`, a roster row) names which department: a
+    /// new version of the same resource replaces its department.
+    placed_by: Vec<(String, DeptId)>,
     /// Role codes, lower-cased (`physician`, `nurse`, `him` …).
     pub roles: Vec<String>,
     /// From the HR roster.
@@ -236,12 +241,17 @@ pub struct Relations {
     staff_by_identity: HashMap<(String, String, String), Vec<StaffId>>,
     pub depts: Vec<DeptRecord>,
     dept_alias: HashMap<String, DeptId>,
+    /// Staff per department, kept as staff are placed, moved and merged.
+    dept_staff: Vec<u32>,
+    /// The staff member each placing resource (see `StaffRecord::placed_by`) is filed under.
+    placed: HashMap<String, StaffId>,
     pub care: Vec<CareRecord>,
     care_of: HashMap<String, u32>,
     pub orders: Vec<OrderRecord>,
     order_of: HashMap<String, u32>,
-    /// Roster departments as written, waiting for an Organization that carries that code.
-    pending_roster_depts: Vec<(StaffId, String)>,
+    /// Roster departments as written, waiting for an Organization that carries that code:
+    /// (staff, roster row, code).
+    pending_roster_depts: Vec<(StaffId, String, String)>,
     /// Per alert: the patients its determination was filed under, so a later determination
     /// on the same alert replaces it.
     determination_of: HashMap<String, Vec<PatientId>>,
@@ -321,10 +331,8 @@ impl Relations {
                 );
                 let s = self.staff_for(Some(practitioner), &[]);
                 let dept = organization.as_deref().map(|o| self.dept_for(o));
+                self.place(s, &resource.reference(), dept);
                 if let Some(rec) = self.staff.get_mut(s as usize) {
-                    if let Some(d) = dept {
-                        push_unique(&mut rec.departments, d);
-                    }
                     for code in codes {
                         push_unique(&mut rec.roles, code.to_ascii_lowercase());
                     }
@@ -348,7 +356,15 @@ impl Relations {
                 ..
             } => {
                 let s = self.staff_for(None, &[login.as_str()]);
+                let source = resource.reference();
                 let dept = department.as_deref().and_then(|d| self.dept_by_code(d));
+                // The row's department replaces what an earlier version of the row said, also
+                // while it waits for its Organization.
+                self.pending_roster_depts.retain(|p| p.1 != source);
+                self.place(s, &source, dept);
+                if let (None, Some(code)) = (dept, department) {
+                    self.pending_roster_depts.push((s, source, code.clone()));
+                }
                 if let Some(rec) = self.staff.get_mut(s as usize) {
                     if rec.name.family.is_none() && rec.name.given.is_empty() {
                         rec.name = name.clone();
@@ -364,14 +380,6 @@ impl Relations {
                             leave_end.map(|t| t.millis()),
                         )
                     });
-                    match dept {
-                        Some(d) => push_unique(&mut rec.departments, d),
-                        None => {
-                            if let Some(d) = department {
-                                self.pending_roster_depts.push((s, d.clone()));
-                            }
-                        }
-                    }
                 }
             }
             ContextSummary::Organization { name, .. } => {
@@ -702,9 +710,17 @@ impl Relations {
 
     /// Moves everything `from` knows into `into`; `from` stays behind empty and unreachable.
     fn merge_staff(&mut self, into: StaffId, from: StaffId) {
-        let Some(taken) = self.staff.get_mut(from as usize).map(std::mem::take) else {
+        let Some(mut taken) = self.staff.get_mut(from as usize).map(std::mem::take) else {
             return;
         };
+        // `from` no longer works anywhere; its departments come back with `into`'s below.
+        for &d in &taken.departments {
+            uncount(&mut self.dept_staff, d);
+        }
+        let placed_by = std::mem::take(&mut taken.placed_by);
+        for (source, _) in &placed_by {
+            self.placed.insert(source.clone(), into);
+        }
         for login in &taken.logins {
             self.login_of.insert(login.clone(), into);
         }
@@ -719,6 +735,7 @@ impl Relations {
                 pending.0 = into;
             }
         }
+        self.edit_placements(into, |rec| rec.placed_by.extend(placed_by));
         if let Some(rec) = self.staff.get_mut(into as usize) {
             for l in taken.logins {
                 push_unique(&mut rec.logins, l);
@@ -731,9 +748,6 @@ impl Relations {
             }
             rec.birth_date = rec.birth_date.take().or(taken.birth_date);
             rec.address = rec.address.take().or(taken.address);
-            for d in taken.departments {
-                push_unique(&mut rec.departments, d);
-            }
             for r in taken.roles {
                 push_unique(&mut rec.roles, r);
             }
@@ -781,14 +795,68 @@ impl Relations {
 
     fn resolve_roster_departments(&mut self) {
         let pending = std::mem::take(&mut self.pending_roster_depts);
-        for (s, code) in pending {
+        for (s, source, code) in pending {
             match self.dept_by_code(&code) {
-                Some(d) => {
-                    if let Some(rec) = self.staff.get_mut(s as usize) {
-                        push_unique(&mut rec.departments, d);
-                    }
+                Some(d) => self.place(s, &source, Some(d)),
+                None => self.pending_roster_depts.push((s, source, code)),
+            }
+        }
+    }
+
+    /// How many staff work in `dept`.
+    pub fn dept_size(&self, dept: DeptId) -> usize {
+        self.dept_staff
+            .get(dept as usize)
+            .map_or(0, |&n| n as usize)
+    }
+
+    /// Records that `source` (a PractitionerRole or roster row) places staff `s` in `dept`,
+    /// or nowhere, replacing what the same resource said before, for `s` or for whomever it
+    /// named then: a role moved to another department moves the person.
+    fn place(&mut self, s: StaffId, source: &str, dept: Option<DeptId>) {
+        let before = match dept {
+            Some(_) => self.placed.insert(source.to_string(), s),
+            None => self.placed.remove(source),
+        };
+        if let Some(old) = before.filter(|&old| old != s) {
+            self.edit_placements(old, |rec| rec.placed_by.retain(|(k, _)| k != source));
+        }
+        self.edit_placements(s, |rec| {
+            let slot = rec.placed_by.iter().position(|(k, _)| k == source);
+            match (slot, dept) {
+                (Some(i), Some(d)) => rec.placed_by[i].1 = d,
+                (Some(i), None) => {
+                    rec.placed_by.remove(i);
                 }
-                None => self.pending_roster_depts.push((s, code)),
+                (None, Some(d)) => rec.placed_by.push((source.to_string(), d)),
+                (None, None) => {}
+            }
+        });
+    }
+
+    /// Applies `edit` to the placements of staff `s`, derives its departments from them and
+    /// keeps the per-department counts.
+    fn edit_placements(&mut self, s: StaffId, edit: impl FnOnce(&mut StaffRecord)) {
+        let Some(rec) = self.staff.get_mut(s as usize) else {
+            return;
+        };
+        let before = std::mem::take(&mut rec.departments);
+        edit(rec);
+        for &(_, d) in &rec.placed_by {
+            push_unique(&mut rec.departments, d);
+        }
+        for &d in &before {
+            if !rec.departments.contains(&d) {
+                uncount(&mut self.dept_staff, d);
+            }
+        }
+        for &d in &rec.departments {
+            if !before.contains(&d) {
+                let i = d as usize;
+                if self.dept_staff.len() <= i {
+                    self.dept_staff.resize(i + 1, 0);
+                }
+                self.dept_staff[i] += 1;
             }
         }
     }
@@ -920,6 +988,12 @@ fn organization_codes(raw: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn uncount(counts: &mut [u32], dept: DeptId) {
+    if let Some(n) = counts.get_mut(dept as usize) {
+        *n = n.saturating_sub(1);
+    }
+}
+
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
     if !list.contains(&item) {
         list.push(item);
@@ -1024,4 +1098,147 @@ pub fn same_name(a: &PersonName, b: &PersonName) -> bool {
 
 pub fn same_family_name(a: &PersonName, b: &PersonName) -> bool {
     matches!((&a.family, &b.family), (Some(x), Some(y)) if lower(x) == lower(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ward_model::ContextKind;
+
+    fn resource(
+        kind: ContextKind,
+        id: &str,
+        summary: ContextSummary,
+        raw: &str,
+    ) -> ContextResource {
+        ContextResource {
+            kind,
+            id: id.into(),
+            summary,
+            raw: raw.as_bytes().to_vec(),
+        }
+    }
+
+    fn org(id: &str, code: &str) -> ContextResource {
+        resource(
+            ContextKind::Organization,
+            id,
+            ContextSummary::Organization {
+                name: Some(code.into()),
+                part_of: None,
+                types: Vec::new(),
+                active: true,
+            },
+            &format!(r#"{{"resourceType":"Organization","identifier":[{{"value":"{code}"}}]}}"#),
+        )
+    }
+
+    fn role(id: &str, practitioner: &str, org: &str) -> ContextResource {
+        resource(
+            ContextKind::PractitionerRole,
+            id,
+            ContextSummary::PractitionerRole {
+                practitioner: Some(format!("Practitioner/{practitioner}")),
+                organization: Some(format!("Organization/{org}")),
+                codes: vec!["nurse".into()],
+                specialties: Vec::new(),
+                active: true,
+                start: None,
+                end: None,
+            },
+            "{}",
+        )
+    }
+
+    fn roster(login: &str, department: &str) -> ContextResource {
+        resource(
+            ContextKind::PractitionerRole,
+            &format!("roster-{login}"),
+            ContextSummary::Employment {
+                login: login.into(),
+                name: PersonName::default(),
+                department: Some(department.into()),
+                role: Some("nurse".into()),
+                hired: None,
+                terminated: None,
+                status: EmploymentStatus::Active,
+                leave_start: None,
+                leave_end: None,
+            },
+            "",
+        )
+    }
+
+    fn sizes(rel: &Relations) -> (usize, usize) {
+        let med = rel.dept_by_code("MED").unwrap();
+        let card = rel.dept_by_code("CARD").unwrap();
+        (rel.dept_size(med), rel.dept_size(card))
+    }
+
+    #[test]
+    fn moving_staff_between_departments_changes_both_counts() {
+        let mut rel = Relations::default();
+        for r in [
+            org("dept-med", "MED"),
+            org("dept-card", "CARD"),
+            role("role-u1", "u1", "dept-med"),
+            role("role-u2", "u2", "dept-med"),
+            roster("u3", "MED"),
+        ] {
+            rel.add(&r);
+        }
+        assert_eq!(sizes(&rel), (3, 0));
+        let staff = rel.staff.len();
+
+        // A new version of u1's role names Cardiology: u1 moved, no one was added.
+        rel.add(&role("role-u1", "u1", "dept-card"));
+        assert_eq!(rel.staff.len(), staff);
+        assert_eq!(sizes(&rel), (2, 1));
+        let u1 = &rel.staff[rel.practitioner_of["Practitioner/u1"] as usize];
+        assert_eq!(u1.departments, vec![rel.dept_by_code("CARD").unwrap()]);
+
+        // The roster moves u3 the same way; a second role in the same department counts once.
+        rel.add(&roster("u3", "CARD"));
+        rel.add(&role("role-u1-b", "u1", "dept-card"));
+        assert_eq!(sizes(&rel), (1, 2));
+
+        // A roster row naming a department not known yet takes u3 out of Cardiology until it
+        // arrives.
+        rel.add(&roster("u3", "ICU"));
+        assert_eq!(sizes(&rel), (1, 1));
+        rel.add(&org("dept-icu", "ICU"));
+        assert_eq!(rel.dept_size(rel.dept_by_code("ICU").unwrap()), 1);
+        assert_eq!(sizes(&rel), (1, 1));
+    }
+
+    #[test]
+    fn merged_staff_records_are_counted_once() {
+        let mut rel = Relations::default();
+        rel.add(&org("dept-med", "MED"));
+        // The roster row arrives first, then the practitioner it belongs to, with its role.
+        rel.add(&roster("u1", "MED"));
+        rel.add(&role("role-u1", "p1", "dept-med"));
+        assert_eq!(sizes_of(&rel, "MED"), 2);
+        rel.add(&resource(
+            ContextKind::Practitioner,
+            "p1",
+            ContextSummary::Practitioner {
+                identifiers: vec![Identifier {
+                    system: None,
+                    type_code: None,
+                    value: "u1".into(),
+                }],
+                name: PersonName::default(),
+                birth_date: None,
+                address: None,
+                active: true,
+            },
+            "{}",
+        ));
+        assert_eq!(sizes_of(&rel, "MED"), 1);
+    }
+
+    fn sizes_of(rel: &Relations, code: &str) -> usize {
+        rel.dept_size(rel.dept_by_code(code).unwrap())
+    }
 }
