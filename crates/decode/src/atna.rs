@@ -5,19 +5,22 @@
 //! message whose MSG is XML). Every `AuditMessage` becomes one API Activity or Authentication
 //! event; the mapping is the table in `docs/formats.md`.
 //!
-//! XML is read with `quick-xml` in one pass without building a tree: only the attributes and
-//! texts the mapping uses are copied. Both coded-value styles are read (DICOM `csd-code` /
-//! `originalText`, RFC 3881 `code` / `displayName`). Syslog messages in an ATNA feed that do
-//! not hold XML get the generic syslog mapping rather than being refused. Malformed XML is
-//! refused with the parser's reason and its line and column in the record.
+//! XML is read with `quick-xml` in one pass without building a tree: the attributes and texts
+//! the mapping uses are borrowed from the record, and only what the event keeps is copied.
+//! Both coded-value styles are read (DICOM `csd-code` / `originalText`, RFC 3881 `code` /
+//! `displayName`). Syslog messages in an ATNA feed that do not hold XML get the generic syslog
+//! mapping rather than being refused. Malformed XML is refused with the parser's reason and
+//! its line and column in the record.
 
 use crate::syslog;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use base64::Engine as _;
 use quick_xml::XmlVersion;
+use quick_xml::events::attributes::{Attribute, Attributes};
 use quick_xml::events::{BytesStart, Event as Xml};
 use quick_xml::reader::Reader;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use ward_model::event::{api_activity, auth_activity, class};
 use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
@@ -122,14 +125,19 @@ fn decode_record(record: &[u8], year: Option<i32>, out: &mut Vec<Decoded>) {
 // ---------------------------------------------------------------------------------------------
 // Reading the XML.
 
+/// A value read from the XML: borrowed from the record unless normalising it (an entity, a
+/// line end in an attribute) or joining its pieces needed a copy. Only what the event keeps is
+/// ever copied, once, when the event is built.
+type Text<'a> = Cow<'a, str>;
+
 /// A coded value in either style.
 #[derive(Debug, Default)]
-struct Code {
-    code: Option<String>,
-    display: Option<String>,
+struct Code<'a> {
+    code: Option<Text<'a>>,
+    display: Option<Text<'a>>,
 }
 
-impl Code {
+impl Code<'_> {
     fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
@@ -140,26 +148,31 @@ impl Code {
 }
 
 #[derive(Debug, Default)]
-struct Participant {
-    user_id: Option<String>,
-    alternative_user_id: Option<String>,
-    user_name: Option<String>,
+struct Participant<'a> {
+    user_id: Option<Text<'a>>,
+    alternative_user_id: Option<Text<'a>>,
+    user_name: Option<Text<'a>>,
     requestor: bool,
-    access_point: Option<String>,
-    access_point_type: Option<String>,
-    roles: Vec<Code>,
+    access_point: Option<Text<'a>>,
+    access_point_type: Option<Text<'a>>,
+    roles: Vec<Code<'a>>,
 }
 
-impl Participant {
+impl Participant<'_> {
     fn has_role(&self, code: &str) -> bool {
         self.roles.iter().any(|r| r.is(code))
     }
 
+    /// The network access point, when one is written: what makes [`Self::endpoint`] `Some`.
+    fn access_point(&self) -> Option<&str> {
+        self.access_point
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+    }
+
     fn endpoint(&self) -> Option<Endpoint> {
-        let address = self.access_point.as_deref()?.trim();
-        if address.is_empty() {
-            return None;
-        }
+        let address = self.access_point()?;
         Some(match self.access_point_type.as_deref().map(str::trim) {
             Some("1" | "5") => Endpoint {
                 hostname: Some(address.to_string()),
@@ -171,24 +184,24 @@ impl Participant {
 }
 
 #[derive(Debug, Default)]
-struct AuditSource {
-    id: Option<String>,
-    site: Option<String>,
-    types: Vec<Code>,
+struct AuditSource<'a> {
+    id: Option<Text<'a>>,
+    site: Option<Text<'a>>,
+    types: Vec<Code<'a>>,
 }
 
 #[derive(Debug, Default)]
-struct Object {
-    id: Option<String>,
-    type_code: Option<String>,
-    role: Option<String>,
-    id_type: Option<Code>,
-    name: Option<String>,
-    query: Option<String>,
-    details: Vec<(String, String)>,
+struct Object<'a> {
+    id: Option<Text<'a>>,
+    type_code: Option<Text<'a>>,
+    role: Option<Text<'a>>,
+    id_type: Option<Code<'a>>,
+    name: Option<Text<'a>>,
+    query: Option<Text<'a>>,
+    details: Vec<(Text<'a>, Text<'a>)>,
 }
 
-impl Object {
+impl Object<'_> {
     fn is(&self, type_code: &str, role: &str) -> bool {
         self.type_code.as_deref().map(str::trim) == Some(type_code)
             && self.role.as_deref().map(str::trim) == Some(role)
@@ -196,16 +209,16 @@ impl Object {
 }
 
 #[derive(Debug, Default)]
-struct Audit {
-    action: Option<String>,
-    date_time: Option<String>,
-    outcome: Option<String>,
-    outcome_description: Option<String>,
-    event_id: Option<Code>,
-    event_types: Vec<Code>,
-    participants: Vec<Participant>,
-    sources: Vec<AuditSource>,
-    objects: Vec<Object>,
+struct Audit<'a> {
+    action: Option<Text<'a>>,
+    date_time: Option<Text<'a>>,
+    outcome: Option<Text<'a>>,
+    outcome_description: Option<Text<'a>>,
+    event_id: Option<Code<'a>>,
+    event_types: Vec<Code<'a>>,
+    participants: Vec<Participant<'a>>,
+    sources: Vec<AuditSource<'a>>,
+    objects: Vec<Object<'a>>,
 }
 
 /// The elements whose place matters while reading.
@@ -230,8 +243,8 @@ enum TextSlot {
 }
 
 /// One `AuditMessage` of a record and its byte range in the XML.
-struct Parsed {
-    audit: Audit,
+struct Parsed<'a> {
+    audit: Audit<'a>,
     start: usize,
     end: usize,
 }
@@ -258,45 +271,161 @@ fn line_column(record: &[u8], offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn value_of(attr: &quick_xml::events::attributes::Attribute<'_>) -> Result<String, String> {
+/// The text of `tag` (its name and attributes) as a slice of the XML (`xml_text`, the XML as
+/// far as it is UTF-8), so that attribute values borrow from the record for as long as the
+/// record lives, not just as long as the reader's event.
+fn tag_text<'a>(xml_text: &'a str, tag: &BytesStart<'_>) -> Result<&'a str, String> {
+    // The reader hands out tags as slices of the XML it reads: the distance between the two
+    // is the tag's offset.
+    let at = (tag.as_ptr() as usize).wrapping_sub(xml_text.as_ptr() as usize);
+    at.checked_add(tag.len())
+        .and_then(|end| xml_text.get(at..end))
+        .ok_or_else(|| "the parser gave a tag that is not part of the record".to_string())
+}
+
+/// How many attributes a tag may have for [`plain_attributes`] to read them: ATNA elements
+/// have up to six; a longer tag is read by quick-xml.
+const PLAIN_ATTRIBUTES: usize = 8;
+
+/// A tag's attributes (names as written, values) when every one is written plainly:
+/// `name="value"` or `name='value'`, separated by whitespace, a value with nothing to
+/// normalise (no reference, tab or line end), no name twice. Then these are exactly the
+/// names and values quick-xml's attribute iterator would give, found in one scan without its
+/// per-tag bookkeeping (an allocated list of names). Anything else is `None`, and quick-xml
+/// reads the tag and names what is wrong.
+fn plain_attributes(
+    tag: &str,
+    name_len: usize,
+) -> Option<([(&str, &str); PLAIN_ATTRIBUTES], usize)> {
+    // Byte by byte: names and values are short, and every delimiter is ASCII, so each slice
+    // below starts and ends on a character boundary.
+    let is_space = |b: u8| matches!(b, b' ' | b'\r' | b'\n' | b'\t');
+    let bytes = tag.as_bytes();
+    let mut pairs = [("", ""); PLAIN_ATTRIBUTES];
+    let mut count = 0;
+    let mut at = name_len;
+    loop {
+        let spaces = bytes
+            .get(at..)?
+            .iter()
+            .take_while(|&&b| is_space(b))
+            .count();
+        let name_start = at + spaces;
+        if name_start == bytes.len() {
+            return Some((pairs, count));
+        }
+        if spaces == 0 {
+            return None;
+        }
+        let eq = name_start
+            + bytes
+                .get(name_start..)?
+                .iter()
+                .position(|&b| b == b'=' || is_space(b))?;
+        let quote = *bytes.get(eq + 1)?;
+        if eq == name_start || bytes.get(eq) != Some(&b'=') || (quote != b'"' && quote != b'\'') {
+            return None;
+        }
+        let value_start = eq + 2;
+        let value_end = value_start
+            + bytes
+                .get(value_start..)?
+                .iter()
+                .position(|&b| b == quote || matches!(b, b'\t' | b'\r' | b'\n' | b'&'))?;
+        if bytes.get(value_end) != Some(&quote) {
+            return None;
+        }
+        let name = tag.get(name_start..eq)?;
+        if pairs.iter().take(count).any(|&(n, _)| n == name) {
+            return None;
+        }
+        *pairs.get_mut(count)? = (name, tag.get(value_start..value_end)?);
+        count += 1;
+        at = value_end + 1;
+    }
+}
+
+/// `name` without its namespace prefix (up to and including the first `:`), as quick-xml's
+/// `local_name` gives it, by a byte scan rather than a character search.
+fn local(name: &str) -> &[u8] {
+    let name = name.as_bytes();
+    match name.iter().position(|&b| b == b':') {
+        Some(colon) => name.get(colon + 1..).unwrap_or_default(),
+        None => name,
+    }
+}
+
+fn value_of<'a>(attr: &Attribute<'a>) -> Result<Text<'a>, String> {
     attr.normalized_value(XmlVersion::Implicit1_0)
-        .map(|v| v.into_owned())
         .map_err(|e| e.to_string())
 }
 
-/// Reads a coded value's attributes (either style).
-fn read_code(e: &BytesStart<'_>) -> Result<Code, String> {
+/// Reads a coded value's attributes (either style) from `tag` (see [`tag_text`]).
+fn read_code<'a>(tag: &'a str, name_len: usize) -> Result<Code<'a>, String> {
     let mut code = Code::default();
-    for attr in e.attributes() {
-        let attr = attr.map_err(|e| e.to_string())?;
-        match attr.key.local_name().as_ref().as_bytes() {
-            b"csd-code" => code.code = Some(value_of(&attr)?),
-            b"code" if code.code.is_none() => code.code = Some(value_of(&attr)?),
-            b"originalText" => code.display = Some(value_of(&attr)?),
-            b"displayName" if code.display.is_none() => code.display = Some(value_of(&attr)?),
-            _ => {}
+    if let Some((pairs, count)) = plain_attributes(tag, name_len) {
+        for &(name, value) in pairs.iter().take(count) {
+            code_attribute(&mut code, local(name), || Ok(Cow::Borrowed(value)))?;
         }
+        return Ok(code);
+    }
+    for attr in Attributes::new(tag, name_len) {
+        let attr = attr.map_err(|e| e.to_string())?;
+        code_attribute(&mut code, local(attr.key.into_inner()), || value_of(&attr))?;
     }
     Ok(code)
 }
 
-/// Calls `f` with each attribute's local name and value.
-fn each_attr(e: &BytesStart<'_>, mut f: impl FnMut(&[u8], String)) -> Result<(), String> {
-    for attr in e.attributes() {
-        let attr = attr.map_err(|e| e.to_string())?;
-        let value = value_of(&attr)?;
-        f(attr.key.local_name().as_ref().as_bytes(), value);
+/// One attribute of a coded value: its value is read (and may be refused) only when kept.
+fn code_attribute<'a>(
+    code: &mut Code<'a>,
+    name: &[u8],
+    value: impl FnOnce() -> Result<Text<'a>, String>,
+) -> Result<(), String> {
+    match name {
+        b"csd-code" => code.code = Some(value()?),
+        b"code" if code.code.is_none() => code.code = Some(value()?),
+        b"originalText" => code.display = Some(value()?),
+        b"displayName" if code.display.is_none() => code.display = Some(value()?),
+        _ => {}
     }
     Ok(())
 }
 
-/// What an opening tag (`<x>` or `<x/>`) means where it stands.
-fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<Elem, String> {
-    let name = e.local_name();
-    let name = name.as_ref().as_bytes();
+/// Calls `f` with each attribute's local name and value, from `tag` (see [`tag_text`]).
+fn each_attr<'a>(
+    tag: &'a str,
+    name_len: usize,
+    mut f: impl FnMut(&[u8], Text<'a>),
+) -> Result<(), String> {
+    if let Some((pairs, count)) = plain_attributes(tag, name_len) {
+        for &(name, value) in pairs.iter().take(count) {
+            f(local(name), Cow::Borrowed(value));
+        }
+        return Ok(());
+    }
+    for attr in Attributes::new(tag, name_len) {
+        let attr = attr.map_err(|e| e.to_string())?;
+        let value = value_of(&attr)?;
+        f(local(attr.key.into_inner()), value);
+    }
+    Ok(())
+}
+
+/// What an opening tag (`<x>` or `<x/>`) means where it stands; `xml_text` is the XML as far
+/// as it is UTF-8 (see [`tag_text`]).
+fn open<'a>(
+    e: &BytesStart<'_>,
+    xml_text: &'a str,
+    parent: Option<Elem>,
+    audit: &mut Audit<'a>,
+) -> Result<Elem, String> {
+    let name = local(e.name().into_inner());
+    let tag = || tag_text(xml_text, e);
+    let name_len = e.name().as_ref().len();
     Ok(match (parent, name) {
         (Some(Elem::AuditMessage), b"EventIdentification") => {
-            each_attr(e, |k, v| match k {
+            each_attr(tag()?, name_len, |k, v| match k {
                 b"EventActionCode" => audit.action = Some(v),
                 b"EventDateTime" => audit.date_time = Some(v),
                 b"EventOutcomeIndicator" => audit.outcome = Some(v),
@@ -305,11 +434,11 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
             Elem::EventIdentification
         }
         (Some(Elem::EventIdentification), b"EventID") => {
-            audit.event_id = Some(read_code(e)?);
+            audit.event_id = Some(read_code(tag()?, name_len)?);
             Elem::Other
         }
         (Some(Elem::EventIdentification), b"EventTypeCode") => {
-            audit.event_types.push(read_code(e)?);
+            audit.event_types.push(read_code(tag()?, name_len)?);
             Elem::Other
         }
         (Some(Elem::EventIdentification), b"EventOutcomeDescription") => {
@@ -317,7 +446,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
         }
         (Some(Elem::AuditMessage), b"ActiveParticipant") => {
             let mut p = Participant::default();
-            each_attr(e, |k, v| match k {
+            each_attr(tag()?, name_len, |k, v| match k {
                 b"UserID" => p.user_id = Some(v),
                 b"AlternativeUserID" => p.alternative_user_id = Some(v),
                 b"UserName" => p.user_name = Some(v),
@@ -332,7 +461,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
             Elem::ActiveParticipant
         }
         (Some(Elem::ActiveParticipant), b"RoleIDCode") => {
-            let code = read_code(e)?;
+            let code = read_code(tag()?, name_len)?;
             if let Some(p) = audit.participants.last_mut() {
                 p.roles.push(code);
             }
@@ -340,7 +469,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
         }
         (Some(Elem::AuditMessage), b"AuditSourceIdentification") => {
             let mut s = AuditSource::default();
-            each_attr(e, |k, v| match k {
+            each_attr(tag()?, name_len, |k, v| match k {
                 b"AuditSourceID" => s.id = Some(v),
                 b"AuditEnterpriseSiteID" => s.site = Some(v),
                 _ => {}
@@ -349,7 +478,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
             Elem::AuditSource
         }
         (Some(Elem::AuditSource), b"AuditSourceTypeCode") => {
-            let code = read_code(e)?;
+            let code = read_code(tag()?, name_len)?;
             if let Some(s) = audit.sources.last_mut() {
                 s.types.push(code);
             }
@@ -357,7 +486,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
         }
         (Some(Elem::AuditMessage), b"ParticipantObjectIdentification") => {
             let mut o = Object::default();
-            each_attr(e, |k, v| match k {
+            each_attr(tag()?, name_len, |k, v| match k {
                 b"ParticipantObjectID" => o.id = Some(v),
                 b"ParticipantObjectTypeCode" => o.type_code = Some(v),
                 b"ParticipantObjectTypeCodeRole" => o.role = Some(v),
@@ -367,7 +496,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
             Elem::Object
         }
         (Some(Elem::Object), b"ParticipantObjectIDTypeCode") => {
-            let code = read_code(e)?;
+            let code = read_code(tag()?, name_len)?;
             if let Some(o) = audit.objects.last_mut() {
                 o.id_type = Some(code);
             }
@@ -377,7 +506,7 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
         (Some(Elem::Object), b"ParticipantObjectQuery") => Elem::Text(TextSlot::ObjectQuery),
         (Some(Elem::Object), b"ParticipantObjectDetail") => {
             let (mut kind, mut value) = (None, None);
-            each_attr(e, |k, v| match k {
+            each_attr(tag()?, name_len, |k, v| match k {
                 b"type" => kind = Some(v),
                 b"value" => value = Some(v),
                 _ => {}
@@ -391,18 +520,39 @@ fn open(e: &BytesStart<'_>, parent: Option<Elem>, audit: &mut Audit) -> Result<E
     })
 }
 
-fn text_slot(audit: &mut Audit, slot: TextSlot) -> Option<&mut String> {
-    let target = match slot {
+fn text_slot<'s, 'a>(audit: &'s mut Audit<'a>, slot: TextSlot) -> Option<&'s mut Option<Text<'a>>> {
+    Some(match slot {
         TextSlot::OutcomeDescription => &mut audit.outcome_description,
         TextSlot::ObjectName => &mut audit.objects.last_mut()?.name,
         TextSlot::ObjectQuery => &mut audit.objects.last_mut()?.query,
-    };
-    Some(target.get_or_insert_with(String::new))
+    })
+}
+
+/// Adds a piece of an element's text (the reader splits text at entities): the first piece
+/// is kept borrowed, a second makes a copy.
+fn append<'a>(text: &mut Option<Text<'a>>, piece: Text<'a>) {
+    match text {
+        None => *text = Some(piece),
+        Some(have) => have.to_mut().push_str(&piece),
+    }
+}
+
+/// The longest start of `xml` that is UTF-8: all of it unless the reader is going to refuse
+/// it at the first byte that is not.
+fn utf8_prefix(xml: &[u8]) -> &str {
+    match std::str::from_utf8(xml) {
+        Ok(text) => text,
+        Err(e) => xml
+            .get(..e.valid_up_to())
+            .and_then(|valid| std::str::from_utf8(valid).ok())
+            .unwrap_or_default(),
+    }
 }
 
 /// Every `AuditMessage` in `xml`, or why the XML cannot be read (with its position in
 /// `record`, where `xml` starts at `xml_at`).
-fn parse_xml(xml: &[u8], record: &[u8], xml_at: usize) -> Result<Vec<Parsed>, String> {
+fn parse_xml<'a>(xml: &'a [u8], record: &[u8], xml_at: usize) -> Result<Vec<Parsed<'a>>, String> {
+    let xml_text = utf8_prefix(xml);
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().trim_text(false);
     let mut parsed = Vec::new();
@@ -422,7 +572,7 @@ fn parse_xml(xml: &[u8], record: &[u8], xml_at: usize) -> Result<Vec<Parsed>, St
         match event {
             Xml::Start(ref e) | Xml::Empty(ref e) => {
                 let elem = match stack.last() {
-                    None if e.local_name().as_ref() == "AuditMessage" => {
+                    None if local(e.name().into_inner()) == b"AuditMessage" => {
                         audit = Audit::default();
                         start = before;
                         Elem::AuditMessage
@@ -434,7 +584,7 @@ fn parse_xml(xml: &[u8], record: &[u8], xml_at: usize) -> Result<Vec<Parsed>, St
                             syslog::clip(&name)
                         )));
                     }
-                    Some(&parent) => open(e, Some(parent), &mut audit)
+                    Some(&parent) => open(e, xml_text, Some(parent), &mut audit)
                         .map_err(|r| fail(format!("not well-formed XML: {}", syslog::clip(&r))))?,
                 };
                 if matches!(event, Xml::Start(_)) {
@@ -458,14 +608,14 @@ fn parse_xml(xml: &[u8], record: &[u8], xml_at: usize) -> Result<Vec<Parsed>, St
                 if let Some(Elem::Text(slot)) = stack.last()
                     && let Some(text) = text_slot(&mut audit, *slot)
                 {
-                    text.push_str(&t.xml_content(XmlVersion::Implicit1_0));
+                    append(text, t.xml_content(XmlVersion::Implicit1_0));
                 }
             }
             Xml::CData(ref t) => {
                 if let Some(Elem::Text(slot)) = stack.last()
                     && let Some(text) = text_slot(&mut audit, *slot)
                 {
-                    text.push_str(t.as_ref());
+                    append(text, t.clone().into_inner());
                 }
             }
             Xml::GeneralRef(ref r) => {
@@ -490,7 +640,7 @@ fn parse_xml(xml: &[u8], record: &[u8], xml_at: usize) -> Result<Vec<Parsed>, St
                         )));
                     };
                     if let Some(text) = text_slot(&mut audit, *slot) {
-                        text.push(c);
+                        text.get_or_insert_default().to_mut().push(c);
                     }
                 }
             }
@@ -540,7 +690,7 @@ fn decode_xml(
 // The mapping.
 
 fn to_event(
-    audit: &Audit,
+    audit: &Audit<'_>,
     raw: &[u8],
     syslog_header: Option<&syslog::Message<'_>>,
 ) -> Result<Event, String> {
@@ -558,7 +708,7 @@ fn to_event(
     let has_type = |code: &str| audit.event_types.iter().any(|t| t.is(code));
     let is_event = |code: &str| event_id.is_some_and(|c| c.is(code));
 
-    event.metadata.event_code = event_id.and_then(|c| c.code.clone());
+    event.metadata.event_code = event_id.and_then(|c| c.code.as_deref()).map(str::to_string);
     event.activity_name = audit
         .event_types
         .iter()
@@ -594,7 +744,7 @@ fn to_event(
         Some("4" | "8" | "12") => Status::Failure,
         _ => Status::Unknown,
     };
-    event.status_detail = match (&audit.outcome_description, event.status) {
+    event.status_detail = match (audit.outcome_description.as_deref(), event.status) {
         (Some(d), _) if !d.trim().is_empty() => Some(d.trim().to_string()),
         (_, Status::Failure) => outcome.map(|o| match o {
             "4" => "4 minor failure".to_string(),
@@ -629,8 +779,16 @@ fn to_event(
         .or_else(|| participants.iter().position(|p| p.requestor));
     if let Some(p) = user.and_then(|i| participants.get(i)) {
         let u = &mut event.actor.user;
-        u.name = p.user_id.clone().filter(|n| !n.trim().is_empty());
-        u.full_name = p.user_name.clone().filter(|n| !n.trim().is_empty());
+        u.name = p
+            .user_id
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_string);
+        u.full_name = p
+            .user_name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_string);
         u.role = p
             .roles
             .first()
@@ -639,12 +797,12 @@ fn to_event(
     }
     let source = participants
         .iter()
-        .position(|p| p.has_role(dcm::SOURCE_ROLE) && p.endpoint().is_some());
+        .position(|p| p.has_role(dcm::SOURCE_ROLE) && p.access_point().is_some());
     let src = user
         .filter(|&i| {
             participants
                 .get(i)
-                .and_then(Participant::endpoint)
+                .and_then(Participant::access_point)
                 .is_some()
         })
         .or(source);
@@ -714,7 +872,7 @@ fn to_event(
         o.type_code.as_deref().map(str::trim) == Some("2")
             && o.role.as_deref().map(str::trim) != Some("24")
     }) {
-        event.resource.id = o.id.clone();
+        event.resource.id = o.id.as_deref().map(str::to_string);
         event.resource.r#type = o
             .id_type
             .as_ref()
@@ -748,14 +906,14 @@ fn decode_base64_text(text: &str) -> String {
 }
 
 fn unmapped(
-    audit: &Audit,
+    audit: &Audit<'_>,
     event: &mut Event,
     user: Option<usize>,
     syslog_header: Option<&syslog::Message<'_>>,
 ) {
     let map = &mut event.unmapped;
     if let Some(action) = &audit.action {
-        map.insert("EventActionCode".into(), Value::String(action.clone()));
+        map.insert("EventActionCode".into(), Value::String(action.to_string()));
     }
     let types: Vec<Value> = audit
         .event_types
@@ -773,7 +931,10 @@ fn unmapped(
     }
     if let Some(source) = audit.sources.first() {
         if let Some(site) = &source.site {
-            map.insert("AuditEnterpriseSiteID".into(), Value::String(site.clone()));
+            map.insert(
+                "AuditEnterpriseSiteID".into(),
+                Value::String(site.to_string()),
+            );
         }
         let types: Vec<Value> = source
             .types
@@ -788,13 +949,13 @@ fn unmapped(
     let mut details = serde_json::Map::new();
     for (kind, value) in audit.objects.iter().flat_map(|o| o.details.iter()) {
         let value = decode_base64_text(value);
-        match details.get_mut(kind) {
+        match details.get_mut(kind.as_ref()) {
             Some(Value::String(have)) => {
                 have.push_str(", ");
                 have.push_str(&value);
             }
             _ => {
-                details.insert(kind.clone(), Value::String(value));
+                details.insert(kind.to_string(), Value::String(value));
             }
         }
     }
@@ -881,6 +1042,56 @@ mod tests {
             panic!("{out:?}")
         };
         assert!(e.reason.contains("not well-formed XML"), "{}", e.reason);
+    }
+
+    #[test]
+    fn plain_attribute_scan_reads_what_quick_xml_reads_or_leaves_the_tag_to_it() {
+        let quick_xml = |tag: &str| -> Result<Vec<(String, String)>, String> {
+            Attributes::new(tag, 1)
+                .map(|a| {
+                    let a = a.map_err(|e| e.to_string())?;
+                    Ok((a.key.0.to_string(), value_of(&a)?.into_owned()))
+                })
+                .collect()
+        };
+        let plain = |tag: &str| {
+            plain_attributes(tag, 1).map(|(pairs, count)| {
+                let pairs = pairs.iter().take(count);
+                pairs
+                    .map(|&(n, v)| (n.to_string(), v.to_string()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        // Written plainly: the scan reads them, exactly as quick-xml does.
+        for tag in [
+            "x",
+            "x ",
+            r#"x a="1" b='2'"#,
+            "x\n\ta=\"1\"\r\n xsi:type=\"é\" ",
+            r#"x a="" b="'" c='"'"#,
+            r#"x a"b="1""#,
+        ] {
+            assert_eq!(plain(tag).ok_or(tag.to_string()), quick_xml(tag), "{tag}");
+        }
+        // Anything else is left to quick-xml: what it normalises, accepts or refuses.
+        for tag in [
+            r#"x a="1"b="2""#,
+            r#"x a = "1""#,
+            r#"x a="1" a="2""#,
+            r#"x a="1 &amp; 2""#,
+            r#"x a="&bogus;""#,
+            "x a=\"1\n2\"",
+            r#"x a=1"#,
+            r#"x a="1"#,
+            r#"x ="1""#,
+            r#"x a"#,
+        ] {
+            assert_eq!(plain(tag), None, "{tag}");
+        }
+        let many: String = (0..PLAIN_ATTRIBUTES + 1)
+            .map(|i| format!(" a{i}=\"{i}\""))
+            .collect();
+        assert_eq!(plain(&format!("x{many}")), None);
     }
 
     #[test]

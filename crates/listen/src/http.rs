@@ -592,7 +592,7 @@ fn split_records(body: &[u8], decoder: Option<&'static dyn Decoder>) -> Vec<(Vec
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {
-    let check = state.committer.run(|store| store.stats().is_ok());
+    let check = state.committer.run(|store| store.ready().is_ok());
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(true)) => (StatusCode::OK, "ready\n").into_response(),
         _ => (

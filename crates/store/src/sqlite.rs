@@ -1917,6 +1917,17 @@ impl Store for SqliteStore {
             batches: count("SELECT count(*) FROM batches")?,
         })
     }
+
+    fn ready(&self) -> Result<()> {
+        const OP: &str = "check the store answers";
+        let reader = self.reader()?;
+        // The last batch, by its integer key: one seek however large the store.
+        reader
+            .prepare_cached("SELECT max(seq) FROM batches")
+            .and_then(|mut s| s.query_row([], |row| row.get::<_, Option<i64>>(0)))
+            .during(OP)?;
+        Ok(())
+    }
 }
 
 /// A context row as stored: id, summary, raw, key id.
