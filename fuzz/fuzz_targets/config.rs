@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = toml::from_str::<config::Config>(text) else {
         return;
     };
+    let _ = config.detect.privacy.options();
     let listen = &config.listen;
     let _ = listen.syslog_udp.bind();
     let _ = listen.syslog_tcp.limits(StreamKind::SyslogTcp);

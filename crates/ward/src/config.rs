@@ -199,17 +199,24 @@ impl PrivacyConfig {
             }
             Ok(())
         };
+        const MINUTE: u64 = 60;
+        const HOUR: u64 = 3_600;
+        const DAY: u64 = 86_400;
+        // Ten years: longer windows mean nothing here, and far larger ones would overflow the
+        // detector's millisecond arithmetic.
+        const LONGEST: u64 = 3_650 * DAY;
         let span = |key: &str, v: Option<u64>, unit: u64, into: &mut Duration| {
             match v {
                 Some(0) => return Err(bad(key, "at least 1")),
-                Some(v) => *into = Duration::from_secs(v.saturating_mul(unit)),
+                Some(v) if v > LONGEST / unit => {
+                    let most = LONGEST / unit;
+                    return Err(bad(key, &format!("at most {most} (ten years)")));
+                }
+                Some(v) => *into = Duration::from_secs(v * unit),
                 None => {}
             }
             Ok(())
         };
-        const MINUTE: u64 = 60;
-        const HOUR: u64 = 3_600;
-        const DAY: u64 = 86_400;
         count(
             "outside_department_min_patients",
             self.outside_department_min_patients,

@@ -72,6 +72,7 @@ fn the_config_fuzz_corpus_replays_without_a_panic() {
             continue;
         };
         parsed += 1;
+        let _ = config.detect.privacy.options();
         let listen = &config.listen;
         let _ = listen.syslog_udp.bind();
         let _ = listen.syslog_tcp.limits(StreamKind::SyslogTcp);

@@ -401,6 +401,14 @@ fn an_unknown_or_senseless_detect_privacy_key_is_refused_naming_it() {
             "[detect.privacy]\nsweep_window_minutes = 0\n",
             "[detect.privacy] sweep_window_minutes must be at least 1",
         ),
+        (
+            "[detect.privacy]\nlearn_min_user_share = nan\n",
+            "[detect.privacy] learn_min_user_share must be between 0 and 1",
+        ),
+        (
+            "[detect.privacy]\nseen_for_days = 9223372036854775807\n",
+            "[detect.privacy] seen_for_days must be at most 3650 (ten years)",
+        ),
     ] {
         let ward = Ward::new();
         let path = ward.file("ward.toml", config);
