@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, header};
 use libfuzzer_sys::fuzz_target;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 use ward_listen::http::{HttpState, router, token_hash};
 use ward_listen::{Committer, HttpConfig};
@@ -24,32 +24,37 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(|| {
-        let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            tempfile::tempdir_in(shm).unwrap()
-        } else {
-            tempfile::tempdir().unwrap()
-        };
-        let store = ward_store::SqliteStore::open(dir.path()).unwrap();
-        let config = HttpConfig {
-            token_sha256: vec![token_hash(TOKEN)],
-            max_body_bytes: Some(1 << 20),
-            ..HttpConfig::default()
-        };
-        let state = HttpState::new(Committer::new(Arc::new(store), 4), &config).unwrap();
-        Harness {
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-            router: router(state),
-            _dir: dir,
-        }
-    })
+/// Requests served by one store before it is replaced by a fresh one: every accepted request
+/// adds to the store, which lives in memory (`/dev/shm`), about 4.5 GB a million executions;
+/// one store for a whole campaign filled the machine's memory after 3.7 million.
+const REQUESTS_PER_STORE: u32 = 200_000;
+
+fn harness() -> Harness {
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+    let store = ward_store::SqliteStore::open(dir.path()).unwrap();
+    let config = HttpConfig {
+        token_sha256: vec![token_hash(TOKEN)],
+        max_body_bytes: Some(1 << 20),
+        ..HttpConfig::default()
+    };
+    let state = HttpState::new(Committer::new(Arc::new(store), 4), &config).unwrap();
+    Harness {
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        router: router(state),
+        _dir: dir,
+    }
 }
+
+/// The harness and how many requests its store has served.
+static HARNESS: Mutex<Option<(Harness, u32)>> = Mutex::new(None);
 
 const ROUTES: [&str; 5] = [
     "/fhir/AuditEvent",
@@ -69,7 +74,19 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let h = harness();
+    let mut slot = HARNESS.lock().unwrap_or_else(|e| e.into_inner());
+    if slot
+        .as_ref()
+        .is_none_or(|(_, served)| *served >= REQUESTS_PER_STORE)
+    {
+        // The old store (and its directory) goes before the new one is made.
+        *slot = None;
+        *slot = Some((harness(), 0));
+    }
+    let Some((h, served)) = slot.as_mut() else {
+        return;
+    };
+    *served += 1;
     let route = ROUTES[(pick & 0x07) as usize % ROUTES.len()];
     let content_type = CONTENT_TYPES[((pick >> 3) & 0x03) as usize];
     let authorised = pick & 0x20 == 0;
