@@ -17,8 +17,11 @@
 use crate::json;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
+use std::fmt;
 use ward_model::event::{api_activity, auth_activity, class};
 use ward_model::{Event, Severity, Status, Timestamp};
 
@@ -125,6 +128,9 @@ fn decode_delivery(body: &[u8], out: &mut Vec<Decoded>) {
 
 /// One record of a delivery file or array; a failure names its index and carries its bytes.
 fn decode_member(index: u64, bytes: &[u8]) -> Decoded {
+    if let Some(event) = decode_plain(bytes, bytes) {
+        return Ok(event);
+    }
     let fail = |reason: String| DecodeError::entry(index, reason, bytes.to_vec());
     match json::parse::<Value>(bytes) {
         Ok(Value::Object(map)) => decode_record(map, None, bytes).map_err(fail),
@@ -134,6 +140,9 @@ fn decode_member(index: u64, bytes: &[u8]) -> Decoded {
 }
 
 fn decode_object(record: &[u8], body: &[u8], out: &mut Vec<Decoded>) {
+    if let Some(event) = decode_plain(body, record) {
+        return out.push(Ok(event));
+    }
     let mut root = match json::parse::<Value>(body) {
         Ok(Value::Object(o)) => o,
         Ok(_) => return out.push(Err(DecodeError::record("not a JSON object"))),
@@ -181,10 +190,32 @@ fn at<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
 }
 
 fn text<'a>(map: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
-    at(map, path)?
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    as_text(at(map, path)?)
+}
+
+fn as_text(value: &Value) -> Option<&str> {
+    value.as_str().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A record's fields by their dotted CloudTrail path: walked in the parsed tree, or looked up
+/// in the record already flattened by `decode_plain` (where a path is a key).
+#[derive(Clone, Copy)]
+enum Fields<'a> {
+    Tree(&'a Map<String, Value>),
+    Flat(&'a Map<String, Value>),
+}
+
+impl<'a> Fields<'a> {
+    fn get(self, path: &str) -> Option<&'a Value> {
+        match self {
+            Fields::Tree(map) => at(map, path),
+            Fields::Flat(map) => map.get(path),
+        }
+    }
+
+    fn text(self, path: &str) -> Option<&'a str> {
+        as_text(self.get(path)?)
+    }
 }
 
 /// Decodes one CloudTrail record; `envelope` is the EventBridge event around it, if any.
@@ -194,6 +225,24 @@ fn decode_record(
     envelope: Option<Map<String, Value>>,
     raw: &[u8],
 ) -> Result<Event, String> {
+    let (mut event, extra) = map_record(Fields::Tree(&record), raw)?;
+    let mut unmapped = Map::new();
+    for (key, value) in record {
+        flatten_into(key, value, 0, &mut unmapped);
+    }
+    if let Some(envelope) = envelope {
+        for (key, value) in envelope {
+            flatten_into(format!("envelope.{key}"), value, 1, &mut unmapped);
+        }
+    }
+    unmapped.extend(extra);
+    event.unmapped = unmapped;
+    Ok(event)
+}
+
+/// The event of one record without its `unmapped` map, and the fields the decoder adds to that
+/// map (`mfa.*`), which come after the record's own.
+fn map_record(record: Fields<'_>, raw: &[u8]) -> Result<(Event, Map<String, Value>), String> {
     let time = match record.get("eventTime") {
         Some(value) => value.as_str().and_then(Timestamp::parse).ok_or_else(|| {
             format!(
@@ -203,19 +252,23 @@ fn decode_record(
         })?,
         None => return Err("not a CloudTrail record: no eventTime".into()),
     };
-    let name = text(&record, "eventName").ok_or("not a CloudTrail record: no eventName")?;
-    let source = text(&record, "eventSource").ok_or("not a CloudTrail record: no eventSource")?;
+    let name = record
+        .text("eventName")
+        .ok_or("not a CloudTrail record: no eventName")?;
+    let source = record
+        .text("eventSource")
+        .ok_or("not a CloudTrail record: no eventSource")?;
 
     let mut event = Event::from_record(PRODUCT, time, raw.to_vec());
     event.activity_name = Some(name.to_string());
     event.metadata.event_code = Some(name.to_string());
-    event.metadata.uid = text(&record, "eventID").map(str::to_string);
+    event.metadata.uid = record.text("eventID").map(str::to_string);
     event.dst_endpoint.hostname = Some(source.to_string());
-    event.actor.app_name = text(&record, "userAgent").map(str::to_string);
-    actor(&record, &mut event);
+    event.actor.app_name = record.text("userAgent").map(str::to_string);
+    actor(record, &mut event);
     // `sourceIPAddress` is an address, or the AWS service that made the call on the
     // principal's behalf (`ec2.amazonaws.com`, `AWS Internal`): that is no address.
-    if let Some(from) = text(&record, "sourceIPAddress") {
+    if let Some(from) = record.text("sourceIPAddress") {
         if from.parse::<std::net::IpAddr>().is_ok() {
             event.src_endpoint.ip = Some(from.to_string());
         } else {
@@ -232,20 +285,20 @@ fn decode_record(
         event.resource.id = text(first, "ARN").map(str::to_string);
     }
 
-    let error = text(&record, "errorCode");
-    let error_message = text(&record, "errorMessage");
+    let error = record.text("errorCode");
+    let error_message = record.text("errorMessage");
     let mut extra = Map::new();
     if name == "ConsoleLogin" {
         event.class_uid = class::AUTHENTICATION;
         event.activity_id = auth_activity::LOGON;
-        let result = text(&record, "responseElements.ConsoleLogin");
+        let result = record.text("responseElements.ConsoleLogin");
         event.status = match result {
             Some("Success") if error.is_none() => Status::Success,
             Some("Failure") => Status::Failure,
             _ if error.is_some() || error_message.is_some() => Status::Failure,
             _ => Status::Unknown,
         };
-        if let Some(used) = text(&record, "additionalEventData.MFAUsed") {
+        if let Some(used) = record.text("additionalEventData.MFAUsed") {
             let used = used.eq_ignore_ascii_case("yes");
             extra.insert(
                 "mfa.used".into(),
@@ -276,47 +329,193 @@ fn decode_record(
     } else {
         event.severity = Severity::Informational;
     }
-
-    let mut unmapped = Map::new();
-    for (key, value) in record {
-        flatten_into(key, value, 0, &mut unmapped);
-    }
-    if let Some(envelope) = envelope {
-        for (key, value) in envelope {
-            flatten_into(format!("envelope.{key}"), value, 1, &mut unmapped);
-        }
-    }
-    unmapped.extend(extra);
-    event.unmapped = unmapped;
-    Ok(event)
+    Ok((event, extra))
 }
 
 /// The acting identity. An assumed role is named by the role it assumed
 /// (`sessionContext.sessionIssuer.userName`); the session's own name stays in the ARN.
-fn actor(record: &Map<String, Value>, event: &mut Event) {
-    let kind = text(record, "userIdentity.type");
-    let issuer = text(record, "userIdentity.sessionContext.sessionIssuer.userName");
-    let arn = text(record, "userIdentity.arn");
+fn actor(record: Fields<'_>, event: &mut Event) {
+    let kind = record.text("userIdentity.type");
+    let issuer = record.text("userIdentity.sessionContext.sessionIssuer.userName");
+    let arn = record.text("userIdentity.arn");
     let name = match kind {
         Some("AssumedRole" | "FederatedUser") => {
-            issuer.or_else(|| text(record, "userIdentity.userName"))
+            issuer.or_else(|| record.text("userIdentity.userName"))
         }
-        Some("AWSService") => text(record, "userIdentity.invokedBy"),
-        _ => text(record, "userIdentity.userName"),
+        Some("AWSService") => record.text("userIdentity.invokedBy"),
+        _ => record.text("userIdentity.userName"),
     }
     // Root and AWSAccount identities carry no user name: `arn:aws:iam::123456789012:root`.
     .or_else(|| {
         arn.and_then(|a| a.rsplit([':', '/']).next())
             .filter(|n| !n.is_empty())
     })
-    .or_else(|| text(record, "userIdentity.principalId"));
+    .or_else(|| record.text("userIdentity.principalId"));
     let user = &mut event.actor.user;
     user.name = name.map(str::to_string);
     user.uid = arn
-        .or_else(|| text(record, "userIdentity.principalId"))
+        .or_else(|| record.text("userIdentity.principalId"))
         .map(str::to_string);
-    user.domain = text(record, "userIdentity.accountId").map(str::to_string);
+    user.domain = record.text("userIdentity.accountId").map(str::to_string);
     user.role = kind.map(str::to_string);
+}
+
+/// The common record read in one pass: flattened into its `unmapped` map while it is parsed,
+/// with no tree of nested maps built and taken apart again. `None` (and the caller reads the
+/// record the long way, which gives the same event or the reason to quarantine it) for anything
+/// where the one pass could differ from `decode_record`: a key written twice in one object (the
+/// tree keeps the last), a key holding a dot (a flat path would then not be a tree path), two
+/// paths that meet, a delivery file or EventBridge event, text that is not UTF-8, and every
+/// record that fails.
+fn decode_plain(body: &[u8], raw: &[u8]) -> Option<Event> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut flat = Flattener {
+        unmapped: Map::new(),
+        path: String::with_capacity(MAX_FLATTEN_PATH),
+        keys: Vec::new(),
+    };
+    let mut parser = serde_json::Deserializer::from_str(text);
+    Member {
+        flat: &mut flat,
+        depth: 0,
+        root: true,
+    }
+    .deserialize(&mut parser)
+    .ok()?;
+    parser.end().ok()?;
+    let mut unmapped = flat.unmapped;
+    let (mut event, extra) = map_record(Fields::Flat(&unmapped), raw).ok()?;
+    unmapped.extend(extra);
+    event.unmapped = unmapped;
+    Some(event)
+}
+
+/// What `decode_plain` builds: the flat map, the path being read, and the keys of the objects
+/// open at that path (to find a key written twice).
+struct Flattener<'de> {
+    unmapped: Map<String, Value>,
+    path: String,
+    keys: Vec<json::Text<'de>>,
+}
+
+impl Flattener<'_> {
+    /// Stores a value at the current path, as `flatten_into` would.
+    fn keep<E: de::Error>(&mut self, value: Value) -> Result<(), E> {
+        match self.unmapped.insert(self.path.clone(), value) {
+            None => Ok(()),
+            Some(_) => Err(E::custom("two paths meet")),
+        }
+    }
+}
+
+/// The value at the flattener's current path, `depth` objects down as `flatten_into` counts
+/// (the record's own members are at depth 0), or the record itself.
+struct Member<'f, 'de> {
+    flat: &'f mut Flattener<'de>,
+    depth: usize,
+    root: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Member<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Member<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Member { flat, depth, root } = self;
+        let inner = if root { 0 } else { depth + 1 };
+        if !root && (depth >= MAX_FLATTEN_DEPTH || flat.path.len() > MAX_FLATTEN_PATH) {
+            let whole = Value::deserialize(MapAccessDeserializer::new(map))?;
+            return flat.keep(whole);
+        }
+        let opened = flat.keys.len();
+        let parent = flat.path.len();
+        while let Some(key) = map.next_key::<json::Text<'de>>()? {
+            if key.contains('.')
+                || flat.keys.get(opened..).unwrap_or_default().contains(&key)
+                || (root && matches!(&*key, "Records" | "detail"))
+            {
+                return Err(de::Error::custom("not a plain record"));
+            }
+            if !root {
+                flat.path.push('.');
+            }
+            flat.path.push_str(&key);
+            flat.keys.push(key);
+            map.next_value_seed(Member {
+                flat: &mut *flat,
+                depth: inner,
+                root: false,
+            })?;
+            flat.path.truncate(parent);
+        }
+        let members = flat.keys.len() - opened;
+        flat.keys.truncate(opened);
+        if root || members > 0 {
+            Ok(())
+        } else {
+            flat.keep(Value::Object(Map::new()))
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let whole = Value::deserialize(SeqAccessDeserializer::new(seq))?;
+        self.not_root()?.keep(whole)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_root()?;
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.not_root()?.keep(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.not_root()?.keep(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.not_root()?.keep(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        // A number with no JSON form is null in the tree, and a null is not kept.
+        let flat = self.not_root()?;
+        match Number::from_f64(v) {
+            Some(number) => flat.keep(Value::Number(number)),
+            None => Ok(()),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.not_root()?.keep(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<(), E> {
+        self.not_root()?.keep(Value::String(v))
+    }
+}
+
+impl<'f, 'de> Member<'f, 'de> {
+    /// The flattener, unless this value is the record itself, which must be an object.
+    fn not_root<E: de::Error>(self) -> Result<&'f mut Flattener<'de>, E> {
+        if self.root {
+            Err(E::custom("not an object"))
+        } else {
+            Ok(self.flat)
+        }
+    }
 }
 
 /// OCSF API Activity from the verb the API name starts with; read-only calls of other verbs
@@ -416,6 +615,63 @@ mod tests {
         );
         assert_eq!(api_activity_of("Getaway", None), api_activity::OTHER);
         assert_eq!(api_activity_of("Get", None), api_activity::READ);
+    }
+
+    /// The event `decode_record` makes from the parsed tree, as JSON (order of `unmapped`
+    /// included), or its reason to quarantine.
+    fn by_tree(record: &str) -> Result<String, String> {
+        match json::parse::<Value>(record.as_bytes()) {
+            Ok(Value::Object(map)) => decode_record(map, None, record.as_bytes())
+                .map(|e| serde_json::to_string(&e).expect("an event serialises")),
+            other => Err(format!("not an object: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn one_pass_flattening_gives_the_tree_walks_event_or_declines() {
+        let fixture = include_str!("../tests/fixtures/cloudtrail/one-record-a-line.input");
+        let mut records: Vec<String> = fixture.lines().map(str::to_string).collect();
+        let head = r#""eventTime":"2026-11-03T02:11:09Z","eventSource":"s3.amazonaws.com""#;
+        for tail in [
+            r#""eventName":"GetObject","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"userName":"r"},"attributes":{}}},"readOnly":true"#,
+            r#""eventName":"ListBuckets","resources":[{"type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::b"}],"requestParameters":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}},"n":null,"e":{},"x":[1,{"y":null}],"f":-0.5,"u":18446744073709551615,"i":-3,"s":"\u00e9\n"}"#,
+            r#""eventName":"PutObject","requestParameters":{"k2345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789":{"deep":{"kept":"whole"}}}"#,
+            r#""eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Failure"},"additionalEventData":{"MFAUsed":"Yes"},"errorMessage":"Failed authentication","x\"y":true"#,
+        ] {
+            records.push(format!("{{{head},{tail}}}"));
+        }
+        let mut read_in_one_pass = 0;
+        for record in &records {
+            let plain = decode_plain(record.as_bytes(), record.as_bytes())
+                .map(|e| serde_json::to_string(&e).expect("an event serialises"));
+            // A record the tree quarantines is left to it, with its reason.
+            assert_eq!(plain, by_tree(record).ok(), "{record}");
+            read_in_one_pass += usize::from(plain.is_some());
+        }
+        // The fixture's nine records that decode, and the four made above.
+        assert!(
+            read_in_one_pass >= 9 + 4,
+            "{read_in_one_pass} read in one pass"
+        );
+        // Where one pass could differ from the tree, it declines and the tree decides.
+        for tail in [
+            r#""eventName":"GetObject","requestParameters":{"a":1},"requestParameters":{"b":2}"#,
+            r#""eventName":"GetObject","requestParameters":{"a":1,"a":null}"#,
+            r#""eventName":"GetObject","userIdentity.type":"Root""#,
+            r#""eventName":"GetObject","a.b":1,"a":{"b":2}"#,
+            r#""eventName":"GetObject","detail":{}"#,
+            r#""eventName":"GetObject","eventTime":null"#,
+            r#""eventSource":"x""#,
+        ] {
+            let record = format!("{{{head},{tail}}}");
+            assert!(
+                decode_plain(record.as_bytes(), record.as_bytes()).is_none(),
+                "{record}"
+            );
+        }
+        for not_a_record in ["[]", "1", "{\"eventName\":", "\"x\""] {
+            assert!(decode_plain(not_a_record.as_bytes(), b"").is_none());
+        }
     }
 
     #[test]

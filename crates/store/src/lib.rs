@@ -228,8 +228,8 @@ pub trait Store: Send + Sync {
 
     /// Every source that has delivered events, quarantined records or a checkpoint, by name.
     fn sources(&self) -> Result<Vec<SourceState>>;
-    /// Counts of what the store holds. Reads whole tables (quarantine, alerts, context): for
-    /// pages and commands, not for probes.
+    /// Counts of what the store holds. Reads a row per batch and whole tables (alerts,
+    /// context): for pages and commands, not for probes.
     fn stats(&self) -> Result<StoreStats>;
     /// Whether the store answers a read, at a cost that does not grow with what it holds: what
     /// a readiness probe asks every few seconds.

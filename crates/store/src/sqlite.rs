@@ -1911,7 +1911,12 @@ impl Store for SqliteStore {
             // events) rather than by scanning the events table. Anything that ever deletes
             // events (retention) must record the deletion where this sum sees it.
             events: count("SELECT coalesce(sum(events), 0) FROM batches")?,
-            quarantined: count("SELECT count(*) FROM quarantine")?,
+            // Likewise: what batches quarantined less what was released since (a row each);
+            // the quarantine itself can hold millions of records of a misconfigured source.
+            quarantined: count(
+                "SELECT (SELECT coalesce(sum(quarantined), 0) FROM batches)
+                      - (SELECT count(*) FROM quarantine_released)",
+            )?,
             alerts: count("SELECT count(*) FROM alerts")?,
             context: count("SELECT count(*) FROM context")?,
             batches: count("SELECT count(*) FROM batches")?,

@@ -837,6 +837,7 @@ fn releasing_quarantined_records_removes_them<S: Store>(store: &S) {
         .unwrap()
         .id;
     assert!(newest > all[3].id);
+    assert_eq!(store.stats().unwrap().quarantined, 3);
 }
 
 fn a_batch_of_only_quarantined_records_is_committed<S: Store>(store: &S) {
