@@ -1,9 +1,12 @@
 //! `ward serve --demo`: the real program on a simulated hospital.
 //!
-//! On first start the simulator writes a hospital whose timeline runs over three days, from
-//! midnight UTC the day before yesterday to midnight tonight, into `DATA_DIR/simulated/`: the
-//! first day gives the detectors their baselines, yesterday holds an incident of every kind,
-//! and today's incidents (one more of every kind) arrive live; its context (FHIR resources, ADT
+//! On first start the simulator writes a hospital whose timeline runs over four days, from
+//! midnight UTC the day before yesterday to midnight tomorrow night, into
+//! `DATA_DIR/simulated/`: the first day gives the detectors their baselines, yesterday holds an
+//! incident of every kind, and today's and tomorrow's incidents (one more of every kind each)
+//! arrive live, so that a demo started late in the (UTC) day still has a day of live feed
+//! ahead of it (with three days ending at midnight tonight, a start at 21:00 had three
+//! simulated hours left, and no incident in them); its context (FHIR resources, ADT
 //! feed, HR roster) is imported into the store like a customer's would be. Then a feeder
 //! replays the telemetry files in event-time order through the same commit-and-detect path the
 //! listeners use: everything up to the present at once (the history a newcomer finds on
@@ -60,16 +63,16 @@ pub fn prepare(data_dir: &Path, seed: u64, now: Timestamp) -> Result<Prepared> {
     let start = Timestamp::from_millis(today - 2 * DAY_MS);
     let config = SimConfig {
         seed,
-        days: 3,
+        days: 4,
         staff: DEMO_STAFF,
         patients: DEMO_PATIENTS,
         start,
         rate: None,
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // One incident of every kind yesterday (in the history the newcomer finds) and one
-    // today (arriving on the live feed).
-    ward_simulate::simulate_planted(&config, Some(&[1, 2]), &dir)
+    // One incident of every kind yesterday (in the history the newcomer finds), one today
+    // and one tomorrow (arriving on the live feed).
+    ward_simulate::simulate_planted(&config, Some(&[1, 2, 3]), &dir)
         .with_context(|| format!("cannot write the simulated hospital into {}", dir.display()))?;
     std::fs::write(&marker, start.millis().to_string())
         .with_context(|| format!("cannot write {}", marker.display()))?;
