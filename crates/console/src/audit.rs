@@ -212,7 +212,7 @@ impl AuditRecord {
         if let Some(target) = &self.target {
             event
                 .unmapped
-                .insert("target".into(), Value::String(target.clone()));
+                .insert("target", Value::String(target.clone()));
         }
         event
     }

@@ -125,7 +125,7 @@ fn guest_to_ehr(at: Timestamp) -> Event {
     e.src_endpoint.ip = Some(GUEST.into());
     e.dst_endpoint.ip = Some("10.20.0.5".into());
     e.dst_endpoint.port = Some(1433);
-    e.unmapped.insert("proto".into(), "tcp".into());
+    e.unmapped.insert("proto", "tcp".into());
     e
 }
 

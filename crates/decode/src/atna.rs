@@ -847,7 +847,7 @@ fn to_event(
             event.patient.id = Some(number.to_string()).filter(|n| !n.is_empty());
             if let Some(authority) = authority {
                 event.unmapped.insert(
-                    "patient.assigning_authority".into(),
+                    "patient.assigning_authority",
                     Value::String(authority.to_string()),
                 );
             }
@@ -858,7 +858,7 @@ fn to_event(
     if !other_patients.is_empty() {
         event
             .unmapped
-            .insert("patient.other_ids".into(), Value::Array(other_patients));
+            .insert("patient.other_ids", Value::Array(other_patients));
     }
     if let Some(query) = audit
         .objects
@@ -913,7 +913,7 @@ fn unmapped(
 ) {
     let map = &mut event.unmapped;
     if let Some(action) = &audit.action {
-        map.insert("EventActionCode".into(), Value::String(action.to_string()));
+        map.insert("EventActionCode", Value::String(action.to_string()));
     }
     let types: Vec<Value> = audit
         .event_types
@@ -922,19 +922,16 @@ fn unmapped(
         .map(|c| Value::String(c.to_string()))
         .collect();
     if !types.is_empty() {
-        map.insert("EventTypeCode".into(), Value::Array(types));
+        map.insert("EventTypeCode", Value::Array(types));
     }
     if let Some(p) = user.and_then(|i| audit.participants.get(i))
         && let Some(alt) = p.alternative_user_id.as_deref().filter(|a| !a.is_empty())
     {
-        map.insert("AlternativeUserID".into(), Value::String(alt.to_string()));
+        map.insert("AlternativeUserID", Value::String(alt.to_string()));
     }
     if let Some(source) = audit.sources.first() {
         if let Some(site) = &source.site {
-            map.insert(
-                "AuditEnterpriseSiteID".into(),
-                Value::String(site.to_string()),
-            );
+            map.insert("AuditEnterpriseSiteID", Value::String(site.to_string()));
         }
         let types: Vec<Value> = source
             .types
@@ -943,7 +940,7 @@ fn unmapped(
             .map(|c| Value::String(c.to_string()))
             .collect();
         if !types.is_empty() {
-            map.insert("AuditSourceTypeCode".into(), Value::Array(types));
+            map.insert("AuditSourceTypeCode", Value::Array(types));
         }
     }
     let mut details = serde_json::Map::new();
@@ -960,15 +957,15 @@ fn unmapped(
         }
     }
     if !details.is_empty() {
-        map.insert("ParticipantObjectDetail".into(), Value::Object(details));
+        map.insert("ParticipantObjectDetail", Value::Object(details));
     }
     if let Some(m) = syslog_header {
         event.actor.app_name = m.app_name.map(str::to_string);
         if let Some(host) = m.hostname {
-            map.insert("syslog.hostname".into(), Value::String(host.to_string()));
+            map.insert("syslog.hostname", Value::String(host.to_string()));
         }
         if let Some(msg_id) = m.msg_id {
-            map.insert("syslog.msgid".into(), Value::String(msg_id.to_string()));
+            map.insert("syslog.msgid", Value::String(msg_id.to_string()));
         }
         if let Some(sd) = m.structured_data {
             for (id, param, value) in syslog::structured_params(sd) {

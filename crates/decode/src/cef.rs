@@ -775,7 +775,7 @@ fn build(
     }
     let map = &mut event.unmapped;
     for (key, value) in parsed.header_names.iter().zip(parsed.header) {
-        map.insert((*key).to_string(), Value::String(value.into_owned()));
+        map.insert(*key, Value::String(value.into_owned()));
     }
     for (key, value) in parsed.extension {
         map.insert(key.to_string(), Value::String(value.into_owned()));

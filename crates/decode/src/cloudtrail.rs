@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 use ward_model::event::{api_activity, auth_activity, class};
-use ward_model::{Event, Severity, Status, Timestamp};
+use ward_model::{Event, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "cloudtrail";
 const SNIFF_WINDOW: usize = 16 * 1024;
@@ -202,7 +202,7 @@ fn as_text(value: &Value) -> Option<&str> {
 #[derive(Clone, Copy)]
 enum Fields<'a> {
     Tree(&'a Map<String, Value>),
-    Flat(&'a Map<String, Value>),
+    Flat(&'a Unmapped),
 }
 
 impl<'a> Fields<'a> {
@@ -226,7 +226,7 @@ fn decode_record(
     raw: &[u8],
 ) -> Result<Event, String> {
     let (mut event, extra) = map_record(Fields::Tree(&record), raw)?;
-    let mut unmapped = Map::new();
+    let mut unmapped = Unmapped::with_capacity(64);
     for (key, value) in record {
         flatten_into(key, value, 0, &mut unmapped);
     }
@@ -242,7 +242,7 @@ fn decode_record(
 
 /// The event of one record without its `unmapped` map, and the fields the decoder adds to that
 /// map (`mfa.*`), which come after the record's own.
-fn map_record(record: Fields<'_>, raw: &[u8]) -> Result<(Event, Map<String, Value>), String> {
+fn map_record(record: Fields<'_>, raw: &[u8]) -> Result<(Event, Unmapped), String> {
     let time = match record.get("eventTime") {
         Some(value) => value.as_str().and_then(Timestamp::parse).ok_or_else(|| {
             format!(
@@ -287,7 +287,7 @@ fn map_record(record: Fields<'_>, raw: &[u8]) -> Result<(Event, Map<String, Valu
 
     let error = record.text("errorCode");
     let error_message = record.text("errorMessage");
-    let mut extra = Map::new();
+    let mut extra = Unmapped::new();
     if name == "ConsoleLogin" {
         event.class_uid = class::AUTHENTICATION;
         event.activity_id = auth_activity::LOGON;
@@ -300,17 +300,14 @@ fn map_record(record: Fields<'_>, raw: &[u8]) -> Result<(Event, Map<String, Valu
         };
         if let Some(used) = record.text("additionalEventData.MFAUsed") {
             let used = used.eq_ignore_ascii_case("yes");
-            extra.insert(
-                "mfa.used".into(),
-                Value::from(if used { "yes" } else { "no" }),
-            );
+            extra.insert("mfa.used", Value::from(if used { "yes" } else { "no" }));
             let result = match (used, event.status) {
                 (true, Status::Success) => Some("success"),
                 (true, Status::Failure) => Some("failure"),
                 _ => None,
             };
             if let Some(result) = result {
-                extra.insert("mfa.result".into(), Value::from(result));
+                extra.insert("mfa.result", Value::from(result));
             }
         }
     } else {
@@ -370,7 +367,7 @@ fn actor(record: Fields<'_>, event: &mut Event) {
 fn decode_plain(body: &[u8], raw: &[u8]) -> Option<Event> {
     let text = std::str::from_utf8(body).ok()?;
     let mut flat = Flattener {
-        unmapped: Map::new(),
+        unmapped: Unmapped::with_capacity(64),
         path: String::with_capacity(MAX_FLATTEN_PATH),
         keys: Vec::new(),
     };
@@ -393,7 +390,7 @@ fn decode_plain(body: &[u8], raw: &[u8]) -> Option<Event> {
 /// What `decode_plain` builds: the flat map, the path being read, and the keys of the objects
 /// open at that path (to find a key written twice).
 struct Flattener<'de> {
-    unmapped: Map<String, Value>,
+    unmapped: Unmapped,
     path: String,
     keys: Vec<json::Text<'de>>,
 }
@@ -575,7 +572,7 @@ fn api_activity_of(name: &str, read_only: Option<bool>) -> u8 {
     }
 }
 
-fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Map<String, Value>) {
+fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Unmapped) {
     match value {
         Value::Object(inner)
             if depth < MAX_FLATTEN_DEPTH && path.len() <= MAX_FLATTEN_PATH && !inner.is_empty() =>

@@ -17,11 +17,11 @@ use crate::m365::cells;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff, SourceDecoder, json};
 use chrono::TimeZone;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use ward_model::event::{api_activity, auth_activity, class};
-use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
+use ward_model::{Endpoint, Event, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "csv";
 
@@ -570,7 +570,7 @@ impl CsvSource {
                 event.severity = Severity::Low;
             }
         }
-        let mut unmapped = Map::new();
+        let mut unmapped = Unmapped::with_capacity(header.names.len());
         for (name, value) in header.names.iter().zip(&cells) {
             if !name.is_empty() && !value.trim().is_empty() {
                 unmapped.insert(name.clone(), Value::String(value.clone()));

@@ -25,7 +25,7 @@ use mail_parser::{Address, MessageParser, MimeHeaders};
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 use ward_model::event::class;
-use ward_model::{Event, Severity, Timestamp};
+use ward_model::{Event, Severity, Timestamp, Unmapped};
 
 const PRODUCT: &str = "email";
 
@@ -233,31 +233,25 @@ fn decode_message(record: &[u8]) -> Result<Event, String> {
     let mut event = Event::from_record(PRODUCT, time, record.to_vec());
     event.class_uid = class::EMAIL_ACTIVITY;
     event.severity = Severity::Informational;
-    let mut unmapped = Map::new();
+    let mut unmapped = Unmapped::with_capacity(16);
 
     if let Some(from) = message.from().and_then(Address::first) {
         event.email.from = from.address().map(str::to_string);
         if let Some(name) = from.name().filter(|n| !n.trim().is_empty()) {
-            unmapped.insert(
-                "from_display".into(),
-                Value::String(name.trim().to_string()),
-            );
+            unmapped.insert("from_display", Value::String(name.trim().to_string()));
         }
     }
     event.email.to = addresses(message.to());
     let cc = addresses(message.cc());
     if !cc.is_empty() {
-        unmapped.insert("cc".into(), json!(cc));
+        unmapped.insert("cc", json!(cc));
     }
     if let Some(reply_to) = message.reply_to().and_then(Address::first) {
         if let Some(address) = reply_to.address() {
-            unmapped.insert("reply_to".into(), Value::String(address.to_string()));
+            unmapped.insert("reply_to", Value::String(address.to_string()));
         }
         if let Some(name) = reply_to.name().filter(|n| !n.trim().is_empty()) {
-            unmapped.insert(
-                "reply_to_display".into(),
-                Value::String(name.trim().to_string()),
-            );
+            unmapped.insert("reply_to_display", Value::String(name.trim().to_string()));
         }
     }
     if let Some(sender) = message
@@ -265,11 +259,11 @@ fn decode_message(record: &[u8]) -> Result<Event, String> {
         .and_then(Address::first)
         .and_then(|a| a.address())
     {
-        unmapped.insert("sender".into(), Value::String(sender.to_string()));
+        unmapped.insert("sender", Value::String(sender.to_string()));
     }
     if let Some(path) = message.header_raw("Return-Path") {
         let path = path.trim().trim_start_matches('<').trim_end_matches('>');
-        unmapped.insert("return_path".into(), Value::String(path.to_string()));
+        unmapped.insert("return_path", Value::String(path.to_string()));
     }
     event.email.subject = message.subject().map(str::to_string);
     event.email.message_uid = message.message_id().map(str::to_string);
@@ -295,7 +289,7 @@ fn decode_message(record: &[u8]) -> Result<Event, String> {
         }
     }
     if hops > 0 {
-        unmapped.insert("received_hops".into(), Value::from(hops));
+        unmapped.insert("received_hops", Value::from(hops));
     }
     event.activity_id = if event.src_endpoint.ip.is_some() {
         email_activity::RECEIVE
@@ -311,7 +305,7 @@ fn decode_message(record: &[u8]) -> Result<Event, String> {
         .header_raw("X-Mailer")
         .or_else(|| message.header_raw("User-Agent"))
     {
-        unmapped.insert("x_mailer".into(), Value::String(mailer.trim().to_string()));
+        unmapped.insert("x_mailer", Value::String(mailer.trim().to_string()));
     }
     event.unmapped = unmapped;
     Ok(event)
@@ -370,7 +364,7 @@ fn is_external(ip: &IpAddr) -> bool {
 /// server) `Authentication-Results` header, into `auth.<method>`; `smtp.mailfrom`,
 /// `header.from` and `header.d` into `auth.smtp_mailfrom`, `auth.header_from`,
 /// `auth.dkim_domain`. Without one, `Received-SPF`'s verdict gives `auth.spf`.
-fn authentication_results(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) {
+fn authentication_results(message: &mail_parser::Message<'_>, unmapped: &mut Unmapped) {
     if let Some(results) = message.header_raw("Authentication-Results") {
         // RFC 8601 starts with the authserv-id; Exchange Online leaves it out and starts with
         // a result (`spf=pass (sender IP is …) smtp.mailfrom=…; dkim=…`), so a first part
@@ -384,7 +378,7 @@ fn authentication_results(message: &mail_parser::Message<'_>, unmapped: &mut Map
                 .is_some_and(|w| w.contains('='));
             if !is_result {
                 if !first.is_empty() {
-                    unmapped.insert("auth.serv_id".into(), Value::String(first.to_string()));
+                    unmapped.insert("auth.serv_id", Value::String(first.to_string()));
                 }
                 parts.next();
             }
@@ -417,7 +411,7 @@ fn authentication_results(message: &mail_parser::Message<'_>, unmapped: &mut Map
                 };
                 if !unmapped.contains_key(name) {
                     let value = target.trim_end_matches([';', ',', ')']);
-                    unmapped.insert(name.into(), Value::String(value.to_string()));
+                    unmapped.insert(name, Value::String(value.to_string()));
                 }
             }
         }
@@ -427,14 +421,11 @@ fn authentication_results(message: &mail_parser::Message<'_>, unmapped: &mut Map
             .header_raw("Received-SPF")
             .and_then(|v| v.split_ascii_whitespace().next())
     {
-        unmapped.insert(
-            "auth.spf".into(),
-            Value::String(verdict.to_ascii_lowercase()),
-        );
+        unmapped.insert("auth.spf", Value::String(verdict.to_ascii_lowercase()));
     }
 }
 
-fn attachments(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) {
+fn attachments(message: &mail_parser::Message<'_>, unmapped: &mut Unmapped) {
     let mut list = Vec::new();
     let mut count = 0u64;
     for part in message.attachments() {
@@ -460,14 +451,14 @@ fn attachments(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Va
         list.push(Value::Object(item));
     }
     if count > 0 {
-        unmapped.insert("attachments".into(), Value::Array(list));
-        unmapped.insert("attachment_count".into(), Value::from(count));
+        unmapped.insert("attachments", Value::Array(list));
+        unmapped.insert("attachment_count", Value::from(count));
     }
 }
 
 /// The text bodies (text/plain; text/html reduced to text where a message has no plain
 /// alternative), joined by blank lines, in UTF-8, at most [`MAX_BODY_TEXT`] bytes.
-fn body_text(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) {
+fn body_text(message: &mail_parser::Message<'_>, unmapped: &mut Unmapped) {
     let mut text = String::new();
     let mut truncated = false;
     // mail-parser offers an HTML part, reduced to text, as the text body when there is no
@@ -489,19 +480,19 @@ fn body_text(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Valu
         }
     }
     if !text.is_empty() {
-        unmapped.insert("body_text".into(), Value::String(text));
+        unmapped.insert("body_text", Value::String(text));
     }
     if truncated {
-        unmapped.insert("body_truncated".into(), Value::Bool(true));
+        unmapped.insert("body_truncated", Value::Bool(true));
     }
     if html_only {
-        unmapped.insert("body_html_only".into(), Value::Bool(true));
+        unmapped.insert("body_html_only", Value::Bool(true));
     }
 }
 
 /// The web links of the message, in order of appearance, without repeats: the `href`s of its
 /// HTML bodies and the URLs written in its text bodies, at most [`MAX_LINKS`] listed.
-fn links(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) {
+fn links(message: &mail_parser::Message<'_>, unmapped: &mut Unmapped) {
     let mut found: Vec<String> = Vec::new();
     let mut count = 0usize;
     let mut add = |url: String| {
@@ -524,12 +515,12 @@ fn links(message: &mail_parser::Message<'_>, unmapped: &mut Map<String, Value>) 
     }
     if !found.is_empty() {
         unmapped.insert(
-            "links".into(),
+            "links",
             Value::Array(found.into_iter().map(Value::String).collect()),
         );
     }
     if count > MAX_LINKS {
-        unmapped.insert("link_count".into(), Value::from(count as u64));
+        unmapped.insert("link_count", Value::from(count as u64));
     }
 }
 
@@ -646,14 +637,14 @@ fn push_bounded(text: &mut String, part: &str) -> bool {
 mod auth_results_tests {
     use super::*;
 
-    fn auth(header: &str) -> Map<String, Value> {
+    fn auth(header: &str) -> Unmapped {
         let raw = format!(
             "From: a@b.example\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\nAuthentication-Results: {header}\r\n\r\nbody\r\n"
         );
         let message = mail_parser::MessageParser::default()
             .parse(raw.as_bytes())
             .unwrap();
-        let mut unmapped = Map::new();
+        let mut unmapped = Unmapped::new();
         authentication_results(&message, &mut unmapped);
         unmapped
     }

@@ -880,10 +880,10 @@ fn unmapped(doc: &AuditEventDoc<'_>, event: &mut Event, used_agents: [Option<usi
             None => None,
         };
         if let Some(site) = site {
-            map.insert("source.site".into(), Value::String(site.to_string()));
+            map.insert("source.site", Value::String(site.to_string()));
         }
         if !source.kind.is_empty() {
-            map.insert("source.type".into(), codes_value(source.kind.iter()));
+            map.insert("source.type", codes_value(source.kind.iter()));
         }
     }
     for (i, agent) in doc.agent.iter().enumerate() {
@@ -897,7 +897,7 @@ fn unmapped(doc: &AuditEventDoc<'_>, event: &mut Event, used_agents: [Option<usi
         }
     }
     if let Some(encounter) = doc.encounter.as_ref().and_then(Reference::name) {
-        map.insert("encounter".into(), Value::String(encounter.to_string()));
+        map.insert("encounter", Value::String(encounter.to_string()));
     }
     let labels: Vec<&Concept<'_>> = doc
         .entity
@@ -905,10 +905,7 @@ fn unmapped(doc: &AuditEventDoc<'_>, event: &mut Event, used_agents: [Option<usi
         .flat_map(|e| e.security_label.iter())
         .collect();
     if !labels.is_empty() {
-        map.insert(
-            "entity.securityLabel".into(),
-            codes_value(labels.into_iter()),
-        );
+        map.insert("entity.securityLabel", codes_value(labels.into_iter()));
     }
     let mut details = serde_json::Map::new();
     for detail in doc.entity.iter().flat_map(|e| e.detail.iter()) {
@@ -938,11 +935,11 @@ fn unmapped(doc: &AuditEventDoc<'_>, event: &mut Event, used_agents: [Option<usi
         }
     }
     if !details.is_empty() {
-        map.insert("entity.detail".into(), Value::Object(details));
+        map.insert("entity.detail", Value::Object(details));
     }
     if let Some(meta) = &doc.meta
         && !meta.security.is_empty()
     {
-        map.insert("meta.security".into(), codes_value(meta.security.iter()));
+        map.insert("meta.security", codes_value(meta.security.iter()));
     }
 }

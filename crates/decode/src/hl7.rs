@@ -689,7 +689,7 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
         if let Some(authority) = component_text(repetition, 4, d, message.text) {
             event
                 .unmapped
-                .insert("PID.3.4".into(), Value::String(authority.into_owned()));
+                .insert("PID.3.4", Value::String(authority.into_owned()));
         }
     }
     let pid5 = first_repetition(message.field(b"PID", 5), d);
@@ -721,7 +721,7 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
         ("PV1", 45, "PV1.45"),
     ] {
         if let Some(value) = message.written(message.field(seg.as_bytes(), n)) {
-            map.insert(key.to_string(), value);
+            map.insert(key, value);
         }
     }
     // Repeating segments: one array element per segment.
@@ -736,7 +736,7 @@ fn to_event(message: &Message<'_>) -> Result<Event, String> {
             .filter_map(|s| message.written(s.field(n)))
             .collect();
         if !values.is_empty() {
-            map.insert(key.to_string(), Value::Array(values));
+            map.insert(key, Value::Array(values));
         }
     }
     Ok(event)

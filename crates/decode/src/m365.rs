@@ -16,10 +16,10 @@
 
 use crate::email::email_activity;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff, SourceDecoder, json};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::{Arc, LazyLock};
 use ward_model::event::class;
-use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
+use ward_model::{Endpoint, Event, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "m365-trace";
 
@@ -288,7 +288,7 @@ impl TraceSource {
                 event.severity = Severity::Low;
             }
         }
-        let mut map = Map::with_capacity(cells.len());
+        let mut map = Unmapped::with_capacity(cells.len());
         for ((name, column), cell) in header.names.iter().zip(&header.columns).zip(cells) {
             if name.is_empty() || cell.trim().is_empty() {
                 continue;

@@ -36,12 +36,12 @@
 //! This decoder never panics, does no IO, and reads every length against the bytes it has.
 
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff, SourceDecoder};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use ward_model::event::class;
-use ward_model::{Event, Severity, Timestamp};
+use ward_model::{Event, Severity, Timestamp, Unmapped};
 
 const PRODUCT: &str = "netflow";
 
@@ -422,10 +422,10 @@ fn v5_event(r: &[u8], uptime: u32, export_ms: i64, raw: Vec<u8>) -> Event {
     };
     if let Some(next_hop) = r.get(8..12).and_then(ipv4) {
         flow.extra
-            .insert("ipNextHopIPv4Address".into(), next_hop.to_string().into());
+            .insert("ipNextHopIPv4Address", next_hop.to_string().into());
     }
     if let Some(tos) = byte(39) {
-        flow.extra.insert("ipClassOfService".into(), tos.into());
+        flow.extra.insert("ipClassOfService", tos.into());
     }
     event(flow, export_ms, "netflow-v5", raw)
 }
@@ -854,7 +854,7 @@ struct Flow {
     ingress: Option<u64>,
     egress: Option<u64>,
     /// Elements with no place above, by IPFIX name (or `ie<id>` / `ie<pen>.<id>`).
-    extra: Map<String, Value>,
+    extra: Unmapped,
 }
 
 fn record_event(packet: &SetPacket<'_>, values: &[(FieldSpec, &[u8])], raw: Vec<u8>) -> Event {
@@ -952,13 +952,13 @@ fn record_event(packet: &SetPacket<'_>, values: &[(FieldSpec, &[u8])], raw: Vec<
                 ("flowEndSysUpTime", uptime_end),
             ] {
                 if let Some(t) = t {
-                    flow.extra.insert(key.into(), t.into());
+                    flow.extra.insert(key, t.into());
                 }
             }
         }
     }
     flow.extra
-        .insert("observationDomainId".into(), packet.domain.into());
+        .insert("observationDomainId", packet.domain.into());
     let code = if packet.version == 10 {
         "ipfix"
     } else {
@@ -1047,40 +1047,40 @@ fn event(flow: Flow, export_ms: i64, code: &str, raw: Vec<u8>) -> Event {
             ICMP | ICMPV6 => "icmp",
             _ => "unknown_transport",
         };
-        fields.insert("proto".into(), proto.into());
+        fields.insert("proto", proto.into());
         if !flow.proto_implied {
-            fields.insert("protocolIdentifier".into(), p.into());
+            fields.insert("protocolIdentifier", p.into());
         }
     }
     if let Some(octets) = flow.octets {
-        fields.insert("orig_ip_bytes".into(), octets.into());
+        fields.insert("orig_ip_bytes", octets.into());
     }
     if let Some(packets) = flow.packets {
-        fields.insert("orig_pkts".into(), packets.into());
+        fields.insert("orig_pkts", packets.into());
     }
     if let Some(flags) = flow.tcp_flags {
-        fields.insert("tcpControlBits".into(), flags.into());
-        fields.insert("tcp_flags".into(), flag_letters(flags).into());
+        fields.insert("tcpControlBits", flags.into());
+        fields.insert("tcp_flags", flag_letters(flags).into());
     }
     if let Some(state) = conn_state(flow.proto, flow.tcp_flags) {
-        fields.insert("conn_state".into(), state.into());
+        fields.insert("conn_state", state.into());
     }
     if let (Some(start), Some(end)) = (flow.start_ms, flow.end_ms)
         && let Some(took) = end.checked_sub(start).filter(|d| *d >= 0)
     {
-        fields.insert("duration".into(), (took as f64 / 1000.0).into());
+        fields.insert("duration", (took as f64 / 1000.0).into());
     }
     if let Some(start) = flow.start_ms {
-        fields.insert("flowStartMilliseconds".into(), start.into());
+        fields.insert("flowStartMilliseconds", start.into());
     }
     if let Some(end) = flow.end_ms {
-        fields.insert("flowEndMilliseconds".into(), end.into());
+        fields.insert("flowEndMilliseconds", end.into());
     }
     if let Some(i) = flow.ingress {
-        fields.insert("ingressInterface".into(), i.into());
+        fields.insert("ingressInterface", i.into());
     }
     if let Some(e) = flow.egress {
-        fields.insert("egressInterface".into(), e.into());
+        fields.insert("egressInterface", e.into());
     }
     event.unmapped = fields;
     event

@@ -18,6 +18,7 @@ use crate::syslog;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use serde_json::Value;
 use ward_model::event::class;
+use ward_model::unmapped::Key;
 use ward_model::{Endpoint, Event, Severity, Status};
 
 const PRODUCT: &str = "postfix";
@@ -127,10 +128,8 @@ fn host_endpoint(value: &str) -> Endpoint {
     }
 }
 
-fn put(event: &mut Event, key: &str, value: &str) {
-    event
-        .unmapped
-        .insert(key.to_string(), Value::String(value.to_string()));
+fn put(event: &mut Event, key: impl Into<Key>, value: &str) {
+    event.unmapped.insert(key, Value::String(value.to_string()));
 }
 
 fn mail(event: &mut Event, activity: u8, name: &str) {
@@ -181,7 +180,7 @@ fn classify(event: &mut Event, daemon: Option<&str>, text: &str) {
                                     .unmapped
                                     .insert(format!("postfix.{key}"), Value::from(n));
                             }
-                            Err(_) => put(event, &format!("postfix.{key}"), value),
+                            Err(_) => put(event, format!("postfix.{key}"), value),
                         }
                     }
                     _ => {}
@@ -216,7 +215,7 @@ fn delivery(event: &mut Event, rest: &str) {
                 }
             }
             "relay" => event.dst_endpoint = host_endpoint(value),
-            "delay" | "delays" | "dsn" | "conn_use" => put(event, &format!("postfix.{key}"), value),
+            "delay" | "delays" | "dsn" | "conn_use" => put(event, format!("postfix.{key}"), value),
             "status" => {
                 let status = value.split_whitespace().next().unwrap_or(value);
                 put(event, "postfix.status", status);

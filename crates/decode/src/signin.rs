@@ -16,7 +16,7 @@ use crate::json;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use serde_json::{Map, Value};
 use ward_model::event::{auth_activity, class};
-use ward_model::{Event, Severity, Status, Timestamp};
+use ward_model::{Event, Severity, Status, Timestamp, Unmapped};
 
 const MAX_FLATTEN_DEPTH: usize = 4;
 const MAX_FLATTEN_PATH: usize = 128;
@@ -136,15 +136,15 @@ fn number(map: &Map<String, Value>, path: &str) -> Option<i64> {
     }
 }
 
-fn flatten(map: Map<String, Value>) -> Map<String, Value> {
-    let mut flat = Map::new();
+fn flatten(map: Map<String, Value>) -> Unmapped {
+    let mut flat = Unmapped::with_capacity(64);
     for (key, value) in map {
         flatten_into(key, value, 0, &mut flat);
     }
     flat
 }
 
-fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Map<String, Value>) {
+fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Unmapped) {
     match value {
         Value::Object(inner)
             if depth < MAX_FLATTEN_DEPTH && path.len() <= MAX_FLATTEN_PATH && !inner.is_empty() =>
@@ -253,10 +253,10 @@ fn decode_entra(record: &[u8]) -> Result<Event, String> {
     }
 
     // Convenience keys the detectors share with `okta`.
-    let mut extra = Map::new();
-    let mut put = |k: &str, v: Option<&str>| {
+    let mut extra = Unmapped::new();
+    let mut put = |k: &'static str, v: Option<&str>| {
         if let Some(v) = v {
-            extra.insert(k.to_string(), Value::String(v.to_string()));
+            extra.insert(k, Value::String(v.to_string()));
         }
     };
     put("geo.country", text(&props, "location.countryOrRegion"));
@@ -278,10 +278,10 @@ fn decode_entra(record: &[u8]) -> Result<Event, String> {
     };
     put("mfa.result", mfa_result);
     if let Some(lat) = at(&props, "location.geoCoordinates.latitude") {
-        extra.insert("geo.lat".into(), lat.clone());
+        extra.insert("geo.lat", lat.clone());
     }
     if let Some(lon) = at(&props, "location.geoCoordinates.longitude") {
-        extra.insert("geo.lon".into(), lon.clone());
+        extra.insert("geo.lon", lon.clone());
     }
 
     let mut unmapped = flatten(props);
@@ -363,10 +363,10 @@ fn decode_okta(record: &[u8]) -> Result<Event, String> {
         .and_then(|l| l.split(|c: char| !c.is_ascii_alphabetic()).next());
     event.severity = event.severity.max(risk_severity(risk));
 
-    let mut extra = Map::new();
-    let mut put = |k: &str, v: Option<&str>| {
+    let mut extra = Unmapped::new();
+    let mut put = |k: &'static str, v: Option<&str>| {
         if let Some(v) = v {
-            extra.insert(k.to_string(), Value::String(v.to_string()));
+            extra.insert(k, Value::String(v.to_string()));
         }
     };
     put(
@@ -399,10 +399,10 @@ fn decode_okta(record: &[u8]) -> Result<Event, String> {
         );
     }
     if let Some(lat) = at(&root, "client.geographicalContext.geolocation.lat") {
-        extra.insert("geo.lat".into(), lat.clone());
+        extra.insert("geo.lat", lat.clone());
     }
     if let Some(lon) = at(&root, "client.geographicalContext.geolocation.lon") {
-        extra.insert("geo.lon".into(), lon.clone());
+        extra.insert("geo.lon", lon.clone());
     }
     let mut unmapped = flatten(root);
     unmapped.extend(extra);

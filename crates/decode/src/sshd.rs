@@ -166,7 +166,7 @@ fn decode_journal(body: &[u8], raw: &[u8]) -> Result<Event, String> {
     if let Some(pid) = entry.pid.as_deref() {
         event
             .unmapped
-            .insert("syslog.procid".into(), Value::String(pid.to_string()));
+            .insert("syslog.procid", Value::String(pid.to_string()));
     }
     if let Some(cursor) = entry.cursor.as_deref() {
         event.metadata.uid = Some(cursor.to_string());
@@ -260,7 +260,7 @@ fn sshd(event: &mut Event, message: &str) {
         ] => {
             event
                 .unmapped
-                .insert("auth_method".into(), Value::String(method.to_string()));
+                .insert("auth_method", Value::String(method.to_string()));
             Attempt {
                 name: "Accepted",
                 activity: auth_activity::LOGON,
@@ -274,7 +274,7 @@ fn sshd(event: &mut Event, message: &str) {
         ["Failed", method, "for", rest @ ..] => {
             event
                 .unmapped
-                .insert("auth_method".into(), Value::String(method.to_string()));
+                .insert("auth_method", Value::String(method.to_string()));
             let (invalid, rest) = match rest {
                 ["invalid", "user", rest @ ..] => (true, rest),
                 _ => (false, rest),
@@ -422,7 +422,7 @@ fn pam(event: &mut Event, rest: &str) {
     };
     event
         .unmapped
-        .insert("pam.service".into(), Value::String(service.to_string()));
+        .insert("pam.service", Value::String(service.to_string()));
     authentication(event, attempt);
 }
 
@@ -446,13 +446,13 @@ fn sudo(event: &mut Event, message: &str) {
     for part in fields.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('=') {
             Some(("TTY", v)) => {
-                map.insert("sudo.tty".into(), Value::String(v.to_string()));
+                map.insert("sudo.tty", Value::String(v.to_string()));
             }
             Some(("PWD", v)) => {
-                map.insert("sudo.pwd".into(), Value::String(v.to_string()));
+                map.insert("sudo.pwd", Value::String(v.to_string()));
             }
             Some(("USER", v)) => {
-                map.insert("sudo.run_as".into(), Value::String(v.to_string()));
+                map.insert("sudo.run_as", Value::String(v.to_string()));
             }
             Some(_) => {}
             None => reason = reason.or(Some(part)),
@@ -462,7 +462,7 @@ fn sudo(event: &mut Event, message: &str) {
         return;
     }
     if let Some(command) = command {
-        map.insert("sudo.command".into(), Value::String(command.to_string()));
+        map.insert("sudo.command", Value::String(command.to_string()));
     }
     event.class_uid = class::PROCESS_ACTIVITY;
     event.activity_id = PROCESS_LAUNCH;

@@ -546,10 +546,10 @@ pub(crate) fn fill_header(event: &mut Event, m: &Message<'_>) {
     }
     let map = &mut event.unmapped;
     if let Some(pri) = m.pri {
-        map.insert("syslog.facility".into(), Value::from(pri >> 3));
+        map.insert("syslog.facility", Value::from(pri >> 3));
     }
     if let Some(pid) = m.proc_id {
-        map.insert("syslog.procid".into(), Value::String(pid.to_string()));
+        map.insert("syslog.procid", Value::String(pid.to_string()));
     }
     if let Some(sd) = m.structured_data {
         for (id, param, value) in structured_params(sd) {

@@ -19,7 +19,8 @@ use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
 use serde_json::{Map, Value};
 use std::sync::LazyLock;
 use ward_model::event::{auth_activity, class};
-use ward_model::{Endpoint, Event, Severity, Status, Timestamp};
+use ward_model::unmapped::Key;
+use ward_model::{Endpoint, Event, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "windows";
 
@@ -132,11 +133,21 @@ static KEY_BEAT_EVENT_ID: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"\"event_id\""));
 
 pub(crate) fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
-    let mut fields: Map<String, Value> = match json::parse::<Value>(body) {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => return Err("not a JSON object: expected one Windows event a line".into()),
-        Err(e) if json::is_syntax(&e) => return Err(format!("not JSON: {}", json::located(&e))),
-        Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
+    let parsed = match body.first() {
+        Some(b'{') => json::parse::<Unmapped>(body).ok(),
+        _ => None,
+    };
+    // Anything but a readable object is parsed again as a value, for the reason to give.
+    let mut fields = match parsed {
+        Some(fields) => fields,
+        None => match json::parse::<Value>(body) {
+            Ok(Value::Object(object)) => object.into(),
+            Ok(_) => return Err("not a JSON object: expected one Windows event a line".into()),
+            Err(e) if json::is_syntax(&e) => {
+                return Err(format!("not JSON: {}", json::located(&e)));
+            }
+            Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
+        },
     };
     if fields.values().any(Value::is_object) {
         fields = flatten_nested(fields);
@@ -153,14 +164,14 @@ pub(crate) fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
     };
     // One spelling for every export, so `EventID: 4624` matches whatever wrote it.
     if let Some(id) = event_id {
-        fields.insert("EventID".into(), Value::from(id));
+        fields.insert("EventID", Value::from(id));
     }
 
     let mut event = Event::from_record(PRODUCT, time, raw.to_vec());
     event.metadata.event_code = event_id.map(|id| id.to_string());
     event.metadata.uid = ["EventRecordID", "RecordNumber", "record_id"]
         .iter()
-        .find_map(|k| match fields.get(*k)? {
+        .find_map(|k| match fields.get(k)? {
             Value::String(s) if !s.is_empty() => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
@@ -180,7 +191,7 @@ pub(crate) fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
 
 /// Success or failure from the audit keywords: `Keywords` as hex text (Windows, OTRF), as a
 /// signed 64-bit number (NXLog) or as names (Winlogbeat), or NXLog's `EventType`.
-fn audit_outcome(fields: &Map<String, Value>) -> Status {
+fn audit_outcome(fields: &Unmapped) -> Status {
     let keywords = match fields.get("Keywords") {
         Some(Value::String(s)) => s
             .strip_prefix("0x")
@@ -215,14 +226,14 @@ fn event_id_of(value: &Value) -> Option<u32> {
 }
 
 /// The text of a scalar field, `None` when absent, not a string, or Windows' placeholder `-`.
-fn scalar<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+fn scalar<'a>(fields: &'a Unmapped, key: &str) -> Option<&'a str> {
     match fields.get(key)? {
         Value::String(s) if !s.is_empty() && s != "-" => Some(s),
         _ => None,
     }
 }
 
-fn ip_of(fields: &Map<String, Value>, key: &str) -> Option<String> {
+fn ip_of(fields: &Unmapped, key: &str) -> Option<String> {
     let text = scalar(fields, key)?.trim();
     let bare = text.strip_prefix("::ffff:").unwrap_or(text);
     bare.parse::<std::net::IpAddr>()
@@ -230,7 +241,7 @@ fn ip_of(fields: &Map<String, Value>, key: &str) -> Option<String> {
         .then(|| bare.to_string())
 }
 
-fn port_of(fields: &Map<String, Value>, key: &str) -> Option<u16> {
+fn port_of(fields: &Unmapped, key: &str) -> Option<u16> {
     let port = match fields.get(key)? {
         Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
         Value::String(s) => s.trim().parse().ok(),
@@ -239,7 +250,7 @@ fn port_of(fields: &Map<String, Value>, key: &str) -> Option<u16> {
     (port != 0).then_some(port)
 }
 
-fn event_time(fields: &Map<String, Value>) -> Result<Timestamp, String> {
+fn event_time(fields: &Unmapped) -> Result<Timestamp, String> {
     let mut first_bad = None;
     for key in TIME_KEYS {
         let Some(value) = fields.get(key) else {
@@ -265,8 +276,8 @@ fn event_time(fields: &Map<String, Value>) -> Result<Timestamp, String> {
 
 /// Lifts Winlogbeat's `winlog` object to Windows' own names and flattens any other nesting to
 /// dotted paths (`host.name`, `event.code`), within the bounds above.
-fn flatten_nested(fields: Map<String, Value>) -> Map<String, Value> {
-    let mut flat = Map::new();
+fn flatten_nested(fields: Unmapped) -> Unmapped {
+    let mut flat = Unmapped::with_capacity(fields.len() + 32);
     let mut winlog = None;
     for (key, value) in fields {
         match value {
@@ -287,7 +298,7 @@ fn flatten_nested(fields: Map<String, Value>) -> Map<String, Value> {
             Value::Object(inner) if key == "EventID" => {
                 flat.insert(key, Value::Object(inner));
             }
-            other => flatten_into(key, other, 0, &mut flat),
+            other => flatten_into(key.into_owned(), other, 0, &mut flat),
         }
     }
     if let Some(winlog) = winlog {
@@ -296,7 +307,7 @@ fn flatten_nested(fields: Map<String, Value>) -> Map<String, Value> {
     flat
 }
 
-fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Map<String, Value>) {
+fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Unmapped) {
     match value {
         Value::Object(inner)
             if depth < MAX_FLATTEN_DEPTH && path.len() <= MAX_FLATTEN_PATH && !inner.is_empty() =>
@@ -313,17 +324,17 @@ fn flatten_into(path: String, value: Value, depth: usize, flat: &mut Map<String,
 
 /// Winlogbeat's `winlog` members under the names Windows (and Sigma) gives them. A name the
 /// record already has at its top level is not overwritten: the record's own field wins.
-fn lift_winlog(winlog: Map<String, Value>, flat: &mut Map<String, Value>) {
-    let put = |flat: &mut Map<String, Value>, key: &str, value: Value| {
-        if !flat.contains_key(key) {
-            flat.insert(key.to_string(), value);
+fn lift_winlog(winlog: Map<String, Value>, flat: &mut Unmapped) {
+    fn put(flat: &mut Unmapped, key: impl Into<Key> + AsRef<str>, value: Value) {
+        if !flat.contains_key(key.as_ref()) {
+            flat.insert(key, value);
         }
-    };
+    }
     for (key, value) in winlog {
         match (key.as_str(), value) {
             ("event_data" | "user_data", Value::Object(data)) => {
                 for (k, v) in data {
-                    put(flat, &k, v);
+                    put(flat, k, v);
                 }
             }
             ("event_id", v) => put(flat, "EventID", v),
@@ -350,7 +361,7 @@ fn lift_winlog(winlog: Map<String, Value>, flat: &mut Map<String, Value>) {
 /// An EVTX record rendered as JSON (`{"Event": {"System": …, "EventData": …}}`) under the names
 /// Windows and Sigma use: `System` members by name (attributes lifted: `Provider_Name`,
 /// `TimeCreated`, `Computer` also as `Hostname` …), `EventData` members at the top level.
-fn lift_evtx(event: Map<String, Value>, flat: &mut Map<String, Value>) {
+fn lift_evtx(event: Map<String, Value>, flat: &mut Unmapped) {
     fn attribute(value: &Value, name: &str) -> Option<Value> {
         value.get("#attributes")?.get(name).cloned()
     }
@@ -364,25 +375,25 @@ fn lift_evtx(event: Map<String, Value>, flat: &mut Map<String, Value>) {
                     match k.as_str() {
                         "Provider" => {
                             if let Some(name) = attribute(&v, "Name") {
-                                flat.insert("Provider_Name".into(), name.clone());
-                                flat.insert("SourceName".into(), name);
+                                flat.insert("Provider_Name", name.clone());
+                                flat.insert("SourceName", name);
                             }
                             if let Some(guid) = attribute(&v, "Guid") {
-                                flat.insert("ProviderGuid".into(), guid);
+                                flat.insert("ProviderGuid", guid);
                             }
                         }
                         "TimeCreated" => {
                             if let Some(t) = attribute(&v, "SystemTime") {
-                                flat.insert("TimeCreated".into(), t);
+                                flat.insert("TimeCreated", t);
                             }
                         }
                         "EventID" => {
                             let id = v.get("#text").cloned().unwrap_or(v);
-                            flat.insert("EventID".into(), id);
+                            flat.insert("EventID", id);
                         }
                         "Computer" => {
-                            flat.insert("Hostname".into(), v.clone());
-                            flat.insert("Computer".into(), v);
+                            flat.insert("Hostname", v.clone());
+                            flat.insert("Computer", v);
                         }
                         "Execution" => {
                             for (attr, out) in [
@@ -390,13 +401,13 @@ fn lift_evtx(event: Map<String, Value>, flat: &mut Map<String, Value>) {
                                 ("ThreadID", "ExecutionThreadID"),
                             ] {
                                 if let Some(a) = attribute(&v, attr) {
-                                    flat.insert(out.into(), a);
+                                    flat.insert(out, a);
                                 }
                             }
                         }
                         "Security" => {
                             if let Some(user) = attribute(&v, "UserID") {
-                                flat.insert("UserID".into(), user);
+                                flat.insert("UserID", user);
                             }
                         }
                         _ => flatten_into(k, v, 1, flat),
@@ -444,14 +455,14 @@ mod account_activity {
 const PROCESS_LAUNCH: u8 = 1;
 const ASSIGN_PRIVILEGES: u8 = 1;
 
-fn is_sysmon(fields: &Map<String, Value>) -> bool {
+fn is_sysmon(fields: &Unmapped) -> bool {
     let mentions = |key| scalar(fields, key).is_some_and(|s| s.contains("Sysmon"));
     mentions("Channel") || mentions("SourceName") || mentions("Provider_Name")
 }
 
 /// Class, activity, actor and endpoints of the events that matter; every other event is a
 /// Base Event whose actor is the subject account when it names one.
-fn normalise(event: &mut Event, event_id: Option<u32>, f: &Map<String, Value>) {
+fn normalise(event: &mut Event, event_id: Option<u32>, f: &Unmapped) {
     let set_user = |event: &mut Event, name: &str, domain: &str, sid: &str| {
         let user = &mut event.actor.user;
         user.name = scalar(f, name).map(str::to_string);
@@ -580,7 +591,7 @@ fn normalise(event: &mut Event, event_id: Option<u32>, f: &Map<String, Value>) {
 }
 
 /// Sysmon names the account as `DOMAIN\name` in `User`.
-fn sysmon_user(event: &mut Event, f: &Map<String, Value>) {
+fn sysmon_user(event: &mut Event, f: &Unmapped) {
     let Some(user) = scalar(f, "User") else {
         return;
     };

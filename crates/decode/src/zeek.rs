@@ -26,10 +26,10 @@
 //! This decoder never panics, does no IO, and allocates in proportion to the row.
 
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff, SourceDecoder, json};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use ward_model::event::class;
-use ward_model::{Event, Severity, Status, Timestamp};
+use ward_model::{Event, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "zeek";
 
@@ -201,7 +201,7 @@ impl ZeekSource {
                 header.fields.len()
             ));
         }
-        let mut fields = Map::new();
+        let mut fields = Unmapped::with_capacity(header.fields.len() + 1);
         for (i, value) in line.split(|&b| b == header.separator).enumerate() {
             if value == header.unset.as_slice() {
                 continue;
@@ -223,7 +223,7 @@ impl ZeekSource {
             fields.insert(name.clone(), value);
         }
         if let Some(path) = &header.path {
-            fields.insert("_path".into(), Value::String(path.clone()));
+            fields.insert("_path", Value::String(path.clone()));
         }
         to_event(fields, line)
     }
@@ -304,8 +304,15 @@ fn typed(value: &[u8], kind: Option<&str>, set_separator: u8) -> Result<Value, &
 
 fn decode_json(line: &[u8]) -> Result<Event, String> {
     let body = json::body(line);
+    // The common case straight into the event's map; anything else is parsed again as a value
+    // for the reason to give.
+    if body.first() == Some(&b'{')
+        && let Ok(fields) = json::parse::<Unmapped>(body)
+    {
+        return to_event(fields, line);
+    }
     match json::parse::<Value>(body) {
-        Ok(Value::Object(fields)) => to_event(fields, line),
+        Ok(Value::Object(fields)) => to_event(fields.into(), line),
         Ok(_) => Err("not a JSON object: expected one Zeek log entry a line".into()),
         Err(e) if json::is_syntax(&e) => Err(format!("not JSON: {}", json::located(&e))),
         Err(e) => Err(format!("not a JSON object: {}", json::located(&e))),
@@ -313,7 +320,7 @@ fn decode_json(line: &[u8]) -> Result<Event, String> {
 }
 
 /// The kind of log a row comes from: its `_path`, else guessed from the fields it has.
-fn log_kind(fields: &Map<String, Value>) -> &'static str {
+fn log_kind(fields: &Unmapped) -> &'static str {
     let path = fields.get("_path").and_then(Value::as_str).unwrap_or("");
     for kind in ["conn", "dns", "ssl", "http", "smtp", "dhcp"] {
         if path.starts_with(kind) {
@@ -338,19 +345,19 @@ fn log_kind(fields: &Map<String, Value>) -> &'static str {
     }
 }
 
-fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+fn text<'a>(fields: &'a Unmapped, key: &str) -> Option<&'a str> {
     fields
         .get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
-fn ip(fields: &Map<String, Value>, key: &str) -> Option<String> {
+fn ip(fields: &Unmapped, key: &str) -> Option<String> {
     let t = text(fields, key)?;
     t.parse::<std::net::IpAddr>().is_ok().then(|| t.to_string())
 }
 
-fn port(fields: &Map<String, Value>, key: &str) -> Option<u16> {
+fn port(fields: &Unmapped, key: &str) -> Option<u16> {
     match fields.get(key)? {
         Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
         Value::String(s) => s.parse().ok(),
@@ -371,7 +378,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 
 /// `ts`: epoch seconds with a fraction (TSV, default JSON) or ISO 8601 (JSON written with
 /// `JSON::TS_ISO8601`).
-fn event_time(fields: &Map<String, Value>) -> Result<Timestamp, String> {
+fn event_time(fields: &Unmapped) -> Result<Timestamp, String> {
     let value = fields
         .get("ts")
         .ok_or("no ts field: every Zeek log entry starts with ts")?;
@@ -415,7 +422,7 @@ fn http_activity(method: &str) -> u8 {
     }
 }
 
-fn to_event(fields: Map<String, Value>, raw: &[u8]) -> Result<Event, String> {
+fn to_event(fields: Unmapped, raw: &[u8]) -> Result<Event, String> {
     let time = event_time(&fields)?;
     let mut event = Event::from_record(PRODUCT, time, raw.to_vec());
     let kind = log_kind(&fields);

@@ -234,8 +234,8 @@ fn main() {
             e.dst_endpoint.ip = Some(dst.to_string());
             e.dst_endpoint.port = port;
             let proto = proto.map_or("tcp", |p| p.as_str());
-            e.unmapped.insert("proto".into(), proto.into());
-            e.unmapped.insert("conn_state".into(), "SF".into());
+            e.unmapped.insert("proto", proto.into());
+            e.unmapped.insert("conn_state", "SF".into());
             e
         })
         .collect();

@@ -150,8 +150,8 @@ mod tests {
         e.src_endpoint.ip = Some("172.16.3.3".into());
         e.dst_endpoint.ip = Some("10.20.0.20".into());
         e.dst_endpoint.port = Some(1433);
-        e.unmapped.insert("proto".into(), "tcp".into());
-        e.unmapped.insert("conn_state".into(), "SF".into());
+        e.unmapped.insert("proto", "tcp".into());
+        e.unmapped.insert("conn_state", "SF".into());
         e
     }
 

@@ -81,7 +81,7 @@ fn credential_state_stays_bounded_under_ten_million_entities() {
     push.activity_id = auth_activity::LOGON;
     push.status = Status::Failure;
     push.metadata.event_code = Some("500121".into());
-    push.unmapped.insert("mfa.result".into(), json!("denied"));
+    push.unmapped.insert("mfa.result", json!("denied"));
 
     let mut out = Vec::new();
     let (mut logins, mut public) = (0u64, 0u64);
@@ -174,7 +174,7 @@ fn network_state_stays_bounded_under_ten_million_entities() {
     conn.class_uid = class::NETWORK_ACTIVITY;
     conn.metadata.event_code = Some("conn".into());
     conn.dst_endpoint.port = Some(443);
-    conn.unmapped.insert("conn_state".into(), json!("SF"));
+    conn.unmapped.insert("conn_state", json!("SF"));
 
     let mut out = Vec::new();
     let (mut names, mut unknown, mut guests, mut fanned) = (0u64, 0u64, 0u64, 0u64);

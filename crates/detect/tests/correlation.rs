@@ -13,9 +13,9 @@ const T0: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z
 fn win(ms: i64, fields: &[(&str, serde_json::Value)]) -> Event {
     let raw = format!("{ms}{fields:?}").into_bytes();
     let mut e = Event::from_record("windows", Timestamp(T0 + ms), raw);
-    e.unmapped.insert("Channel".into(), "Security".into());
+    e.unmapped.insert("Channel", "Security".into());
     for (k, v) in fields {
-        e.unmapped.insert((*k).into(), v.clone());
+        e.unmapped.insert(k.to_string(), v.clone());
     }
     e
 }
@@ -494,9 +494,9 @@ level: medium
             format!("{ms}{log}{orig}").into_bytes(),
         );
         e.metadata.event_code = Some(log.into());
-        e.unmapped.insert("id.orig_h".into(), orig.into());
-        e.unmapped.insert("id.resp_h".into(), resp.into());
-        e.unmapped.insert(field.0.into(), field.1);
+        e.unmapped.insert("id.orig_h", orig.into());
+        e.unmapped.insert("id.resp_h", resp.into());
+        e.unmapped.insert(field.0.to_string(), field.1);
         e
     };
     let mut d = detector(text);

@@ -11,12 +11,19 @@ use ward_model::{Event, Timestamp};
 fn event(case: &serde_json::Value) -> Event {
     let product = case["product"].as_str().unwrap_or("windows");
     let mut event = Event::from_record(product, Timestamp(0), Vec::new());
-    event.unmapped = case["fields"].as_object().cloned().unwrap_or_default();
-    event
-        .unmapped
-        .entry("Channel")
-        .or_insert_with(|| "Microsoft-Windows-Sysmon/Operational".into());
-    event.unmapped.entry("EventID").or_insert_with(|| 1.into());
+    event.unmapped = case["fields"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into();
+    if !event.unmapped.contains_key("Channel") {
+        event
+            .unmapped
+            .insert("Channel", "Microsoft-Windows-Sysmon/Operational".into());
+    }
+    if !event.unmapped.contains_key("EventID") {
+        event.unmapped.insert("EventID", 1.into());
+    }
     event
 }
 

@@ -291,9 +291,9 @@ fn sigmahq_expand_rules_load_with_configured_placeholder_values() {
     }
     let event = |id: i64, attributes: &str| {
         let mut e = ward_model::Event::from_record("windows", ward_model::Timestamp(0), Vec::new());
-        e.unmapped.insert("Channel".into(), "Security".into());
-        e.unmapped.insert("EventID".into(), id.into());
-        e.unmapped.insert("Attributes".into(), attributes.into());
+        e.unmapped.insert("Channel", "Security".into());
+        e.unmapped.insert("EventID", id.into());
+        e.unmapped.insert("Attributes", attributes.into());
         e
     };
     let set = RuleSet::new(rules);

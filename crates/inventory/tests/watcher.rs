@@ -57,7 +57,7 @@ fn conn(n: u32, src: &str, dst: &str, port: u16, state: &str) -> Event {
     e.dst_endpoint.ip = Some(dst.into());
     e.dst_endpoint.port = Some(port);
     e.status_detail = Some(state.into());
-    e.unmapped.insert("proto".into(), "tcp".into());
+    e.unmapped.insert("proto", "tcp".into());
     e
 }
 

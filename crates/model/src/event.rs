@@ -7,6 +7,7 @@
 //! The field paths rules use are listed, with their meaning, in [`crate::fields::FIELDS`].
 
 use crate::time::Timestamp;
+use crate::unmapped::Unmapped;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -439,8 +440,8 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purpose_of_use: Vec<String>,
     /// Source fields that have no place in the model, by their source path.
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub unmapped: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Unmapped::is_empty")]
+    pub unmapped: Unmapped,
     /// The original record, byte for byte (for JSON sources inside a Bundle: the entry's resource).
     #[serde(
         default,
@@ -610,7 +611,7 @@ pub(crate) mod tests {
     fn event_round_trips_through_json_including_binary_raw() {
         let mut e = Event::from_record("jsonl", Timestamp(5), vec![0xff, 0x00, b'a']);
         e.patient.id = Some("p1".into());
-        e.unmapped.insert("x".into(), serde_json::json!(1));
+        e.unmapped.insert("x", serde_json::json!(1));
         let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
     }

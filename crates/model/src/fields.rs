@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn unmapped_fields_are_reachable_by_prefix() {
         let mut e = Event::default();
-        e.unmapped.insert("EventID".into(), serde_json::json!(4624));
+        e.unmapped.insert("EventID", serde_json::json!(4624));
         assert_eq!(e.field("unmapped.EventID"), Some(FieldValue::Int(4624)));
     }
 }

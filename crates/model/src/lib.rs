@@ -10,6 +10,7 @@ pub mod event;
 pub mod fields;
 pub mod quarantine;
 pub mod time;
+pub mod unmapped;
 
 pub use alert::{Alert, AlertEntities, AlertStatus};
 pub use context::{ContextKind, ContextResource, ContextSummary};
@@ -19,3 +20,4 @@ pub use event::{
 pub use fields::{FIELDS, FieldDef, FieldValue};
 pub use quarantine::{MAX_QUARANTINED_BYTES, NewQuarantined, Position, QuarantinedRecord};
 pub use time::Timestamp;
+pub use unmapped::Unmapped;

@@ -239,10 +239,9 @@ impl Feed {
         e.resource.r#type = Some(resource.into());
         e.resource.id = Some(resource_id.to_string());
         e.purpose_of_use = vec!["TREAT".into()];
-        e.unmapped
-            .insert("source.site".into(), "Main Campus".into());
+        e.unmapped.insert("source.site", "Main Campus".into());
         e.unmapped.insert(
-            "entity.detail".into(),
+            "entity.detail",
             serde_json::json!({ "session": format!("{session:x}") }),
         );
         e

@@ -344,12 +344,12 @@ fn events_round_trip_exactly<S: Store>(store: &S) {
         e.resource.id = Some("obs-9".into());
         e.resource.query = Some("name=smith&_count=100".into());
         e.purpose_of_use = vec!["TREAT".into(), "ETREAT".into()];
-        e.unmapped.insert("EventID".into(), serde_json::json!(4625));
-        e.unmapped.insert("ratio".into(), serde_json::json!(0.5));
+        e.unmapped.insert("EventID", serde_json::json!(4625));
+        e.unmapped.insert("ratio", serde_json::json!(0.5));
         e.unmapped
-            .insert("flags".into(), serde_json::json!([true, null, "x"]));
+            .insert("flags", serde_json::json!([true, null, "x"]));
         e.unmapped
-            .insert("nested".into(), serde_json::json!({"a": {"b": "c"}}));
+            .insert("nested", serde_json::json!({"a": {"b": "c"}}));
         e.raw = vec![0xff, 0xfe, b'{', 0x00, 0xc3, 0x28, b'}'];
     });
     let minimal = with(event(2), |e| {

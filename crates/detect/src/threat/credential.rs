@@ -1200,7 +1200,7 @@ mod tests {
         e.actor.app_name = Some("sshd".into());
         e.src_endpoint.ip = Some(ip.to_string());
         e.device.hostname = Some("vpn-gw01".into());
-        e.unmapped.insert("auth_method".into(), json!("password"));
+        e.unmapped.insert("auth_method", json!("password"));
         e
     }
 
@@ -1228,11 +1228,11 @@ mod tests {
         e.actor.app_name = Some("Office 365 Exchange Online".into());
         e.src_endpoint.ip = Some(ip.to_string());
         if let Some(m) = mfa {
-            e.unmapped.insert("mfa.result".into(), json!(m));
+            e.unmapped.insert("mfa.result", json!(m));
         }
-        e.unmapped.insert("geo.lat".into(), json!(geo.0));
-        e.unmapped.insert("geo.lon".into(), json!(geo.1));
-        e.unmapped.insert("geo.country".into(), json!(geo.2));
+        e.unmapped.insert("geo.lat", json!(geo.0));
+        e.unmapped.insert("geo.lon", json!(geo.1));
+        e.unmapped.insert("geo.country", json!(geo.2));
         e
     }
 
@@ -1437,7 +1437,7 @@ mod tests {
         e.actor.user.name = Some(format!("WGH\\{user}"));
         e.src_endpoint.ip = Some(ip.to_string());
         e.device.hostname = Some("ts01".into());
-        e.unmapped.insert("LogonType".into(), json!(10));
+        e.unmapped.insert("LogonType", json!(10));
         e
     }
 
@@ -1624,7 +1624,7 @@ mod tests {
         sudo.class_uid = class::PROCESS_ACTIVITY;
         sudo.actor.user.name = Some("vnd-pacs".into());
         sudo.unmapped
-            .insert("sudo.command".into(), json!("/usr/sbin/useradd support2"));
+            .insert("sudo.command", json!("/usr/sbin/useradd support2"));
         let events = vec![
             sshd(19 * 60, "Accepted", "u1007", "73.12.134.45"),
             sshd(19 * 60 + 30, "Accepted", "u1007", "73.12.134.45"),
@@ -1702,7 +1702,7 @@ mod tests {
         e.src_endpoint.ip = Some("not an ip".into());
         det.observe(&e, &mut out);
         e.actor.user.name = Some("x".into());
-        e.unmapped.insert("geo.lat".into(), json!("NaN"));
+        e.unmapped.insert("geo.lat", json!("NaN"));
         det.observe(&e, &mut out);
         assert!(out.is_empty());
     }

@@ -1191,13 +1191,13 @@ mod tests {
         e.email.from = Some(from.into());
         e.email.to = to.iter().map(|s| s.to_string()).collect();
         e.email.subject = Some(subject.into());
-        e.unmapped.insert("body_text".into(), json!(body));
+        e.unmapped.insert("body_text", json!(body));
         for (k, v) in [
             ("auth.spf", "pass"),
             ("auth.dkim", "pass"),
             ("auth.dmarc", "pass"),
         ] {
-            e.unmapped.insert(k.into(), json!(v));
+            e.unmapped.insert(k, json!(v));
         }
         e
     }
@@ -1252,9 +1252,9 @@ mod tests {
             "Action required: your password expires today",
             "confirm your password: https://login.wgh-example.org/owa/reset",
         );
-        e.unmapped.insert("auth.spf".into(), json!("fail"));
-        e.unmapped.insert("auth.dkim".into(), json!("none"));
-        e.unmapped.insert("auth.dmarc".into(), json!("fail"));
+        e.unmapped.insert("auth.spf", json!("fail"));
+        e.unmapped.insert("auth.dkim", json!("none"));
+        e.unmapped.insert("auth.dmarc", json!("fail"));
         assert_eq!(
             rules(&mut det, &e),
             [LOOKALIKE_DOMAIN.id, AUTHENTICATION_FAILURE.id]
@@ -1276,10 +1276,8 @@ mod tests {
             "URGENT: updated bank details for MediRx Supply invoices",
             "MediRx Supply has moved to a new bank. Routing number: 073354584",
         );
-        e.unmapped.insert(
-            "reply_to".into(),
-            json!("justin.graham.accounts@outlook.com"),
-        );
+        e.unmapped
+            .insert("reply_to", json!("justin.graham.accounts@outlook.com"));
         assert_eq!(
             rules(&mut det, &e),
             [
@@ -1307,8 +1305,7 @@ mod tests {
             "quick favour",
             "are you at your desk?",
         );
-        e.unmapped
-            .insert("from_display".into(), json!("Grace  Whitman"));
+        e.unmapped.insert("from_display", json!("Grace  Whitman"));
         assert_eq!(rules(&mut det, &e), [DISPLAY_NAME_IMPERSONATION.id]);
     }
 
@@ -1337,7 +1334,7 @@ mod tests {
             "finish at home",
         );
         attached.unmapped.insert(
-            "attachments".into(),
+            "attachments",
             json!([{"name": "patients.txt", "size": 232}]),
         );
         assert_eq!(rules(&mut det, &attached), [PHI_TO_PERSONAL.id]);
@@ -1381,7 +1378,7 @@ mod tests {
         e.id = EventId::of_record("email", e.time, format!("{from}{t}").as_bytes());
         e.email.message_uid = Some(format!("{t}@{}", domain_of(from)));
         if !links.is_empty() {
-            e.unmapped.insert("links".into(), json!(links));
+            e.unmapped.insert("links", json!(links));
         }
         e
     }
@@ -1396,14 +1393,14 @@ mod tests {
             Some(uri) => {
                 e.class_uid = class::HTTP_ACTIVITY;
                 e.metadata.event_code = Some("http".into());
-                e.unmapped.insert("method".into(), json!("GET"));
-                e.unmapped.insert("host".into(), json!(host));
-                e.unmapped.insert("uri".into(), json!(uri));
+                e.unmapped.insert("method", json!("GET"));
+                e.unmapped.insert("host", json!(host));
+                e.unmapped.insert("uri", json!(uri));
             }
             None => {
                 e.class_uid = class::NETWORK_ACTIVITY;
                 e.metadata.event_code = Some("ssl".into());
-                e.unmapped.insert("server_name".into(), json!(host));
+                e.unmapped.insert("server_name", json!(host));
             }
         }
         e
@@ -1577,10 +1574,9 @@ mod tests {
         let mut proxy =
             Event::from_record("cef", Timestamp(T0 + 3 * DAY + 4 * MINUTE), b"cef".to_vec());
         proxy.src_endpoint.ip = Some("10.10.5.6".into());
-        proxy.unmapped.insert(
-            "request".into(),
-            json!("https://docs.docs-secureview.com:443/d/1"),
-        );
+        proxy
+            .unmapped
+            .insert("request", json!("https://docs.docs-secureview.com:443/d/1"));
         assert_eq!(findings(&mut det, &proxy).len(), 1);
     }
 

@@ -153,7 +153,7 @@ fn flow(event: &Event) -> Option<Flow<'_>> {
     let refused = matches!(state, Some("REJ" | "S0" | "RSTO" | "RSTOS0" | "SH" | "OTH"));
     let bytes = ["orig_bytes", "resp_bytes"]
         .iter()
-        .filter_map(|k| event.unmapped.get(*k).and_then(|v| v.as_u64()))
+        .filter_map(|k| event.unmapped.get(k).and_then(|v| v.as_u64()))
         .sum();
     Some(Flow {
         src,
@@ -836,8 +836,8 @@ cidr = "172.16.0.0/16"
         e.src_endpoint.ip = Some(src.into());
         e.dst_endpoint.ip = Some(dst.into());
         e.dst_endpoint.port = Some(port);
-        e.unmapped.insert("conn_state".into(), json!(state));
-        e.unmapped.insert("orig_bytes".into(), json!(1000));
+        e.unmapped.insert("conn_state", json!(state));
+        e.unmapped.insert("orig_bytes", json!(1000));
         e
     }
 
@@ -867,9 +867,8 @@ cidr = "172.16.0.0/16"
         dns.class_uid = class::DNS_ACTIVITY;
         dns.metadata.event_code = Some("dns".into());
         dns.unmapped
-            .insert("query".into(), json!("fw-update.infuse-sync.top"));
-        dns.unmapped
-            .insert("answers".into(), json!(["5.188.206.91"]));
+            .insert("query", json!("fw-update.infuse-sync.top"));
+        dns.unmapped.insert("answers", json!(["5.188.206.91"]));
         events.push(dns);
         events.push(conn(201, "10.30.1.4", "5.188.206.91", 8443, "SF"));
         events.push(conn(205, "10.30.1.4", "5.188.206.91", 8443, "SF"));
@@ -948,9 +947,8 @@ cidr = "172.16.0.0/16"
         let mut dns = conn(0, "10.20.0.30", "10.20.0.50", 53, "SF");
         dns.class_uid = class::DNS_ACTIVITY;
         dns.unmapped
-            .insert("query".into(), json!("mllp.northstar-reflab.com"));
-        dns.unmapped
-            .insert("answers".into(), json!(["198.51.100.9"]));
+            .insert("query", json!("mllp.northstar-reflab.com"));
+        dns.unmapped.insert("answers", json!(["198.51.100.9"]));
         let events = vec![
             dns,
             conn(1, "10.20.0.30", "198.51.100.9", 2575, "SF"),
@@ -970,10 +968,10 @@ cidr = "172.16.0.0/16"
         let ssl = |minute: i64, src: &str, dst: &str, version: &str, cipher: &str| {
             let mut e = conn(minute, src, dst, 443, "SF");
             e.metadata.event_code = Some("ssl".into());
-            e.unmapped.insert("version".into(), json!(version));
-            e.unmapped.insert("cipher".into(), json!(cipher));
+            e.unmapped.insert("version", json!(version));
+            e.unmapped.insert("cipher", json!(cipher));
             e.unmapped
-                .insert("validation_status".into(), json!("self signed certificate"));
+                .insert("validation_status", json!("self signed certificate"));
             e
         };
         let events = vec![

@@ -781,7 +781,7 @@ pub fn flow_of(event: &Event) -> Option<FlowRecord> {
     };
     let proto = ["proto", "protocol", "transport", "network.transport"]
         .iter()
-        .find_map(|k| match event.unmapped.get(*k)? {
+        .find_map(|k| match event.unmapped.get(k)? {
             serde_json::Value::String(s) => Proto::parse(s),
             serde_json::Value::Number(n) => Proto::parse(&n.to_string()),
             _ => None,
@@ -790,7 +790,7 @@ pub fn flow_of(event: &Event) -> Option<FlowRecord> {
     // Zeek's payload bytes; flow exporters (NetFlow, IPFIX) count IP-layer bytes only.
     let sum = |keys: [&str; 2]| {
         keys.iter()
-            .filter_map(|k| event.unmapped.get(*k).and_then(|v| v.as_u64()))
+            .filter_map(|k| event.unmapped.get(k).and_then(|v| v.as_u64()))
             .fold(0u64, u64::saturating_add)
     };
     let bytes = match sum(["orig_bytes", "resp_bytes"]) {
@@ -2033,9 +2033,9 @@ proto = "icmp"
         e.src_endpoint.ip = Some(src.into());
         e.dst_endpoint.ip = Some(dst.into());
         e.dst_endpoint.port = Some(port);
-        e.unmapped.insert("proto".into(), json!("tcp"));
-        e.unmapped.insert("conn_state".into(), json!(state));
-        e.unmapped.insert("orig_bytes".into(), json!(100));
+        e.unmapped.insert("proto", json!("tcp"));
+        e.unmapped.insert("conn_state", json!(state));
+        e.unmapped.insert("orig_bytes", json!(100));
         e
     }
 
@@ -2309,7 +2309,7 @@ proto = "icmp"
         let mut other = conn(0, "10.0.0.1", "10.0.0.2", 22, "SF");
         other.metadata.product = "netflow".into();
         other.unmapped.remove("conn_state");
-        other.unmapped.insert("proto".into(), json!(17));
+        other.unmapped.insert("proto", json!(17));
         let f = flow_of(&other).unwrap();
         assert_eq!((f.attempt, f.proto), (Attempt::Unknown, Some(Proto::Udp)));
         assert_eq!(
