@@ -68,7 +68,7 @@ fn record(i: usize) -> String {
         "Order Entered",
         "Report Printed",
     ][(r % 5) as usize];
-    let result = if r % 50 == 0 { "Denied" } else { "Allowed" };
+    let result = if r.is_multiple_of(50) { "Denied" } else { "Allowed" };
     let (hour, minute, second) = ((i / 3600) % 12 + 1, (i / 60) % 60, i % 60);
     let meridian = if (i / 43_200) % 2 == 0 { "AM" } else { "PM" };
     format!(

@@ -10,9 +10,9 @@
 
 use crate::json;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use ward_model::event::{api_activity, auth_activity, class};
-use ward_model::{Event, EventId, Severity, Status, Timestamp};
+use ward_model::{Event, EventId, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "jsonl";
 
@@ -65,17 +65,32 @@ impl Decoder for JsonLines {
 }
 
 fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
-    let object: Map<String, Value> = match json::parse::<Value>(body) {
-        Ok(Value::Object(object)) => object,
-        Ok(_) => return Err("not a JSON object: expected one JSON object a line".into()),
-        Err(e) if json::is_syntax(&e) => return Err(format!("not JSON: {}", json::located(&e))),
-        Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
+    let parsed = match body.first() {
+        Some(b'{') => json::parse::<Unmapped>(body).ok(),
+        _ => None,
     };
-    let mut leaves = Vec::new();
+    // Anything but a readable object is parsed again as a value, for the reason to give.
+    let object = match parsed {
+        Some(object) => object,
+        None => match json::parse::<Value>(body) {
+            Ok(Value::Object(object)) => object.into(),
+            Ok(_) => return Err("not a JSON object: expected one JSON object a line".into()),
+            Err(e) if json::is_syntax(&e) => {
+                return Err(format!("not JSON: {}", json::located(&e)));
+            }
+            Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
+        },
+    };
+    let mut leaves = Vec::with_capacity(object.len() + 4);
     flatten(String::new(), object, 0, &mut leaves);
 
-    // The id needs the time, which is only known once every field is read: set below.
-    let mut event = Event::from_record(PRODUCT, Timestamp::default(), raw.to_vec());
+    // The id needs the time, which is only known once every field is read: it is set below,
+    // once (`Event::from_record` would hash the record for a time that is not yet known).
+    let mut event = Event {
+        raw: raw.to_vec(),
+        ..Event::default()
+    };
+    event.metadata.product = PRODUCT.to_string();
     let mut times: Vec<(String, Value)> = Vec::new();
     let mut aliased = Vec::new();
     let mut class_given = false;
@@ -127,15 +142,15 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
 }
 
 /// Flattens nested objects into `(dotted.path, value)` leaves, within the bounds above.
-fn flatten(
+fn flatten<K: Into<String> + std::fmt::Display>(
     prefix: String,
-    object: Map<String, Value>,
+    object: impl IntoIterator<Item = (K, Value)>,
     depth: usize,
     leaves: &mut Vec<(String, Value)>,
 ) {
     for (key, value) in object {
         let path = if prefix.is_empty() {
-            key
+            key.into()
         } else {
             format!("{prefix}.{key}")
         };

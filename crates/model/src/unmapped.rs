@@ -7,9 +7,11 @@
 //! - keys are `Cow<'static, str>`: the names a decoder writes itself (`cef.severity`, `PV1.7`,
 //!   `mfa.result`) are borrowed, not allocated, and only names read from the record are owned;
 //! - up to [`LINEAR`] entries a lookup compares keys one by one, which for so few short keys is
-//!   cheaper than hashing; past that an index of positions is kept beside the entries
-//!   (`hashbrown`'s table with its default, randomly seeded `foldhash` hasher, so a record
-//!   written to collide cannot make lookups quadratic).
+//!   cheaper than hashing, and a 64-bit mask of the keys' fingerprints (length and three bytes)
+//!   answers most lookups of an absent key, and most checks for a key written twice, without
+//!   comparing any; past that an index of positions is kept beside the entries (`hashbrown`'s
+//!   table with its default, randomly seeded `foldhash` hasher, so a record written to collide
+//!   cannot make lookups quadratic).
 //!
 //! It behaves as `serde_json::Map` did (one value per key, a key written again keeps its
 //! place and takes the new value, serialised as a JSON object in order) and compares as a map:
@@ -30,13 +32,33 @@ use std::hash::BuildHasher;
 pub type Key = Cow<'static, str>;
 
 /// Up to this many entries, lookups scan; past it, an index is kept.
-pub const LINEAR: usize = 12;
+pub const LINEAR: usize = 24;
 
 /// Unmapped source fields in source order. See the module documentation.
 #[derive(Clone, Default)]
 pub struct Unmapped {
     entries: Vec<(Key, Value)>,
+    /// The union of the keys' [`fingerprint`]s: a key whose bit is clear is not here.
+    fingerprints: u64,
     index: Option<Box<Index>>,
+}
+
+/// One bit of 64 for a key, from its length and its first, middle and last bytes: cheap
+/// enough to take on every insert and lookup, spread enough that keys of a record rarely share
+/// one.
+fn fingerprint(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let (first, last) = match b {
+        [] => (0, 0),
+        [only] => (*only, *only),
+        [first, .., last] => (*first, *last),
+    };
+    let middle = b.get(b.len() / 2).copied().unwrap_or(0);
+    let h = (b.len() as u32).wrapping_mul(0x9E37_79B1)
+        ^ u32::from(first).wrapping_mul(0x85EB_CA6B)
+        ^ u32::from(last).wrapping_mul(0xC2B2_AE35)
+        ^ u32::from(middle).wrapping_mul(0x27D4_EB2F);
+    1 << (h >> 26)
 }
 
 #[derive(Clone)]
@@ -76,6 +98,7 @@ impl Unmapped {
     pub fn with_capacity(capacity: usize) -> Self {
         Unmapped {
             entries: Vec::with_capacity(capacity),
+            fingerprints: 0,
             index: None,
         }
     }
@@ -90,6 +113,7 @@ impl Unmapped {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.fingerprints = 0;
         self.index = None;
     }
 
@@ -102,6 +126,7 @@ impl Unmapped {
                     .find(hash, |&i| self.entries[i].0.as_ref() == key)
                     .copied()
             }
+            None if self.fingerprints & fingerprint(key) == 0 => None,
             None => self.entries.iter().position(|(k, _)| k.as_ref() == key),
         }
     }
@@ -125,7 +150,12 @@ impl Unmapped {
         if let Some(i) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
-        let Unmapped { entries, index } = self;
+        let Unmapped {
+            entries,
+            fingerprints,
+            index,
+        } = self;
+        *fingerprints |= fingerprint(&key);
         entries.push((key, value));
         match index {
             Some(index) => {
@@ -146,6 +176,7 @@ impl Unmapped {
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         let i = self.position(key)?;
         let (_, value) = self.entries.remove(i);
+        self.fingerprints = self.keys().fold(0, |bits, k| bits | fingerprint(k));
         self.index = (self.entries.len() > LINEAR).then(|| Index::of(&self.entries));
         Some(value)
     }
