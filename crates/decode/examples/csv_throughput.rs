@@ -68,9 +68,17 @@ fn record(i: usize) -> String {
         "Order Entered",
         "Report Printed",
     ][(r % 5) as usize];
-    let result = if r.is_multiple_of(50) { "Denied" } else { "Allowed" };
+    let result = if r.is_multiple_of(50) {
+        "Denied"
+    } else {
+        "Allowed"
+    };
     let (hour, minute, second) = ((i / 3600) % 12 + 1, (i / 60) % 60, i % 60);
-    let meridian = if (i / 43_200) % 2 == 0 { "AM" } else { "PM" };
+    let meridian = if (i / 43_200).is_multiple_of(2) {
+        "AM"
+    } else {
+        "PM"
+    };
     format!(
         "11/02/2026 {hour:02}:{minute:02}:{second:02} {meridian},U{:05},\"Nurse, Jane {}\",RN,MRN-{:07},\"Doe, John {}\",{action},Encounter,WS-ICU-{:03},10.20.{}.{},{result},Cardiology",
         r % 5000,

@@ -39,7 +39,11 @@ fn record(i: usize) -> String {
         "order.enter",
         "report.print",
     ][(r % 5) as usize];
-    let outcome = if r.is_multiple_of(40) { "denied" } else { "success" };
+    let outcome = if r.is_multiple_of(40) {
+        "denied"
+    } else {
+        "success"
+    };
     format!(
         r#"{{"ts":"2026-11-02T{:02}:{:02}:{:02}.{:03}Z","user":"u{:05}","src_ip":"10.20.{}.{}","host":"ehr-app-{}","patient_id":"p-{:06}","action":"{action}","outcome":"{outcome}","msg":"opened chart section {}","level":"info","session":"{r:016x}","client":{{"app":"ehr-web","version":"24.3.{}"}}}}"#,
         (i / 3600) % 24,
