@@ -10,7 +10,10 @@
 
 use crate::json;
 use crate::{DecodeError, Decoded, Decoder, Framing, Sniff};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
 use ward_model::event::{api_activity, auth_activity, class};
 use ward_model::{Event, EventId, Severity, Status, Timestamp, Unmapped};
 
@@ -66,14 +69,17 @@ impl Decoder for JsonLines {
 
 fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
     let parsed = match body.first() {
-        Some(b'{') => json::parse::<Unmapped>(body).ok(),
+        Some(b'{') => json::parse::<Members<'_>>(body).ok(),
         _ => None,
     };
     // Anything but a readable object is parsed again as a value, for the reason to give.
     let object = match parsed {
-        Some(object) => object,
+        Some(object) => object.0,
         None => match json::parse::<Value>(body) {
-            Ok(Value::Object(object)) => object.into(),
+            Ok(Value::Object(object)) => object
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k), v))
+                .collect(),
             Ok(_) => return Err("not a JSON object: expected one JSON object a line".into()),
             Err(e) if json::is_syntax(&e) => {
                 return Err(format!("not JSON: {}", json::located(&e)));
@@ -82,7 +88,7 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
         },
     };
     let mut leaves = Vec::with_capacity(object.len() + 4);
-    flatten(String::new(), object, 0, &mut leaves);
+    flatten(Cow::Borrowed(""), object, 0, &mut leaves);
 
     // The id needs the time, which is only known once every field is read: it is set below,
     // once (`Event::from_record` would hash the record for a time that is not yet known).
@@ -91,12 +97,13 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
         ..Event::default()
     };
     event.metadata.product = PRODUCT.to_string();
-    let mut times: Vec<(String, Value)> = Vec::new();
+    event.unmapped = Unmapped::with_capacity(leaves.len());
+    let mut times: Vec<(Cow<'_, str>, Value)> = Vec::new();
     let mut aliased = Vec::new();
     let mut class_given = false;
     // Documented paths first, so that they win over an alias naming the same field.
     for (path, value) in leaves {
-        if TIME_KEYS.contains(&path.as_str()) {
+        if TIME_KEYS.contains(&&*path) {
             times.push((path, value));
             continue;
         }
@@ -108,7 +115,7 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
     }
     for (path, value) in aliased {
         if let Some(value) = set_alias(&mut event, &path, value) {
-            event.unmapped.insert(path, value);
+            event.unmapped.insert(path.into_owned(), value);
         }
     }
     // The first time key in order of preference that holds a time; the others are kept.
@@ -125,7 +132,7 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
                 Err(e) => first_error = first_error.or(Some(e)),
             }
         }
-        event.unmapped.insert(key, value);
+        event.unmapped.insert(key.into_owned(), value);
     }
     event.time = match (time, first_error) {
         (Some(t), _) => t,
@@ -142,17 +149,17 @@ fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
 }
 
 /// Flattens nested objects into `(dotted.path, value)` leaves, within the bounds above.
-fn flatten<K: Into<String> + std::fmt::Display>(
-    prefix: String,
+fn flatten<'a, K: Into<Cow<'a, str>> + std::fmt::Display>(
+    prefix: Cow<'a, str>,
     object: impl IntoIterator<Item = (K, Value)>,
     depth: usize,
-    leaves: &mut Vec<(String, Value)>,
+    leaves: &mut Vec<(Cow<'a, str>, Value)>,
 ) {
     for (key, value) in object {
         let path = if prefix.is_empty() {
             key.into()
         } else {
-            format!("{prefix}.{key}")
+            Cow::Owned(format!("{prefix}.{key}"))
         };
         match value {
             Value::Object(inner)
@@ -167,6 +174,36 @@ fn flatten<K: Into<String> + std::fmt::Display>(
     }
 }
 
+/// A record's members in order, their names borrowed from the line where they hold no
+/// escapes (most names are mapped to a field and never kept). A name written twice keeps its
+/// first place and takes the last value, as `serde_json::Map` does.
+struct Members<'a>(Vec<(Cow<'a, str>, Value)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members: Vec<(Cow<'de, str>, Value)> = Vec::with_capacity(16);
+                while let Some((json::Text(key), value)) =
+                    map.next_entry::<json::Text<'de>, Value>()?
+                {
+                    match members.iter_mut().find(|(k, _)| *k == key) {
+                        Some(member) => member.1 = value,
+                        None => members.push((key, value)),
+                    }
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// A JSON scalar as text (numbers and booleans as written); `None` for arrays, objects, null.
 fn text(value: &Value) -> Option<String> {
     match value {
@@ -175,6 +212,17 @@ fn text(value: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// A JSON string, trimmed and in lower case, borrowed when it is already lower case: for
+/// matching words without copying each value.
+fn lower_word(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    let t = value.as_str()?.trim();
+    Some(if t.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(t.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(t)
+    })
 }
 
 fn texts(value: &Value) -> Option<Vec<String>> {
@@ -216,11 +264,12 @@ fn severity(value: &Value) -> Option<Severity> {
     if let Some(id) = small_int::<u8>(value) {
         return Some(Severity::from_id(id));
     }
-    let t = text(value)?;
-    if let Some(severity) = Severity::parse(&t) {
+    // Numbers and booleans as text name no severity.
+    let t = value.as_str()?;
+    if let Some(severity) = Severity::parse(t) {
         return Some(severity);
     }
-    Some(match t.trim().to_ascii_lowercase().as_str() {
+    Some(match &*lower_word(value)? {
         "debug" | "trace" => Severity::Informational,
         "notice" => Severity::Low,
         "warn" | "warning" => Severity::Medium,
@@ -238,7 +287,8 @@ fn status(value: &Value) -> Option<Status> {
             Status::Failure
         });
     }
-    Some(match text(value)?.trim().to_ascii_lowercase().as_str() {
+    // Numbers as text name no outcome.
+    Some(match &*lower_word(value)? {
         "success" | "succeeded" | "successful" | "ok" | "pass" | "passed" | "allow" | "allowed"
         | "accept" | "accepted" | "granted" => Status::Success,
         "failure" | "failed" | "fail" | "error" | "denied" | "deny" | "blocked" | "rejected"
@@ -260,6 +310,26 @@ fn set_field(event: &mut Event, path: &str, value: Value) -> Option<Value> {
                     None
                 }
                 None => Some(value),
+            }
+        }};
+    }
+    // A text field takes the string itself, not a copy.
+    macro_rules! put_text {
+        ($slot:expr) => {{
+            match value {
+                Value::String(s) => {
+                    $slot = Some(s);
+                    None
+                }
+                Value::Number(n) => {
+                    $slot = Some(n.to_string());
+                    None
+                }
+                Value::Bool(b) => {
+                    $slot = Some(b.to_string());
+                    None
+                }
+                other => Some(other),
             }
         }};
     }
@@ -314,33 +384,33 @@ fn set_field(event: &mut Event, path: &str, value: Value) -> Option<Value> {
             }
             None => Some(value),
         },
-        "activity_name" => put!(event.activity_name, text),
-        "status_detail" => put!(event.status_detail, text),
-        "message" => put!(event.message, text),
-        "metadata.uid" => put!(event.metadata.uid, text),
-        "metadata.event_code" => put!(event.metadata.event_code, text),
-        "actor.user.name" => put!(user.name, text),
-        "actor.user.uid" => put!(user.uid, text),
-        "actor.user.full_name" => put!(user.full_name, text),
-        "actor.user.domain" => put!(user.domain, text),
-        "actor.user.role" => put!(user.role, text),
-        "actor.app_name" => put!(event.actor.app_name, text),
+        "activity_name" => put_text!(event.activity_name),
+        "status_detail" => put_text!(event.status_detail),
+        "message" => put_text!(event.message),
+        "metadata.uid" => put_text!(event.metadata.uid),
+        "metadata.event_code" => put_text!(event.metadata.event_code),
+        "actor.user.name" => put_text!(user.name),
+        "actor.user.uid" => put_text!(user.uid),
+        "actor.user.full_name" => put_text!(user.full_name),
+        "actor.user.domain" => put_text!(user.domain),
+        "actor.user.role" => put_text!(user.role),
+        "actor.app_name" => put_text!(event.actor.app_name),
         "src_endpoint.ip" => put!(event.src_endpoint.ip, ip),
-        "src_endpoint.hostname" => put!(event.src_endpoint.hostname, text),
+        "src_endpoint.hostname" => put_text!(event.src_endpoint.hostname),
         "src_endpoint.port" => put!(event.src_endpoint.port, port),
         "dst_endpoint.ip" => put!(event.dst_endpoint.ip, ip),
-        "dst_endpoint.hostname" => put!(event.dst_endpoint.hostname, text),
+        "dst_endpoint.hostname" => put_text!(event.dst_endpoint.hostname),
         "dst_endpoint.port" => put!(event.dst_endpoint.port, port),
-        "device.hostname" => put!(event.device.hostname, text),
+        "device.hostname" => put_text!(event.device.hostname),
         "device.ip" => put!(event.device.ip, ip),
-        "email.from" => put!(event.email.from, text),
-        "email.subject" => put!(event.email.subject, text),
-        "email.message_uid" => put!(event.email.message_uid, text),
-        "patient.id" => put!(event.patient.id, text),
-        "patient.name" => put!(event.patient.name, text),
-        "resource.type" => put!(event.resource.r#type, text),
-        "resource.id" => put!(event.resource.id, text),
-        "resource.query" => put!(event.resource.query, text),
+        "email.from" => put_text!(event.email.from),
+        "email.subject" => put_text!(event.email.subject),
+        "email.message_uid" => put_text!(event.email.message_uid),
+        "patient.id" => put_text!(event.patient.id),
+        "patient.name" => put_text!(event.patient.name),
+        "resource.type" => put_text!(event.resource.r#type),
+        "resource.id" => put_text!(event.resource.id),
+        "resource.query" => put_text!(event.resource.query),
         // Not a field, or one derived or owned by Ward (`class_name`, `type_uid`,
         // `metadata.product` …): the source's value is kept under `unmapped`, not trusted.
         _ => Some(value),
@@ -496,6 +566,33 @@ fn infer_class(event: &mut Event) {
 mod tests {
     use super::*;
     use ward_model::FIELDS;
+
+    /// Names are read borrowed and de-duplicated by hand: a name written twice must still
+    /// keep its first place and the last value, escaped names must read as their text, and a
+    /// line that is not one object must get the reason it always got.
+    #[test]
+    fn members_read_as_a_json_object_would() {
+        let line =
+            br#"{"ts":"2024-05-11T09:15:02Z","us\u0065r":"a","x":1,"user":"b","y":{"z":2},"x":3}"#;
+        let event = decode_object(line, line).unwrap();
+        assert_eq!(event.actor.user.name.as_deref(), Some("b"));
+        assert_eq!(event.unmapped.keys().collect::<Vec<_>>(), ["x", "y.z"]);
+        assert_eq!(event.unmapped["x"], 3);
+        let Members(members) = json::parse::<Members<'_>>(line).unwrap();
+        let names: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(names, ["ts", "user", "x", "y"]);
+        assert!(matches!(members[2].0, Cow::Borrowed(_)));
+        assert!(
+            decode_object(b"[1]", b"[1]")
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+        assert!(
+            decode_object(b"{\"a\":", b"{")
+                .unwrap_err()
+                .starts_with("not JSON")
+        );
+    }
 
     #[test]
     fn every_documented_field_is_settable_or_derived() {
