@@ -209,6 +209,28 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, serde_
     }
 }
 
+/// As [`parse`], through a seed.
+pub(crate) fn parse_seed<'a, S: serde::de::DeserializeSeed<'a>>(
+    bytes: &'a [u8],
+    seed: S,
+) -> Result<S::Value, serde_json::Error> {
+    let value = match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut reader = serde_json::Deserializer::from_str(text);
+            let value = seed.deserialize(&mut reader)?;
+            reader.end()?;
+            value
+        }
+        Err(_) => {
+            let mut reader = serde_json::Deserializer::from_slice(bytes);
+            let value = seed.deserialize(&mut reader)?;
+            reader.end()?;
+            value
+        }
+    };
+    Ok(value)
+}
+
 /// The first bytes of a record that matter: leading and trailing whitespace removed.
 pub(crate) fn body(record: &[u8]) -> &[u8] {
     record.trim_ascii()

@@ -29,6 +29,7 @@ use crate::{DecodeError, Decoded, Decoder, Framing, Sniff, SourceDecoder, json};
 use serde_json::Value;
 use std::sync::Arc;
 use ward_model::event::class;
+use ward_model::unmapped::{Key, KnownNames};
 use ward_model::{Event, Severity, Status, Timestamp, Unmapped};
 
 const PRODUCT: &str = "zeek";
@@ -108,7 +109,7 @@ struct Header {
     empty: Vec<u8>,
     unset: Vec<u8>,
     path: Option<String>,
-    fields: Vec<String>,
+    fields: Vec<Key>,
     types: Vec<String>,
 }
 
@@ -176,7 +177,15 @@ impl ZeekSource {
                     .next()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
             }
-            b"#fields" => header.fields = texts(parts),
+            b"#fields" => {
+                header.fields = texts(parts)
+                    .into_iter()
+                    .map(|name| match known_name(&name) {
+                        Some(known) => Key::Borrowed(known),
+                        None => Key::Owned(name),
+                    })
+                    .collect()
+            }
             b"#types" => header.types = texts(parts),
             // `#open`, `#close` and comments carry nothing a row needs.
             _ => {}
@@ -227,6 +236,119 @@ impl ZeekSource {
         }
         to_event(fields, line)
     }
+}
+
+/// The field names of the logs this decoder reads (conn, dns, ssl, http, smtp, dhcp, and Zeek's
+/// own `_path` / `_write_ts`): a row's names are taken from here rather than copied, so most
+/// cost no allocation. A name not listed is kept as well, as a copy. Looked up by length and
+/// first byte, then compared: at most three candidates.
+fn known_name(name: &str) -> Option<&'static str> {
+    let &first = name.as_bytes().first()?;
+    let candidates: &[&'static str] = match (name.len(), first) {
+        (1, b'Z') => ["Z"].as_slice(),
+        (2, b'A') => ["AA"].as_slice(),
+        (2, b'R') => ["RA", "RD"].as_slice(),
+        (2, b'T') => ["TC"].as_slice(),
+        (2, b'c') => ["cc"].as_slice(),
+        (2, b't') => ["to", "ts"].as_slice(),
+        (3, b'm') => ["mac"].as_slice(),
+        (3, b'r') => ["rtt"].as_slice(),
+        (3, b't') => ["tls"].as_slice(),
+        (3, b'u') => ["uid", "uri"].as_slice(),
+        (4, b'T') => ["TTLs"].as_slice(),
+        (4, b'd') => ["date"].as_slice(),
+        (4, b'f') => ["from"].as_slice(),
+        (4, b'h') => ["helo", "host"].as_slice(),
+        (4, b'p') => ["path"].as_slice(),
+        (4, b't') => ["tags"].as_slice(),
+        (4, b'u') => ["uids"].as_slice(),
+        (4, b'v') => ["vlan"].as_slice(),
+        (5, b'_') => ["_path"].as_slice(),
+        (5, b'c') => ["curve"].as_slice(),
+        (5, b'f') => ["fuids"].as_slice(),
+        (5, b'p') => ["proto"].as_slice(),
+        (5, b'q') => ["qtype", "query"].as_slice(),
+        (5, b'r') => ["rcode"].as_slice(),
+        (6, b'c') => ["cipher"].as_slice(),
+        (6, b'd') => ["domain"].as_slice(),
+        (6, b'i') => ["issuer"].as_slice(),
+        (6, b'm') => ["method", "msg_id"].as_slice(),
+        (6, b'o') => ["origin"].as_slice(),
+        (6, b'q') => ["qclass"].as_slice(),
+        (6, b'r') => ["rcptto"].as_slice(),
+        (7, b'a') => ["answers"].as_slice(),
+        (7, b'h') => ["history"].as_slice(),
+        (7, b'p') => ["proxied"].as_slice(),
+        (7, b'r') => ["resumed"].as_slice(),
+        (7, b's') => ["service", "subject"].as_slice(),
+        (7, b'v') => ["version"].as_slice(),
+        (8, b'd') => ["duration"].as_slice(),
+        (8, b'i') => ["info_msg"].as_slice(),
+        (8, b'm') => ["mailfrom"].as_slice(),
+        (8, b'p') => ["password"].as_slice(),
+        (8, b'r') => ["referrer", "rejected", "reply_to"].as_slice(),
+        (8, b't') => ["trans_id"].as_slice(),
+        (8, b'u') => ["username"].as_slice(),
+        (9, b'_') => ["_write_ts"].as_slice(),
+        (9, b'h') => ["host_name"].as_slice(),
+        (9, b'i') => [
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "info_code",
+        ]
+        .as_slice(),
+        (9, b'm') => ["msg_types"].as_slice(),
+        (9, b'o') => ["orig_pkts"].as_slice(),
+        (9, b'r') => ["resp_pkts"].as_slice(),
+        (10, b'c') => ["conn_state"].as_slice(),
+        (10, b'i') => ["inner_vlan", "is_webmail"].as_slice(),
+        (10, b'l') => [
+            "last_alert",
+            "last_reply",
+            "lease_time",
+            "local_orig",
+            "local_resp",
+        ]
+        .as_slice(),
+        (10, b'o') => ["orig_bytes", "orig_fuids"].as_slice(),
+        (10, b'q') => ["qtype_name"].as_slice(),
+        (10, b'r') => ["rcode_name", "resp_bytes", "resp_fuids"].as_slice(),
+        (10, b's') => ["status_msg"].as_slice(),
+        (10, b'u') => ["user_agent"].as_slice(),
+        (11, b'c') => ["client_addr", "client_fqdn"].as_slice(),
+        (11, b'e') => ["established"].as_slice(),
+        (11, b'i') => ["in_reply_to"].as_slice(),
+        (11, b'q') => ["qclass_name"].as_slice(),
+        (11, b's') => ["server_addr", "server_name", "ssl_history", "status_code"].as_slice(),
+        (11, b't') => ["trans_depth"].as_slice(),
+        (12, b'c') => ["community_id"].as_slice(),
+        (12, b'm') => ["missed_bytes"].as_slice(),
+        (12, b'o') => ["orig_l2_addr"].as_slice(),
+        (12, b'r') => ["resp_l2_addr"].as_slice(),
+        (13, b'a') => ["assigned_addr"].as_slice(),
+        (13, b'n') => ["next_protocol"].as_slice(),
+        (13, b'o') => ["orig_ip_bytes"].as_slice(),
+        (13, b'r') => ["resp_ip_bytes"].as_slice(),
+        (14, b'c') => ["cert_chain_fps", "client_message"].as_slice(),
+        (14, b'f') => ["first_received"].as_slice(),
+        (14, b'o') => ["orig_filenames"].as_slice(),
+        (14, b'r') => ["requested_addr", "resp_filenames"].as_slice(),
+        (14, b's') => ["server_message"].as_slice(),
+        (14, b't') => ["tunnel_parents"].as_slice(),
+        (15, b'o') => ["orig_mime_types"].as_slice(),
+        (15, b'r') => ["resp_mime_types"].as_slice(),
+        (15, b's') => ["second_received"].as_slice(),
+        (16, b'r') => ["request_body_len"].as_slice(),
+        (16, b's') => ["sni_matches_cert"].as_slice(),
+        (16, b'x') => ["x_originating_ip"].as_slice(),
+        (17, b'r') => ["response_body_len"].as_slice(),
+        (17, b'v') => ["validation_status"].as_slice(),
+        (21, b'c') => ["client_cert_chain_fps"].as_slice(),
+        _ => return None,
+    };
+    candidates.iter().copied().find(|known| *known == name)
 }
 
 /// `\x09` (as `#separator` writes it) or a literal byte.
@@ -307,7 +429,7 @@ fn decode_json(line: &[u8]) -> Result<Event, String> {
     // The common case straight into the event's map; anything else is parsed again as a value
     // for the reason to give.
     if body.first() == Some(&b'{')
-        && let Ok(fields) = json::parse::<Unmapped>(body)
+        && let Ok(fields) = json::parse_seed(body, KnownNames(known_name))
     {
         return to_event(fields, line);
     }
@@ -518,6 +640,32 @@ fn to_event(fields: Unmapped, raw: &[u8]) -> Result<Event, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Known names come back as their static spelling, every other name (a near miss, an empty
+    /// one, a log's own extension field) is not known and is kept as a copy; either way a row
+    /// keeps every field under its name.
+    #[test]
+    fn field_names_are_known_or_copied_and_always_kept() {
+        for name in [
+            "ts",
+            "uid",
+            "id.orig_h",
+            "conn_state",
+            "TTLs",
+            "_path",
+            "x_originating_ip",
+        ] {
+            assert_eq!(known_name(name), Some(name), "{name}");
+        }
+        for name in ["", "t", "tss", "id.orig_x", "Ts", "my_extension_field"] {
+            assert_eq!(known_name(name), None, "{name}");
+        }
+        let line = br#"{"ts":1700000000.5,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":5,"id.resp_h":"10.0.0.2","id.resp_p":22,"proto":"tcp","my_extension_field":"kept"}"#;
+        let event = decode_json(line).unwrap();
+        assert_eq!(event.unmapped["my_extension_field"], "kept");
+        assert!(event.unmapped.get("conn_state").is_none());
+        assert_eq!(event.unmapped.len(), 8, "{:?}", event.unmapped);
+    }
 
     #[test]
     fn separator_and_types_are_read_from_the_header() {

@@ -20,7 +20,7 @@
 //! [`Event::unmapped`]: crate::Event::unmapped
 
 use hashbrown::{DefaultHashBuilder, HashTable};
-use serde::de::{MapAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -277,21 +277,62 @@ impl Serialize for Unmapped {
 
 impl<'de> Deserialize<'de> for Unmapped {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> Visitor<'de> for Fields {
-            type Value = Unmapped;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Unmapped, A::Error> {
-                let mut out = Unmapped::with_capacity(access.size_hint().unwrap_or(16).min(256));
-                while let Some((k, v)) = access.next_entry::<String, Value>()? {
-                    out.insert(k, v);
-                }
-                Ok(out)
-            }
+        KnownNames(|_| None).deserialize(d)
+    }
+}
+
+/// Reads a JSON object as [`Unmapped`] taking each name the function knows as its static
+/// spelling, not a copy: for a decoder whose source has a fixed vocabulary (Zeek's field names),
+/// so that most keys cost no allocation.
+#[derive(Clone, Copy)]
+pub struct KnownNames(pub fn(&str) -> Option<&'static str>);
+
+impl<'de> DeserializeSeed<'de> for KnownNames {
+    type Value = Unmapped;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Unmapped, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KnownNames {
+    type Value = Unmapped;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Unmapped, A::Error> {
+        let mut out = Unmapped::with_capacity(access.size_hint().unwrap_or(16).min(256));
+        while let Some(key) = access.next_key_seed(Name(self.0))? {
+            out.insert(key, access.next_value::<Value>()?);
         }
-        d.deserialize_map(Fields)
+        Ok(out)
+    }
+}
+/// One name of an object, as its static spelling when known.
+struct Name(fn(&str) -> Option<&'static str>);
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Key;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a name")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(match (self.0)(v) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(v.to_owned()),
+        })
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key, E> {
+        Ok(match (self.0)(&v) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(v),
+        })
     }
 }
 
@@ -373,6 +414,23 @@ mod tests {
         assert_eq!(names(&twice), ["a", "b"]);
         assert_eq!(twice["a"], 3);
         assert!(serde_json::from_str::<Unmapped>("[1]").is_err());
+    }
+
+    #[test]
+    fn known_names_are_borrowed_and_others_owned() {
+        fn known(name: &str) -> Option<&'static str> {
+            ["ts", "uid"].into_iter().find(|k| *k == name)
+        }
+        let mut reader =
+            serde_json::Deserializer::from_str(r#"{"ts":1,"other":2,"u\u0069d":"C1"}"#);
+        let m = KnownNames(known).deserialize(&mut reader).unwrap();
+        let kinds: Vec<(&str, bool)> = m
+            .entries
+            .iter()
+            .map(|(k, _)| (k.as_ref(), matches!(k, Cow::Borrowed(_))))
+            .collect();
+        assert_eq!(kinds, [("ts", true), ("other", false), ("uid", true)]);
+        assert_eq!(m["uid"], "C1");
     }
 
     #[test]
