@@ -7,9 +7,8 @@
 //! `cargo run --release -p ward-decode --example csv_throughput [-- RECORDS]`
 
 mod common;
-use common::{best_of_3, generate, mix};
+use common::{best_of_3_in_order, generate, mix};
 
-use ward_decode::Decoder;
 use ward_decode::csv::{CsvMapping, MappedCsv};
 
 const HEADER: &str = "Access Date/Time,User ID,User Name,User Role,Patient MRN,Patient Name,Action,Activity Type,Workstation,Client IP,Result,Department";
@@ -38,20 +37,7 @@ fn main() {
     .expect("the example mapping reads");
     let decoder = MappedCsv::new(mapping).expect("the example mapping checks");
     let (records, lines, bytes) = generate(400_000, record);
-    let mut out = Vec::with_capacity(4);
-    let decode = best_of_3(|| {
-        let mut events = 0usize;
-        let Some(mut source) = decoder.start() else {
-            panic!("csv reads a source in order");
-        };
-        source.decode(HEADER.as_bytes(), &mut out);
-        for line in &lines {
-            out.clear();
-            source.decode(line.as_bytes(), &mut out);
-            events += out.iter().filter(|d| d.is_ok()).count();
-        }
-        assert_eq!(events, records, "every generated record decodes");
-    });
+    let decode = best_of_3_in_order(&decoder, HEADER, &lines);
     println!(
         "csv decode:         {:>9.0} records/s, {:>5.0} MB/s (best of 3, one thread)",
         records as f64 / decode,

@@ -6,29 +6,15 @@
 //! `cargo run --release -p ward-decode --example m365_throughput [-- RECORDS]`
 
 mod common;
-use common::{best_of_3, generate, mix};
+use common::{best_of_3_in_order, generate, mix};
 
-use ward_decode::Decoder;
 use ward_decode::m365::MessageTrace;
 
 const HEADER: &str = r#""Received","SenderAddress","RecipientAddress","Subject","Status","ToIP","FromIP","Size","MessageId","MessageTraceId","Organization""#;
 
 fn main() {
     let (records, lines, bytes) = generate(400_000, record);
-    let mut out = Vec::with_capacity(4);
-    let decode = best_of_3(|| {
-        let mut events = 0usize;
-        let Some(mut source) = MessageTrace.start() else {
-            panic!("m365-trace reads a source in order");
-        };
-        source.decode(HEADER.as_bytes(), &mut out);
-        for line in &lines {
-            out.clear();
-            source.decode(line.as_bytes(), &mut out);
-            events += out.iter().filter(|d| d.is_ok()).count();
-        }
-        assert_eq!(events, records, "every generated record decodes");
-    });
+    let decode = best_of_3_in_order(&MessageTrace, HEADER, &lines);
     println!(
         "m365-trace decode: {:>9.0} records/s, {:>5.0} MB/s (best of 3, one thread)",
         records as f64 / decode,

@@ -209,6 +209,29 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, serde_
     }
 }
 
+/// One JSON object read by the decoder's own `read` (its fast path into the event's map); a
+/// record that is not one, or that `read` refuses, is parsed again as a value, which gives the
+/// reason to quarantine it with (`expected` names what a record should be), or the object to
+/// convert with `from_map`.
+pub(crate) fn object_or_reason<'a, T>(
+    body: &'a [u8],
+    expected: &str,
+    read: impl FnOnce(&'a [u8]) -> Result<T, serde_json::Error>,
+    from_map: impl FnOnce(serde_json::Map<String, serde_json::Value>) -> T,
+) -> Result<T, String> {
+    if body.first() == Some(&b'{')
+        && let Ok(object) = read(body)
+    {
+        return Ok(object);
+    }
+    match parse::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(from_map(object)),
+        Ok(_) => Err(format!("not a JSON object: expected {expected}")),
+        Err(e) if is_syntax(&e) => Err(format!("not JSON: {}", located(&e))),
+        Err(e) => Err(format!("not a JSON object: {}", located(&e))),
+    }
+}
+
 /// As [`parse`], through a seed.
 pub(crate) fn parse_seed<'a, S: serde::de::DeserializeSeed<'a>>(
     bytes: &'a [u8],

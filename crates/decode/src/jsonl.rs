@@ -68,25 +68,17 @@ impl Decoder for JsonLines {
 }
 
 fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
-    let parsed = match body.first() {
-        Some(b'{') => json::parse::<Members<'_>>(body).ok(),
-        _ => None,
-    };
-    // Anything but a readable object is parsed again as a value, for the reason to give.
-    let object = match parsed {
-        Some(object) => object.0,
-        None => match json::parse::<Value>(body) {
-            Ok(Value::Object(object)) => object
+    let object = json::object_or_reason(
+        body,
+        "one JSON object a line",
+        |body| json::parse::<Members<'_>>(body).map(|members| members.0),
+        |object| {
+            object
                 .into_iter()
                 .map(|(k, v)| (Cow::Owned(k), v))
-                .collect(),
-            Ok(_) => return Err("not a JSON object: expected one JSON object a line".into()),
-            Err(e) if json::is_syntax(&e) => {
-                return Err(format!("not JSON: {}", json::located(&e)));
-            }
-            Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
+                .collect()
         },
-    };
+    )?;
     let mut leaves = Vec::with_capacity(object.len() + 4);
     flatten(Cow::Borrowed(""), object, 0, &mut leaves);
 

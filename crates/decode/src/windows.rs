@@ -431,22 +431,12 @@ fn known_name(name: &str) -> Option<&'static str> {
 }
 
 pub(crate) fn decode_object(body: &[u8], raw: &[u8]) -> Result<Event, String> {
-    let parsed = match body.first() {
-        Some(b'{') => json::parse_seed(body, KnownNames(known_name)).ok(),
-        _ => None,
-    };
-    // Anything but a readable object is parsed again as a value, for the reason to give.
-    let mut fields = match parsed {
-        Some(fields) => fields,
-        None => match json::parse::<Value>(body) {
-            Ok(Value::Object(object)) => object.into(),
-            Ok(_) => return Err("not a JSON object: expected one Windows event a line".into()),
-            Err(e) if json::is_syntax(&e) => {
-                return Err(format!("not JSON: {}", json::located(&e)));
-            }
-            Err(e) => return Err(format!("not a JSON object: {}", json::located(&e))),
-        },
-    };
+    let mut fields = json::object_or_reason(
+        body,
+        "one Windows event a line",
+        |body| json::parse_seed(body, KnownNames(known_name)),
+        Unmapped::from,
+    )?;
     if fields.values().any(Value::is_object) {
         fields = flatten_nested(fields);
     }

@@ -425,20 +425,13 @@ fn typed(value: &[u8], kind: Option<&str>, set_separator: u8) -> Result<Value, &
 }
 
 fn decode_json(line: &[u8]) -> Result<Event, String> {
-    let body = json::body(line);
-    // The common case straight into the event's map; anything else is parsed again as a value
-    // for the reason to give.
-    if body.first() == Some(&b'{')
-        && let Ok(fields) = json::parse_seed(body, KnownNames(known_name))
-    {
-        return to_event(fields, line);
-    }
-    match json::parse::<Value>(body) {
-        Ok(Value::Object(fields)) => to_event(fields.into(), line),
-        Ok(_) => Err("not a JSON object: expected one Zeek log entry a line".into()),
-        Err(e) if json::is_syntax(&e) => Err(format!("not JSON: {}", json::located(&e))),
-        Err(e) => Err(format!("not a JSON object: {}", json::located(&e))),
-    }
+    let fields = json::object_or_reason(
+        json::body(line),
+        "one Zeek log entry a line",
+        |body| json::parse_seed(body, KnownNames(known_name)),
+        Unmapped::from,
+    )?;
+    to_event(fields, line)
 }
 
 /// The kind of log a row comes from: its `_path`, else guessed from the fields it has.

@@ -135,10 +135,6 @@ impl Unmapped {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.position(key).map(|i| &mut self.entries[i].1)
-    }
-
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_some()
     }
@@ -191,15 +187,6 @@ impl Unmapped {
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)
-    }
-
-    /// The fields as a JSON object, in order.
-    pub fn to_json(&self) -> Value {
-        Value::Object(
-            self.iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
     }
 }
 
@@ -406,7 +393,7 @@ mod tests {
         assert_eq!(names(&back), names(&m));
         assert_eq!(back, m);
         assert_eq!(
-            back.to_json(),
+            serde_json::to_value(&back).unwrap(),
             serde_json::from_str::<Value>(&text).unwrap()
         );
         // A key written twice in the text: one entry, at its first place, the last value.

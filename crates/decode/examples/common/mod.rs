@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::time::Instant;
+use ward_decode::Decoder;
 
 /// The shortest of three timed runs, in seconds.
 pub fn best_of_3(mut run: impl FnMut()) -> f64 {
@@ -39,4 +40,24 @@ pub fn generate(default: usize, record: impl Fn(usize) -> String) -> (usize, Vec
         bytes as f64 / records as f64
     );
     (records, lines, bytes)
+}
+
+/// Seconds, best of three, for a decoder that reads a source in order (a CSV whose first row
+/// names its columns): each run starts a source, gives it `header`, then every line, and
+/// checks that every line decoded.
+pub fn best_of_3_in_order(decoder: &dyn Decoder, header: &str, lines: &[String]) -> f64 {
+    let mut out = Vec::with_capacity(4);
+    best_of_3(|| {
+        let mut events = 0usize;
+        let Some(mut source) = decoder.start() else {
+            panic!("the decoder reads a source in order");
+        };
+        source.decode(header.as_bytes(), &mut out);
+        for line in lines {
+            out.clear();
+            source.decode(line.as_bytes(), &mut out);
+            events += out.iter().filter(|d| d.is_ok()).count();
+        }
+        assert_eq!(events, lines.len(), "every generated record decodes");
+    })
 }
