@@ -51,19 +51,16 @@ pub(crate) const DICTIONARY_1: &[u8] = concat!(
 const LZ4_MAX_RATIO: usize = 255;
 
 /// Encodes events one after another, reusing its buffer so a batch costs no allocation per
-/// event beyond the growth of the output.
+/// event beyond the growth of the output. Public so that benchmarks can time the encoding on
+/// its own (`ward bench ingest`); the store is its only other user.
 #[derive(Default)]
-pub(crate) struct Encoder {
+pub struct Encoder {
     plain: Vec<u8>,
 }
 
 impl Encoder {
     /// Appends the body of `event` (codec [`LZ4_DICT_1`]) to `out`.
-    pub(crate) fn encode_into(
-        &mut self,
-        event: &Event,
-        out: &mut Vec<u8>,
-    ) -> Result<(), StoreError> {
+    pub fn encode_into(&mut self, event: &Event, out: &mut Vec<u8>) -> Result<(), StoreError> {
         let failed = |reason: String| StoreError::Backend {
             operation: "encode event",
             reason,

@@ -12,7 +12,7 @@
 
 pub mod accounts;
 mod chain;
-mod codec;
+pub mod codec;
 pub mod deliveries;
 mod error;
 pub mod history;

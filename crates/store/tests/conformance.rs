@@ -38,7 +38,7 @@ macro_rules! conformance_suite {
                 query_by_time_range_includes_since_and_excludes_until,
                 query_by_user_matches_the_user_name_or_else_the_uid,
                 query_by_patient_matches_the_patient_id,
-                lookups_over_weeks_respect_time_bounds_at_hour_edges,
+                lookups_over_weeks_respect_time_bounds_at_bucket_edges,
                 query_by_src_ip_matches_the_source_address,
                 query_by_host_matches_the_device_or_else_the_source_hostname,
                 query_by_class_uid_matches_the_class,
@@ -444,18 +444,24 @@ fn query_by_patient_matches_the_patient_id<S: Store>(store: &S) {
     assert_eq!(found(store, query("p3")), vec![]);
 }
 
-/// Lookups across a long span, with bounds falling exactly on and just beside hour edges (the
-/// SQLite backend buckets its lookup indexes by hour), and before 1970.
-fn lookups_over_weeks_respect_time_bounds_at_hour_edges<S: Store>(store: &S) {
+/// Lookups across a long span, with bounds falling exactly on and just beside hour and
+/// ten-minute edges (the SQLite backend buckets its lookup indexes by ten minutes, and did by
+/// the hour), and before 1970.
+fn lookups_over_weeks_respect_time_bounds_at_bucket_edges<S: Store>(store: &S) {
     const HOUR: i64 = 3_600_000;
+    const TEN_MINUTES: i64 = 600_000;
     let base = 1_700_000_000_000 - 1_700_000_000_000 % HOUR;
     let times = [
         -HOUR - 1,
+        -TEN_MINUTES - 1,
+        -TEN_MINUTES,
         -1,
         0,
         base - 1,
         base,
         base + 1,
+        base + TEN_MINUTES - 1,
+        base + TEN_MINUTES,
         base + HOUR,
         base + 21 * 24 * HOUR,
     ];
@@ -490,12 +496,37 @@ fn lookups_over_weeks_respect_time_bounds_at_hour_edges<S: Store>(store: &S) {
         times
     };
     assert_eq!(between(None, None), times.to_vec());
-    assert_eq!(between(Some(base), Some(base + HOUR)), vec![base, base + 1]);
+    assert_eq!(
+        between(Some(base), Some(base + HOUR)),
+        vec![base, base + 1, base + TEN_MINUTES - 1, base + TEN_MINUTES]
+    );
     assert_eq!(
         between(Some(base - 1), Some(base + HOUR + 1)),
-        vec![base - 1, base, base + 1, base + HOUR]
+        vec![
+            base - 1,
+            base,
+            base + 1,
+            base + TEN_MINUTES - 1,
+            base + TEN_MINUTES,
+            base + HOUR
+        ]
     );
-    assert_eq!(between(Some(-HOUR - 1), Some(0)), vec![-HOUR - 1, -1]);
+    assert_eq!(
+        between(Some(base + 1), Some(base + TEN_MINUTES)),
+        vec![base + 1, base + TEN_MINUTES - 1]
+    );
+    assert_eq!(
+        between(Some(base + TEN_MINUTES), Some(base + TEN_MINUTES + 1)),
+        vec![base + TEN_MINUTES]
+    );
+    assert_eq!(
+        between(Some(-HOUR - 1), Some(0)),
+        vec![-HOUR - 1, -TEN_MINUTES - 1, -TEN_MINUTES, -1]
+    );
+    assert_eq!(
+        between(Some(-TEN_MINUTES), Some(-TEN_MINUTES + 1)),
+        vec![-TEN_MINUTES]
+    );
     assert_eq!(
         between(Some(base + HOUR + 1), None),
         vec![base + 21 * 24 * HOUR]

@@ -169,6 +169,43 @@ pub fn ingest(events: u64, workers: Option<usize>, dir: Option<&Path>) -> Result
         parsed as f64 / baseline
     );
 
+    // The floor under ingest on one thread: what every event costs before the store sees it.
+    // The FHIR decoder (parse, normalise, SHA-256 event id), then the body the store keeps
+    // (normalised event as JSON beside the original record, LZ4-compressed).
+    let floor = |encode: bool| -> Result<f64> {
+        use ward_decode::Decoder;
+        let decoder = ward_decode::fhir::FhirAuditEvent;
+        let mut encoder = ward_store::codec::Encoder::default();
+        let (mut out, mut body) = (Vec::with_capacity(4), Vec::with_capacity(4096));
+        let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&file)?);
+        let t = Instant::now();
+        let mut decoded = 0u64;
+        for line in reader.split(b'\n') {
+            let line = line?;
+            out.clear();
+            decoder.decode(&line, &mut out);
+            for event in out.drain(..) {
+                let event = event.map_err(|e| anyhow::anyhow!("floor decode: {e}"))?;
+                if encode {
+                    body.clear();
+                    encoder.encode_into(&event, &mut body)?;
+                }
+                decoded += 1;
+            }
+        }
+        if decoded != events {
+            bail!("the floor run decoded {decoded} of {events} events");
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    for (label, encode) in [
+        ("FHIR decode only (no store)", false),
+        ("decode + body encoding (no store)", true),
+    ] {
+        let secs = floor(encode)?;
+        println!("floor     {label}: {:.0} events/s", events as f64 / secs);
+    }
+
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--data-dir")

@@ -1007,3 +1007,46 @@ fn rules_added_to_the_store_are_checked_listed_and_run_by_ingest_until_removed()
     let out = ward.run(&["rules", "remove", "certutil.yml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `ward bench ingest` on a small file: it generates the file, times the baseline parse and the
+/// two floors (decode, decode + body encoding), ingests into a fresh store and checks that
+/// every event was accepted, else it fails.
+#[test]
+fn bench_ingest_reports_the_baseline_the_floors_and_ingest() {
+    let ward = Ward::new();
+    let dir = ward.path("bench");
+    let out = ward.ok(&[
+        "bench",
+        "ingest",
+        "--events",
+        "3000",
+        "--workers",
+        "1",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    for line in [
+        "generated 3000 AuditEvents",
+        "baseline  serde_json::Value parse: 3000 lines",
+        "floor     FHIR decode only (no store): ",
+        "floor     decode + body encoding (no store): ",
+        "ward ingest (decode + store, 1 worker(s)): 3000 events in ",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // The store it filled is a real one: its events can be listed.
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("--data-dir")
+        .arg(dir.join("store"))
+        .args(["events", "--json", "--limit", "5000"])
+        .env_remove("WARD_CONFIG")
+        .env_remove("WARD_DATA_DIR")
+        .env_remove("WARD_KEK")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count(),
+        3000
+    );
+}

@@ -333,6 +333,81 @@ fn corrupt_errors_do_not_quote_stored_contents() {
     assert!(!message.contains("Jane"), "{message}");
 }
 
+/// A store written before migration 8 (lookup indexes led by the hour) keeps finding its
+/// events after the upgrade, through the new bucket-led indexes, with no row rewritten.
+#[test]
+fn stores_with_hour_led_lookup_indexes_upgrade_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.commit(&batch(0..30)).unwrap();
+    let conn = raw_connection(&store);
+    drop(store);
+    // Put the events table back as migration 7 left it.
+    conn.execute_batch(
+        "DROP INDEX events_user_bucket; DROP INDEX events_patient_bucket;
+         DROP INDEX events_src_ip_bucket; DROP INDEX events_host_bucket;
+         ALTER TABLE events DROP COLUMN bucket;
+         CREATE INDEX events_user_time ON events(hour, user_key, time) WHERE user_key IS NOT NULL;
+         CREATE INDEX events_patient_time ON events(hour, patient_key, time) WHERE patient_key IS NOT NULL;
+         CREATE INDEX events_src_ip_time ON events(hour, src_ip, time) WHERE src_ip IS NOT NULL;
+         CREATE INDEX events_host_time ON events(hour, host, time) WHERE host IS NOT NULL;",
+    )
+    .unwrap();
+    conn.pragma_update(None, "user_version", 7).unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        schema::user_version(&raw_connection(&store)).unwrap(),
+        schema::VERSION
+    );
+    let query = EventQuery {
+        user: Some("user1".into()),
+        ..Default::default()
+    };
+    let found = store.query_events(&query).unwrap();
+    assert_eq!(found.len(), 10);
+    assert!(
+        found
+            .iter()
+            .all(|e| e.actor.user.name.as_deref() == Some("user1"))
+    );
+    let old_indexes: i64 = raw_connection(&store)
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'events_%_time' AND name != 'events_time'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_indexes, 0);
+    assert!(store.verify().unwrap().is_intact());
+}
+
+#[test]
+fn planning_a_lookup_seeks_the_ends_of_the_time_index_instead_of_scanning_it() {
+    let (_dir, store) = store();
+    store.commit(&batch(0..10)).unwrap();
+    let reader = store.reader().unwrap();
+    let plan: Vec<String> = reader
+        .prepare(&format!("EXPLAIN QUERY PLAN {TIME_SPAN}"))
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(
+        plan.iter().all(|step| !step.contains("SCAN events")),
+        "{plan:?}"
+    );
+    assert_eq!(
+        plan.iter()
+            .filter(|step| step.contains("SEARCH events"))
+            .count(),
+        2,
+        "{plan:?}"
+    );
+}
+
 #[test]
 fn lookup_queries_use_their_indexes() {
     let (_dir, store) = store();
@@ -344,28 +419,28 @@ fn lookup_queries_use_their_indexes() {
                 user: Some("u".into()),
                 ..Default::default()
             },
-            "events_user_time",
+            "events_user_bucket",
         ),
         (
             EventQuery {
                 patient: Some("p".into()),
                 ..Default::default()
             },
-            "events_patient_time",
+            "events_patient_bucket",
         ),
         (
             EventQuery {
                 src_ip: Some("10.0.0.1".into()),
                 ..Default::default()
             },
-            "events_src_ip_time",
+            "events_src_ip_bucket",
         ),
         (
             EventQuery {
                 host: Some("h".into()),
                 ..Default::default()
             },
-            "events_host_time",
+            "events_host_bucket",
         ),
         (
             EventQuery {
@@ -375,7 +450,7 @@ fn lookup_queries_use_their_indexes() {
             "events_time",
         ),
     ] {
-        let filter = store.event_filter(&query, store.lookup_hours(&reader, &query).unwrap());
+        let filter = store.event_filter(&query, store.lookup_buckets(&reader, &query).unwrap());
         let sql = format!(
             "EXPLAIN QUERY PLAN {}SELECT seq FROM events{} ORDER BY time DESC, id DESC LIMIT 10",
             filter.prefix, filter.sql
