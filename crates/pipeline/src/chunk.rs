@@ -35,7 +35,8 @@ impl Chunk {
     }
 }
 
-/// Reads lines from `reader` into chunks of at most `max_records` records.
+/// Reads lines from `reader` into chunks of at most `max_records` records, and no more
+/// records once a chunk holds `max_bytes` (see [`Chunker::max_bytes`]).
 pub struct Chunker<R> {
     reader: R,
     buf: Vec<u8>,
@@ -47,6 +48,8 @@ pub struct Chunker<R> {
     eof: bool,
     seq: u64,
     max_records: usize,
+    /// A chunk takes no further record once it holds this many bytes.
+    max_bytes: usize,
     max_line: usize,
     read_size: usize,
     /// For records that span lines: which lines start a record.
@@ -80,11 +83,26 @@ impl<R: Read> Chunker<R> {
             eof: false,
             seq: 0,
             max_records: max_records.max(1),
+            max_bytes: usize::MAX,
             max_line: max_line.max(1),
             read_size: 1 << 20,
             starts_record: None,
             blocks: None,
         }
+    }
+
+    /// Closes a chunk once it holds `bytes` of records, before `max_records` when records are
+    /// large, so a chunk (and the batch made of it) stays about the same size whatever the
+    /// records' size. A chunk always takes at least one record.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
+        self
+    }
+
+    /// Whether `chunk` takes no further record.
+    fn full(&self, chunk: &Chunk) -> bool {
+        chunk.records.len() >= self.max_records
+            || (!chunk.records.is_empty() && chunk.data.len() >= self.max_bytes)
     }
 
     /// Frames a binary file of a `header`-byte header followed by `block`-byte blocks
@@ -101,7 +119,7 @@ impl<R: Read> Chunker<R> {
             seq: self.seq,
             ..Default::default()
         };
-        while chunk.records.len() < self.max_records {
+        while !self.full(&chunk) {
             let Some((header, block)) = self.blocks else {
                 break;
             };
@@ -245,7 +263,7 @@ impl<R: Read> Chunker<R> {
                     }
                 }
                 Next::Oversized => {
-                    if chunk.records.len() >= self.max_records {
+                    if self.full(&chunk) {
                         break;
                     }
                     blanks = 0;
@@ -280,7 +298,7 @@ impl<R: Read> Chunker<R> {
                     };
                     let kept_blanks = std::mem::take(&mut blanks);
                     if starts {
-                        if chunk.records.len() >= self.max_records {
+                        if self.full(&chunk) {
                             break; // this line starts the next chunk
                         }
                         let keep = line.len().min(self.max_line);
@@ -391,6 +409,31 @@ mod tests {
                 (b"0123".to_vec(), 3, 20, Some(10)),
             ]
         );
+    }
+
+    #[test]
+    fn a_chunk_closes_once_it_holds_max_bytes_and_takes_at_least_one_record() {
+        let input: Vec<u8> = (0..10)
+            .flat_map(|i| format!("record-{i:02}\n").into_bytes())
+            .collect();
+        let mut c = Chunker::new(&input[..], 100, 100).max_bytes(25);
+        let mut sizes = vec![];
+        let mut lines = vec![];
+        while let Some(chunk) = c.next_chunk().unwrap() {
+            sizes.push(chunk.records.len());
+            lines.extend(chunk.records.iter().map(|r| r.line));
+        }
+        // Each record is 9 bytes kept: the third brings a chunk to 27 bytes, past 25.
+        assert_eq!(sizes, vec![3, 3, 3, 1]);
+        assert_eq!(lines, (1..=10).collect::<Vec<u64>>());
+        // A record larger than the cap still makes a chunk of one.
+        let mut c = Chunker::new(&input[..], 100, 100).max_bytes(4);
+        let mut chunks = 0;
+        while let Some(chunk) = c.next_chunk().unwrap() {
+            assert_eq!(chunk.records.len(), 1);
+            chunks += 1;
+        }
+        assert_eq!(chunks, 10);
     }
 
     fn grouped(

@@ -56,26 +56,33 @@ pub fn import_context(
     let mut format = CONTEXT_FORMAT;
     // An HR roster: its header line names the columns of every row after it.
     let mut roster: Option<(ward_decode::roster::RosterColumns, u64)> = None;
-    let (first, mut rest) = frame(source, 1024, 16 << 20, max_document_bytes, &mut |lines| {
-        if let Some(&(header, line)) = lines.first()
-            && let Some(columns) = ward_decode::roster::RosterColumns::from_header(header)
-        {
-            roster = Some((columns, line));
-            format = ROSTER_FORMAT;
-            return Ok(ward_decode::Framing::Lines);
-        }
-        if lines
-            .iter()
-            .any(|(line, _)| ward_decode::hl7::starts_message(line))
-        {
-            parse = ward_decode::hl7::adt_context;
-            format = HL7_CONTEXT_FORMAT;
-            return Ok(ward_decode::Framing::Grouped(
-                ward_decode::hl7::starts_message,
-            ));
-        }
-        Ok(ward_decode::Framing::Lines)
-    })?;
+    let (first, mut rest) = frame(
+        source,
+        1024,
+        usize::MAX,
+        16 << 20,
+        max_document_bytes,
+        &mut |lines| {
+            if let Some(&(header, line)) = lines.first()
+                && let Some(columns) = ward_decode::roster::RosterColumns::from_header(header)
+            {
+                roster = Some((columns, line));
+                format = ROSTER_FORMAT;
+                return Ok(ward_decode::Framing::Lines);
+            }
+            if lines
+                .iter()
+                .any(|(line, _)| ward_decode::hl7::starts_message(line))
+            {
+                parse = ward_decode::hl7::adt_context;
+                format = HL7_CONTEXT_FORMAT;
+                return Ok(ward_decode::Framing::Grouped(
+                    ward_decode::hl7::starts_message,
+                ));
+            }
+            Ok(ward_decode::Framing::Lines)
+        },
+    )?;
     let chunks = first
         .map(Ok)
         .into_iter()

@@ -11,10 +11,22 @@ use std::time::{Duration, Instant};
 use ward_decode::{Decoded, Decoder, Framing, SourceDecoder};
 use ward_detect::Engine;
 use ward_model::{NewQuarantined, Position};
-use ward_store::{Batch, Checkpoint, Store};
+use ward_store::{Batch, Checkpoint, Prepared, Store, StoreError};
 
 /// Records per chunk: each chunk becomes one store transaction.
 const RECORDS_PER_CHUNK: usize = 4096;
+/// … unless the records are large: the input bytes of the chunks in flight are bounded by
+/// this, shared among the chunks that can be in the pipeline at once (about one per decode
+/// worker, and the one being committed). A chunk becomes a batch two to three times its size
+/// (each event parsed, its body encoded beside it), so this keeps ingest's memory flat however
+/// many workers run and whatever the record size: chunks of 2 KB FHIR audit records close at
+/// 8 MB with one worker (about 4,000 records), at 5.3 MB with two (about 2,700).
+const IN_FLIGHT_INPUT_BYTES: usize = 16 << 20;
+
+/// The byte cap of one chunk for `workers` decode workers.
+fn chunk_bytes(workers: usize) -> usize {
+    IN_FLIGHT_INPUT_BYTES / (workers.max(1) + 1)
+}
 /// How many records are looked at to recognise and check the format.
 const SNIFF_RECORDS: usize = 16;
 
@@ -199,6 +211,7 @@ pub(crate) fn open(source: Source, options: &IngestOptions) -> Result<Opened, In
     let (first, rest) = frame(
         source,
         RECORDS_PER_CHUNK,
+        chunk_bytes(options.workers),
         options.max_record_bytes,
         options.max_document_bytes,
         &mut |lines| {
@@ -239,10 +252,11 @@ pub(crate) type Framed = (Option<Chunk>, Chunker<Box<dyn Read + Send>>);
 /// Frames a source: a pretty-printed JSON document (a resource or Bundle spanning lines) is
 /// one record, kept byte for byte and bounded by `max_document`; anything else is read by
 /// lines (or groups of lines, as the framing `framing_for` picks from the first lines says),
-/// in chunks of `records_per_chunk`.
+/// in chunks of `records_per_chunk` records or `chunk_bytes` bytes, whichever comes first.
 pub(crate) fn frame(
     source: Source,
     records_per_chunk: usize,
+    chunk_bytes: usize,
     max_record: usize,
     max_document: u64,
     framing_for: &mut FramingFor<'_>,
@@ -262,10 +276,12 @@ pub(crate) fn frame(
         };
         let reader: Box<dyn Read + Send> = Box::new(reader);
         let mut chunker = match framing {
-            Framing::Lines => Chunker::new(reader, records_per_chunk, max_record),
-            Framing::Grouped(starts_record) => {
-                Chunker::new(reader, records_per_chunk, max_record).grouped(starts_record)
+            Framing::Lines => {
+                Chunker::new(reader, records_per_chunk, max_record).max_bytes(chunk_bytes)
             }
+            Framing::Grouped(starts_record) => Chunker::new(reader, records_per_chunk, max_record)
+                .max_bytes(chunk_bytes)
+                .grouped(starts_record),
             // Binary blocks (EVTX chunks of 64 KiB): about 4 MiB of them a chunk.
             Framing::Blocks { header, block } => {
                 Chunker::new(reader, (4 << 20) / block.max(1), max_record).blocks(header, block)
@@ -555,11 +571,12 @@ fn run_stream<R: Read + Send>(
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     let workers = workers.max(1);
-    // Each chunk is ~4,096 records (8 MB of 2 KB audit records) and becomes a batch about
-    // twice that size; one of each in flight per worker keeps every stage busy while bounding
-    // memory at a few dozen MB whatever the input's size.
+    // Each chunk is at most 4,096 records or its share of `IN_FLIGHT_INPUT_BYTES`, and
+    // becomes a batch two to three times that size (events, and their bodies encoded by the
+    // worker); one of each in flight per worker keeps every stage busy while bounding memory
+    // at about a hundred MB whatever the input's size.
     let (chunk_tx, chunk_rx) = bounded::<Chunk>(workers);
-    let (batch_tx, batch_rx) = bounded::<(u64, Batch, u64)>(workers);
+    let (batch_tx, batch_rx) = bounded::<(u64, Result<Prepared, StoreError>, u64)>(workers);
 
     std::thread::scope(|scope| -> Result<(), IngestError> {
         let reader = scope.spawn(move || -> Result<u64, std::io::Error> {
@@ -588,7 +605,10 @@ fn run_stream<R: Read + Send>(
             scope.spawn(move || {
                 for chunk in chunk_rx {
                     let (batch, records) = decode_chunk(&mut decoder, name, &chunk);
-                    if batch_tx.send((chunk.seq, batch, records)).is_err() {
+                    // Bodies are encoded and sealed here, in parallel, so the committing
+                    // thread does only the database's work.
+                    let prepared = store.prepare(batch);
+                    if batch_tx.send((chunk.seq, prepared, records)).is_err() {
                         break;
                     }
                 }
@@ -606,13 +626,15 @@ fn run_stream<R: Read + Send>(
                 continue; // drain so workers and reader can finish
             }
             pending.insert(seq, (batch, records));
-            while let Some((batch, records)) = pending.remove(&next) {
-                let committed = store.commit(&batch).and_then(|receipt| {
-                    let alerts = crate::detect::detect_committed(store, engine, &batch, &receipt)?;
-                    Ok((receipt, alerts))
+            while let Some((prepared, records)) = pending.remove(&next) {
+                let committed = prepared.and_then(|prepared| {
+                    let receipt = store.commit_prepared(&prepared)?;
+                    let batch = &prepared.batch;
+                    let alerts = crate::detect::detect_committed(store, engine, batch, &receipt)?;
+                    Ok((receipt, alerts, prepared.batch))
                 });
                 match committed {
-                    Ok((receipt, alerts)) => {
+                    Ok((receipt, alerts, batch)) => {
                         summary.records += records;
                         summary.accepted += receipt.inserted;
                         summary.duplicates += receipt.duplicates;

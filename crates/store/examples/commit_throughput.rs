@@ -10,7 +10,7 @@
 //! counts; making the events does not. Prints events per second, how much of that time was
 //! spent on the CPU (on Linux) rather than waiting for the disk, what encoding bodies alone
 //! costs, and the size of the database. Figures, with the machine they came from, are in
-//! `BENCHMARKS.md` beside this crate's manifest.
+//! the repository's `BENCHMARKS.md`.
 
 #[path = "common/feed.rs"]
 mod feed;

@@ -8,8 +8,7 @@
 //! ```
 //! Defaults: 500,000 events over 365 days, 21 rounds. The lookup indexes are led by a time
 //! bucket, so a lookup seeks once per bucket in its range: this measures what that costs over
-//! months. Figures, with the machine they came from, are in `BENCHMARKS.md` beside this crate's
-//! manifest.
+//! months. Figures, with the machine they came from, are in the repository's `BENCHMARKS.md`.
 
 #[path = "common/feed.rs"]
 mod feed;

@@ -57,6 +57,46 @@ pub struct Batch {
     pub checkpoint: Option<Checkpoint>,
 }
 
+/// A batch with the work a backend can do outside its write lock already done (the SQLite
+/// backend: encoding, compressing and sealing the event bodies), by whichever thread called
+/// [`Store::prepare`]. Ingest prepares batches on its decode workers so the one thread that
+/// commits does only the database's work. A batch prepared by another backend, or under a
+/// data key that is no longer current, is committed by doing that work again.
+pub struct Prepared {
+    pub batch: Batch,
+    work: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl Prepared {
+    /// A batch with nothing done ahead: committing it does all the work.
+    pub fn unprepared(batch: Batch) -> Self {
+        Prepared { batch, work: None }
+    }
+
+    /// A batch with a backend's own work attached, for that backend's `commit_prepared`.
+    pub fn with_work(batch: Batch, work: Box<dyn std::any::Any + Send>) -> Self {
+        Prepared {
+            batch,
+            work: Some(work),
+        }
+    }
+
+    /// The attached work, if it is of type `T`.
+    pub fn work<T: 'static>(&self) -> Option<&T> {
+        self.work.as_ref()?.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("events", &self.batch.events.len())
+            .field("quarantined", &self.batch.quarantined.len())
+            .field("prepared", &self.work.is_some())
+            .finish()
+    }
+}
+
 /// What a committed batch did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Receipt {
@@ -156,6 +196,19 @@ pub trait Store: Send + Sync {
     /// Commits a batch atomically: new events are stored, events whose id is already stored
     /// are counted as duplicates, quarantined records are stored, and the checkpoint advances.
     fn commit(&self, batch: &Batch) -> Result<Receipt>;
+
+    /// Does the part of committing `batch` that needs no lock, on the calling thread, so that
+    /// threads preparing batches in parallel leave the committing thread only the database's
+    /// work. By default nothing is done ahead.
+    fn prepare(&self, batch: Batch) -> Result<Prepared> {
+        Ok(Prepared::unprepared(batch))
+    }
+
+    /// Commits a prepared batch: the same as [`Store::commit`] of `prepared.batch`, with what
+    /// [`Store::prepare`] did reused.
+    fn commit_prepared(&self, prepared: &Prepared) -> Result<Receipt> {
+        self.commit(&prepared.batch)
+    }
 
     /// Events matching `query`, newest first (ties broken by id, descending).
     fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>>;

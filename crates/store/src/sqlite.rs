@@ -19,8 +19,8 @@ use crate::codec::{self, Encoder, json_error_summary};
 use crate::keyring::{self, Keyring, aad};
 use crate::lookup::{LookupColumns, LookupKeys};
 use crate::{
-    AlertQuery, AlertWorkflow, Batch, DEFAULT_LIMIT, EventQuery, QuarantineQuery, Receipt, Result,
-    SourceState, Store, StoreError, StoreStats,
+    AlertQuery, AlertWorkflow, Batch, DEFAULT_LIMIT, EventQuery, Prepared, QuarantineQuery,
+    Receipt, Result, SourceState, Store, StoreError, StoreStats,
 };
 use base64::Engine as _;
 pub use keys::{KeyInfo, Reencrypted};
@@ -1327,21 +1327,63 @@ fn recompute_batch_hash_inner(
 // ---------------------------------------------------------------------------------------------
 // The Store interface
 
-impl Store for SqliteStore {
-    fn commit(&self, batch: &Batch) -> Result<Receipt> {
-        if batch.events.is_empty() && batch.quarantined.is_empty() && batch.checkpoint.is_none() {
-            return Ok(Receipt::default());
-        }
-        // The sealing key is taken (or started, at a new period) before the batch is encoded,
-        // and quarantined records of a batch without events are sealed under it as well.
+impl SqliteStore {
+    /// Encodes (and in an encrypted store seals) a batch's event bodies: the work of a commit
+    /// that needs no lock. The sealing key is taken (or started, at a new period) here, and
+    /// quarantined records of a batch without events are sealed under it as well.
+    fn encode_bodies(&self, batch: &Batch) -> Result<EncodedBodies> {
         let key = if batch.events.is_empty() && batch.quarantined.is_empty() {
             None
         } else {
             self.sealing_key()?
         };
-        let bodies = EncodedBodies::encode(&batch.events, key.as_deref())?;
+        EncodedBodies::encode(&batch.events, key.as_deref())
+    }
+}
+
+fn is_empty(batch: &Batch) -> bool {
+    batch.events.is_empty() && batch.quarantined.is_empty() && batch.checkpoint.is_none()
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, batch: &Batch) -> Result<Receipt> {
+        if is_empty(batch) {
+            return Ok(Receipt::default());
+        }
+        let bodies = self.encode_bodies(batch)?;
         self.writer()
             .commit(&self.keys, self.vault.as_ref(), batch, &bodies)
+    }
+
+    fn prepare(&self, batch: Batch) -> Result<Prepared> {
+        if is_empty(&batch) {
+            return Ok(Prepared::unprepared(batch));
+        }
+        let bodies = self.encode_bodies(&batch)?;
+        Ok(Prepared::with_work(batch, Box::new(bodies)))
+    }
+
+    fn commit_prepared(&self, prepared: &Prepared) -> Result<Receipt> {
+        let batch = &prepared.batch;
+        if is_empty(batch) {
+            return Ok(Receipt::default());
+        }
+        if let Some(bodies) = prepared.work::<EncodedBodies>()
+            && bodies.plain_ends.len() == batch.events.len()
+        {
+            let mut writer = self.writer();
+            // Bodies sealed under a data key that stopped being current while the batch
+            // waited (a new period, a rotation) are sealed again under the current one, as a
+            // commit of the bare batch would: nothing new is written under a retired key.
+            let current = self
+                .vault
+                .as_ref()
+                .map(|vault| vault.current(Timestamp::now()).map(|k| k.id()));
+            if current.is_none_or(|id| id.is_some() && id == bodies.key_id) {
+                return writer.commit(&self.keys, self.vault.as_ref(), batch, bodies);
+            }
+        }
+        self.commit(batch)
     }
 
     fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>> {

@@ -15,8 +15,8 @@ use ward_model::{
 };
 use ward_store::{
     AlertQuery, AlertWorkflow, ApiTokenRecord, AuditQuery, Batch, Checkpoint, DEFAULT_LIMIT,
-    EventQuery, QuarantineQuery, Receipt, SessionRecord, SessionStage, SqliteStore, Store,
-    UserChange, UserRecord,
+    EventQuery, Prepared, QuarantineQuery, Receipt, SessionRecord, SessionStage, SqliteStore,
+    Store, UserChange, UserRecord,
 };
 
 /// Expands to one `#[test]` per case for a backend.
@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
                 quarantine_lists_oldest_first_with_paging_and_a_source_filter,
                 releasing_quarantined_records_removes_them,
                 a_batch_of_only_quarantined_records_is_committed,
+                a_prepared_batch_commits_as_the_batch_itself_would,
                 an_empty_batch_changes_nothing,
                 a_receipt_names_the_events_newly_stored,
                 batches_that_store_something_get_increasing_sequence_numbers,
@@ -891,6 +892,61 @@ fn a_batch_of_only_quarantined_records_is_committed<S: Store>(store: &S) {
         1
     );
     assert_eq!(store.count_events(&EventQuery::default()).unwrap(), 0);
+}
+
+/// What ingest's decode workers do: prepare batches in parallel, then commit them in order on
+/// one thread. The outcome is the commit of the bare batch: events, duplicates, quarantined
+/// records, the checkpoint, the receipt. A batch prepared with nothing done ahead commits too.
+fn a_prepared_batch_commits_as_the_batch_itself_would<S: Store>(store: &S) {
+    let batch = |events: Vec<Event>, offset: u64| Batch {
+        events,
+        quarantined: vec![quarantined("feed.ndjson", 4, b"{")],
+        checkpoint: Some(Checkpoint {
+            source: "feed.ndjson".into(),
+            offset,
+        }),
+    };
+    let first = store.prepare(batch(events(0..3), 100)).unwrap();
+    let second = store.prepare(batch(events(2..5), 200)).unwrap();
+    assert_eq!(first.batch.events.len(), 3);
+    let receipt = store.commit_prepared(&first).unwrap();
+    assert_eq!(
+        (receipt.inserted, receipt.duplicates, receipt.quarantined),
+        (3, 0, 1)
+    );
+    assert_eq!(receipt.new_events, vec![0, 1, 2]);
+    let receipt = store.commit_prepared(&second).unwrap();
+    assert_eq!(
+        (receipt.inserted, receipt.duplicates, receipt.quarantined),
+        (2, 1, 1)
+    );
+    assert_eq!(receipt.new_events, vec![1, 2]);
+    let unprepared = Prepared::unprepared(batch(events(4..6), 300));
+    let receipt = store.commit_prepared(&unprepared).unwrap();
+    assert_eq!((receipt.inserted, receipt.duplicates), (1, 1));
+
+    for n in 0..6 {
+        let stored = store.get_event(&event(n).id).unwrap();
+        assert_eq!(stored, Some(event(n)), "event {n}");
+    }
+    assert_eq!(
+        store
+            .list_quarantine(&QuarantineQuery::default())
+            .unwrap()
+            .len(),
+        3
+    );
+    let sources = store.sources().unwrap();
+    assert_eq!(
+        sources
+            .iter()
+            .map(|s| (s.source.as_str(), s.offset, s.events, s.quarantined))
+            .collect::<Vec<_>>(),
+        vec![("feed.ndjson", 300, 6, 3)]
+    );
+    // An empty prepared batch is no commit at all.
+    let empty = store.prepare(Batch::default()).unwrap();
+    assert_eq!(store.commit_prepared(&empty).unwrap(), Receipt::default());
 }
 
 /// Detectors see the events a commit newly stored, so a re-ingested file is detected on once.

@@ -450,6 +450,51 @@ fn rotation_rewraps_keys_and_reencryption_moves_rows_to_the_new_key() {
     assert_eq!(keys.len(), 1, "every event under the one current key");
 }
 
+/// Ingest seals bodies on its decode workers ahead of the commit. A batch sealed under a data
+/// key that was retired while it waited (the key-encryption key was rotated because it may
+/// have leaked) is sealed again under the new key when committed, not stored under the old.
+#[test]
+fn a_batch_prepared_before_a_rotation_is_committed_under_the_new_data_key() {
+    let f = Fixture::new();
+    let store = f.open();
+    fill(&store);
+    let prepared = store
+        .prepare(Batch {
+            events: vec![event(60), event(61)],
+            ..Default::default()
+        })
+        .unwrap();
+    let new = Kek::create_file(&f.dir.path().join("kek2")).unwrap();
+    store.rotate_kek(new).unwrap();
+    // Another writer commits first and starts the new data key.
+    store
+        .commit(&Batch {
+            events: vec![event(62)],
+            ..Default::default()
+        })
+        .unwrap();
+    let receipt = store.commit_prepared(&prepared).unwrap();
+    assert_eq!(receipt.inserted, 2);
+    let db = f.db();
+    let newest_key: i64 = db
+        .query_row(
+            "SELECT max(id) FROM data_keys WHERE period IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let keys: Vec<i64> = db
+        .prepare("SELECT key_id FROM events WHERE batch_seq = ?1")
+        .unwrap()
+        .query_map([receipt.batch_seq as i64], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys, vec![newest_key, newest_key]);
+    assert_eq!(store.get_event(&event(61).id).unwrap(), Some(event(61)));
+    assert!(store.verify().unwrap().is_intact());
+}
+
 #[test]
 fn a_store_that_held_plaintext_is_encrypted_in_place_when_first_opened_with_a_key() {
     let f = Fixture::new();
