@@ -195,6 +195,8 @@ pub fn view(config: &Config, data_dir: &Path, store: &SqliteStore) -> SettingsVi
             .item("rules switched off", disabled),
     );
 
+    groups.push(privacy_group(&detect.privacy));
+
     let notify = config.notify.as_ref();
     groups.push(
         SettingGroup::new("Notifications ([notify]) and metrics")
@@ -260,6 +262,151 @@ pub fn view(config: &Config, data_dir: &Path, store: &SqliteStore) -> SettingsVi
     }
 }
 
+/// The thresholds the privacy detector runs with: the file's keys over the defaults, each
+/// marked when it is the default.
+fn privacy_group(privacy: &crate::config::PrivacyConfig) -> SettingGroup {
+    let group = SettingGroup::new("Patient-privacy monitoring ([detect.privacy])");
+    let o = match privacy.options() {
+        Ok(o) => o,
+        // `ward serve` refuses such a file at start; a view of it says why all the same.
+        Err(e) => return group.item("thresholds", format!("refused: {e}")),
+    };
+    let set = |given: bool, value: String| {
+        if given {
+            value
+        } else {
+            format!("{value} (default)")
+        }
+    };
+    let minutes = |d: std::time::Duration| format!("{} min", d.as_secs() / 60);
+    let hours = |d: std::time::Duration| format!("{} h", d.as_secs() / 3_600);
+    let days = |d: std::time::Duration| format!("{} days", d.as_secs() / 86_400);
+    let list = |given: &Option<Vec<String>>, values: &[String]| {
+        let text = if values.is_empty() {
+            "none".to_string()
+        } else {
+            values.join(", ")
+        };
+        set(given.is_some(), text)
+    };
+    let p = privacy;
+    group
+        .item(
+            "outside the department: first looks that make an alert",
+            set(
+                p.outside_department_min_patients.is_some()
+                    || p.outside_department_window_days.is_some(),
+                format!(
+                    "{} patients within {}",
+                    o.outside_department_min_patients,
+                    days(o.outside_department_window)
+                ),
+            ),
+        )
+        .item(
+            "bulk sweep",
+            set(
+                p.sweep_min_patients.is_some() || p.sweep_window_minutes.is_some(),
+                format!(
+                    "{} unexplained patients within {}",
+                    o.sweep_min_patients,
+                    minutes(o.sweep_window)
+                ),
+            ),
+        )
+        .item(
+            "mass export",
+            set(
+                p.export_min_patients.is_some() || p.export_window_minutes.is_some(),
+                format!(
+                    "{} patients within {}",
+                    o.export_min_patients,
+                    minutes(o.export_window)
+                ),
+            ),
+        )
+        .item(
+            "templates learned from the data",
+            set(
+                p.learn.is_some()
+                    || p.learn_hold_hours.is_some()
+                    || p.learn_min_users.is_some()
+                    || p.learn_min_user_share.is_some()
+                    || p.learn_min_patients.is_some(),
+                if o.learn {
+                    format!(
+                        "on: held {}, at least {} users and {:.0}% of the department, {} patients",
+                        hours(o.learn_hold),
+                        o.learn_min_users,
+                        o.learn_min_user_share * 100.0,
+                        o.learn_min_patients
+                    )
+                } else {
+                    "off".to_string()
+                },
+            ),
+        )
+        .item(
+            "after hours begins",
+            set(
+                p.after_hours_margin_hours.is_some(),
+                format!("{} h from the user's usual hours", o.after_hours_margin),
+            ),
+        )
+        .item(
+            "volume far above the baseline",
+            set(
+                p.volume_min_patients.is_some() || p.volume_factor.is_some(),
+                format!(
+                    "{} patients in an hour and {}× the usual",
+                    o.volume_min_patients, o.volume_factor
+                ),
+            ),
+        )
+        .item(
+            "break-the-glass needs a clinical action within",
+            set(
+                p.break_glass_follow_up_minutes.is_some(),
+                minutes(o.break_glass_follow_up),
+            ),
+        )
+        .item(
+            "care team follow-up after an encounter",
+            set(
+                p.care_team_follow_up_days.is_some(),
+                days(o.care_team_follow_up),
+            ),
+        )
+        .item(
+            "who opened whom is remembered for",
+            set(p.seen_for_days.is_some(), days(o.seen_for)),
+        )
+        .item(
+            "own and family records flagged even when explained",
+            set(
+                p.personal_links_regardless.is_some(),
+                if o.personal_links_regardless {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_string(),
+            ),
+        )
+        .item(
+            "ancillary roles",
+            list(&p.ancillary_roles, &o.ancillary_roles),
+        )
+        .item(
+            "back-office roles",
+            list(&p.back_office_roles, &o.back_office_roles),
+        )
+        .item(
+            "back-office departments",
+            list(&p.back_office_departments, &o.back_office_departments),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +448,37 @@ password_env = "SMTP_PASSWORD"
             assert!(out.contains(kept), "{kept} missing from:\n{out}");
         }
         assert!(out.contains(REDACTED));
+    }
+
+    #[test]
+    fn the_privacy_thresholds_shown_are_the_files_keys_over_the_defaults() {
+        let privacy: crate::config::PrivacyConfig =
+            toml::from_str("sweep_min_patients = 40\nlearn = false\nancillary_roles = [\"LAB\"]")
+                .expect("parses");
+        let group = privacy_group(&privacy);
+        let value = |key: &str| {
+            group
+                .items
+                .iter()
+                .find(|i| i.key == key)
+                .map(|i| i.value.clone())
+                .unwrap_or_else(|| panic!("no {key}"))
+        };
+        assert_eq!(value("bulk sweep"), "40 unexplained patients within 60 min");
+        assert_eq!(value("templates learned from the data"), "off");
+        assert_eq!(value("ancillary roles"), "LAB");
+        assert_eq!(value("mass export"), "20 patients within 60 min (default)");
+        assert_eq!(
+            value("who opened whom is remembered for"),
+            "180 days (default)"
+        );
+        let refused: crate::config::PrivacyConfig =
+            toml::from_str("sweep_min_patients = 0").expect("parses");
+        let group = privacy_group(&refused);
+        assert!(
+            group.items[0]
+                .value
+                .starts_with("refused: [detect.privacy] sweep_min_patients")
+        );
     }
 }
