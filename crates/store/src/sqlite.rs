@@ -143,6 +143,20 @@ impl<T> During<T> for rusqlite::Result<T> {
     }
 }
 
+/// The schema upgrade that opening the store in `dir` will run, as (the version on disk, the
+/// version this code writes); `None` when there is no store yet or it is up to date. Reads the
+/// version only, changing nothing, so a caller can say an upgrade is under way before it
+/// starts: building an index over every stored event takes a while on a large store.
+pub fn pending_upgrade(dir: &Path) -> Result<Option<(i64, i64)>> {
+    let path = dir.join(DB_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let conn = open_reader(&path)?;
+    let found = schema::user_version(&conn)?;
+    Ok((found > 0 && found < schema::VERSION).then_some((found, schema::VERSION)))
+}
+
 impl SqliteStore {
     /// Opens a store without encryption in `dir` (for tests and tools: Ward itself always
     /// opens its store with [`SqliteStore::open_encrypted`]), creating the directory and the

@@ -85,6 +85,14 @@ pub fn open_store(config: &Config, data_dir: &Path) -> Result<SqliteStore> {
             path.display()
         );
     }
+    if let Ok(Some((from, to))) = ward_store::sqlite::pending_upgrade(data_dir) {
+        eprintln!(
+            "ward: upgrading the store in {} from schema version {from} to {to}; on a large \
+             store this takes a while (version 8 builds new lookup indexes: about 5 s per \
+             million stored events)",
+            data_dir.display()
+        );
+    }
     SqliteStore::open_encrypted(data_dir, &source)
         .map_err(|e| crate::commands::open_error(e, data_dir))
 }

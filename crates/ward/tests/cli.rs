@@ -1050,3 +1050,57 @@ fn bench_ingest_reports_the_baseline_the_floors_and_ingest() {
         3000
     );
 }
+
+/// A store written by a Ward before schema version 8 (lookup indexes led by the hour) is
+/// upgraded when next opened: the command says so before it starts, since the new indexes
+/// take a while on a large store, and then finds the stored events through them.
+#[test]
+fn an_older_store_is_upgraded_on_open_and_says_so_first() {
+    let ward = Ward::new();
+    let lines = [
+        audit_read("a", "u1", "p1", "2024-05-01T10:00:00Z"),
+        audit_read("b", "u2", "p2", "2024-05-01T10:20:00Z"),
+        audit_read("c", "u1", "p1", "2024-05-01T11:40:00Z"),
+    ];
+    let file = ward.file("audit.ndjson", lines.join("\n"));
+    assert_eq!(ward.ingest_json(&file)["accepted"], 3);
+
+    // Put the events table back as schema version 7 left it.
+    let db = rusqlite::Connection::open(ward.data_dir().join("ward.db")).unwrap();
+    db.execute_batch(
+        "DROP INDEX events_user_bucket; DROP INDEX events_patient_bucket;
+         DROP INDEX events_src_ip_bucket; DROP INDEX events_host_bucket;
+         ALTER TABLE events DROP COLUMN bucket;
+         CREATE INDEX events_user_time ON events(hour, user_key, time) WHERE user_key IS NOT NULL;
+         CREATE INDEX events_patient_time ON events(hour, patient_key, time) WHERE patient_key IS NOT NULL;
+         CREATE INDEX events_src_ip_time ON events(hour, src_ip, time) WHERE src_ip IS NOT NULL;
+         CREATE INDEX events_host_time ON events(hour, host, time) WHERE host IS NOT NULL;
+         PRAGMA user_version = 7;",
+    )
+    .unwrap();
+    drop(db);
+
+    let out = ward.run(&["events", "--json", "--patient", "p1"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("upgrading the store in") && stderr.contains("from schema version 7 to "),
+        "{stderr}"
+    );
+    let found: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|e| e["patient"]["id"] == "p1"));
+
+    // Once upgraded, nothing more is said.
+    let again = ward.run(&["events", "--json", "--patient", "p2"]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("upgrading"),
+        "{again:?}"
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), 1);
+    assert!(ward.ok(&["verify"]).contains("chain intact"));
+}
