@@ -127,12 +127,23 @@ fn a_backup_taken_while_ingesting_restores_elsewhere_and_verifies() {
     assert_eq!(contents(&restored), contents(&data));
     assert!(ok(&restored, &["verify"]).contains("chain intact"));
 
-    // The backup holds no patient in the clear.
+    // The backup holds no patient in the clear. The needles are long enough that ciphertext
+    // does not contain them by chance: a bare four-letter family name turns up in some 40 MB
+    // of random bytes about once in a hundred runs (it did, once, in CI).
     let patients = std::fs::read_to_string(sim.join("context/patients.ndjson")).unwrap();
     let first: serde_json::Value = serde_json::from_str(patients.lines().next().unwrap()).unwrap();
     let family = first["name"][0]["family"].as_str().unwrap();
+    let mrn = first["identifier"][0]["value"].as_str().unwrap();
     let sealed = std::fs::read(quiet.join("ward.db.sealed")).unwrap();
-    assert!(!sealed.windows(family.len()).any(|w| w == family.as_bytes()));
+    for needle in [format!("\"family\":\"{family}\""), mrn.to_string()] {
+        assert!(needle.len() >= 8, "{needle}");
+        // The needle is the patient as the imported file spells it.
+        assert!(patients.contains(&needle), "{needle}");
+        assert!(
+            !sealed.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} in the sealed backup"
+        );
+    }
     assert!(
         !quiet.join(".snapshot.db").exists(),
         "the plain snapshot is removed"
