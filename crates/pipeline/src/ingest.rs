@@ -629,9 +629,9 @@ fn run_stream<R: Read + Send>(
             while let Some((prepared, records)) = pending.remove(&next) {
                 let committed = prepared.and_then(|prepared| {
                     let receipt = store.commit_prepared(&prepared)?;
-                    let batch = &prepared.batch;
-                    let alerts = crate::detect::detect_committed(store, engine, batch, &receipt)?;
-                    Ok((receipt, alerts, prepared.batch))
+                    let batch = prepared.into_batch();
+                    let alerts = crate::detect::detect_committed(store, engine, &batch, &receipt)?;
+                    Ok((receipt, alerts, batch))
                 });
                 match committed {
                     Ok((receipt, alerts, batch)) => {

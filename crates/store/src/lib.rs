@@ -61,9 +61,10 @@ pub struct Batch {
 /// backend: encoding, compressing and sealing the event bodies), by whichever thread called
 /// [`Store::prepare`]. Ingest prepares batches on its decode workers so the one thread that
 /// commits does only the database's work. A batch prepared by another backend, or under a
-/// data key that is no longer current, is committed by doing that work again.
+/// data key that is no longer current, is committed by doing that work again. The batch can
+/// be read but not changed, so the work stays the work of this batch.
 pub struct Prepared {
-    pub batch: Batch,
+    batch: Batch,
     work: Option<Box<dyn std::any::Any + Send>>,
 }
 
@@ -79,6 +80,16 @@ impl Prepared {
             batch,
             work: Some(work),
         }
+    }
+
+    /// The batch as it was prepared.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// The batch, the prepared work dropped (after the commit, for what reads it next).
+    pub fn into_batch(self) -> Batch {
+        self.batch
     }
 
     /// The attached work, if it is of type `T`.
@@ -204,10 +215,10 @@ pub trait Store: Send + Sync {
         Ok(Prepared::unprepared(batch))
     }
 
-    /// Commits a prepared batch: the same as [`Store::commit`] of `prepared.batch`, with what
-    /// [`Store::prepare`] did reused.
+    /// Commits a prepared batch: the same as [`Store::commit`] of `prepared.batch()`, with
+    /// what [`Store::prepare`] did reused.
     fn commit_prepared(&self, prepared: &Prepared) -> Result<Receipt> {
-        self.commit(&prepared.batch)
+        self.commit(prepared.batch())
     }
 
     /// Events matching `query`, newest first (ties broken by id, descending).

@@ -1378,7 +1378,7 @@ impl Store for SqliteStore {
     }
 
     fn commit_prepared(&self, prepared: &Prepared) -> Result<Receipt> {
-        let batch = &prepared.batch;
+        let batch = prepared.batch();
         if is_empty(batch) {
             return Ok(Receipt::default());
         }

@@ -908,7 +908,7 @@ fn a_prepared_batch_commits_as_the_batch_itself_would<S: Store>(store: &S) {
     };
     let first = store.prepare(batch(events(0..3), 100)).unwrap();
     let second = store.prepare(batch(events(2..5), 200)).unwrap();
-    assert_eq!(first.batch.events.len(), 3);
+    assert_eq!(first.batch().events.len(), 3);
     let receipt = store.commit_prepared(&first).unwrap();
     assert_eq!(
         (receipt.inserted, receipt.duplicates, receipt.quarantined),

@@ -88,8 +88,8 @@ pub fn open_store(config: &Config, data_dir: &Path) -> Result<SqliteStore> {
     if let Ok(Some((from, to))) = ward_store::sqlite::pending_upgrade(data_dir) {
         eprintln!(
             "ward: upgrading the store in {} from schema version {from} to {to}; on a large \
-             store this takes a while (version 8 builds new lookup indexes: about 5 s per \
-             million stored events)",
+             store this takes a while (building an index over the stored events takes about \
+             5 s per million)",
             data_dir.display()
         );
     }

@@ -205,7 +205,8 @@ const MIGRATIONS: &[&str] = &[
     // anywhere among the pages of its bucket in each lookup index, and every page it touches
     // is written to the log at commit: with hour buckets of a busy feed (90,000 events an hour)
     // a 4,096-event batch dirtied hundreds of pages per index. Ten minutes cuts that sixfold
-    // for six seeks an hour at query time (see BENCHMARKS.md, "Lookup buckets").
+    // for six seeks an hour at query time (BENCHMARKS.md, "2026-11-30: ten-minute lookup
+    // buckets …").
     //
     // `bucket` is a virtual column computed from `time` (floor division, so times before 1970
     // fall in the right bucket), so stores written before this migration need no row rewritten;
